@@ -1,0 +1,109 @@
+//! Inbound platform formats. One file per provider; each maps into [`PlatformEvent`].
+
+pub mod generic_order;
+pub mod shopify;
+pub mod woocommerce;
+
+use crate::order::{Order, Shipment};
+use serde::de::DeserializeOwned;
+
+/// What an order webhook tells us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformEvent {
+    Order { topic: OrderTopic, order: Order },
+    /// A shipment of an order was created or updated (tracking number, carrier, items).
+    Fulfillment { shipment: Shipment },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderTopic {
+    Created,
+    Updated,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("body is not valid JSON: {0}")]
+    Json(String),
+    /// A field is missing or has the wrong type or value; `field` is its JSON path.
+    #[error("field `{field}`: {problem}")]
+    Field { field: String, problem: String },
+    #[error("unsupported topic {0:?}")]
+    UnsupportedTopic(String),
+}
+
+impl ParseError {
+    pub fn field(field: impl Into<String>, problem: impl ToString) -> Self {
+        Self::Field { field: field.into(), problem: problem.to_string() }
+    }
+}
+
+/// Deserializes a body, naming the JSON path of the first problem.
+pub fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ParseError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() || path == "." {
+            ParseError::Json(inner.to_string())
+        } else {
+            ParseError::Field { field: path, problem: inner.to_string() }
+        }
+    })?;
+    de.end().map_err(|e| ParseError::Json(e.to_string()))?;
+    Ok(value)
+}
+
+/// An E.164 number (`+` and 8-15 digits) from what a customer typed, or `None` when the
+/// number has no country code and so cannot be texted safely.
+pub fn normalize_phone(raw: &str) -> Option<String> {
+    let trimmed = raw.trim();
+    let plus = trimmed.starts_with('+') || trimmed.starts_with("00");
+    let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
+    let digits = if trimmed.starts_with("00") { digits[2..].to_owned() } else { digits };
+    let only_phone_chars = trimmed.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    (plus && only_phone_chars && (8..=15).contains(&digits.len()) && !digits.starts_with('0'))
+        .then(|| format!("+{digits}"))
+}
+
+/// Empty strings, which some platforms send for unset fields, become `None`.
+pub fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_need_a_country_code() {
+        assert_eq!(normalize_phone("+1 (312) 555-1212").as_deref(), Some("+13125551212"));
+        assert_eq!(normalize_phone("0044 20 7946 0958").as_deref(), Some("+442079460958"));
+        assert_eq!(normalize_phone("(555) 555-5555"), None);
+        assert_eq!(normalize_phone("555-555-SHIP"), None);
+        assert_eq!(normalize_phone("+1"), None);
+        assert_eq!(normalize_phone(""), None);
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Outer {
+            items: Vec<Inner>,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Inner {
+            quantity: u32,
+        }
+        let err = from_json::<Outer>(br#"{"items":[{"quantity":"two"}]}"#).unwrap_err();
+        assert!(matches!(&err, ParseError::Field { field, .. } if field == "items[0].quantity"), "{err:?}");
+        let err = from_json::<Outer>(br#"{"items":[{}]}"#).unwrap_err();
+        assert!(matches!(&err, ParseError::Field { field, problem } if field == "items[0]" && problem.contains("quantity")), "{err:?}");
+        assert!(matches!(from_json::<Outer>(b"{not json"), Err(ParseError::Json(_))));
+        assert!(matches!(from_json::<Outer>(b""), Err(ParseError::Json(_))));
+        assert!(matches!(from_json::<Outer>(br#"{"items":[]} trailing"#), Err(ParseError::Json(_))));
+    }
+}

@@ -1,0 +1,209 @@
+//! Per-shop settings, stored in the table and cached per cold start.
+
+use crate::delivery::DeliverySettings;
+use crate::ids::ShopId;
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Every inbound integration that carries its own secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookSource {
+    Shopify,
+    Woocommerce,
+    /// The documented generic order format.
+    Orders,
+    Easypost,
+    Shippo,
+    Aftership,
+    /// The documented generic tracking-event format.
+    Tracking,
+}
+
+impl WebhookSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Shopify => "shopify",
+            Self::Woocommerce => "woocommerce",
+            Self::Orders => "orders",
+            Self::Easypost => "easypost",
+            Self::Shippo => "shippo",
+            Self::Aftership => "aftership",
+            Self::Tracking => "tracking",
+        }
+    }
+}
+
+/// A shared secret. Never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShopSettings {
+    pub shop: ShopId,
+    pub display_name: String,
+    /// `#RRGGBB`, used in emails and pages.
+    #[serde(default = "default_brand_color")]
+    pub brand_color: String,
+    /// `Name <address>` or a bare address; must be an SES-verified identity.
+    pub sender: String,
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    pub support_url: String,
+    #[serde(default)]
+    pub support_email: Option<String>,
+    #[serde(default = "default_locale")]
+    pub locale: String,
+    #[serde(with = "tz_serde", default = "default_time_zone")]
+    pub time_zone: Tz,
+    /// The platform's shop domain when it differs from the shop id (Shopify's `X-Shopify-Shop-Domain`).
+    #[serde(default)]
+    pub platform_domain: Option<String>,
+    #[serde(default)]
+    pub webhook_secrets: BTreeMap<WebhookSource, Secret>,
+    #[serde(default)]
+    pub delivery: DeliverySettings,
+    #[serde(default = "default_review_delay_days")]
+    pub review_delay_days: u32,
+    #[serde(default)]
+    pub return_policy: ReturnPolicySummary,
+    #[serde(default)]
+    pub ses_configuration_set: Option<String>,
+    /// SMS goes out only when the shop enables it and the customer consented.
+    #[serde(default)]
+    pub sms_enabled: bool,
+    /// Per-shop template overrides, by template name (e.g. `order_confirmation.html`).
+    #[serde(default)]
+    pub templates: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnPolicySummary {
+    pub window_days: u32,
+    /// One or two customer-facing sentences shown in emails.
+    #[serde(default)]
+    pub summary: Option<String>,
+}
+
+impl Default for ReturnPolicySummary {
+    fn default() -> Self {
+        Self { window_days: 30, summary: None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("settings are not valid JSON for a shop: {0}")]
+    Json(String),
+    #[error("brand_color must look like #RRGGBB")]
+    BrandColor,
+    #[error("sender must be an email address")]
+    Sender,
+    #[error("support_url must start with https:// or http://")]
+    SupportUrl,
+}
+
+impl ShopSettings {
+    pub fn from_json(raw: &str) -> Result<Self, SettingsError> {
+        let settings: Self = serde_json::from_str(raw).map_err(|e| SettingsError::Json(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let color = self.brand_color.as_bytes();
+        if !(color.len() == 7 && color[0] == b'#' && color[1..].iter().all(u8::is_ascii_hexdigit)) {
+            return Err(SettingsError::BrandColor);
+        }
+        if !self.sender.contains('@') {
+            return Err(SettingsError::Sender);
+        }
+        if !(self.support_url.starts_with("https://") || self.support_url.starts_with("http://")) {
+            return Err(SettingsError::SupportUrl);
+        }
+        Ok(())
+    }
+
+    pub fn secret(&self, source: WebhookSource) -> Option<&Secret> {
+        self.webhook_secrets.get(&source)
+    }
+}
+
+fn default_brand_color() -> String {
+    "#1a1a2e".to_owned()
+}
+fn default_locale() -> String {
+    "en-US".to_owned()
+}
+fn default_time_zone() -> Tz {
+    Tz::UTC
+}
+fn default_review_delay_days() -> u32 {
+    5
+}
+
+mod tz_serde {
+    use chrono_tz::Tz;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(tz.name())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse::<Tz>().map_err(|_| serde::de::Error::custom(format!("unknown time zone {name:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../events/shop.example.json");
+
+    #[test]
+    fn example_settings_file_is_valid() {
+        let settings = ShopSettings::from_json(EXAMPLE).unwrap();
+        assert_eq!(settings.shop.as_str(), "demo-shop");
+        assert_eq!(settings.time_zone, chrono_tz::America::New_York);
+        assert!(settings.secret(WebhookSource::Shopify).is_some());
+        assert_eq!(settings.review_delay_days, 5);
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let settings = ShopSettings::from_json(EXAMPLE).unwrap();
+        let printed = format!("{settings:?}");
+        let secret = settings.secret(WebhookSource::Shopify).unwrap().expose();
+        assert!(!printed.contains(secret));
+    }
+
+    #[test]
+    fn rejects_bad_fields_with_their_name() {
+        let mut value: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+        value["brand_color"] = "red".into();
+        assert_eq!(ShopSettings::from_json(&value.to_string()), Err(SettingsError::BrandColor));
+        value["brand_color"] = "#112233".into();
+        value["time_zone"] = "Mars/Olympus".into();
+        let err = ShopSettings::from_json(&value.to_string()).unwrap_err();
+        assert!(err.to_string().contains("Mars/Olympus"), "{err}");
+    }
+}
