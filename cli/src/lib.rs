@@ -1,1 +1,4 @@
+//! The `ppx` command line as a library, so end-to-end tests drive the very same code.
 
+pub mod commands;
+pub mod serve;

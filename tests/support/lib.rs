@@ -1,1 +1,251 @@
+//! End-to-end harness: the real SDK clients against moto server (started by `scripts/local-aws.sh`),
+//! the functions behind `ppx serve`'s router on an ephemeral 127.0.0.1 port, and helpers to sign
+//! requests and read back what moto "sent".
+//!
+//! Each test gets its own table, shop id and customer addresses, so tests run in parallel.
 
+use aws_config::BehaviorVersion;
+use ppx_cli::serve::{Functions, router};
+use ppx_shared::clock::{AnyClock, ManualClock};
+use ppx_shared::config::AppConfig;
+use ppx_shared::settings::{Secret, ShopSettings, WebhookSource};
+use ppx_shared::signature::{sign_base64_hmac, sign_timestamped};
+use ppx_shared::store::dynamo::{DynamoStore, create_table_if_missing};
+use ppx_shared::store::{OrderView, Store};
+use serde_json::Value;
+use std::sync::Arc;
+
+pub use ppx_shared;
+
+pub const SENDER_DOMAIN: &str = "demo-shop.example";
+
+pub fn moto_url() -> String {
+    std::env::var("PPX_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:4599".to_owned())
+}
+
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static"))
+        .endpoint_url(moto_url())
+        .load()
+        .await
+}
+
+pub fn repo_path(relative: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+}
+
+pub fn read_event(name: &str) -> Value {
+    let raw = std::fs::read(repo_path(&format!("events/{name}"))).expect("event file");
+    serde_json::from_slice(&raw).expect("event json")
+}
+
+pub fn fixture_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(repo_path(&format!("../shared/fixtures/{name}"))).expect("fixture file")
+}
+
+/// A short random id for names that must not collide between tests.
+pub fn unique() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()
+}
+
+pub struct TestEnv {
+    pub suffix: String,
+    pub table: String,
+    pub settings: ShopSettings,
+    pub store: DynamoStore,
+    pub base_url: String,
+    pub http: reqwest::Client,
+    pub clock: ManualClock,
+    pub sdk: aws_config::SdkConfig,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl TestEnv {
+    /// A fresh table and shop, and the functions served on 127.0.0.1.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(customize: impl FnOnce(&mut ShopSettings)) -> Self {
+        let sdk = sdk_config().await;
+        let suffix = unique();
+        let table = format!("ppx-test-{suffix}");
+        let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+        create_table_if_missing(&dynamo, &table).await.expect("moto is running (make test starts it)");
+        register_sender(&sdk).await;
+
+        let mut settings =
+            ShopSettings::from_json(&std::fs::read_to_string(repo_path("events/shop.example.json")).unwrap()).unwrap();
+        settings.shop = ppx_shared::ids::ShopId::parse(&format!("shop-{suffix}")).unwrap();
+        settings.platform_domain = Some(format!("shop-{suffix}.myshopify.com"));
+        customize(&mut settings);
+        let store = DynamoStore::new(dynamo, table.clone());
+        store.put_settings(&settings).await.unwrap();
+
+        let clock = ManualClock::at(chrono::Utc::now());
+        let config = AppConfig {
+            table: table.clone(),
+            link_secret: Secret::new("test-link-secret-0123456789abcdef0123"),
+            public_url: "https://track.test.example".to_owned(),
+            settings_ttl: std::time::Duration::from_secs(60),
+        };
+        let functions = Arc::new(Functions::new(&sdk, &config, AnyClock::Manual(clock.clone())));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router(functions)).await });
+
+        Self { suffix, table, settings, store, base_url, http: reqwest::Client::new(), clock, sdk }
+    }
+
+    pub fn shop(&self) -> &str {
+        self.settings.shop.as_str()
+    }
+
+    pub fn secret(&self, source: WebhookSource) -> &str {
+        self.settings.secret(source).expect("example shop has every secret").expose()
+    }
+
+    /// A customer email no other test uses.
+    pub fn customer_email(&self, name: &str) -> String {
+        format!("{name}+{}@example.com", self.suffix)
+    }
+
+    /// An E.164 number no other test uses.
+    pub fn customer_phone(&self) -> String {
+        let digits: String = self.suffix.bytes().map(|b| char::from(b'0' + b % 10)).take(7).collect();
+        format!("+1555{digits}")
+    }
+
+    pub async fn post(&self, path: &str, headers: &[(&str, String)], body: impl Into<Vec<u8>>) -> Reply {
+        let mut request = self.http.post(format!("{}{path}", self.base_url)).body(body.into());
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.expect("server reachable");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, body }
+    }
+
+    pub fn shopify_headers(&self, topic: &str, body: &[u8], webhook_id: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("content-type", "application/json".to_owned()),
+            ("x-shopify-topic", topic.to_owned()),
+            ("x-shopify-hmac-sha256", sign_base64_hmac(self.secret(WebhookSource::Shopify), body)),
+            ("x-shopify-shop-domain", format!("shop-{}.myshopify.com", self.suffix)),
+            ("x-shopify-webhook-id", webhook_id.to_owned()),
+        ]
+    }
+
+    pub async fn post_shopify(&self, topic: &str, body: &[u8], webhook_id: &str) -> Reply {
+        let headers = self.shopify_headers(topic, body, webhook_id);
+        self.post(&format!("/webhooks/shopify/{}", self.shop()), &headers, body.to_vec()).await
+    }
+
+    pub async fn post_woocommerce(&self, topic: &str, body: &[u8], delivery_id: &str) -> Reply {
+        let headers = vec![
+            ("content-type", "application/json".to_owned()),
+            ("x-wc-webhook-topic", topic.to_owned()),
+            ("x-wc-webhook-signature", sign_base64_hmac(self.secret(WebhookSource::Woocommerce), body)),
+            ("x-wc-webhook-delivery-id", delivery_id.to_owned()),
+        ];
+        self.post(&format!("/webhooks/woocommerce/{}", self.shop()), &headers, body.to_vec()).await
+    }
+
+    pub async fn post_generic(&self, body: &[u8], delivery_id: &str) -> Reply {
+        let now = self.clock_now().timestamp();
+        let headers = vec![
+            ("content-type", "application/json".to_owned()),
+            ("ppx-signature", sign_timestamped(self.secret(WebhookSource::Orders), body, now)),
+            ("ppx-delivery-id", delivery_id.to_owned()),
+        ];
+        self.post(&format!("/webhooks/orders/{}", self.shop()), &headers, body.to_vec()).await
+    }
+
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use ppx_shared::clock::Clock;
+        self.clock.now()
+    }
+
+    pub async fn order_view(&self, order_id: &str) -> OrderView {
+        let id = ppx_shared::ids::OrderId::parse(order_id).unwrap();
+        self.store.order_view(&self.settings.shop, &id).await.unwrap()
+    }
+
+    /// Every item in this test's table except the shop's settings (tests only; never in code).
+    pub async fn items_written(&self) -> Vec<String> {
+        let out = aws_sdk_dynamodb::Client::new(&self.sdk).scan().table_name(&self.table).send().await.unwrap();
+        out.items()
+            .iter()
+            .filter_map(|item| {
+                let sk = item.get("sk").and_then(|v| v.as_s().ok())?;
+                let pk = item.get("pk").and_then(|v| v.as_s().ok())?;
+                (sk != "SETTINGS").then(|| format!("{pk}/{sk}"))
+            })
+            .collect()
+    }
+
+    pub async fn emails_to(&self, address: &str) -> Vec<SentEmail> {
+        sent_emails().await.into_iter().filter(|m| m.to.iter().any(|t| t == address)).collect()
+    }
+
+    pub async fn sms_to(&self, phone: &str) -> Vec<String> {
+        sent_sms().await.into_iter().filter(|(to, _)| to == phone).map(|(_, m)| m).collect()
+    }
+}
+
+async fn register_sender(sdk: &aws_config::SdkConfig) {
+    let ses = aws_sdk_sesv2::Client::new(sdk);
+    if let Err(err) = ses.create_email_identity().email_identity(SENDER_DOMAIN).send().await {
+        let exists = err.as_service_error().is_some_and(|e| e.is_already_exists_exception());
+        assert!(exists, "cannot register the SES sender: {err:?}");
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SentEmail {
+    pub to: Vec<String>,
+    pub subject: String,
+    /// The HTML part (moto keeps only that one of a Simple message).
+    pub body: String,
+}
+
+async fn moto_state() -> Value {
+    reqwest::get(format!("{}/moto-api/data.json", moto_url())).await.unwrap().json().await.unwrap()
+}
+
+pub async fn sent_emails() -> Vec<SentEmail> {
+    let state = moto_state().await;
+    let messages = state["ses"]["Message"].as_array().cloned().unwrap_or_default();
+    messages
+        .iter()
+        .map(|m| SentEmail {
+            to: m["destinations"]["ToAddresses"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default(),
+            subject: m["subject"].as_str().unwrap_or_default().to_owned(),
+            body: m["body"].as_str().unwrap_or_default().to_owned(),
+        })
+        .collect()
+}
+
+pub async fn sent_sms() -> Vec<(String, String)> {
+    let state = moto_state().await;
+    state["sns"]["SMS"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|m| {
+            (m["phone_number"].as_str().unwrap_or_default().to_owned(), m["message"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect()
+}

@@ -1,1 +1,407 @@
+//! Order and fulfillment webhooks: authenticate, parse, store, and send each customer message once.
+//! Generic over the storage, messaging and clock ports; `main.rs` wires the AWS adapters and
+//! `ppx serve` wires the same handler behind a local HTTP server.
 
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use ppx_shared::clock::Clock;
+use ppx_shared::config::AppConfig;
+use ppx_shared::edge::{EdgeError, MAX_BODY_BYTES, is_json_content_type, json_response};
+use ppx_shared::ids::ShopId;
+use ppx_shared::link::{DEFAULT_LINK_TTL_DAYS, LinkClaims, LinkKey, LinkPurpose};
+use ppx_shared::messages::MessageKind;
+use ppx_shared::messaging::{EmailSender, SmsSender};
+use ppx_shared::notify::{Delivery, Outbox};
+use ppx_shared::order::{Order, OrderStatus, Shipment};
+use ppx_shared::providers::{OrderTopic, PlatformEvent, generic_order, shopify, woocommerce};
+use ppx_shared::settings::{ShopSettings, WebhookSource};
+use ppx_shared::signature::{verify_base64_hmac, verify_timestamped};
+use ppx_shared::store::{Store, Upsert, WebhookReceipt};
+use ppx_shared::settings_cache::SettingsCache;
+use ppx_shared::templates::MessageContext;
+use serde_json::json;
+use tracing::{Instrument, field};
+
+/// Receipts of processed deliveries are kept this long; platforms stop retrying well before.
+const RECEIPT_TTL_DAYS: i64 = 30;
+
+const SHOPIFY_HMAC: &str = "x-shopify-hmac-sha256";
+const SHOPIFY_TOPIC: &str = "x-shopify-topic";
+const SHOPIFY_SHOP_DOMAIN: &str = "x-shopify-shop-domain";
+const SHOPIFY_WEBHOOK_ID: &str = "x-shopify-webhook-id";
+const SHOPIFY_EVENT_ID: &str = "x-shopify-event-id";
+const WOO_SIGNATURE: &str = "x-wc-webhook-signature";
+const WOO_TOPIC: &str = "x-wc-webhook-topic";
+const WOO_DELIVERY_ID: &str = "x-wc-webhook-delivery-id";
+const PPX_SIGNATURE: &str = "ppx-signature";
+const PPX_DELIVERY_ID: &str = "ppx-delivery-id";
+
+/// The routes this function serves: `POST /webhooks/{source}/{shop}`.
+pub const ROUTES: [&str; 3] = ["/webhooks/shopify/{shop}", "/webhooks/woocommerce/{shop}", "/webhooks/orders/{shop}"];
+
+pub struct OrderPlaced<S, E, T, C> {
+    pub store: S,
+    pub email: E,
+    pub sms: T,
+    pub clock: C,
+    settings: SettingsCache,
+    links: LinkKey,
+    public_url: String,
+}
+
+/// What a processed request did, for the response and the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Ping,
+    Duplicate,
+    Processed { messages_sent: usize },
+    /// A shipment of an order we have not seen yet: kept, announced when the order arrives.
+    ShipmentAwaitingOrder,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn source_of(segment: &str) -> Option<WebhookSource> {
+    match segment {
+        "shopify" => Some(WebhookSource::Shopify),
+        "woocommerce" => Some(WebhookSource::Woocommerce),
+        "orders" => Some(WebhookSource::Orders),
+        _ => None,
+    }
+}
+
+/// `.../webhooks/{source}/{shop}`, tolerating a stage prefix.
+fn route(path: &str) -> Option<(WebhookSource, &str)> {
+    let mut segments = path.trim_end_matches('/').rsplit('/');
+    let shop = segments.next()?;
+    let source = source_of(segments.next()?)?;
+    (segments.next()? == "webhooks").then_some((source, shop))
+}
+
+/// WooCommerce pings a new webhook's URL with an unsigned form body `webhook_id=N`.
+fn is_woocommerce_ping(headers: &HeaderMap, body: &[u8]) -> bool {
+    headers.get(WOO_SIGNATURE).is_none()
+        && body.starts_with(b"webhook_id=")
+        && body.len() < 64
+        && body[b"webhook_id=".len()..].iter().all(u8::is_ascii_digit)
+}
+
+impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
+    pub fn new(store: S, email: E, sms: T, clock: C, config: &AppConfig) -> Self {
+        Self {
+            store,
+            email,
+            sms,
+            clock,
+            settings: SettingsCache::new(config.settings_ttl),
+            links: LinkKey::from_secret(config.link_secret.expose()),
+            public_url: config.public_url.clone(),
+        }
+    }
+
+    pub async fn handle(&self, request: Request<Bytes>, request_id: &str) -> Response<String> {
+        let span = tracing::info_span!(
+            "webhook",
+            request_id,
+            shop = field::Empty,
+            source = field::Empty,
+            topic = field::Empty,
+            order_id = field::Empty,
+        );
+        async {
+            match self.process(&request).await {
+                Ok(outcome) => {
+                    tracing::info!(outcome = ?outcome, "webhook accepted");
+                    let (status, body) = match outcome {
+                        Outcome::Ping => (StatusCode::OK, json!({ "status": "ping" })),
+                        Outcome::Duplicate => (StatusCode::OK, json!({ "status": "duplicate" })),
+                        Outcome::Processed { messages_sent } => {
+                            (StatusCode::OK, json!({ "status": "processed", "messages_sent": messages_sent }))
+                        }
+                        Outcome::ShipmentAwaitingOrder => {
+                            (StatusCode::ACCEPTED, json!({ "status": "stored", "detail": "the order is not known yet; the shipment is kept" }))
+                        }
+                    };
+                    json_response(status, &body)
+                }
+                Err(err) => {
+                    if err.status().is_server_error() {
+                        tracing::error!(error = %err, code = err.code(), "webhook failed");
+                    } else {
+                        tracing::warn!(error = %err, code = err.code(), "webhook refused");
+                    }
+                    err.into_response()
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn process(&self, request: &Request<Bytes>) -> Result<Outcome, EdgeError> {
+        let (source, shop) = route(request.uri().path()).ok_or(EdgeError::NoRoute)?;
+        if request.method() != Method::POST {
+            return Err(EdgeError::MethodNotAllowed);
+        }
+        let body = request.body();
+        if body.len() > MAX_BODY_BYTES {
+            return Err(EdgeError::PayloadTooLarge);
+        }
+        let span = tracing::Span::current();
+        span.record("source", source.as_str());
+        let shop = ShopId::parse(shop).map_err(|_| EdgeError::UnknownShop)?;
+        span.record("shop", shop.as_str());
+        let now = self.clock.now();
+        let settings = self.settings.get(&self.store, &shop, now).await?.ok_or(EdgeError::UnknownShop)?;
+        let headers = request.headers();
+
+        if source == WebhookSource::Woocommerce && is_woocommerce_ping(headers, body) {
+            return Ok(Outcome::Ping);
+        }
+        // Authenticate before anything is parsed or stored.
+        let secret = settings.secret(source).ok_or(EdgeError::SourceNotConfigured(source.as_str()))?.expose();
+        let (signature_header, verified) = match source {
+            WebhookSource::Shopify => (SHOPIFY_HMAC, verify_base64_hmac(secret, body, header(headers, SHOPIFY_HMAC))),
+            WebhookSource::Woocommerce => (WOO_SIGNATURE, verify_base64_hmac(secret, body, header(headers, WOO_SIGNATURE))),
+            _ => (PPX_SIGNATURE, verify_timestamped(secret, body, header(headers, PPX_SIGNATURE), now)),
+        };
+        verified.map_err(|error| EdgeError::Signature { header: signature_header, error })?;
+        if !is_json_content_type(headers.get(http::header::CONTENT_TYPE)) {
+            return Err(EdgeError::UnsupportedMediaType);
+        }
+
+        let (topic, delivery_id) = match source {
+            WebhookSource::Shopify => {
+                let domain = header(headers, SHOPIFY_SHOP_DOMAIN).ok_or(EdgeError::MissingHeader("X-Shopify-Shop-Domain"))?;
+                let expected = settings.platform_domain.as_deref().unwrap_or(shop.as_str());
+                if !domain.eq_ignore_ascii_case(expected) {
+                    return Err(EdgeError::ShopMismatch { header: "X-Shopify-Shop-Domain" });
+                }
+                let topic = header(headers, SHOPIFY_TOPIC).ok_or(EdgeError::MissingHeader("X-Shopify-Topic"))?;
+                (topic, header(headers, SHOPIFY_WEBHOOK_ID).or_else(|| header(headers, SHOPIFY_EVENT_ID)))
+            }
+            WebhookSource::Woocommerce => {
+                let topic = header(headers, WOO_TOPIC).ok_or(EdgeError::MissingHeader("X-WC-Webhook-Topic"))?;
+                (topic, header(headers, WOO_DELIVERY_ID))
+            }
+            _ => ("", header(headers, PPX_DELIVERY_ID)),
+        };
+        span.record("topic", topic);
+        let receipt = delivery_id
+            .filter(|id| !id.is_empty() && id.len() <= 200)
+            .map(|id| WebhookReceipt { source, delivery_id: id.to_owned() });
+        if let Some(receipt) = &receipt
+            && self.store.webhook_seen(&shop, receipt).await?
+        {
+            return Ok(Outcome::Duplicate);
+        }
+
+        let event = match source {
+            WebhookSource::Shopify => shopify::parse(&shop, topic, body),
+            WebhookSource::Woocommerce => woocommerce::parse(&shop, topic, body),
+            _ => generic_order::parse(&shop, body),
+        }?;
+        let outcome = match event {
+            PlatformEvent::Order { topic, order } => self.apply_order(&settings, topic, order).await?,
+            PlatformEvent::Fulfillment { shipment } => self.apply_shipment(&settings, shipment).await?,
+        };
+        if let Some(receipt) = &receipt {
+            let expires_at = now + chrono::Duration::days(RECEIPT_TTL_DAYS);
+            self.store.record_webhook(&shop, receipt, expires_at).await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn apply_order(&self, settings: &ShopSettings, topic: OrderTopic, mut order: Order) -> Result<Outcome, EdgeError> {
+        tracing::Span::current().record("order_id", order.id.as_str());
+        if topic == OrderTopic::Cancelled {
+            order.status = OrderStatus::Cancelled;
+        }
+        order.promised_delivery =
+            Some(settings.delivery.promised_date(order.placed_at, settings.time_zone, order.shipping_method.as_deref()));
+        let upsert = self.store.upsert_order(&order).await?;
+        let is_new = upsert == Upsert::Created;
+        // A late `create` after an `update` still confirms, with the newest stored data.
+        let current = match upsert {
+            Upsert::Stale(stored) => *stored,
+            Upsert::Created | Upsert::Updated => order,
+        };
+        let mut messages_sent = 0;
+        if current.status == OrderStatus::Cancelled {
+            return Ok(Outcome::Processed { messages_sent });
+        }
+        if topic == OrderTopic::Created {
+            messages_sent += self.notify(settings, &current, None, MessageKind::OrderConfirmation).await?;
+        }
+        if is_new {
+            // Shipments that arrived before their order are announced now.
+            let view = self.store.order_view(&current.shop, &current.id).await?;
+            for shipment in &view.shipments {
+                messages_sent += self.notify(settings, &current, Some(shipment), MessageKind::Shipped).await?;
+            }
+        }
+        Ok(Outcome::Processed { messages_sent })
+    }
+
+    async fn apply_shipment(&self, settings: &ShopSettings, shipment: Shipment) -> Result<Outcome, EdgeError> {
+        tracing::Span::current().record("order_id", shipment.order_id.as_str());
+        let current = match self.store.upsert_shipment(&settings.shop, &shipment).await? {
+            Upsert::Stale(stored) => *stored,
+            Upsert::Created | Upsert::Updated => shipment,
+        };
+        let Some(order) = self.store.get_order(&settings.shop, &current.order_id).await? else {
+            return Ok(Outcome::ShipmentAwaitingOrder);
+        };
+        if order.status == OrderStatus::Cancelled {
+            return Ok(Outcome::Processed { messages_sent: 0 });
+        }
+        let messages_sent = self.notify(settings, &order, Some(&current), MessageKind::Shipped).await?;
+        Ok(Outcome::Processed { messages_sent })
+    }
+
+    async fn notify(
+        &self,
+        settings: &ShopSettings,
+        order: &Order,
+        shipment: Option<&Shipment>,
+        kind: MessageKind,
+    ) -> Result<usize, EdgeError> {
+        let expires_at = (self.clock.now() + chrono::Duration::days(DEFAULT_LINK_TTL_DAYS)).timestamp();
+        let link = |purpose| {
+            let claims = LinkClaims { shop: order.shop.clone(), order: order.id.clone(), purpose, expires_at };
+            self.links.url(&self.public_url, &claims)
+        };
+        let (tracking_url, returns_url) = (link(LinkPurpose::Track), link(LinkPurpose::Return));
+        let ctx = MessageContext { settings, order, shipment, tracking_url: &tracking_url, returns_url: &returns_url };
+        let outbox = Outbox { store: &self.store, email: &self.email, sms: &self.sms, clock: &self.clock };
+        let scope = shipment.map_or("", |s| s.id.as_str());
+        let deliveries = outbox.send_once(&ctx, kind, scope).await?;
+        Ok(deliveries.iter().filter(|d| Delivery::is_new_send(d)).count())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_parse_with_or_without_stage() {
+        assert_eq!(route("/webhooks/shopify/demo-shop"), Some((WebhookSource::Shopify, "demo-shop")));
+        assert_eq!(route("/prod/webhooks/orders/demo-shop/"), Some((WebhookSource::Orders, "demo-shop")));
+        assert_eq!(route("/webhooks/woocommerce/x"), Some((WebhookSource::Woocommerce, "x")));
+        assert_eq!(route("/webhooks/easypost/demo-shop"), None);
+        assert_eq!(route("/hooks/shopify/demo-shop"), None);
+        assert_eq!(route("/"), None);
+    }
+
+    #[test]
+    fn woocommerce_ping_is_recognized_only_unsigned() {
+        let mut headers = HeaderMap::new();
+        assert!(is_woocommerce_ping(&headers, b"webhook_id=42"));
+        assert!(!is_woocommerce_ping(&headers, b"webhook_id=42&x=1"));
+        assert!(!is_woocommerce_ping(&headers, b"{}"));
+        headers.insert(WOO_SIGNATURE, "abc".parse().unwrap());
+        assert!(!is_woocommerce_ping(&headers, b"webhook_id=42"));
+    }
+}
+
+/// Handler rules against in-memory fakes; the end-to-end tests in `tests/` cover the AWS path.
+#[cfg(test)]
+mod rules {
+    use super::*;
+    use ppx_shared::clock::ManualClock;
+    use ppx_shared::messaging::memory::{MemoryEmail, MemorySms};
+    use ppx_shared::settings::Secret;
+    use ppx_shared::signature::sign_base64_hmac;
+    use ppx_shared::store::memory::MemoryStore;
+
+    type App = OrderPlaced<MemoryStore, MemoryEmail, MemorySms, ManualClock>;
+
+    async fn app() -> App {
+        let config = AppConfig {
+            table: "unused".into(),
+            link_secret: Secret::new("unit-test-link-secret-0123456789abcdef"),
+            public_url: "https://t.example".into(),
+            settings_ttl: std::time::Duration::from_secs(60),
+        };
+        let store = MemoryStore::new();
+        let settings = ShopSettings::from_json(include_str!("../../../events/shop.example.json")).unwrap();
+        store.put_settings(&settings).await.unwrap();
+        OrderPlaced::new(store, MemoryEmail::default(), MemorySms::default(), ManualClock::at(chrono::Utc::now()), &config)
+    }
+
+    fn shopify_request(topic: &str, body: &[u8], webhook_id: &str) -> Request<Bytes> {
+        Request::post("/webhooks/shopify/demo-shop")
+            .header("content-type", "application/json")
+            .header(SHOPIFY_TOPIC, topic)
+            .header(SHOPIFY_HMAC, sign_base64_hmac("shpss_demo_webhook_secret", body))
+            .header(SHOPIFY_SHOP_DOMAIN, "demo-shop.myshopify.com")
+            .header(SHOPIFY_WEBHOOK_ID, webhook_id)
+            .body(Bytes::copy_from_slice(body))
+            .unwrap()
+    }
+
+    const ORDER: &[u8] = include_bytes!("../../../events/shopify-orders-create.json");
+
+    #[tokio::test]
+    async fn a_failed_send_answers_5xx_and_the_retry_sends_once() {
+        let app = app().await;
+        app.email.fail_next(1);
+        let first = app.handle(shopify_request("orders/create", ORDER, "w1"), "r1").await;
+        assert_eq!(first.status(), StatusCode::BAD_GATEWAY, "{}", first.body());
+        assert!(app.email.sent().is_empty());
+        // The platform retries the same delivery: it was not recorded as processed.
+        let retry = app.handle(shopify_request("orders/create", ORDER, "w1"), "r2").await;
+        assert_eq!(retry.status(), StatusCode::OK, "{}", retry.body());
+        assert_eq!(app.email.sent().len(), 1);
+        let again = app.handle(shopify_request("orders/create", ORDER, "w1"), "r3").await;
+        assert_eq!(again.status(), StatusCode::OK);
+        assert_eq!(app.email.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_sms_failure_does_not_resend_the_email() {
+        let app = app().await;
+        app.sms.fail_next(1);
+        let first = app.handle(shopify_request("orders/create", ORDER, "w1"), "r1").await;
+        assert_eq!(first.status(), StatusCode::BAD_GATEWAY);
+        let retry = app.handle(shopify_request("orders/create", ORDER, "w1"), "r2").await;
+        assert_eq!(retry.status(), StatusCode::OK, "{}", retry.body());
+        assert_eq!(app.email.sent().len(), 1);
+        assert_eq!(app.sms.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_crashed_senders_claim_is_taken_over_after_the_lease() {
+        let app = app().await;
+        let shop = ShopId::parse("demo-shop").unwrap();
+        let order = ppx_shared::ids::OrderId::parse("5550001001").unwrap();
+        let key = ppx_shared::messages::MessageKey::new(MessageKind::OrderConfirmation, "", ppx_shared::messages::Channel::Email);
+        let now = app.clock.now();
+        // A request claimed the email, then its Lambda died before sending.
+        let claim = ppx_shared::store::Claim {
+            token: "dead".into(),
+            at: now,
+            lease_until: now + chrono::Duration::seconds(ppx_shared::notify::CLAIM_LEASE_SECS),
+        };
+        app.store.claim_message(&shop, &order, &key, &claim).await.unwrap();
+        let during = app.handle(shopify_request("orders/create", ORDER, "w1"), "r1").await;
+        assert_eq!(during.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(app.email.sent().is_empty());
+        app.clock.advance(chrono::Duration::seconds(ppx_shared::notify::CLAIM_LEASE_SECS + 1));
+        let after = app.handle(shopify_request("orders/create", ORDER, "w1"), "r2").await;
+        assert_eq!(after.status(), StatusCode::OK, "{}", after.body());
+        assert_eq!(app.email.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn get_is_not_allowed_and_unknown_routes_are_404() {
+        let app = app().await;
+        let get = Request::get("/webhooks/shopify/demo-shop").body(Bytes::new()).unwrap();
+        assert_eq!(app.handle(get, "r").await.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let other = Request::post("/webhooks/nope/demo-shop").body(Bytes::new()).unwrap();
+        assert_eq!(app.handle(other, "r").await.status(), StatusCode::NOT_FOUND);
+    }
+}

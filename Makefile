@@ -1,0 +1,15 @@
+# Two commands on a fresh clone: `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make demo   run the bundle locally against local AWS and replay events/"
+	@echo "make test   formatting, lints, unit and end-to-end tests, template lint"
+
+demo:
+	scripts/demo.sh
+
+test:
+	scripts/test.sh
+
+.PHONY: help demo test

@@ -1,0 +1,130 @@
+//! Operator commands: table creation, shop settings, and looking at an order.
+
+use ppx_shared::ids::{OrderId, ShopId};
+use ppx_shared::messages::DeliveryState;
+use ppx_shared::settings::{SettingsError, ShopSettings};
+use ppx_shared::store::dynamo::{DynamoStore, create_table_if_missing};
+use ppx_shared::store::{OrderView, Store, StoreError};
+use std::fmt::Write as _;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("order {order} of shop {shop} not found")]
+    OrderNotFound { shop: String, order: String },
+}
+
+pub async fn init(store: &DynamoStore) -> Result<String, CommandError> {
+    let created = create_table_if_missing(store.client(), store.table()).await?;
+    Ok(if created {
+        format!("created table {}", store.table())
+    } else {
+        format!("table {} already exists", store.table())
+    })
+}
+
+pub async fn shop_put(store: &impl Store, file: &Path) -> Result<String, CommandError> {
+    let raw = std::fs::read_to_string(file)
+        .map_err(|source| CommandError::Read { path: file.display().to_string(), source })?;
+    let settings = ShopSettings::from_json(&raw)?;
+    store.put_settings(&settings).await?;
+    Ok(format!("saved settings of shop {}", settings.shop))
+}
+
+pub async fn order_show(store: &impl Store, shop: &str, order: &str, json: bool) -> Result<String, CommandError> {
+    let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
+    let order_id = OrderId::parse(order).map_err(|e| CommandError::Usage(e.to_string()))?;
+    let view = store.order_view(&shop_id, &order_id).await?;
+    if view.order.is_none() && view.shipments.is_empty() && view.messages.is_empty() {
+        return Err(CommandError::OrderNotFound { shop: shop.to_owned(), order: order.to_owned() });
+    }
+    Ok(if json { render_json(&view) } else { render_text(&view) })
+}
+
+fn render_json(view: &OrderView) -> String {
+    let value = serde_json::json!({
+        "order": view.order,
+        "shipments": view.shipments,
+        "messages": view.messages,
+    });
+    serde_json::to_string_pretty(&value).expect("views serialize")
+}
+
+/// What an operator answering "did the customer get this?" needs, on one screen.
+pub fn render_text(view: &OrderView) -> String {
+    let mut out = String::new();
+    match &view.order {
+        Some(order) => {
+            let _ = writeln!(
+                out,
+                "Order {} (id {}) · shop {} · {:?} · {:?} · payment {:?}{}",
+                order.number,
+                order.id,
+                order.shop,
+                order.platform,
+                order.status,
+                order.payment,
+                if order.test { " · TEST" } else { "" }
+            );
+            let _ = writeln!(out, "  placed   {}", order.placed_at.format("%Y-%m-%d %H:%M UTC"));
+            if let Some(date) = order.promised_delivery {
+                let _ = writeln!(out, "  promised {}", date.format("%a %Y-%m-%d"));
+            }
+            let _ = writeln!(
+                out,
+                "  customer {} · sms consent {}",
+                order.customer.email.as_deref().unwrap_or("(no email)"),
+                if order.customer.sms_consent { "yes" } else { "no" }
+            );
+            for item in &order.items {
+                let variant = item.variant.as_deref().map(|v| format!(" ({v})")).unwrap_or_default();
+                let _ = writeln!(out, "  {} x {}{} @ {}", item.quantity, item.title, variant, item.unit_price);
+            }
+            let _ = writeln!(out, "  total    {}", order.totals.total);
+        }
+        None => {
+            let _ = writeln!(out, "Order not received yet (shipments or messages only)");
+        }
+    }
+    let _ = writeln!(out, "Shipments ({}):", view.shipments.len());
+    for shipment in &view.shipments {
+        let _ = writeln!(
+            out,
+            "  {} · {} {} · {} item(s)",
+            shipment.id,
+            shipment.carrier.as_deref().unwrap_or("carrier?"),
+            shipment.tracking_number.as_ref().map_or("(no tracking number)", |t| t.as_str()),
+            shipment.items.iter().map(|i| i.quantity).sum::<u32>()
+        );
+    }
+    let _ = writeln!(out, "Messages ({}):", view.messages.len());
+    for message in &view.messages {
+        let state = match message.state {
+            DeliveryState::Sending => "SENDING",
+            DeliveryState::Sent => "sent",
+            DeliveryState::Failed => "FAILED",
+        };
+        let scope = if message.scope.is_empty() { String::new() } else { format!(" [{}]", message.scope) };
+        let _ = writeln!(
+            out,
+            "  {} {}{} {} {} to {} · id {}{}",
+            message.at.format("%Y-%m-%d %H:%M:%S"),
+            message.kind.as_str(),
+            scope,
+            message.channel.as_str(),
+            state,
+            message.destination.as_deref().unwrap_or("?"),
+            message.provider_message_id.as_deref().unwrap_or("-"),
+            message.failure.as_deref().map(|f| format!(" · {f}")).unwrap_or_default()
+        );
+    }
+    out
+}

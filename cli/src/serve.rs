@@ -1,0 +1,68 @@
+//! `ppx serve`: every HTTP function of the bundle behind one local server, under the same
+//! routes as the deployed HTTP API, calling the same handler code.
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use order_placed::OrderPlaced;
+use ppx_shared::aws_sdk_dynamodb;
+use ppx_shared::aws_sdk_sesv2;
+use ppx_shared::aws_sdk_sns;
+use ppx_shared::clock::AnyClock;
+use ppx_shared::config::AppConfig;
+use ppx_shared::edge::{EdgeError, MAX_BODY_BYTES};
+use ppx_shared::messaging::{ses::SesEmail, sns::SnsSms};
+use ppx_shared::store::dynamo::DynamoStore;
+use std::sync::Arc;
+
+pub type LocalOrderPlaced = OrderPlaced<DynamoStore, SesEmail, SnsSms, AnyClock>;
+
+/// The functions served locally, each wired to the AWS (or local) endpoints.
+pub struct Functions {
+    pub order_placed: LocalOrderPlaced,
+}
+
+impl Functions {
+    pub fn new(sdk: &ppx_shared::aws::SdkConfig, config: &AppConfig, clock: AnyClock) -> Self {
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
+        let email = SesEmail::new(aws_sdk_sesv2::Client::new(sdk));
+        let sms = SnsSms::new(aws_sdk_sns::Client::new(sdk));
+        Self { order_placed: OrderPlaced::new(store, email, sms, clock, config) }
+    }
+}
+
+pub fn router(functions: Arc<Functions>) -> Router {
+    Router::new()
+        .route("/webhooks/shopify/{shop}", any(order_placed))
+        .route("/webhooks/woocommerce/{shop}", any(order_placed))
+        .route("/webhooks/orders/{shop}", any(order_placed))
+        .fallback(|| async { into_axum(EdgeError::NoRoute.into_response()) })
+        .with_state(functions)
+}
+
+fn into_axum(response: http::Response<String>) -> Response {
+    response.map(Body::from).into_response()
+}
+
+async fn order_placed(State(functions): State<Arc<Functions>>, request: Request) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let (parts, body) = request.into_parts();
+    // One byte over the limit is enough to know the body is too large.
+    let Ok(body) = to_bytes(body, MAX_BODY_BYTES + 1).await else {
+        return into_axum(EdgeError::PayloadTooLarge.into_response());
+    };
+    let response = functions.order_placed.handle(http::Request::from_parts(parts, body), &request_id).await;
+    into_axum(response)
+}
+
+pub async fn run(addr: std::net::SocketAddr, functions: Functions) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "ppx serve listening");
+    axum::serve(listener, router(Arc::new(functions)))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}

@@ -1,0 +1,79 @@
+//! Typed deployment settings, read once per cold start from the environment.
+
+use crate::settings::Secret;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: &'static str },
+}
+
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// `PPX_TABLE`
+    pub table: String,
+    /// `PPX_LINK_SECRET`: keys the customer links; at least 32 characters.
+    pub link_secret: Secret,
+    /// `PPX_PUBLIC_URL`: where `/track/...` and `/returns/...` are served.
+    pub public_url: String,
+    /// `PPX_SETTINGS_TTL_SECS` (default 60): how long a cold start trusts cached shop settings.
+    pub settings_ttl: Duration,
+}
+
+impl AppConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table = lookup("PPX_TABLE").filter(|t| !t.is_empty()).ok_or(ConfigError::Missing("PPX_TABLE"))?;
+        let link_secret = lookup("PPX_LINK_SECRET").ok_or(ConfigError::Missing("PPX_LINK_SECRET"))?;
+        if link_secret.len() < 32 {
+            return Err(ConfigError::Invalid { name: "PPX_LINK_SECRET", reason: "must be at least 32 characters" });
+        }
+        let public_url = lookup("PPX_PUBLIC_URL").ok_or(ConfigError::Missing("PPX_PUBLIC_URL"))?;
+        if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid { name: "PPX_PUBLIC_URL", reason: "must be an http(s) URL" });
+        }
+        let settings_ttl = match lookup("PPX_SETTINGS_TTL_SECS") {
+            None => Duration::from_secs(60),
+            Some(raw) => Duration::from_secs(raw.parse().map_err(|_| ConfigError::Invalid {
+                name: "PPX_SETTINGS_TTL_SECS",
+                reason: "must be a whole number of seconds",
+            })?),
+        };
+        Ok(Self { table, link_secret: Secret::new(link_secret), public_url, settings_ttl })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn reads_and_validates() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        let ok = lookup(&[("PPX_TABLE", "ppx"), ("PPX_LINK_SECRET", secret), ("PPX_PUBLIC_URL", "https://t.example")]);
+        let config = AppConfig::from_lookup(ok).unwrap();
+        assert_eq!(config.settings_ttl, Duration::from_secs(60));
+        assert_eq!(AppConfig::from_lookup(lookup(&[])).unwrap_err(), ConfigError::Missing("PPX_TABLE"));
+        let short = lookup(&[("PPX_TABLE", "ppx"), ("PPX_LINK_SECRET", "short"), ("PPX_PUBLIC_URL", "https://t")]);
+        assert!(matches!(AppConfig::from_lookup(short), Err(ConfigError::Invalid { name: "PPX_LINK_SECRET", .. })));
+        let ttl = lookup(&[
+            ("PPX_TABLE", "ppx"),
+            ("PPX_LINK_SECRET", secret),
+            ("PPX_PUBLIC_URL", "https://t"),
+            ("PPX_SETTINGS_TTL_SECS", "soon"),
+        ]);
+        assert!(matches!(AppConfig::from_lookup(ttl), Err(ConfigError::Invalid { name: "PPX_SETTINGS_TTL_SECS", .. })));
+    }
+}

@@ -1,0 +1,153 @@
+//! The HTTP edge shared by every webhook function: typed errors mapped to a status and a JSON
+//! body that names the problem. Only here do errors become status codes.
+
+use crate::notify::NotifyError;
+use crate::providers::ParseError;
+use crate::signature::SignatureError;
+use crate::store::StoreError;
+use http::{HeaderValue, Response, StatusCode, header};
+use serde_json::json;
+
+/// Webhook bodies larger than this are refused before anything else is done.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    #[error("no such route")]
+    NoRoute,
+    #[error("method not allowed; use POST")]
+    MethodNotAllowed,
+    #[error("body exceeds {MAX_BODY_BYTES} bytes")]
+    PayloadTooLarge,
+    #[error("unknown shop")]
+    UnknownShop,
+    #[error("{0} webhooks are not set up for this shop (no secret)")]
+    SourceNotConfigured(&'static str),
+    #[error("{header}: {error}")]
+    Signature { header: &'static str, error: SignatureError },
+    #[error("content type must be application/json")]
+    UnsupportedMediaType,
+    #[error("missing header {0}")]
+    MissingHeader(&'static str),
+    #[error("the shop in {header} does not match the URL")]
+    ShopMismatch { header: &'static str },
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+}
+
+impl EdgeError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NoRoute | Self::UnknownShop => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::SourceNotConfigured(_) | Self::Signature { .. } => StatusCode::UNAUTHORIZED,
+            Self::ShopMismatch { .. } => StatusCode::FORBIDDEN,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MissingHeader(_) => StatusCode::BAD_REQUEST,
+            Self::Parse(ParseError::UnsupportedTopic(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Parse(_) => StatusCode::BAD_REQUEST,
+            Self::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Store(StoreError::Corrupt { .. }) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Notify(NotifyError::InFlight { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Notify(NotifyError::Send { .. }) => StatusCode::BAD_GATEWAY,
+            Self::Notify(NotifyError::Store(StoreError::Unavailable(_))) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Notify(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoRoute => "no_route",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnknownShop => "unknown_shop",
+            Self::SourceNotConfigured(_) => "source_not_configured",
+            Self::Signature { error: SignatureError::Missing, .. } => "missing_signature",
+            Self::Signature { error: SignatureError::Malformed, .. } => "malformed_signature",
+            Self::Signature { error: SignatureError::Mismatch, .. } => "invalid_signature",
+            Self::Signature { error: SignatureError::Stale, .. } => "stale_signature",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::MissingHeader(_) => "missing_header",
+            Self::ShopMismatch { .. } => "shop_mismatch",
+            Self::Parse(ParseError::Json(_)) => "invalid_json",
+            Self::Parse(ParseError::Field { .. }) => "invalid_field",
+            Self::Parse(ParseError::UnsupportedTopic(_)) => "unsupported_topic",
+            Self::Store(_) => "storage_unavailable",
+            Self::Notify(NotifyError::InFlight { .. }) => "in_progress",
+            Self::Notify(NotifyError::Send { .. }) => "send_failed",
+            Self::Notify(_) => "internal_error",
+        }
+    }
+
+    pub fn into_response(self) -> Response<String> {
+        let status = self.status();
+        // Internal details stay in the logs; senders get the code and a safe message.
+        let message = if status.is_server_error() { "temporary failure; retry later".to_owned() } else { self.to_string() };
+        let mut body = json!({ "error": self.code(), "message": message });
+        if let Self::Parse(ParseError::Field { field, .. }) = &self {
+            body["field"] = json!(field);
+        }
+        let mut response = json_response(status, &body);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<String> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body.to_string())
+        .expect("static response parts are valid")
+}
+
+/// JSON or no content type at all (some senders omit it) is accepted.
+pub fn is_json_content_type(value: Option<&HeaderValue>) -> bool {
+    let Some(value) = value.and_then(|v| v.to_str().ok()) else { return value.is_none() };
+    let media = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_to_status_and_name_the_field() {
+        let err = EdgeError::Parse(ParseError::field("line_items[0].price", "not a decimal"));
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        let response = err.into_response();
+        let body: serde_json::Value = serde_json::from_str(response.body()).unwrap();
+        assert_eq!(body["error"], "invalid_field");
+        assert_eq!(body["field"], "line_items[0].price");
+        let sig = EdgeError::Signature { header: "X-Shopify-Hmac-Sha256", error: SignatureError::Mismatch };
+        assert_eq!(sig.status(), StatusCode::UNAUTHORIZED);
+        assert!(sig.to_string().contains("X-Shopify-Hmac-Sha256"));
+    }
+
+    #[test]
+    fn server_errors_do_not_leak_details() {
+        let err = EdgeError::Store(StoreError::Unavailable("dynamodb at 10.0.0.1 said no".into()));
+        let response = err.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!response.body().contains("10.0.0.1"));
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+    }
+
+    #[test]
+    fn content_types() {
+        assert!(is_json_content_type(None));
+        assert!(is_json_content_type(Some(&HeaderValue::from_static("application/json; charset=utf-8"))));
+        assert!(is_json_content_type(Some(&HeaderValue::from_static("application/vnd.api+json"))));
+        assert!(!is_json_content_type(Some(&HeaderValue::from_static("text/plain"))));
+        assert!(!is_json_content_type(Some(&HeaderValue::from_static("application/x-www-form-urlencoded"))));
+    }
+}

@@ -1,0 +1,92 @@
+//! Customer messages: what kinds exist, on which channels, and the per-order log of what was sent.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One kind per customer-facing notice. Each goes out at most once per order and scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    OrderConfirmation,
+    Shipped,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrderConfirmation => "order_confirmation",
+            Self::Shipped => "shipped",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::OrderConfirmation, Self::Shipped].into_iter().find(|k| k.as_str() == raw)
+    }
+
+    /// Transactional messages go even to customers who unsubscribed from marketing.
+    pub fn is_transactional(self) -> bool {
+        match self {
+            Self::OrderConfirmation | Self::Shipped => true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Sms,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "sms",
+        }
+    }
+}
+
+/// Identifies one message of an order: its kind, what it is about (e.g. a shipment id; empty
+/// for order-wide messages) and the channel.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MessageKey {
+    pub kind: MessageKind,
+    pub scope: String,
+    pub channel: Channel,
+}
+
+impl MessageKey {
+    pub fn new(kind: MessageKind, scope: impl Into<String>, channel: Channel) -> Self {
+        Self { kind, scope: scope.into(), channel }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Claimed by a sender whose lease has not run out.
+    Sending,
+    Sent,
+    /// The provider refused it for good (e.g. an invalid address); not retried.
+    Failed,
+}
+
+/// A line of the per-order message log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    pub kind: MessageKind,
+    pub scope: String,
+    pub channel: Channel,
+    pub state: DeliveryState,
+    /// When the claim was taken (state `sending`) or the provider accepted it (`sent`).
+    pub at: DateTime<Utc>,
+    /// SES or SNS message id once sent.
+    pub provider_message_id: Option<String>,
+    /// The address or number it went to (kept in the table for support; never logged).
+    pub destination: Option<String>,
+    pub subject: Option<String>,
+    /// Why a message failed for good.
+    #[serde(default)]
+    pub failure: Option<String>,
+}

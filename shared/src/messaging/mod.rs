@@ -1,0 +1,40 @@
+//! The messaging ports: email and SMS senders, with SES v2 and SNS adapters and recording fakes.
+
+pub mod memory;
+#[cfg(feature = "ses")]
+pub mod ses;
+#[cfg(feature = "sns")]
+pub mod sns;
+
+use std::future::Future;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundEmail<'a> {
+    pub from: &'a str,
+    pub reply_to: Option<&'a str>,
+    pub to: &'a str,
+    pub subject: &'a str,
+    pub html: &'a str,
+    pub text: &'a str,
+    pub configuration_set: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Throttling, 5xx or a timeout: try again later.
+    #[error("the provider is unavailable: {0}")]
+    Transient(String),
+    /// The provider will never accept this message (bad address, unverified sender).
+    #[error("the provider rejected the message: {0}")]
+    Rejected(String),
+}
+
+pub trait EmailSender: Send + Sync {
+    /// Returns the provider's message id.
+    fn send_email(&self, email: &OutboundEmail<'_>) -> impl Future<Output = Result<String, SendError>> + Send;
+}
+
+pub trait SmsSender: Send + Sync {
+    /// `to` is E.164. Returns the provider's message id.
+    fn send_sms(&self, to: &str, body: &str) -> impl Future<Output = Result<String, SendError>> + Send;
+}

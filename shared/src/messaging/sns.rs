@@ -1,0 +1,46 @@
+//! SMS through SNS `Publish` to a phone number.
+
+use super::{SendError, SmsSender};
+use aws_sdk_sns::Client;
+use aws_sdk_sns::error::DisplayErrorContext;
+use aws_sdk_sns::operation::publish::PublishError;
+use aws_sdk_sns::types::MessageAttributeValue;
+
+#[derive(Clone, Debug)]
+pub struct SnsSms {
+    client: Client,
+}
+
+impl SnsSms {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+impl SmsSender for SnsSms {
+    async fn send_sms(&self, to: &str, body: &str) -> Result<String, SendError> {
+        let transactional = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value("Transactional")
+            .build()
+            .expect("attribute has a data type");
+        let result = self
+            .client
+            .publish()
+            .phone_number(to)
+            .message(body)
+            .message_attributes("AWS.SNS.SMS.SMSType", transactional)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.message_id.unwrap_or_default()),
+            Err(err) => {
+                let permanent = err.as_service_error().is_some_and(|e| {
+                    matches!(e, PublishError::InvalidParameterException(_) | PublishError::InvalidParameterValueException(_))
+                });
+                let detail = DisplayErrorContext(&err).to_string();
+                Err(if permanent { SendError::Rejected(detail) } else { SendError::Transient(detail) })
+            }
+        }
+    }
+}

@@ -1,0 +1,429 @@
+//! The DynamoDB adapter. One table; keys are documented in the README ("Table design").
+
+use super::{Claim, ClaimOutcome, OrderView, Store, StoreError, Upsert, WebhookReceipt};
+use crate::ids::{OrderId, ShopId, TrackingNumber};
+use crate::messages::{DeliveryState, MessageKey, MessageRecord};
+use crate::order::{Order, Shipment};
+use crate::settings::ShopSettings;
+use crate::table::{GSI1_PARTITION_KEY, GSI1_SORT_KEY, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Key layout. Free-form parts (shipment ids, delivery ids, message scopes) always come last,
+/// so a `#` inside them cannot collide with another key.
+pub mod keys {
+    use super::*;
+
+    pub const SETTINGS: &str = "SETTINGS";
+    pub const SHOPS: &str = "SHOPS";
+    pub const ORDER: &str = "ORDER";
+    pub const SHIPMENT_PREFIX: &str = "SHIPMENT#";
+    pub const MESSAGE_PREFIX: &str = "MSG#";
+    pub const WEBHOOK: &str = "WEBHOOK";
+    pub const TRACKING: &str = "TRACKING";
+
+    pub fn shop(shop: &ShopId) -> String {
+        format!("SHOP#{shop}")
+    }
+    pub fn order(shop: &ShopId, order: &OrderId) -> String {
+        format!("SHOP#{shop}#ORDER#{order}")
+    }
+    pub fn shipment(id: &str) -> String {
+        format!("{SHIPMENT_PREFIX}{id}")
+    }
+    pub fn message(key: &MessageKey) -> String {
+        format!("{MESSAGE_PREFIX}{}#{}#{}", key.kind.as_str(), key.channel.as_str(), key.scope)
+    }
+    pub fn tracking(shop: &ShopId, number: &TrackingNumber) -> String {
+        format!("SHOP#{shop}#TRACKING#{number}")
+    }
+    pub fn webhook(shop: &ShopId, receipt: &WebhookReceipt) -> String {
+        format!("SHOP#{shop}#WEBHOOK#{}#{}", receipt.source.as_str(), receipt.delivery_id)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(err: SdkError<E, R>) -> StoreError {
+    StoreError::Unavailable(DisplayErrorContext(&err).to_string())
+}
+
+fn encode<T: Serialize>(value: &T) -> AttributeValue {
+    serde_dynamo::to_attribute_value(value).expect("domain types serialize to DynamoDB")
+}
+
+fn decode<T: DeserializeOwned>(item: &Item, attribute: &str) -> Result<T, StoreError> {
+    let key = || {
+        format!(
+            "{}/{}",
+            item.get(PARTITION_KEY).and_then(|v| v.as_s().ok()).map_or("?", String::as_str),
+            item.get(SORT_KEY).and_then(|v| v.as_s().ok()).map_or("?", String::as_str)
+        )
+    };
+    let value = item
+        .get(attribute)
+        .ok_or_else(|| StoreError::Corrupt { key: key(), detail: format!("missing {attribute}") })?;
+    serde_dynamo::from_attribute_value(value.clone())
+        .map_err(|e| StoreError::Corrupt { key: key(), detail: e.to_string() })
+}
+
+fn key(pk: String, sk: impl Into<String>) -> Item {
+    HashMap::from([(PARTITION_KEY.to_owned(), s(pk)), (SORT_KEY.to_owned(), s(sk))])
+}
+
+impl DynamoStore {
+    /// A put that only replaces an older `updated_at_ms`. Returns the stored item when it lost.
+    async fn put_if_newer(&self, mut item: Item, updated_at: DateTime<Utc>) -> Result<Result<bool, Item>, StoreError> {
+        item.insert("updated_at_ms".into(), n(updated_at.timestamp_millis()));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR updated_at_ms < :u")
+            .expression_attribute_values(":u", n(updated_at.timestamp_millis()))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Ok(out.attributes.is_some_and(|a| !a.is_empty()))),
+            Err(err) => match err.as_service_error() {
+                Some(e) if e.is_conditional_check_failed_exception() => {
+                    let stored = match e {
+                        aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => {
+                            c.item.clone()
+                        }
+                        _ => None,
+                    };
+                    Ok(Err(stored.unwrap_or_default()))
+                }
+                _ => Err(unavailable(err)),
+            },
+        }
+    }
+}
+
+impl Store for DynamoStore {
+    async fn get_settings(&self, shop: &ShopId) -> Result<Option<ShopSettings>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::shop(shop), keys::SETTINGS)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item.map(|item| decode(&item, "settings")).transpose()
+    }
+
+    async fn put_settings(&self, settings: &ShopSettings) -> Result<(), StoreError> {
+        let mut item = key(keys::shop(&settings.shop), keys::SETTINGS);
+        item.insert(GSI1_PARTITION_KEY.into(), s(keys::SHOPS));
+        item.insert(GSI1_SORT_KEY.into(), s(settings.shop.as_str()));
+        item.insert("settings".into(), encode(settings));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn webhook_seen(&self, shop: &ShopId, receipt: &WebhookReceipt) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::webhook(shop, receipt), keys::WEBHOOK)))
+            .consistent_read(true)
+            .projection_expression(PARTITION_KEY)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item.is_some())
+    }
+
+    async fn record_webhook(
+        &self,
+        shop: &ShopId,
+        receipt: &WebhookReceipt,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut item = key(keys::webhook(shop, receipt), keys::WEBHOOK);
+        item.insert(TTL_ATTRIBUTE.into(), n(expires_at.timestamp()));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn upsert_order(&self, order: &Order) -> Result<Upsert<Order>, StoreError> {
+        let mut item = key(keys::order(&order.shop, &order.id), keys::ORDER);
+        item.insert("order".into(), encode(order));
+        match self.put_if_newer(item, order.updated_at).await? {
+            Ok(true) => Ok(Upsert::Updated),
+            Ok(false) => Ok(Upsert::Created),
+            Err(stored) => Ok(Upsert::Stale(Box::new(decode(&stored, "order")?))),
+        }
+    }
+
+    async fn get_order(&self, shop: &ShopId, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::order(shop, id), keys::ORDER)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item.map(|item| decode(&item, "order")).transpose()
+    }
+
+    async fn order_view(&self, shop: &ShopId, id: &OrderId) -> Result<OrderView, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::order(shop, id)))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)?;
+        let mut view = OrderView { order: None, shipments: Vec::new(), messages: Vec::new() };
+        for item in &items {
+            let sk = item.get(SORT_KEY).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
+            if sk == keys::ORDER {
+                view.order = Some(decode(item, "order")?);
+            } else if sk.starts_with(keys::SHIPMENT_PREFIX) {
+                view.shipments.push(decode(item, "shipment")?);
+            } else if sk.starts_with(keys::MESSAGE_PREFIX) {
+                view.messages.push(decode(item, "record")?);
+            }
+        }
+        view.messages.sort_by_key(|m| m.at);
+        Ok(view)
+    }
+
+    async fn upsert_shipment(&self, shop: &ShopId, shipment: &Shipment) -> Result<Upsert<Shipment>, StoreError> {
+        // The index goes first and is idempotent: a crash after it leaves nothing a retry would skip.
+        if let Some(number) = &shipment.tracking_number {
+            let mut index = key(keys::tracking(shop, number), keys::TRACKING);
+            index.insert("order_id".into(), s(shipment.order_id.as_str()));
+            index.insert("shipment_id".into(), s(shipment.id.as_str()));
+            self.client.put_item().table_name(&self.table).set_item(Some(index)).send().await.map_err(unavailable)?;
+        }
+        let mut item = key(keys::order(shop, &shipment.order_id), keys::shipment(&shipment.id));
+        item.insert("shipment".into(), encode(shipment));
+        match self.put_if_newer(item, shipment.updated_at).await? {
+            Ok(true) => Ok(Upsert::Updated),
+            Ok(false) => Ok(Upsert::Created),
+            Err(stored) => Ok(Upsert::Stale(Box::new(decode(&stored, "shipment")?))),
+        }
+    }
+
+    async fn claim_message(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        message: &MessageKey,
+        claim: &Claim,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let record = MessageRecord {
+            kind: message.kind,
+            scope: message.scope.clone(),
+            channel: message.channel,
+            state: DeliveryState::Sending,
+            at: claim.at,
+            provider_message_id: None,
+            destination: None,
+            subject: None,
+            failure: None,
+        };
+        let mut item = key(keys::order(shop, order), keys::message(message));
+        item.insert("state".into(), s("sending"));
+        item.insert("claim_token".into(), s(claim.token.as_str()));
+        item.insert("lease_until_ms".into(), n(claim.lease_until.timestamp_millis()));
+        item.insert("record".into(), encode(&record));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR (#state = :sending AND lease_until_ms < :now)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":now", n(claim.at.timestamp_millis()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ClaimOutcome::Claimed),
+            Err(err) => match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
+                    let in_flight = c
+                        .item
+                        .as_ref()
+                        .and_then(|i| i.get("state"))
+                        .and_then(|v| v.as_s().ok())
+                        .is_some_and(|state| state == "sending");
+                    Ok(if in_flight { ClaimOutcome::InFlight } else { ClaimOutcome::AlreadyDone })
+                }
+                _ => Err(unavailable(err)),
+            },
+        }
+    }
+
+    async fn complete_message(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        message: &MessageKey,
+        claim_token: &str,
+        record: &MessageRecord,
+    ) -> Result<bool, StoreError> {
+        let state = match record.state {
+            DeliveryState::Sending => "sending",
+            DeliveryState::Sent => "sent",
+            DeliveryState::Failed => "failed",
+        };
+        let mut item = key(keys::order(shop, order), keys::message(message));
+        item.insert("state".into(), s(state));
+        item.insert("record".into(), encode(record));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("claim_token = :token")
+            .expression_attribute_values(":token", s(claim_token))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    async fn release_message(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        message: &MessageKey,
+        claim_token: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::order(shop, order), keys::message(message))))
+            .condition_expression("claim_token = :token AND #state = :sending")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":token", s(claim_token))
+            .expression_attribute_values(":sending", s("sending"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Someone else took the claim over after our lease: nothing of ours to release.
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+}
+
+/// Creates the table from [`crate::table::table_def`] unless it exists. For local runs and tests;
+/// in AWS the SAM template creates it. Returns true when it was created.
+pub async fn create_table_if_missing(client: &Client, table: &str) -> Result<bool, StoreError> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+        ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    };
+    let def = crate::table::table_def();
+    let key_schema = |keys: &crate::table::KeyDef| {
+        vec![
+            KeySchemaElement::builder().attribute_name(keys.partition).key_type(KeyType::Hash).build(),
+            KeySchemaElement::builder().attribute_name(keys.sort).key_type(KeyType::Range).build(),
+        ]
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .expect("key schema elements are complete")
+    };
+    let mut request = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(key_schema(&def.keys)));
+    for name in &def.string_attributes {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(*name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute definition is complete"),
+        );
+    }
+    for index in &def.global_indexes {
+        let projection = if index.projection_all { ProjectionType::All } else { ProjectionType::KeysOnly };
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(index.name)
+                .set_key_schema(Some(key_schema(&index.keys)))
+                .projection(Projection::builder().projection_type(projection).build())
+                .build()
+                .expect("index definition is complete"),
+        );
+    }
+    match request.send().await {
+        Ok(_) => {}
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => return Ok(false),
+        Err(err) => return Err(unavailable(err)),
+    }
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(def.ttl_attribute)
+                .build()
+                .expect("ttl specification is complete"),
+        )
+        .send()
+        .await
+        .map_err(unavailable)?;
+    Ok(true)
+}

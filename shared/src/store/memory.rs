@@ -1,0 +1,178 @@
+//! An in-memory [`Store`] for unit tests of handler logic. Same rules as the DynamoDB adapter,
+//! decided under one lock.
+
+use super::{Claim, ClaimOutcome, OrderView, Store, StoreError, Upsert, WebhookReceipt};
+use crate::ids::{OrderId, ShopId};
+use crate::messages::{DeliveryState, MessageKey, MessageRecord};
+use crate::order::{Order, Shipment};
+use crate::settings::ShopSettings;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+
+type OrderKey = (ShopId, OrderId);
+
+#[derive(Default)]
+struct State {
+    settings: HashMap<ShopId, ShopSettings>,
+    webhooks: HashSet<(ShopId, WebhookReceiptKey)>,
+    orders: HashMap<OrderKey, Order>,
+    shipments: HashMap<OrderKey, BTreeMap<String, Shipment>>,
+    messages: HashMap<OrderKey, BTreeMap<(String, String, String), (MessageRecord, Option<String>, DateTime<Utc>)>>,
+}
+
+#[derive(PartialEq, Eq, Hash)]
+struct WebhookReceiptKey(&'static str, String);
+
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.state.lock().expect("memory store lock"))
+    }
+
+    pub fn order_count(&self) -> usize {
+        self.with(|s| s.orders.len())
+    }
+}
+
+fn message_slot(key: &MessageKey) -> (String, String, String) {
+    (key.kind.as_str().to_owned(), key.scope.clone(), key.channel.as_str().to_owned())
+}
+
+impl Store for MemoryStore {
+    async fn get_settings(&self, shop: &ShopId) -> Result<Option<ShopSettings>, StoreError> {
+        Ok(self.with(|s| s.settings.get(shop).cloned()))
+    }
+
+    async fn put_settings(&self, settings: &ShopSettings) -> Result<(), StoreError> {
+        self.with(|s| s.settings.insert(settings.shop.clone(), settings.clone()));
+        Ok(())
+    }
+
+    async fn webhook_seen(&self, shop: &ShopId, receipt: &WebhookReceipt) -> Result<bool, StoreError> {
+        let key = (shop.clone(), WebhookReceiptKey(receipt.source.as_str(), receipt.delivery_id.clone()));
+        Ok(self.with(|s| s.webhooks.contains(&key)))
+    }
+
+    async fn record_webhook(&self, shop: &ShopId, receipt: &WebhookReceipt, _: DateTime<Utc>) -> Result<(), StoreError> {
+        let key = (shop.clone(), WebhookReceiptKey(receipt.source.as_str(), receipt.delivery_id.clone()));
+        self.with(|s| s.webhooks.insert(key));
+        Ok(())
+    }
+
+    async fn upsert_order(&self, order: &Order) -> Result<Upsert<Order>, StoreError> {
+        Ok(self.with(|s| match s.orders.get(&(order.shop.clone(), order.id.clone())) {
+            Some(stored) if stored.updated_at >= order.updated_at => Upsert::Stale(Box::new(stored.clone())),
+            previous => {
+                let outcome = if previous.is_some() { Upsert::Updated } else { Upsert::Created };
+                s.orders.insert((order.shop.clone(), order.id.clone()), order.clone());
+                outcome
+            }
+        }))
+    }
+
+    async fn get_order(&self, shop: &ShopId, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        Ok(self.with(|s| s.orders.get(&(shop.clone(), id.clone())).cloned()))
+    }
+
+    async fn order_view(&self, shop: &ShopId, id: &OrderId) -> Result<OrderView, StoreError> {
+        let key = (shop.clone(), id.clone());
+        Ok(self.with(|s| OrderView {
+            order: s.orders.get(&key).cloned(),
+            shipments: s.shipments.get(&key).map(|m| m.values().cloned().collect()).unwrap_or_default(),
+            messages: s.messages.get(&key).map(|m| m.values().map(|(r, _, _)| r.clone()).collect()).unwrap_or_default(),
+        }))
+    }
+
+    async fn upsert_shipment(&self, shop: &ShopId, shipment: &Shipment) -> Result<Upsert<Shipment>, StoreError> {
+        Ok(self.with(|s| {
+            let slot = s.shipments.entry((shop.clone(), shipment.order_id.clone())).or_default();
+            match slot.get(&shipment.id) {
+                Some(stored) if stored.updated_at >= shipment.updated_at => Upsert::Stale(Box::new(stored.clone())),
+                previous => {
+                    let outcome = if previous.is_some() { Upsert::Updated } else { Upsert::Created };
+                    slot.insert(shipment.id.clone(), shipment.clone());
+                    outcome
+                }
+            }
+        }))
+    }
+
+    async fn claim_message(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        key: &MessageKey,
+        claim: &Claim,
+    ) -> Result<ClaimOutcome, StoreError> {
+        Ok(self.with(|s| {
+            let log = s.messages.entry((shop.clone(), order.clone())).or_default();
+            let slot = message_slot(key);
+            match log.get(&slot) {
+                Some((record, _, _)) if record.state != DeliveryState::Sending => ClaimOutcome::AlreadyDone,
+                Some((_, _, lease_until)) if *lease_until >= claim.at => ClaimOutcome::InFlight,
+                _ => {
+                    let record = MessageRecord {
+                        kind: key.kind,
+                        scope: key.scope.clone(),
+                        channel: key.channel,
+                        state: DeliveryState::Sending,
+                        at: claim.at,
+                        provider_message_id: None,
+                        destination: None,
+                        subject: None,
+                        failure: None,
+                    };
+                    log.insert(slot, (record, Some(claim.token.clone()), claim.lease_until));
+                    ClaimOutcome::Claimed
+                }
+            }
+        }))
+    }
+
+    async fn complete_message(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        key: &MessageKey,
+        claim_token: &str,
+        record: &MessageRecord,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let log = s.messages.entry((shop.clone(), order.clone())).or_default();
+            match log.get_mut(&message_slot(key)) {
+                Some(entry) if entry.1.as_deref() == Some(claim_token) => {
+                    *entry = (record.clone(), None, entry.2);
+                    true
+                }
+                _ => false,
+            }
+        }))
+    }
+
+    async fn release_message(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        key: &MessageKey,
+        claim_token: &str,
+    ) -> Result<(), StoreError> {
+        self.with(|s| {
+            if let Some(log) = s.messages.get_mut(&(shop.clone(), order.clone())) {
+                let slot = message_slot(key);
+                if log.get(&slot).is_some_and(|e| e.1.as_deref() == Some(claim_token)) {
+                    log.remove(&slot);
+                }
+            }
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! The storage port. Every decision that must hold under concurrency (a newer order wins, a
+//! message is claimed once) is a conditional write inside the adapter, never a read-then-write.
+
+#[cfg(feature = "dynamodb")]
+pub mod dynamo;
+pub mod memory;
+
+use crate::ids::{OrderId, ShopId};
+use crate::messages::{MessageKey, MessageRecord};
+use crate::order::{Order, Shipment};
+use crate::settings::{ShopSettings, WebhookSource};
+use chrono::{DateTime, Utc};
+use std::future::Future;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Throttling, 5xx, timeouts: the caller answers 5xx and the sender retries.
+    #[error("storage is unavailable: {0}")]
+    Unavailable(String),
+    /// A stored item does not decode: a bug or a manual edit; needs an operator.
+    #[error("stored item {key} is corrupt: {detail}")]
+    Corrupt { key: String, detail: String },
+}
+
+/// What a conditional upsert did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Upsert<T> {
+    /// Nothing was stored before.
+    Created,
+    /// An older version was replaced.
+    Updated,
+    /// The stored version is as new or newer; it is returned and was left alone.
+    Stale(Box<T>),
+}
+
+/// The outcome of trying to claim a message before sending it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    Claimed,
+    /// It went out (or failed permanently) before: never send again.
+    AlreadyDone,
+    /// Someone else holds an unexpired claim; retry later.
+    InFlight,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// Random; only the holder may complete or release the claim.
+    pub token: String,
+    pub at: DateTime<Utc>,
+    /// After this a crashed sender's claim may be taken over.
+    pub lease_until: DateTime<Utc>,
+}
+
+/// A webhook delivery as identified by its sender, for cheap duplicate detection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookReceipt {
+    pub source: WebhookSource,
+    pub delivery_id: String,
+}
+
+/// An order with everything recorded about it, as operators see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderView {
+    pub order: Option<Order>,
+    pub shipments: Vec<Shipment>,
+    pub messages: Vec<MessageRecord>,
+}
+
+pub trait Store: Send + Sync {
+    fn get_settings(&self, shop: &ShopId) -> impl Future<Output = Result<Option<ShopSettings>, StoreError>> + Send;
+    fn put_settings(&self, settings: &ShopSettings) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn webhook_seen(
+        &self,
+        shop: &ShopId,
+        receipt: &WebhookReceipt,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Written only after every effect of the delivery is done.
+    fn record_webhook(
+        &self,
+        shop: &ShopId,
+        receipt: &WebhookReceipt,
+        expires_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores the order unless the stored one has the same or a newer `updated_at`.
+    fn upsert_order(&self, order: &Order) -> impl Future<Output = Result<Upsert<Order>, StoreError>> + Send;
+    fn get_order(&self, shop: &ShopId, id: &OrderId)
+    -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
+    /// The order, its shipments and its message log, in one query.
+    fn order_view(&self, shop: &ShopId, id: &OrderId) -> impl Future<Output = Result<OrderView, StoreError>> + Send;
+
+    /// Stores the shipment unless the stored one is as new or newer, and indexes its tracking number.
+    fn upsert_shipment(
+        &self,
+        shop: &ShopId,
+        shipment: &Shipment,
+    ) -> impl Future<Output = Result<Upsert<Shipment>, StoreError>> + Send;
+
+    fn claim_message(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        key: &MessageKey,
+        claim: &Claim,
+    ) -> impl Future<Output = Result<ClaimOutcome, StoreError>> + Send;
+    /// Marks a claimed message sent (or permanently failed) with its log entry.
+    /// Returns false when the claim was lost to another sender after its lease ran out.
+    fn complete_message(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        key: &MessageKey,
+        claim_token: &str,
+        record: &MessageRecord,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Gives a claim back after a failed send, so a retry can send.
+    fn release_message(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        key: &MessageKey,
+        claim_token: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
