@@ -16,18 +16,10 @@ use serde_json::{Map, Value as Json, json};
 use serde_yaml::Value as Yaml;
 
 const ORDER_PLACED: &str = "OrderPlacedFunction";
-const ORDER_PLACED_ROUTES: [&str; 3] = [
-    "/webhooks/shopify/{shop}",
-    "/webhooks/woocommerce/{shop}",
-    "/webhooks/orders/{shop}",
-];
-const ORDER_PLACED_TABLE_ACTIONS: [&str; 5] = [
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:Query",
-];
+const ORDER_PLACED_ROUTES: [&str; 3] =
+    ["/webhooks/shopify/{shop}", "/webhooks/woocommerce/{shop}", "/webhooks/orders/{shop}"];
+const ORDER_PLACED_TABLE_ACTIONS: [&str; 5] =
+    ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"];
 
 fn template_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml")
@@ -36,10 +28,9 @@ fn template_path() -> PathBuf {
 /// The template as JSON, short-form intrinsics rewritten to their long form.
 fn template() -> Json {
     let path = template_path();
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let yaml: Yaml = serde_yaml::from_str(&text)
-        .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let yaml: Yaml =
+        serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()));
     to_json(&yaml)
 }
 
@@ -70,9 +61,8 @@ fn to_json(value: &Yaml) -> Json {
                 // `!GetAtt Resource.Attribute` is `{"Fn::GetAtt": ["Resource", "Attribute"]}`.
                 "GetAtt" => match inner {
                     Json::String(s) => {
-                        let (resource, attribute) = s
-                            .split_once('.')
-                            .unwrap_or_else(|| panic!("!GetAtt {s} has no attribute"));
+                        let (resource, attribute) =
+                            s.split_once('.').unwrap_or_else(|| panic!("!GetAtt {s} has no attribute"));
                         ("Fn::GetAtt".to_owned(), json!([resource, attribute]))
                     }
                     other => ("Fn::GetAtt".to_owned(), other),
@@ -87,34 +77,21 @@ fn to_json(value: &Yaml) -> Json {
 }
 
 fn resources(template: &Json) -> &Map<String, Json> {
-    template["Resources"]
-        .as_object()
-        .expect("the template has Resources")
+    template["Resources"].as_object().expect("the template has Resources")
 }
 
 fn resource<'a>(template: &'a Json, name: &str) -> &'a Json {
-    resources(template)
-        .get(name)
-        .unwrap_or_else(|| panic!("the template has no resource {name}"))
+    resources(template).get(name).unwrap_or_else(|| panic!("the template has no resource {name}"))
 }
 
-fn resources_of_type<'a>(
-    template: &'a Json,
-    ty: &'a str,
-) -> impl Iterator<Item = (&'a String, &'a Json)> {
-    resources(template)
-        .iter()
-        .filter(move |(_, r)| r["Type"] == ty)
+fn resources_of_type<'a>(template: &'a Json, ty: &'a str) -> impl Iterator<Item = (&'a String, &'a Json)> {
+    resources(template).iter().filter(move |(_, r)| r["Type"] == ty)
 }
 
 /// A function property, falling back to `Globals.Function` as SAM does.
 fn function_property<'a>(template: &'a Json, function: &'a Json, property: &str) -> &'a Json {
     let own = &function["Properties"][property];
-    if own.is_null() {
-        &template["Globals"]["Function"][property]
-    } else {
-        own
-    }
+    if own.is_null() { &template["Globals"]["Function"][property] } else { own }
 }
 
 /// A value that may be a single item or a list of items, as a list.
@@ -142,11 +119,7 @@ fn table_key_schema_matches_shared_definition() {
     let table = resource(&template, "Table");
     assert_eq!(table["Type"], "AWS::DynamoDB::Table");
     let def = table_def();
-    assert_eq!(
-        table["Properties"]["KeySchema"],
-        key_schema(&def.keys),
-        "Table KeySchema"
-    );
+    assert_eq!(table["Properties"]["KeySchema"], key_schema(&def.keys), "Table KeySchema");
 }
 
 #[test]
@@ -158,31 +131,15 @@ fn table_attribute_definitions_match_shared_definition() {
 
     let mut declared = Vec::new();
     for definition in definitions {
-        assert_eq!(
-            definition["AttributeType"], "S",
-            "every key attribute is a string, got {definition}"
-        );
-        let name = definition["AttributeName"]
-            .as_str()
-            .expect("AttributeName is a string");
+        assert_eq!(definition["AttributeType"], "S", "every key attribute is a string, got {definition}");
+        let name = definition["AttributeName"].as_str().expect("AttributeName is a string");
         declared.push(name.to_owned());
     }
     let unique: BTreeSet<_> = declared.iter().cloned().collect();
-    assert_eq!(
-        unique.len(),
-        declared.len(),
-        "duplicate AttributeDefinitions: {declared:?}"
-    );
+    assert_eq!(unique.len(), declared.len(), "duplicate AttributeDefinitions: {declared:?}");
 
-    let expected: BTreeSet<String> = table_def()
-        .string_attributes
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-    assert_eq!(
-        unique, expected,
-        "AttributeDefinitions must be exactly the key attributes"
-    );
+    let expected: BTreeSet<String> = table_def().string_attributes.iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(unique, expected, "AttributeDefinitions must be exactly the key attributes");
 }
 
 #[test]
@@ -193,39 +150,17 @@ fn table_global_indexes_match_shared_definition() {
         .expect("Table has GlobalSecondaryIndexes");
     let def = table_def();
 
-    let declared: BTreeSet<&str> = indexes
-        .iter()
-        .map(|i| i["IndexName"].as_str().expect("IndexName is a string"))
-        .collect();
+    let declared: BTreeSet<&str> =
+        indexes.iter().map(|i| i["IndexName"].as_str().expect("IndexName is a string")).collect();
     let expected: BTreeSet<&str> = def.global_indexes.iter().map(|i| i.name).collect();
     assert_eq!(declared, expected, "GSI names");
-    assert_eq!(
-        indexes.len(),
-        def.global_indexes.len(),
-        "duplicate GSI names"
-    );
+    assert_eq!(indexes.len(), def.global_indexes.len(), "duplicate GSI names");
 
     for index_def in &def.global_indexes {
-        let index = indexes
-            .iter()
-            .find(|i| i["IndexName"] == index_def.name)
-            .expect("checked above");
-        assert_eq!(
-            index["KeySchema"],
-            key_schema(&index_def.keys),
-            "{} KeySchema",
-            index_def.name
-        );
-        assert!(
-            index_def.projection_all,
-            "table.rs says every index projects all attributes"
-        );
-        assert_eq!(
-            index["Projection"],
-            json!({ "ProjectionType": "ALL" }),
-            "{} Projection",
-            index_def.name
-        );
+        let index = indexes.iter().find(|i| i["IndexName"] == index_def.name).expect("checked above");
+        assert_eq!(index["KeySchema"], key_schema(&index_def.keys), "{} KeySchema", index_def.name);
+        assert!(index_def.projection_all, "table.rs says every index projects all attributes");
+        assert_eq!(index["Projection"], json!({ "ProjectionType": "ALL" }), "{} Projection", index_def.name);
     }
 }
 
@@ -245,17 +180,10 @@ fn table_is_on_demand_encrypted_backed_up_and_retained() {
     let props = &table["Properties"];
     assert_eq!(props["BillingMode"], "PAY_PER_REQUEST");
     assert_eq!(props["SSESpecification"]["SSEEnabled"], true);
-    assert_eq!(
-        props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
-        true
-    );
+    assert_eq!(props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
     assert_eq!(table["DeletionPolicy"], "Retain");
     assert_eq!(table["UpdateReplacePolicy"], "Retain");
-    assert_eq!(
-        resources_of_type(&template, "AWS::DynamoDB::Table").count(),
-        1,
-        "ppx has one table"
-    );
+    assert_eq!(resources_of_type(&template, "AWS::DynamoDB::Table").count(), 1, "ppx has one table");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -265,52 +193,27 @@ fn table_is_on_demand_encrypted_backed_up_and_retained() {
 fn every_function_is_provided_al2023_on_arm64() {
     let template = template();
     let functions: Vec<_> = resources_of_type(&template, "AWS::Serverless::Function").collect();
+    assert!(!functions.is_empty(), "the template declares no AWS::Serverless::Function");
     assert!(
-        !functions.is_empty(),
-        "the template declares no AWS::Serverless::Function"
-    );
-    assert!(
-        resources_of_type(&template, "AWS::Lambda::Function")
-            .next()
-            .is_none(),
+        resources_of_type(&template, "AWS::Lambda::Function").next().is_none(),
         "declare functions as AWS::Serverless::Function so Globals apply"
     );
 
     for (name, function) in functions {
-        assert_eq!(
-            function_property(&template, function, "Runtime"),
-            "provided.al2023",
-            "{name} Runtime"
-        );
-        assert_eq!(
-            function_property(&template, function, "Architectures"),
-            &json!(["arm64"]),
-            "{name} Architectures"
-        );
-        assert_eq!(
-            function_property(&template, function, "Handler"),
-            "bootstrap",
-            "{name} Handler"
-        );
-        assert_eq!(
-            function["Metadata"]["BuildMethod"], "rust-cargolambda",
-            "{name} is built with cargo-lambda"
-        );
+        assert_eq!(function_property(&template, function, "Runtime"), "provided.al2023", "{name} Runtime");
+        assert_eq!(function_property(&template, function, "Architectures"), &json!(["arm64"]), "{name} Architectures");
+        assert_eq!(function_property(&template, function, "Handler"), "bootstrap", "{name} Handler");
+        assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda", "{name} is built with cargo-lambda");
         assert!(
             function["Metadata"]["BuildProperties"]["Binary"].is_string(),
             "{name} names its binary in Metadata.BuildProperties.Binary"
         );
         // CodeUri is the workspace root, relative to the template.
-        let code_uri = function["Properties"]["CodeUri"]
-            .as_str()
-            .expect("CodeUri is a path");
+        let code_uri = function["Properties"]["CodeUri"].as_str().expect("CodeUri is a path");
         let root = template_path().parent().expect("infra/").join(code_uri);
         let manifest = std::fs::read_to_string(root.join("Cargo.toml"))
             .unwrap_or_else(|e| panic!("{name} CodeUri {code_uri} has no Cargo.toml: {e}"));
-        assert!(
-            manifest.contains("[workspace]"),
-            "{name} CodeUri must be the workspace root"
-        );
+        assert!(manifest.contains("[workspace]"), "{name} CodeUri must be the workspace root");
     }
 }
 
@@ -319,32 +222,21 @@ fn order_placed_builds_its_binary() {
     let template = template();
     let function = resource(&template, ORDER_PLACED);
     assert_eq!(function["Type"], "AWS::Serverless::Function");
-    assert_eq!(
-        function["Metadata"]["BuildProperties"]["Binary"],
-        "order-placed"
-    );
+    assert_eq!(function["Metadata"]["BuildProperties"]["Binary"], "order-placed");
 }
 
 #[test]
 fn order_placed_routes_are_the_three_post_webhooks() {
     let template = template();
-    let events = resource(&template, ORDER_PLACED)["Properties"]["Events"]
-        .as_object()
-        .expect("OrderPlacedFunction has Events");
+    let events =
+        resource(&template, ORDER_PLACED)["Properties"]["Events"].as_object().expect("OrderPlacedFunction has Events");
 
     let mut paths = Vec::new();
     for (name, event) in events {
-        assert_eq!(
-            event["Type"], "HttpApi",
-            "event {name} must be an HttpApi route"
-        );
+        assert_eq!(event["Type"], "HttpApi", "event {name} must be an HttpApi route");
         let props = &event["Properties"];
         assert_eq!(props["Method"], "POST", "event {name} Method");
-        assert_eq!(
-            props["ApiId"],
-            json!({ "Ref": "HttpApi" }),
-            "event {name} uses the shared HttpApi"
-        );
+        assert_eq!(props["ApiId"], json!({ "Ref": "HttpApi" }), "event {name} uses the shared HttpApi");
         let path = props["Path"].as_str().expect("Path is a string");
         assert!(
             ORDER_PLACED_ROUTES.contains(&path),
@@ -356,10 +248,7 @@ fn order_placed_routes_are_the_three_post_webhooks() {
     let mut expected = ORDER_PLACED_ROUTES.to_vec();
     expected.sort_unstable();
     assert_eq!(paths, expected, "each webhook route exactly once");
-    assert_eq!(
-        resource(&template, "HttpApi")["Type"],
-        "AWS::Serverless::HttpApi"
-    );
+    assert_eq!(resource(&template, "HttpApi")["Type"], "AWS::Serverless::HttpApi");
 }
 
 #[test]
@@ -367,18 +256,12 @@ fn globals_pass_the_shared_environment() {
     let template = template();
     let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
     assert_eq!(variables["PPX_TABLE"], json!({ "Ref": "Table" }));
-    assert_eq!(
-        variables["PPX_PUBLIC_URL"],
-        json!({ "Ref": "PublicBaseUrl" })
-    );
+    assert_eq!(variables["PPX_PUBLIC_URL"], json!({ "Ref": "PublicBaseUrl" }));
     assert_eq!(variables["PPX_LINK_SECRET"], json!({ "Ref": "LinkSecret" }));
     assert_eq!(variables["RUST_LOG"], json!({ "Ref": "LogLevel" }));
     let secret = &template["Parameters"]["LinkSecret"];
     assert_eq!(secret["NoEcho"], true, "LinkSecret is NoEcho");
-    assert!(
-        secret["MinLength"].as_u64().is_some_and(|n| n >= 32),
-        "LinkSecret MinLength >= 32"
-    );
+    assert!(secret["MinLength"].as_u64().is_some_and(|n| n >= 32), "LinkSecret MinLength >= 32");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -419,10 +302,7 @@ fn is_allow(statement: &Json) -> bool {
 fn actions(statement: &Json) -> Vec<&str> {
     one_or_many(&statement["Action"])
         .into_iter()
-        .map(|a| {
-            a.as_str()
-                .unwrap_or_else(|| panic!("Action must be a string, got {a}"))
-        })
+        .map(|a| a.as_str().unwrap_or_else(|| panic!("Action must be a string, got {a}")))
         .collect()
 }
 
@@ -439,29 +319,17 @@ fn function_allow_statements<'a>(template: &'a Json, function: &str) -> Vec<&'a 
 fn no_statement_allows_a_wildcard_action() {
     let template = template();
     let found = statements(&template);
-    assert!(
-        !found.is_empty(),
-        "found no IAM statement: the walker is broken"
-    );
+    assert!(!found.is_empty(), "found no IAM statement: the walker is broken");
     for (at, statement) in found {
         if !is_allow(statement) {
             continue;
         }
-        assert!(
-            statement.get("NotAction").is_none(),
-            "{at}: Allow with NotAction grants every other action"
-        );
+        assert!(statement.get("NotAction").is_none(), "{at}: Allow with NotAction grants every other action");
         let actions = actions(statement);
         assert!(!actions.is_empty(), "{at}: statement without Action");
         for action in actions {
-            assert!(
-                !action.contains('*') && !action.contains('?'),
-                "{at}: wildcard action {action:?}"
-            );
-            assert!(
-                action.contains(':'),
-                "{at}: {action:?} is not service:Action"
-            );
+            assert!(!action.contains('*') && !action.contains('?'), "{at}: wildcard action {action:?}");
+            assert!(action.contains(':'), "{at}: {action:?} is not service:Action");
         }
     }
 }
@@ -473,10 +341,7 @@ fn function_policies_are_inline_statements_only() {
     let template = template();
     for (name, function) in resources_of_type(&template, "AWS::Serverless::Function") {
         for policy in one_or_many(&function["Properties"]["Policies"]) {
-            assert!(
-                policy.get("Statement").is_some(),
-                "{name}: policy {policy} is not an inline statement list"
-            );
+            assert!(policy.get("Statement").is_some(), "{name}: policy {policy} is not an inline statement list");
         }
     }
 }
@@ -489,20 +354,12 @@ fn only_sms_publish_is_allowed_on_any_resource() {
         if !is_allow(statement) {
             continue;
         }
-        let on_anything = one_or_many(&statement["Resource"])
-            .iter()
-            .any(|r| r.as_str().is_some_and(|r| r.contains('*')));
+        let on_anything =
+            one_or_many(&statement["Resource"]).iter().any(|r| r.as_str().is_some_and(|r| r.contains('*')));
         if on_anything {
-            assert_eq!(
-                actions(statement),
-                ["sns:Publish"],
-                "{at}: only sns:Publish may use Resource \"*\""
-            );
+            assert_eq!(actions(statement), ["sns:Publish"], "{at}: only sns:Publish may use Resource \"*\"");
         }
-        assert!(
-            statement.get("NotResource").is_none(),
-            "{at}: Allow with NotResource"
-        );
+        assert!(statement.get("NotResource").is_none(), "{at}: Allow with NotResource");
     }
 }
 
@@ -513,40 +370,23 @@ fn order_placed_table_statement_is_exactly_its_actions_on_the_table() {
         .into_iter()
         .filter(|s| actions(s).iter().any(|a| a.starts_with("dynamodb:")))
         .collect();
-    assert_eq!(
-        table_statements.len(),
-        1,
-        "one DynamoDB statement: {table_statements:?}"
-    );
+    assert_eq!(table_statements.len(), 1, "one DynamoDB statement: {table_statements:?}");
     let statement = table_statements[0];
 
     let granted = actions(statement);
     let unique: BTreeSet<&str> = granted.iter().copied().collect();
-    assert_eq!(
-        unique.len(),
-        granted.len(),
-        "duplicate actions: {granted:?}"
-    );
-    assert_eq!(
-        unique,
-        BTreeSet::from(ORDER_PLACED_TABLE_ACTIONS),
-        "DynamoDB actions"
-    );
+    assert_eq!(unique.len(), granted.len(), "duplicate actions: {granted:?}");
+    assert_eq!(unique, BTreeSet::from(ORDER_PLACED_TABLE_ACTIONS), "DynamoDB actions");
 
     // The table only: the function never queries gsi1, so no `${Table.Arn}/index/*`.
-    assert_eq!(
-        statement["Resource"],
-        json!({ "Fn::GetAtt": ["Table", "Arn"] })
-    );
+    assert_eq!(statement["Resource"], json!({ "Fn::GetAtt": ["Table", "Arn"] }));
 }
 
 #[test]
 fn order_placed_grants_nothing_beyond_what_it_calls() {
     let template = template();
-    let granted: BTreeSet<&str> = function_allow_statements(&template, ORDER_PLACED)
-        .into_iter()
-        .flat_map(actions)
-        .collect();
+    let granted: BTreeSet<&str> =
+        function_allow_statements(&template, ORDER_PLACED).into_iter().flat_map(actions).collect();
     let mut expected: BTreeSet<&str> = BTreeSet::from(ORDER_PLACED_TABLE_ACTIONS);
     expected.extend(["ses:SendEmail", "sns:Publish"]);
     assert_eq!(granted, expected);
@@ -570,10 +410,7 @@ fn order_placed_sends_email_from_the_sender_identity_only() {
     );
     // Anything else is the configuration set, present only when the parameter is set.
     for extra in &resources[1..] {
-        assert_eq!(
-            extra["Fn::If"][0], "HasConfigurationSet",
-            "unexpected SES resource {extra}"
-        );
+        assert_eq!(extra["Fn::If"][0], "HasConfigurationSet", "unexpected SES resource {extra}");
         assert_eq!(extra["Fn::If"][2], json!({ "Ref": "AWS::NoValue" }));
     }
 }

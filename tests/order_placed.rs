@@ -185,7 +185,11 @@ async fn forged_malformed_and_unknown_requests_are_refused_and_write_nothing() {
     let headers = env.shopify_headers("orders/create", b"{}", "wh-x");
     assert_eq!(env.post(&path, &headers, body.clone()).await.status, 401);
     // No signature.
-    let headers: Vec<_> = env.shopify_headers("orders/create", &body, "wh-x").into_iter().filter(|(n, _)| *n != "x-shopify-hmac-sha256").collect();
+    let headers: Vec<_> = env
+        .shopify_headers("orders/create", &body, "wh-x")
+        .into_iter()
+        .filter(|(n, _)| *n != "x-shopify-hmac-sha256")
+        .collect();
     let reply = env.post(&path, &headers, body.clone()).await;
     assert_eq!((reply.status, reply.body["error"].as_str()), (401, Some("missing_signature")));
     // Signed but not JSON.
@@ -199,7 +203,9 @@ async fn forged_malformed_and_unknown_requests_are_refused_and_write_nothing() {
     assert_eq!(reply.body["error"], "invalid_field");
     assert!(reply.body["message"].as_str().unwrap().contains("line_items"), "{}", reply.body);
     // Unknown shop.
-    let reply = env.post("/webhooks/shopify/no-such-shop", &env.shopify_headers("orders/create", &body, "a"), body.clone()).await;
+    let reply = env
+        .post("/webhooks/shopify/no-such-shop", &env.shopify_headers("orders/create", &body, "a"), body.clone())
+        .await;
     assert_eq!((reply.status, reply.body["error"].as_str()), (404, Some("unknown_shop")));
     // Over 1 MiB.
     let huge = vec![b' '; 1024 * 1024 + 1];
@@ -222,7 +228,8 @@ async fn forged_malformed_and_unknown_requests_are_refused_and_write_nothing() {
 async fn woocommerce_ping_and_order_created() {
     let env = TestEnv::start().await;
     let path = format!("/webhooks/woocommerce/{}", env.shop());
-    let ping = env.post(&path, &[("content-type", "application/x-www-form-urlencoded".to_owned())], "webhook_id=12").await;
+    let ping =
+        env.post(&path, &[("content-type", "application/x-www-form-urlencoded".to_owned())], "webhook_id=12").await;
     assert_eq!(ping.status, 200, "{}", ping.body);
     assert!(env.items_written().await.is_empty());
 
@@ -259,7 +266,14 @@ async fn generic_format_happy_path_and_stale_signature() {
     let old = (env.clock_now() - chrono::Duration::minutes(10)).timestamp();
     let headers = vec![
         ("content-type", "application/json".to_owned()),
-        ("ppx-signature", ppx_shared::signature::sign_timestamped(env.secret(ppx_shared::settings::WebhookSource::Orders), &body, old)),
+        (
+            "ppx-signature",
+            ppx_shared::signature::sign_timestamped(
+                env.secret(ppx_shared::settings::WebhookSource::Orders),
+                &body,
+                old,
+            ),
+        ),
     ];
     let reply = env.post(&format!("/webhooks/orders/{}", env.shop()), &headers, body).await;
     assert_eq!((reply.status, reply.body["error"].as_str()), (401, Some("stale_signature")));

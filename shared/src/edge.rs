@@ -88,7 +88,8 @@ impl EdgeError {
     pub fn into_response(self) -> Response<String> {
         let status = self.status();
         // Internal details stay in the logs; senders get the code and a safe message.
-        let message = if status.is_server_error() { "temporary failure; retry later".to_owned() } else { self.to_string() };
+        let message =
+            if status.is_server_error() { "temporary failure; retry later".to_owned() } else { self.to_string() };
         let mut body = json!({ "error": self.code(), "message": message });
         if let Self::Parse(ParseError::Field { field, .. }) = &self {
             body["field"] = json!(field);

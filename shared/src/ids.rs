@@ -21,9 +21,7 @@ pub struct ShopId(String);
 impl ShopId {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         let ok = (1..=100).contains(&raw.len())
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_'));
+            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_'));
         if ok { Ok(Self(raw.to_owned())) } else { Err(IdError::Shop) }
     }
     pub fn as_str(&self) -> &str {
@@ -54,11 +52,8 @@ pub struct TrackingNumber(String);
 
 impl TrackingNumber {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
-        let normalized: String = raw
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
+        let normalized: String =
+            raw.chars().filter(|c| !c.is_whitespace() && *c != '-').map(|c| c.to_ascii_uppercase()).collect();
         let ok = (4..=64).contains(&normalized.len()) && normalized.chars().all(|c| c.is_ascii_alphanumeric());
         if ok { Ok(Self(normalized)) } else { Err(IdError::Tracking) }
     }

@@ -1,26 +1,26 @@
 //! The ppx domain: pure rules (no AWS types, no I/O) and the ports with their AWS adapters.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod clock;
+pub mod config;
 pub mod delivery;
+pub mod edge;
 pub mod ids;
 pub mod link;
+pub mod messages;
+pub mod messaging;
 pub mod money;
+pub mod notify;
 pub mod order;
 pub mod providers;
 pub mod settings;
-pub mod signature;
-pub mod messages;
-pub mod table;
-pub mod templates;
-pub mod store;
-pub mod messaging;
-#[cfg(feature = "aws")]
-pub mod aws;
-pub mod config;
-pub mod edge;
-pub mod notify;
 pub mod settings_cache;
+pub mod signature;
+pub mod store;
+pub mod table;
 pub mod telemetry;
+pub mod templates;
 
 #[cfg(feature = "dynamodb")]
 pub use aws_sdk_dynamodb;

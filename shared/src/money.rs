@@ -28,11 +28,9 @@ impl Currency {
     pub fn parse(raw: &str) -> Result<Self, MoneyError> {
         let bytes = raw.trim().as_bytes();
         match bytes {
-            [a, b, c] if bytes.iter().all(u8::is_ascii_alphabetic) => Ok(Self([
-                a.to_ascii_uppercase(),
-                b.to_ascii_uppercase(),
-                c.to_ascii_uppercase(),
-            ])),
+            [a, b, c] if bytes.iter().all(u8::is_ascii_alphabetic) => {
+                Ok(Self([a.to_ascii_uppercase(), b.to_ascii_uppercase(), c.to_ascii_uppercase()]))
+            }
             _ => Err(MoneyError::Currency),
         }
     }
@@ -44,8 +42,8 @@ impl Currency {
     /// Number of minor-unit digits (ISO 4217 exponent).
     pub fn exponent(&self) -> u32 {
         match self.code() {
-            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX" | "UYI"
-            | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX" | "UYI" | "VND"
+            | "VUV" | "XAF" | "XOF" | "XPF" => 0,
             "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
             _ => 2,
         }
@@ -108,9 +106,8 @@ impl Money {
         if normalized.scale() > currency.exponent() {
             return Err(MoneyError::TooPrecise { amount: decimal.to_string(), currency });
         }
-        let scaled = normalized
-            .checked_mul(Decimal::from(10_i64.pow(currency.exponent())))
-            .ok_or(MoneyError::Overflow)?;
+        let scaled =
+            normalized.checked_mul(Decimal::from(10_i64.pow(currency.exponent()))).ok_or(MoneyError::Overflow)?;
         let minor = i64::try_from(scaled).map_err(|_| MoneyError::Overflow)?;
         Ok(Self { minor, currency })
     }
@@ -178,7 +175,8 @@ mod tests {
         // 0.1 + 0.2 != 0.3 in f64; in minor units it is.
         let sum = Money::parse("0.1", usd()).unwrap().checked_add(Money::parse("0.2", usd()).unwrap()).unwrap();
         assert_eq!(sum, Money::parse("0.3", usd()).unwrap());
-        let many = (0..1000).try_fold(Money::zero(usd()), |acc, _| acc.checked_add(Money::parse("0.01", usd()).unwrap()));
+        let many =
+            (0..1000).try_fold(Money::zero(usd()), |acc, _| acc.checked_add(Money::parse("0.01", usd()).unwrap()));
         assert_eq!(many.unwrap().minor, 1000);
     }
 

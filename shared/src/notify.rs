@@ -27,10 +27,17 @@ pub enum NotifyError {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
-    Sent { channel: Channel, provider_message_id: String },
-    AlreadyDone { channel: Channel },
+    Sent {
+        channel: Channel,
+        provider_message_id: String,
+    },
+    AlreadyDone {
+        channel: Channel,
+    },
     /// Refused for good by the provider; recorded, never retried.
-    Failed { channel: Channel },
+    Failed {
+        channel: Channel,
+    },
 }
 
 impl Delivery {
@@ -68,9 +75,8 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
                 configuration_set: ctx.settings.ses_configuration_set.as_deref(),
             };
             let key = MessageKey::new(kind, scope, Channel::Email);
-            let delivery = self
-                .deliver(ctx, &key, to, Some(&email.subject), || self.email.send_email(&outbound))
-                .await?;
+            let delivery =
+                self.deliver(ctx, &key, to, Some(&email.subject), || self.email.send_email(&outbound)).await?;
             deliveries.push(delivery);
         }
         let sms_allowed = ctx.settings.sms_enabled && ctx.order.customer.sms_consent;
@@ -143,7 +149,13 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
             tracing::error!(kind = key.kind.as_str(), channel = key.channel.as_str(), "message claim lost after send");
         }
         if let Delivery::Sent { provider_message_id, .. } = &delivery {
-            tracing::info!(kind = key.kind.as_str(), channel = key.channel.as_str(), scope = key.scope, provider_message_id, "message sent");
+            tracing::info!(
+                kind = key.kind.as_str(),
+                channel = key.channel.as_str(),
+                scope = key.scope,
+                provider_message_id,
+                "message sent"
+            );
         }
         Ok(delivery)
     }

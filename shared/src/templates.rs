@@ -77,32 +77,14 @@ const OVERRIDE_FUEL: u64 = 2_000_000;
 
 const DEFAULT_TEMPLATES: [(&str, &str); 9] = [
     ("layout.html", include_str!("../templates/layout.html")),
-    (
-        "order_confirmation.subject.txt",
-        include_str!("../templates/order_confirmation.subject.txt"),
-    ),
-    (
-        "order_confirmation.html",
-        include_str!("../templates/order_confirmation.html"),
-    ),
-    (
-        "order_confirmation.txt",
-        include_str!("../templates/order_confirmation.txt"),
-    ),
-    (
-        "order_confirmation.sms.txt",
-        include_str!("../templates/order_confirmation.sms.txt"),
-    ),
-    (
-        "shipped.subject.txt",
-        include_str!("../templates/shipped.subject.txt"),
-    ),
+    ("order_confirmation.subject.txt", include_str!("../templates/order_confirmation.subject.txt")),
+    ("order_confirmation.html", include_str!("../templates/order_confirmation.html")),
+    ("order_confirmation.txt", include_str!("../templates/order_confirmation.txt")),
+    ("order_confirmation.sms.txt", include_str!("../templates/order_confirmation.sms.txt")),
+    ("shipped.subject.txt", include_str!("../templates/shipped.subject.txt")),
     ("shipped.html", include_str!("../templates/shipped.html")),
     ("shipped.txt", include_str!("../templates/shipped.txt")),
-    (
-        "shipped.sms.txt",
-        include_str!("../templates/shipped.sms.txt"),
-    ),
+    ("shipped.sms.txt", include_str!("../templates/shipped.sms.txt")),
 ];
 
 /// The names a shop may override.
@@ -118,14 +100,13 @@ pub const TEMPLATE_NAMES: [&str; 9] = {
 
 /// Built once per process. Holds an error instead of panicking should a default not compile
 /// (a unit test makes sure they all do).
-static DEFAULT_ENV: LazyLock<Result<Environment<'static>, minijinja::Error>> =
-    LazyLock::new(|| {
-        let mut env = base_environment();
-        for (name, source) in DEFAULT_TEMPLATES {
-            env.add_template(name, source)?;
-        }
-        Ok(env)
-    });
+static DEFAULT_ENV: LazyLock<Result<Environment<'static>, minijinja::Error>> = LazyLock::new(|| {
+    let mut env = base_environment();
+    for (name, source) in DEFAULT_TEMPLATES {
+        env.add_template(name, source)?;
+    }
+    Ok(env)
+});
 
 fn base_environment() -> Environment<'static> {
     let mut env = Environment::new();
@@ -147,11 +128,7 @@ fn base_environment() -> Environment<'static> {
 
 /// Like minijinja's default formatter, except that `none` prints as nothing and HTML escaping
 /// leaves `/` alone, so URLs stay readable for link checkers and click tracking.
-fn format_value(
-    out: &mut Output,
-    state: &mut State,
-    value: &Value,
-) -> Result<(), minijinja::Error> {
+fn format_value(out: &mut Output, state: &mut State, value: &Value) -> Result<(), minijinja::Error> {
     if value.is_none() {
         return Ok(());
     }
@@ -184,21 +161,15 @@ fn write_html_escaped(out: &mut Output, s: &str) -> std::fmt::Result {
 fn environment(
     overrides: &BTreeMap<String, String>,
 ) -> Result<std::borrow::Cow<'static, Environment<'static>>, TemplateError> {
-    let defaults = DEFAULT_ENV
-        .as_ref()
-        .map_err(|e| render_error(e.name().unwrap_or("default templates"), e))?;
-    let overrides: Vec<_> = overrides
-        .iter()
-        .filter(|(name, _)| TEMPLATE_NAMES.contains(&name.as_str()))
-        .collect();
+    let defaults = DEFAULT_ENV.as_ref().map_err(|e| render_error(e.name().unwrap_or("default templates"), e))?;
+    let overrides: Vec<_> = overrides.iter().filter(|(name, _)| TEMPLATE_NAMES.contains(&name.as_str())).collect();
     if overrides.is_empty() {
         return Ok(std::borrow::Cow::Borrowed(defaults));
     }
     let mut env = defaults.clone();
     env.set_fuel(Some(OVERRIDE_FUEL));
     for (name, source) in overrides {
-        env.add_template_owned(name.clone(), source.clone())
-            .map_err(|e| render_error(name, &e))?;
+        env.add_template_owned(name.clone(), source.clone()).map_err(|e| render_error(name, &e))?;
     }
     Ok(std::borrow::Cow::Owned(env))
 }
@@ -210,10 +181,7 @@ fn environment(
 /// time such entries are ignored), [`TemplateError::Render`] for a syntax error. Rendering can
 /// still fail later, e.g. on a misspelled variable.
 pub fn check_overrides(overrides: &BTreeMap<String, String>) -> Result<(), TemplateError> {
-    if let Some(name) = overrides
-        .keys()
-        .find(|name| !TEMPLATE_NAMES.contains(&name.as_str()))
-    {
+    if let Some(name) = overrides.keys().find(|name| !TEMPLATE_NAMES.contains(&name.as_str())) {
         return Err(TemplateError::UnknownTemplate { name: name.clone() });
     }
     environment(overrides).map(|_| ())
@@ -226,10 +194,7 @@ fn render_error(template: &str, error: &minijinja::Error) -> TemplateError {
         let _ = write!(detail, ": {cause}");
         source = cause.source();
     }
-    TemplateError::Render {
-        template: template.to_owned(),
-        detail,
-    }
+    TemplateError::Render { template: template.to_owned(), detail }
 }
 
 fn render(env: &Environment<'_>, name: &str, view: &Value) -> Result<String, TemplateError> {
@@ -238,9 +203,7 @@ fn render(env: &Environment<'_>, name: &str, view: &Value) -> Result<String, Tem
         .and_then(|template| template.render(view.clone()))
         .map_err(|e| render_error(name, &e))?;
     if rendered.trim().is_empty() {
-        return Err(TemplateError::Empty {
-            template: name.to_owned(),
-        });
+        return Err(TemplateError::Empty { template: name.to_owned() });
     }
     Ok(rendered)
 }
@@ -255,10 +218,7 @@ fn one_line(s: &str) -> String {
 /// # Errors
 /// A shop override that does not compile or fails to render, a template that renders nothing,
 /// a [`MessageKind::Shipped`] message without `ctx.shipment`, or an amount that overflows.
-pub fn render_email(
-    kind: MessageKind,
-    ctx: &MessageContext<'_>,
-) -> Result<RenderedEmail, TemplateError> {
+pub fn render_email(kind: MessageKind, ctx: &MessageContext<'_>) -> Result<RenderedEmail, TemplateError> {
     let view = Value::from(Serde(View::build(kind, ctx)?));
     let env = environment(&ctx.settings.templates)?;
     let kind = kind.as_str();
@@ -269,11 +229,7 @@ pub fn render_email(
     if !text.ends_with('\n') {
         text.push('\n');
     }
-    Ok(RenderedEmail {
-        subject,
-        html,
-        text,
-    })
+    Ok(RenderedEmail { subject, html, text })
 }
 
 /// Renders the SMS of `kind` as one line of at most [`SMS_MAX_CHARS`] characters.
@@ -286,10 +242,7 @@ pub fn render_sms(kind: MessageKind, ctx: &MessageContext<'_>) -> Result<String,
     let sms = one_line(&render(&env, &format!("{}.sms.txt", kind.as_str()), &view)?);
     let chars = sms.chars().count();
     if chars > SMS_MAX_CHARS {
-        return Err(TemplateError::SmsTooLong {
-            chars,
-            max: SMS_MAX_CHARS,
-        });
+        return Err(TemplateError::SmsTooLong { chars, max: SMS_MAX_CHARS });
     }
     Ok(sms)
 }
@@ -418,10 +371,7 @@ impl<'a> View<'a> {
                 support_url: &settings.support_url,
                 support_email: non_empty(settings.support_email.as_deref()),
             },
-            customer: CustomerView {
-                first_name,
-                greeting_name: first_name.unwrap_or("there"),
-            },
+            customer: CustomerView { first_name, greeting_name: first_name.unwrap_or("there") },
             order: order_view,
             shipment,
             tracking_url: ctx.tracking_url,
@@ -433,35 +383,19 @@ impl<'a> View<'a> {
 
 impl<'a> OrderView<'a> {
     fn build(order: &'a Order, settings: &ShopSettings) -> Result<Self, TemplateError> {
-        let items = order
-            .items
-            .iter()
-            .map(ItemView::build)
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = order.items.iter().map(ItemView::build).collect::<Result<Vec<_>, _>>()?;
         let totals = &order.totals;
         Ok(Self {
             number: display_order_number(&order.number),
-            placed_on: order
-                .placed_at
-                .with_timezone(&settings.time_zone)
-                .format("%B %-d, %Y")
-                .to_string(),
+            placed_on: order.placed_at.with_timezone(&settings.time_zone).format("%B %-d, %Y").to_string(),
             // Already the shop's local calendar date: formatted, never converted.
-            estimated_delivery: order
-                .promised_delivery
-                .map(|d| d.format("%A, %B %-d").to_string()),
+            estimated_delivery: order.promised_delivery.map(|d| d.format("%A, %B %-d").to_string()),
             item_count: order.items.iter().map(|i| u64::from(i.quantity)).sum(),
             items,
             totals: TotalsView {
                 subtotal: totals.subtotal.to_string(),
-                shipping: if totals.shipping.minor == 0 {
-                    "Free".to_owned()
-                } else {
-                    totals.shipping.to_string()
-                },
-                discount: (totals.discount.minor != 0)
-                    .then(|| deduction(totals.discount))
-                    .transpose()?,
+                shipping: if totals.shipping.minor == 0 { "Free".to_owned() } else { totals.shipping.to_string() },
+                discount: (totals.discount.minor != 0).then(|| deduction(totals.discount)).transpose()?,
                 tax: (totals.tax.minor != 0).then(|| totals.tax.to_string()),
                 total: totals.total.to_string(),
             },
@@ -505,12 +439,10 @@ impl<'a> ShipmentView<'a> {
                 .items
                 .iter()
                 .map(|shipped| {
-                    let line = shipped.line_item_id.as_deref().and_then(|id| {
-                        order
-                            .items
-                            .iter()
-                            .find(|item| item.id.as_deref() == Some(id))
-                    });
+                    let line = shipped
+                        .line_item_id
+                        .as_deref()
+                        .and_then(|id| order.items.iter().find(|item| item.id.as_deref() == Some(id)));
                     let title = match (shipped.title.trim(), line) {
                         ("", Some(line)) => line.title.as_str(),
                         _ => shipped.title.as_str(),
@@ -529,10 +461,7 @@ impl<'a> ShipmentView<'a> {
         let partial = item_count < order_units;
         Self {
             carrier: non_empty(shipment.carrier.as_deref()),
-            tracking_number: shipment
-                .tracking_number
-                .as_ref()
-                .map(TrackingNumber::as_str),
+            tracking_number: shipment.tracking_number.as_ref().map(TrackingNumber::as_str),
             carrier_tracking_url: shipment
                 .tracking_url
                 .as_deref()
@@ -541,12 +470,7 @@ impl<'a> ShipmentView<'a> {
             items,
             item_count,
             partial,
-            partial_summary: partial.then(|| {
-                format!(
-                    "{item_count} of {order_units} {}",
-                    plural(order_units, "item")
-                )
-            }),
+            partial_summary: partial.then(|| format!("{item_count} of {order_units} {}", plural(order_units, "item"))),
         }
     }
 }
@@ -563,11 +487,7 @@ fn item_label(quantity: u32, title: &str, variant: Option<&str>) -> String {
 }
 
 fn plural(n: u64, word: &str) -> String {
-    if n == 1 {
-        word.to_owned()
-    } else {
-        format!("{word}s")
-    }
+    if n == 1 { word.to_owned() } else { format!("{word}s") }
 }
 
 /// `#1001` for a bare number; anything else as the platform sent it.
@@ -583,11 +503,7 @@ fn display_order_number(number: &str) -> String {
 /// A discount is a reduction whatever sign the platform used: always shown as "-$10.00".
 fn deduction(discount: Money) -> Result<String, MoneyError> {
     let minor = discount.minor.checked_abs().ok_or(MoneyError::Overflow)?;
-    Ok(Money {
-        minor: -minor,
-        currency: discount.currency,
-    }
-    .to_string())
+    Ok(Money { minor: -minor, currency: discount.currency }.to_string())
 }
 
 fn return_policy(settings: &ShopSettings) -> Option<String> {
@@ -613,21 +529,13 @@ fn is_hex_color(color: &str) -> bool {
 fn text_color_on(color: &str) -> &'static str {
     let channel = |i: usize| {
         let c = f64::from(u8::from_str_radix(&color[i..i + 2], 16).unwrap_or(0)) / 255.0;
-        if c <= 0.04045 {
-            c / 12.92
-        } else {
-            ((c + 0.055) / 1.055).powf(2.4)
-        }
+        if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
     };
     let luminance = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
     // #111827 has a relative luminance of about 0.012.
     let on_white = 1.05 / (luminance + 0.05);
     let on_dark = (luminance + 0.05) / (0.012 + 0.05);
-    if on_white >= on_dark {
-        "#ffffff"
-    } else {
-        "#111827"
-    }
+    if on_white >= on_dark { "#ffffff" } else { "#111827" }
 }
 
 #[cfg(test)]
@@ -708,9 +616,7 @@ mod tests {
             order_id: OrderId::parse("820982911946154508").unwrap(),
             tracking_number: Some(TrackingNumber::parse("1Z999AA10123456784").unwrap()),
             carrier: Some("UPS".to_owned()),
-            tracking_url: Some(
-                "https://www.ups.com/track?tracknum=1Z999AA10123456784&loc=en_US".to_owned(),
-            ),
+            tracking_url: Some("https://www.ups.com/track?tracknum=1Z999AA10123456784&loc=en_US".to_owned()),
             items,
             created_at: Utc.with_ymd_and_hms(2026, 11, 25, 15, 0, 0).unwrap(),
             updated_at: Utc.with_ymd_and_hms(2026, 11, 25, 15, 0, 0).unwrap(),
@@ -718,25 +624,11 @@ mod tests {
     }
 
     fn shipped(line_item_id: &str, title: &str, quantity: u32) -> ShipmentItem {
-        ShipmentItem {
-            line_item_id: Some(line_item_id.to_owned()),
-            title: title.to_owned(),
-            quantity,
-        }
+        ShipmentItem { line_item_id: Some(line_item_id.to_owned()), title: title.to_owned(), quantity }
     }
 
-    fn ctx<'a>(
-        settings: &'a ShopSettings,
-        order: &'a Order,
-        shipment: Option<&'a Shipment>,
-    ) -> MessageContext<'a> {
-        MessageContext {
-            settings,
-            order,
-            shipment,
-            tracking_url: TRACKING_URL,
-            returns_url: RETURNS_URL,
-        }
+    fn ctx<'a>(settings: &'a ShopSettings, order: &'a Order, shipment: Option<&'a Shipment>) -> MessageContext<'a> {
+        MessageContext { settings, order, shipment, tracking_url: TRACKING_URL, returns_url: RETURNS_URL }
     }
 
     #[test]
@@ -754,11 +646,7 @@ mod tests {
     #[test]
     fn confirmation_email_carries_the_whole_order() {
         let (settings, order) = (settings(), order());
-        let email = render_email(
-            MessageKind::OrderConfirmation,
-            &ctx(&settings, &order, None),
-        )
-        .unwrap();
+        let email = render_email(MessageKind::OrderConfirmation, &ctx(&settings, &order, None)).unwrap();
         assert_eq!(email.subject, "Your Demo Shop order #1001 is confirmed");
         for part in [&email.html, &email.text] {
             for expected in [
@@ -794,23 +682,11 @@ mod tests {
         assert!(email.html.contains("Start a return"));
         assert!(email.html.contains("background-color:#0f766e"));
         assert!(email.html.contains("max-width:600px"));
-        assert!(
-            email
-                .text
-                .contains(&format!("Track your order: {TRACKING_URL}"))
-        );
-        assert!(
-            email
-                .text
-                .contains(&format!("Start a return: {RETURNS_URL}"))
-        );
+        assert!(email.text.contains(&format!("Track your order: {TRACKING_URL}")));
+        assert!(email.text.contains(&format!("Start a return: {RETURNS_URL}")));
         assert!(email.text.contains("2 x Linen shirt (M / Sand)"));
         assert!(!email.text.contains('<'), "{}", email.text);
-        assert!(
-            !email.text.contains("\n\n\n"),
-            "stray blank lines:\n{}",
-            email.text
-        );
+        assert!(!email.text.contains("\n\n\n"), "stray blank lines:\n{}", email.text);
 
         // For eyeballing the layout: /tmp/confirmation-example.{html,txt} on Linux.
         let dir = std::env::temp_dir();
@@ -828,11 +704,7 @@ mod tests {
         order.totals.tax = usd("0");
         order.customer.first_name = Some("  ".to_owned());
         order.promised_delivery = None;
-        let email = render_email(
-            MessageKind::OrderConfirmation,
-            &ctx(&settings, &order, None),
-        )
-        .unwrap();
+        let email = render_email(MessageKind::OrderConfirmation, &ctx(&settings, &order, None)).unwrap();
         for part in [&email.html, &email.text] {
             assert!(!part.contains("Discount"), "{part}");
             assert!(!part.contains("Tax"), "{part}");
@@ -850,40 +722,20 @@ mod tests {
         let settings = settings();
         let mut order = order();
         order.items[0].title = "<script>alert('x')</script> & \"friends\"".to_owned();
-        let email = render_email(
-            MessageKind::OrderConfirmation,
-            &ctx(&settings, &order, None),
-        )
-        .unwrap();
+        let email = render_email(MessageKind::OrderConfirmation, &ctx(&settings, &order, None)).unwrap();
         assert!(!email.html.contains("<script>"));
-        assert!(email.html.contains(
-            "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;friends&quot;"
-        ));
-        assert!(
-            email
-                .text
-                .contains("<script>alert('x')</script> & \"friends\"")
-        );
+        assert!(email.html.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;friends&quot;"));
+        assert!(email.text.contains("<script>alert('x')</script> & \"friends\""));
     }
 
     #[test]
     fn urls_keep_their_slashes_but_ampersands_are_escaped_in_html() {
         let settings = settings();
         let order = order();
-        let ship = shipment(vec![
-            shipped("li-1", "Linen shirt", 2),
-            shipped("li-2", "Canvas tote", 1),
-        ]);
-        let email =
-            render_email(MessageKind::Shipped, &ctx(&settings, &order, Some(&ship))).unwrap();
-        assert!(email.html.contains(
-            "href=\"https://www.ups.com/track?tracknum=1Z999AA10123456784&amp;loc=en_US\""
-        ));
-        assert!(
-            email
-                .text
-                .contains("https://www.ups.com/track?tracknum=1Z999AA10123456784&loc=en_US")
-        );
+        let ship = shipment(vec![shipped("li-1", "Linen shirt", 2), shipped("li-2", "Canvas tote", 1)]);
+        let email = render_email(MessageKind::Shipped, &ctx(&settings, &order, Some(&ship))).unwrap();
+        assert!(email.html.contains("href=\"https://www.ups.com/track?tracknum=1Z999AA10123456784&amp;loc=en_US\""));
+        assert!(email.text.contains("https://www.ups.com/track?tracknum=1Z999AA10123456784&loc=en_US"));
     }
 
     #[test]
@@ -894,15 +746,13 @@ mod tests {
             "order_confirmation.subject.txt".to_owned(),
             "Thanks!\n{{ shop.name }} got order {{ order.number }}".to_owned(),
         );
-        let email =
-            render_email(MessageKind::OrderConfirmation, &ctx(&custom, &order, None)).unwrap();
+        let email = render_email(MessageKind::OrderConfirmation, &ctx(&custom, &order, None)).unwrap();
         assert_eq!(email.subject, "Thanks! Demo Shop got order #1001");
         // The rest still comes from the defaults.
         assert!(email.html.contains("Track your order"));
 
         let plain = settings();
-        let email =
-            render_email(MessageKind::OrderConfirmation, &ctx(&plain, &order, None)).unwrap();
+        let email = render_email(MessageKind::OrderConfirmation, &ctx(&plain, &order, None)).unwrap();
         assert_eq!(email.subject, "Your Demo Shop order #1001 is confirmed");
     }
 
@@ -914,8 +764,7 @@ mod tests {
             "layout.html".to_owned(),
             "<main>{{ shop.name }}{% block content %}{% endblock %}</main>".to_owned(),
         );
-        let email =
-            render_email(MessageKind::OrderConfirmation, &ctx(&custom, &order, None)).unwrap();
+        let email = render_email(MessageKind::OrderConfirmation, &ctx(&custom, &order, None)).unwrap();
         assert!(email.html.starts_with("<main>Demo Shop"), "{}", email.html);
         assert!(email.html.contains("Linen shirt"));
     }
@@ -926,10 +775,7 @@ mod tests {
         let cases = [
             ("order_confirmation.html", "{% for item in order.items %}"),
             ("order_confirmation.subject.txt", "{{ order.numbr }}"),
-            (
-                "order_confirmation.txt",
-                "{{ order.items.0.title.nope.deeper }}",
-            ),
+            ("order_confirmation.txt", "{{ order.items.0.title.nope.deeper }}"),
             ("order_confirmation.subject.txt", "   "),
             (
                 "order_confirmation.sms.txt",
@@ -942,54 +788,31 @@ mod tests {
             let result = if name.ends_with(".sms.txt") {
                 render_sms(MessageKind::OrderConfirmation, &ctx(&custom, &order, None)).map(|_| ())
             } else {
-                render_email(MessageKind::OrderConfirmation, &ctx(&custom, &order, None))
-                    .map(|_| ())
+                render_email(MessageKind::OrderConfirmation, &ctx(&custom, &order, None)).map(|_| ())
             };
             let err = result.expect_err(source);
-            assert!(
-                matches!(
-                    err,
-                    TemplateError::Render { .. } | TemplateError::Empty { .. }
-                ),
-                "{err}"
-            );
+            assert!(matches!(err, TemplateError::Render { .. } | TemplateError::Empty { .. }), "{err}");
             assert!(err.to_string().contains(name), "{err}");
         }
         let broken = BTreeMap::from([("shipped.html".to_owned(), "{% if %}".to_owned())]);
-        assert!(matches!(
-            check_overrides(&broken),
-            Err(TemplateError::Render { .. })
-        ));
+        assert!(matches!(check_overrides(&broken), Err(TemplateError::Render { .. })));
         let unknown = BTreeMap::from([("order_confirmaton.html".to_owned(), "hi".to_owned())]);
-        assert!(matches!(
-            check_overrides(&unknown),
-            Err(TemplateError::UnknownTemplate { .. })
-        ));
+        assert!(matches!(check_overrides(&unknown), Err(TemplateError::UnknownTemplate { .. })));
         assert!(check_overrides(&BTreeMap::new()).is_ok());
     }
 
     #[test]
     fn sms_is_one_short_line_with_the_link() {
         let (settings, order) = (settings(), order());
-        let sms = render_sms(
-            MessageKind::OrderConfirmation,
-            &ctx(&settings, &order, None),
-        )
-        .unwrap();
-        assert_eq!(
-            sms,
-            format!("Demo Shop: order #1001 is confirmed. Track it: {TRACKING_URL}")
-        );
+        let sms = render_sms(MessageKind::OrderConfirmation, &ctx(&settings, &order, None)).unwrap();
+        assert_eq!(sms, format!("Demo Shop: order #1001 is confirmed. Track it: {TRACKING_URL}"));
         assert!(sms.chars().count() < 160, "{sms}");
         assert!(!sms.contains("Ada"));
 
         let ship = shipment(vec![shipped("li-1", "Linen shirt", 2)]);
         let sms = render_sms(MessageKind::Shipped, &ctx(&settings, &order, Some(&ship))).unwrap();
         assert!(sms.chars().count() < 160, "{sms}");
-        assert!(
-            sms.contains(TRACKING_URL) && sms.contains("2 of 3 items"),
-            "{sms}"
-        );
+        assert!(sms.contains(TRACKING_URL) && sms.contains("2 of 3 items"), "{sms}");
     }
 
     #[test]
@@ -1003,49 +826,25 @@ mod tests {
             expires_at: 1_900_000_000,
         };
         let url = LinkKey::from_secret("test").url("https://track.ppx.example", &claims);
-        let context = MessageContext {
-            tracking_url: &url,
-            ..ctx(&settings, &order, None)
-        };
+        let context = MessageContext { tracking_url: &url, ..ctx(&settings, &order, None) };
         let sms = render_sms(MessageKind::OrderConfirmation, &context).unwrap();
-        assert!(
-            sms.chars().count() <= SMS_MAX_CHARS && sms.ends_with(&url),
-            "{sms}"
-        );
+        assert!(sms.chars().count() <= SMS_MAX_CHARS && sms.ends_with(&url), "{sms}");
 
         let mut long = settings.clone();
-        long.templates.insert(
-            "order_confirmation.sms.txt".to_owned(),
-            "{{ tracking_url }} ".repeat(3),
-        );
-        let context = MessageContext {
-            tracking_url: &url,
-            ..ctx(&long, &order, None)
-        };
-        assert!(matches!(
-            render_sms(MessageKind::OrderConfirmation, &context),
-            Err(TemplateError::SmsTooLong { .. })
-        ));
+        long.templates.insert("order_confirmation.sms.txt".to_owned(), "{{ tracking_url }} ".repeat(3));
+        let context = MessageContext { tracking_url: &url, ..ctx(&long, &order, None) };
+        assert!(matches!(render_sms(MessageKind::OrderConfirmation, &context), Err(TemplateError::SmsTooLong { .. })));
     }
 
     #[test]
     fn shipped_email_names_carrier_tracking_and_the_shipment_items() {
         let (settings, order) = (settings(), order());
-        let ship = shipment(vec![
-            shipped("li-2", "Canvas tote", 1),
-            shipped("li-1", "Linen shirt", 2),
-        ]);
-        let email =
-            render_email(MessageKind::Shipped, &ctx(&settings, &order, Some(&ship))).unwrap();
+        let ship = shipment(vec![shipped("li-2", "Canvas tote", 1), shipped("li-1", "Linen shirt", 2)]);
+        let email = render_email(MessageKind::Shipped, &ctx(&settings, &order, Some(&ship))).unwrap();
         assert_eq!(email.subject, "Your Demo Shop order #1001 has shipped");
         for part in [&email.html, &email.text] {
-            for expected in [
-                "UPS",
-                "1Z999AA10123456784",
-                "2 x Linen shirt (M / Sand)",
-                "1 x Canvas tote",
-                TRACKING_URL,
-            ] {
+            for expected in ["UPS", "1Z999AA10123456784", "2 x Linen shirt (M / Sand)", "1 x Canvas tote", TRACKING_URL]
+            {
                 assert!(part.contains(expected), "missing {expected:?} in\n{part}");
             }
             assert!(!part.contains("Part of your order"), "{part}");
@@ -1059,8 +858,7 @@ mod tests {
         let mut order = order();
         order.items[0].quantity = 1;
         let ship = shipment(vec![shipped("li-2", "Canvas tote", 1)]);
-        let email =
-            render_email(MessageKind::Shipped, &ctx(&settings, &order, Some(&ship))).unwrap();
+        let email = render_email(MessageKind::Shipped, &ctx(&settings, &order, Some(&ship))).unwrap();
         for part in [&email.html, &email.text] {
             assert!(part.contains("Part of your order"), "{part}");
             assert!(part.contains("1 of 2 items"), "{part}");
@@ -1078,14 +876,10 @@ mod tests {
         ));
         let mut ship = shipment(Vec::new());
         ship.tracking_url = Some("javascript:alert(1)".to_owned());
-        let email =
-            render_email(MessageKind::Shipped, &ctx(&settings, &order, Some(&ship))).unwrap();
+        let email = render_email(MessageKind::Shipped, &ctx(&settings, &order, Some(&ship))).unwrap();
         assert!(!email.html.contains("javascript:"));
         // No item list from the platform: the whole order shipped.
-        assert!(
-            email.text.contains("2 x Linen shirt (M / Sand)")
-                && email.text.contains("1 x Canvas tote")
-        );
+        assert!(email.text.contains("2 x Linen shirt (M / Sand)") && email.text.contains("1 x Canvas tote"));
         assert!(!email.text.contains("Part of your order"));
     }
 

@@ -245,7 +245,10 @@ pub async fn sent_sms() -> Vec<(String, String)> {
         .unwrap_or_default()
         .iter()
         .map(|m| {
-            (m["phone_number"].as_str().unwrap_or_default().to_owned(), m["message"].as_str().unwrap_or_default().to_owned())
+            (
+                m["phone_number"].as_str().unwrap_or_default().to_owned(),
+                m["message"].as_str().unwrap_or_default().to_owned(),
+            )
         })
         .collect()
 }

@@ -15,9 +15,9 @@ use ppx_shared::notify::{Delivery, Outbox};
 use ppx_shared::order::{Order, OrderStatus, Shipment};
 use ppx_shared::providers::{OrderTopic, PlatformEvent, generic_order, shopify, woocommerce};
 use ppx_shared::settings::{ShopSettings, WebhookSource};
+use ppx_shared::settings_cache::SettingsCache;
 use ppx_shared::signature::{verify_base64_hmac, verify_timestamped};
 use ppx_shared::store::{Store, Upsert, WebhookReceipt};
-use ppx_shared::settings_cache::SettingsCache;
 use ppx_shared::templates::MessageContext;
 use serde_json::json;
 use tracing::{Instrument, field};
@@ -54,7 +54,9 @@ pub struct OrderPlaced<S, E, T, C> {
 enum Outcome {
     Ping,
     Duplicate,
-    Processed { messages_sent: usize },
+    Processed {
+        messages_sent: usize,
+    },
     /// A shipment of an order we have not seen yet: kept, announced when the order arrives.
     ShipmentAwaitingOrder,
 }
@@ -120,9 +122,10 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
                         Outcome::Processed { messages_sent } => {
                             (StatusCode::OK, json!({ "status": "processed", "messages_sent": messages_sent }))
                         }
-                        Outcome::ShipmentAwaitingOrder => {
-                            (StatusCode::ACCEPTED, json!({ "status": "stored", "detail": "the order is not known yet; the shipment is kept" }))
-                        }
+                        Outcome::ShipmentAwaitingOrder => (
+                            StatusCode::ACCEPTED,
+                            json!({ "status": "stored", "detail": "the order is not known yet; the shipment is kept" }),
+                        ),
                     };
                     json_response(status, &body)
                 }
@@ -164,7 +167,9 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
         let secret = settings.secret(source).ok_or(EdgeError::SourceNotConfigured(source.as_str()))?.expose();
         let (signature_header, verified) = match source {
             WebhookSource::Shopify => (SHOPIFY_HMAC, verify_base64_hmac(secret, body, header(headers, SHOPIFY_HMAC))),
-            WebhookSource::Woocommerce => (WOO_SIGNATURE, verify_base64_hmac(secret, body, header(headers, WOO_SIGNATURE))),
+            WebhookSource::Woocommerce => {
+                (WOO_SIGNATURE, verify_base64_hmac(secret, body, header(headers, WOO_SIGNATURE)))
+            }
             _ => (PPX_SIGNATURE, verify_timestamped(secret, body, header(headers, PPX_SIGNATURE), now)),
         };
         verified.map_err(|error| EdgeError::Signature { header: signature_header, error })?;
@@ -174,7 +179,8 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
 
         let (topic, delivery_id) = match source {
             WebhookSource::Shopify => {
-                let domain = header(headers, SHOPIFY_SHOP_DOMAIN).ok_or(EdgeError::MissingHeader("X-Shopify-Shop-Domain"))?;
+                let domain =
+                    header(headers, SHOPIFY_SHOP_DOMAIN).ok_or(EdgeError::MissingHeader("X-Shopify-Shop-Domain"))?;
                 let expected = settings.platform_domain.as_deref().unwrap_or(shop.as_str());
                 if !domain.eq_ignore_ascii_case(expected) {
                     return Err(EdgeError::ShopMismatch { header: "X-Shopify-Shop-Domain" });
@@ -204,7 +210,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
             _ => generic_order::parse(&shop, body),
         }?;
         let outcome = match event {
-            PlatformEvent::Order { topic, order } => self.apply_order(&settings, topic, order).await?,
+            PlatformEvent::Order { topic, order } => self.apply_order(&settings, topic, *order).await?,
             PlatformEvent::Fulfillment { shipment } => self.apply_shipment(&settings, shipment).await?,
         };
         if let Some(receipt) = &receipt {
@@ -214,13 +220,21 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
         Ok(outcome)
     }
 
-    async fn apply_order(&self, settings: &ShopSettings, topic: OrderTopic, mut order: Order) -> Result<Outcome, EdgeError> {
+    async fn apply_order(
+        &self,
+        settings: &ShopSettings,
+        topic: OrderTopic,
+        mut order: Order,
+    ) -> Result<Outcome, EdgeError> {
         tracing::Span::current().record("order_id", order.id.as_str());
         if topic == OrderTopic::Cancelled {
             order.status = OrderStatus::Cancelled;
         }
-        order.promised_delivery =
-            Some(settings.delivery.promised_date(order.placed_at, settings.time_zone, order.shipping_method.as_deref()));
+        order.promised_delivery = Some(settings.delivery.promised_date(
+            order.placed_at,
+            settings.time_zone,
+            order.shipping_method.as_deref(),
+        ));
         let upsert = self.store.upsert_order(&order).await?;
         let is_new = upsert == Upsert::Created;
         // A late `create` after an `update` still confirms, with the newest stored data.
@@ -329,7 +343,13 @@ mod rules {
         let store = MemoryStore::new();
         let settings = ShopSettings::from_json(include_str!("../../../events/shop.example.json")).unwrap();
         store.put_settings(&settings).await.unwrap();
-        OrderPlaced::new(store, MemoryEmail::default(), MemorySms::default(), ManualClock::at(chrono::Utc::now()), &config)
+        OrderPlaced::new(
+            store,
+            MemoryEmail::default(),
+            MemorySms::default(),
+            ManualClock::at(chrono::Utc::now()),
+            &config,
+        )
     }
 
     fn shopify_request(topic: &str, body: &[u8], webhook_id: &str) -> Request<Bytes> {
@@ -378,7 +398,11 @@ mod rules {
         let app = app().await;
         let shop = ShopId::parse("demo-shop").unwrap();
         let order = ppx_shared::ids::OrderId::parse("5550001001").unwrap();
-        let key = ppx_shared::messages::MessageKey::new(MessageKind::OrderConfirmation, "", ppx_shared::messages::Channel::Email);
+        let key = ppx_shared::messages::MessageKey::new(
+            MessageKind::OrderConfirmation,
+            "",
+            ppx_shared::messages::Channel::Email,
+        );
         let now = app.clock.now();
         // A request claimed the email, then its Lambda died before sending.
         let claim = ppx_shared::store::Claim {

@@ -36,7 +36,10 @@ impl SmsSender for SnsSms {
             Ok(out) => Ok(out.message_id.unwrap_or_default()),
             Err(err) => {
                 let permanent = err.as_service_error().is_some_and(|e| {
-                    matches!(e, PublishError::InvalidParameterException(_) | PublishError::InvalidParameterValueException(_))
+                    matches!(
+                        e,
+                        PublishError::InvalidParameterException(_) | PublishError::InvalidParameterValueException(_)
+                    )
                 });
                 let detail = DisplayErrorContext(&err).to_string();
                 Err(if permanent { SendError::Rejected(detail) } else { SendError::Transient(detail) })

@@ -8,8 +8,7 @@ use super::{OrderTopic, ParseError, PlatformEvent, non_empty, normalize_phone};
 use crate::ids::{ShopId, TrackingNumber};
 use crate::money::Money;
 use crate::order::{
-    Customer, LineItem, Order, OrderStatus, PaymentStatus, Platform, Shipment, ShipmentItem,
-    ShippingAddress, Totals,
+    Customer, LineItem, Order, OrderStatus, PaymentStatus, Platform, Shipment, ShipmentItem, ShippingAddress, Totals,
 };
 use serde::Deserialize;
 
@@ -25,29 +24,20 @@ pub fn parse(shop: &ShopId, body: &[u8]) -> Result<PlatformEvent, ParseError> {
     };
     let event = &envelope.event;
     match (kind, envelope.order, envelope.shipment) {
-        (Kind::Order(topic), Some(order), None) => Ok(PlatformEvent::Order {
-            topic,
-            order: order.into_order(shop, topic)?,
-        }),
-        (Kind::Shipment, None, Some(shipment)) => Ok(PlatformEvent::Fulfillment {
-            shipment: shipment.into_shipment()?,
-        }),
-        (Kind::Order(_), None, _) => Err(ParseError::field(
-            "order",
-            format!("required for {event:?} events"),
-        )),
-        (Kind::Order(_), Some(_), Some(_)) => Err(ParseError::field(
-            "shipment",
-            format!("not allowed in {event:?} events; send a shipment event"),
-        )),
-        (Kind::Shipment, _, None) => Err(ParseError::field(
-            "shipment",
-            format!("required for {event:?} events"),
-        )),
-        (Kind::Shipment, Some(_), Some(_)) => Err(ParseError::field(
-            "order",
-            format!("not allowed in {event:?} events; send an order event"),
-        )),
+        (Kind::Order(topic), Some(order), None) => {
+            Ok(PlatformEvent::Order { topic, order: Box::new(order.into_order(shop, topic)?) })
+        }
+        (Kind::Shipment, None, Some(shipment)) => {
+            Ok(PlatformEvent::Fulfillment { shipment: shipment.into_shipment()? })
+        }
+        (Kind::Order(_), None, _) => Err(ParseError::field("order", format!("required for {event:?} events"))),
+        (Kind::Order(_), Some(_), Some(_)) => {
+            Err(ParseError::field("shipment", format!("not allowed in {event:?} events; send a shipment event")))
+        }
+        (Kind::Shipment, _, None) => Err(ParseError::field("shipment", format!("required for {event:?} events"))),
+        (Kind::Shipment, Some(_), Some(_)) => {
+            Err(ParseError::field("order", format!("not allowed in {event:?} events; send an order event")))
+        }
     }
 }
 
@@ -165,11 +155,7 @@ struct RawShipmentItem {
 }
 
 fn positive(path: String, quantity: u32) -> Result<u32, ParseError> {
-    if quantity >= 1 {
-        Ok(quantity)
-    } else {
-        Err(ParseError::field(path, "quantity must be at least 1"))
-    }
+    if quantity >= 1 { Ok(quantity) } else { Err(ParseError::field(path, "quantity must be at least 1")) }
 }
 
 fn title(path: String, title: String) -> Result<String, ParseError> {
@@ -184,10 +170,7 @@ impl RawOrder {
             None => Ok(Money::zero(currency)),
         };
         if self.items.is_empty() {
-            return Err(ParseError::field(
-                "order.items",
-                "an order needs at least one item",
-            ));
+            return Err(ParseError::field("order.items", "an order needs at least one item"));
         }
         let mut items = Vec::with_capacity(self.items.len());
         for (i, item) in self.items.into_iter().enumerate() {
@@ -201,12 +184,7 @@ impl RawOrder {
                 quantity: positive(path("quantity"), item.quantity)?,
                 unit_price: item.unit_price.money(&path("unit_price"), currency)?,
                 product_type: non_empty(item.product_type),
-                tags: item
-                    .tags
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|t| non_empty(Some(t)))
-                    .collect(),
+                tags: item.tags.unwrap_or_default().into_iter().filter_map(|t| non_empty(Some(t))).collect(),
             });
         }
         let t = self.totals;
@@ -226,8 +204,7 @@ impl RawOrder {
         });
         let c = self.customer;
         let id = wire::order_id("order.id", self.id)?;
-        let cancelled =
-            matches!(self.status, Some(RawStatus::Cancelled)) || topic == OrderTopic::Cancelled;
+        let cancelled = matches!(self.status, Some(RawStatus::Cancelled)) || topic == OrderTopic::Cancelled;
         Ok(Order {
             shop: shop.clone(),
             number: non_empty(self.number).unwrap_or_else(|| id.to_string()),
@@ -250,11 +227,7 @@ impl RawOrder {
             shipping_method: non_empty(self.shipping_method),
             placed_at: self.placed_at.0,
             updated_at: self.updated_at.0,
-            status: if cancelled {
-                OrderStatus::Cancelled
-            } else {
-                OrderStatus::Open
-            },
+            status: if cancelled { OrderStatus::Cancelled } else { OrderStatus::Open },
             payment: match self.payment_status.unwrap_or(RawPayment::Paid) {
                 RawPayment::Pending => PaymentStatus::Pending,
                 RawPayment::Paid => PaymentStatus::Paid,
@@ -270,16 +243,12 @@ impl RawOrder {
 
 impl RawShipment {
     fn into_shipment(self) -> Result<Shipment, ParseError> {
-        let id = self
-            .id
-            .into_option()
-            .ok_or_else(|| ParseError::field("shipment.id", "must not be empty"))?;
+        let id = self.id.into_option().ok_or_else(|| ParseError::field("shipment.id", "must not be empty"))?;
         let order_id = wire::order_id("shipment.order_id", self.order_id)?;
         let tracking_number = match non_empty(self.tracking_number) {
-            Some(raw) => Some(
-                TrackingNumber::parse(&raw)
-                    .map_err(|e| ParseError::field("shipment.tracking_number", e))?,
-            ),
+            Some(raw) => {
+                Some(TrackingNumber::parse(&raw).map_err(|e| ParseError::field("shipment.tracking_number", e))?)
+            }
             None => None,
         };
         let mut items = Vec::new();
@@ -311,14 +280,8 @@ mod tests {
     use chrono::{TimeZone, Utc};
     use serde_json::{Value, json};
 
-    const EVENT_ORDER: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../events/generic-order-created.json"
-    );
-    const EVENT_SHIPMENT: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../events/generic-shipment-created.json"
-    );
+    const EVENT_ORDER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/generic-order-created.json");
+    const EVENT_SHIPMENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/generic-shipment-created.json");
 
     fn shop() -> ShopId {
         ShopId::parse("demo-shop").unwrap()
@@ -333,15 +296,12 @@ mod tests {
     }
 
     fn eur(minor: i64) -> Money {
-        Money {
-            minor,
-            currency: Currency::parse("EUR").unwrap(),
-        }
+        Money { minor, currency: Currency::parse("EUR").unwrap() }
     }
 
     fn parse_order(body: &Value) -> (OrderTopic, Order) {
         match parse(&shop(), body.to_string().as_bytes()).unwrap() {
-            PlatformEvent::Order { topic, order } => (topic, order),
+            PlatformEvent::Order { topic, order } => (topic, *order),
             other => panic!("expected an order, got {other:?}"),
         }
     }
@@ -363,7 +323,7 @@ mod tests {
     #[test]
     fn generic_event_samples_parse() {
         let (topic, order) = match parse(&shop(), &read(EVENT_ORDER)).unwrap() {
-            PlatformEvent::Order { topic, order } => (topic, order),
+            PlatformEvent::Order { topic, order } => (topic, *order),
             other => panic!("{other:?}"),
         };
         assert_eq!(topic, OrderTopic::Created);
@@ -388,25 +348,12 @@ mod tests {
         assert_eq!(order.items[0].title, "Enigma puzzle box");
         assert_eq!(order.items[0].unit_price, eur(3490));
         assert_eq!(order.items[0].tags, ["gift"]);
-        assert_eq!(
-            (order.items[1].unit_price, order.items[1].quantity),
-            (eur(850), 2)
-        );
+        assert_eq!((order.items[1].unit_price, order.items[1].quantity), (eur(850), 2));
         assert_eq!(
             order.totals,
-            Totals {
-                subtotal: eur(5190),
-                shipping: eur(490),
-                tax: eur(0),
-                discount: eur(0),
-                total: eur(5680)
-            }
+            Totals { subtotal: eur(5190), shipping: eur(490), tax: eur(0), discount: eur(0), total: eur(5680) }
         );
-        let line_sum = order
-            .items
-            .iter()
-            .try_fold(eur(0), |acc, i| acc.checked_add(i.line_total()?))
-            .unwrap();
+        let line_sum = order.items.iter().try_fold(eur(0), |acc, i| acc.checked_add(i.line_total()?)).unwrap();
         assert_eq!(line_sum, order.totals.subtotal);
         assert_eq!(
             order.shipping_address,
@@ -417,14 +364,8 @@ mod tests {
             })
         );
         assert_eq!(order.shipping_method.as_deref(), Some("Standard"));
-        assert_eq!(
-            order.placed_at,
-            Utc.with_ymd_and_hms(2026, 11, 23, 15, 20, 0).unwrap()
-        );
-        assert_eq!(
-            (order.status, order.payment, order.test),
-            (OrderStatus::Open, PaymentStatus::Paid, false)
-        );
+        assert_eq!(order.placed_at, Utc.with_ymd_and_hms(2026, 11, 23, 15, 20, 0).unwrap());
+        assert_eq!((order.status, order.payment, order.test), (OrderStatus::Open, PaymentStatus::Paid, false));
 
         let shipment = match parse(&shop(), &read(EVENT_SHIPMENT)).unwrap() {
             PlatformEvent::Fulfillment { shipment } => shipment,
@@ -432,35 +373,13 @@ mod tests {
         };
         assert_eq!(shipment.id, "S-1001-1");
         assert_eq!(shipment.order_id, order.id);
-        assert_eq!(
-            shipment
-                .tracking_number
-                .as_ref()
-                .map(TrackingNumber::as_str),
-            Some("JD014600006281230704")
-        );
+        assert_eq!(shipment.tracking_number.as_ref().map(TrackingNumber::as_str), Some("JD014600006281230704"));
         assert_eq!(shipment.carrier.as_deref(), Some("DHL"));
-        assert!(
-            shipment
-                .tracking_url
-                .as_deref()
-                .is_some_and(|u| u.contains("JD014600006281230704"))
-        );
-        let shipped: Vec<_> = shipment
-            .items
-            .iter()
-            .map(|i| (i.line_item_id.clone(), i.quantity))
-            .collect();
-        let ordered: Vec<_> = order
-            .items
-            .iter()
-            .map(|i| (i.id.clone(), i.quantity))
-            .collect();
+        assert!(shipment.tracking_url.as_deref().is_some_and(|u| u.contains("JD014600006281230704")));
+        let shipped: Vec<_> = shipment.items.iter().map(|i| (i.line_item_id.clone(), i.quantity)).collect();
+        let ordered: Vec<_> = order.items.iter().map(|i| (i.id.clone(), i.quantity)).collect();
         assert_eq!(shipped, ordered);
-        assert_eq!(
-            shipment.created_at,
-            Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap()
-        );
+        assert_eq!(shipment.created_at, Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap());
     }
 
     #[test]
@@ -481,10 +400,7 @@ mod tests {
         assert_eq!(topic, OrderTopic::Updated);
         assert_eq!(order.id.as_str(), "1001", "numeric ids are accepted");
         assert_eq!(order.number, "1001", "number defaults to the id");
-        assert_eq!(
-            (order.status, order.payment, order.test),
-            (OrderStatus::Open, PaymentStatus::Paid, false)
-        );
+        assert_eq!((order.status, order.payment, order.test), (OrderStatus::Open, PaymentStatus::Paid, false));
         assert_eq!(order.customer.phone, None, "no country code");
         assert!(!order.customer.sms_consent && !order.customer.marketing_consent);
         assert_eq!(order.totals.shipping, eur(0));
@@ -494,18 +410,12 @@ mod tests {
         assert_eq!(order.items[0].sku, None);
         assert!(order.items[0].tags.is_empty());
         assert_eq!(order.shipping_address, None);
-        assert_eq!(
-            order.updated_at,
-            Utc.with_ymd_and_hms(2026, 11, 23, 15, 20, 0).unwrap()
-        );
+        assert_eq!(order.updated_at, Utc.with_ymd_and_hms(2026, 11, 23, 15, 20, 0).unwrap());
 
         let mut cancelled = minimal.clone();
         cancelled["event"] = "order.cancelled".into();
         let (topic, order) = parse_order(&cancelled);
-        assert_eq!(
-            (topic, order.status),
-            (OrderTopic::Cancelled, OrderStatus::Cancelled)
-        );
+        assert_eq!((topic, order.status), (OrderTopic::Cancelled, OrderStatus::Cancelled));
         let mut created = minimal.clone();
         created["event"] = "order.created".into();
         created["order"]["status"] = "cancelled".into();
@@ -515,28 +425,15 @@ mod tests {
         assert_eq!(topic, OrderTopic::Created);
         assert_eq!(
             (order.status, order.payment, order.test),
-            (
-                OrderStatus::Cancelled,
-                PaymentStatus::PartiallyRefunded,
-                true
-            )
+            (OrderStatus::Cancelled, PaymentStatus::PartiallyRefunded, true)
         );
 
         let mut shipment = sample(EVENT_SHIPMENT);
         shipment["event"] = "shipment.updated".into();
         shipment["shipment"]["tracking_number"] = "jd 0146 0000 6281 2307 04".into();
-        shipment["shipment"]
-            .as_object_mut()
-            .unwrap()
-            .remove("items");
+        shipment["shipment"].as_object_mut().unwrap().remove("items");
         let shipment = parse_shipment(&shipment);
-        assert_eq!(
-            shipment
-                .tracking_number
-                .as_ref()
-                .map(TrackingNumber::as_str),
-            Some("JD014600006281230704")
-        );
+        assert_eq!(shipment.tracking_number.as_ref().map(TrackingNumber::as_str), Some("JD014600006281230704"));
         assert!(shipment.items.is_empty());
     }
 
@@ -548,19 +445,13 @@ mod tests {
         v["order"]["items"][0]["unit_price"] = json!(34.90);
         let (field, problem) = field_error(&v);
         assert_eq!(field, "order.items[0].unit_price");
-        assert!(
-            problem.contains("money must be a decimal string"),
-            "{problem}"
-        );
+        assert!(problem.contains("money must be a decimal string"), "{problem}");
 
         let mut v = order.clone();
         v["order"]["totals"]["shipping"] = json!(5);
         let (field, problem) = field_error(&v);
         assert_eq!(field, "order.totals.shipping");
-        assert!(
-            problem.contains("money must be a decimal string"),
-            "{problem}"
-        );
+        assert!(problem.contains("money must be a decimal string"), "{problem}");
 
         let mut v = order.clone();
         v["order"]["items"][1]["title"] = json!(42);
@@ -612,11 +503,7 @@ mod tests {
 
         let mut v = order.clone();
         v["order"]["items"][0]["unit_price"] = "1.001".into();
-        assert_eq!(
-            field_error(&v).0,
-            "order.items[0].unit_price",
-            "EUR has two decimals"
-        );
+        assert_eq!(field_error(&v).0, "order.items[0].unit_price", "EUR has two decimals");
 
         let mut v = order.clone();
         v["event"] = "shipment.created".into();
@@ -634,24 +521,51 @@ mod tests {
 
         let mut v = order.clone();
         v["event"] = "order.deleted".into();
-        assert_eq!(
-            parse(&shop(), v.to_string().as_bytes()),
-            Err(ParseError::UnsupportedTopic("order.deleted".into()))
-        );
+        assert_eq!(parse(&shop(), v.to_string().as_bytes()), Err(ParseError::UnsupportedTopic("order.deleted".into())));
 
-        for garbage in [
-            &b"\xc3\x28"[..],
-            b"",
-            b"{\"event\": \"order.created\"",
-            b"[]",
-            b"42",
-            b"{} {}",
-        ] {
-            assert!(
-                matches!(parse(&shop(), garbage), Err(ParseError::Json(_))),
-                "{garbage:?}"
-            );
+        for garbage in [&b"\xc3\x28"[..], b"", b"{\"event\": \"order.created\"", b"[]", b"42", b"{} {}"] {
+            assert!(matches!(parse(&shop(), garbage), Err(ParseError::Json(_))), "{garbage:?}");
         }
+    }
+
+    const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/generic-order-format.md");
+
+    /// The ```json blocks of the format's documentation.
+    fn doc_examples() -> Vec<String> {
+        let doc = String::from_utf8(read(DOC)).unwrap();
+        doc.split("```json\n").skip(1).map(|block| block.split("\n```").next().unwrap().to_owned()).collect()
+    }
+
+    #[test]
+    fn generic_doc_examples_parse() {
+        let examples = doc_examples();
+        assert!(examples.len() >= 6, "{} examples", examples.len());
+        let mut events = std::collections::BTreeSet::new();
+        for example in &examples {
+            let value: Value = serde_json::from_str(example).unwrap();
+            events.insert(value["event"].as_str().unwrap().to_owned());
+            assert!(parse(&shop(), example.as_bytes()).is_ok(), "{example}: {:?}", parse(&shop(), example.as_bytes()));
+        }
+        let expected = ["order.cancelled", "order.created", "order.updated", "shipment.created", "shipment.updated"];
+        assert!(events.iter().eq(expected.iter()), "{events:?}");
+        // The documented demo files are the ones in events/.
+        let files = [sample(EVENT_ORDER), sample(EVENT_SHIPMENT)];
+        for file in files {
+            let documented = examples.iter().any(|e| serde_json::from_str::<Value>(e).unwrap() == file);
+            assert!(documented, "events/ sample is not in the doc: {file}");
+        }
+    }
+
+    #[test]
+    fn generic_doc_signature_example_verifies() {
+        let doc = String::from_utf8(read(DOC)).unwrap();
+        let header = doc.lines().find_map(|l| l.strip_prefix("Ppx-Signature: t=1795515000")).unwrap();
+        let header = format!("t=1795515000{header}");
+        let body = doc_examples().into_iter().find(|e| !e.contains('\n')).expect("a one-line example");
+        let now = Utc.timestamp_opt(1_795_515_000, 0).unwrap();
+        crate::signature::verify_timestamped("ppx_demo_orders_secret", body.as_bytes(), Some(&header), now).unwrap();
+        assert_eq!(now, Utc.with_ymd_and_hms(2026, 11, 24, 10, 10, 0).unwrap(), "the doc states this time");
+        assert!(parse(&shop(), body.as_bytes()).is_ok());
     }
 
     proptest::proptest! {

@@ -10,9 +10,14 @@ use serde::de::DeserializeOwned;
 /// What an order webhook tells us.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlatformEvent {
-    Order { topic: OrderTopic, order: Order },
+    Order {
+        topic: OrderTopic,
+        order: Box<Order>,
+    },
     /// A shipment of an order was created or updated (tracking number, carrier, items).
-    Fulfillment { shipment: Shipment },
+    Fulfillment {
+        shipment: Shipment,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +106,10 @@ mod tests {
         let err = from_json::<Outer>(br#"{"items":[{"quantity":"two"}]}"#).unwrap_err();
         assert!(matches!(&err, ParseError::Field { field, .. } if field == "items[0].quantity"), "{err:?}");
         let err = from_json::<Outer>(br#"{"items":[{}]}"#).unwrap_err();
-        assert!(matches!(&err, ParseError::Field { field, problem } if field == "items[0]" && problem.contains("quantity")), "{err:?}");
+        assert!(
+            matches!(&err, ParseError::Field { field, problem } if field == "items[0]" && problem.contains("quantity")),
+            "{err:?}"
+        );
         assert!(matches!(from_json::<Outer>(b"{not json"), Err(ParseError::Json(_))));
         assert!(matches!(from_json::<Outer>(b""), Err(ParseError::Json(_))));
         assert!(matches!(from_json::<Outer>(br#"{"items":[]} trailing"#), Err(ParseError::Json(_))));

@@ -9,8 +9,7 @@ use super::{OrderTopic, ParseError, PlatformEvent, non_empty, normalize_phone};
 use crate::ids::{ShopId, TrackingNumber};
 use crate::money::Money;
 use crate::order::{
-    Customer, LineItem, Order, OrderStatus, PaymentStatus, Platform, Shipment, ShipmentItem,
-    ShippingAddress, Totals,
+    Customer, LineItem, Order, OrderStatus, PaymentStatus, Platform, Shipment, ShipmentItem, ShippingAddress, Totals,
 };
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -28,13 +27,11 @@ pub fn parse(shop: &ShopId, topic: &str, body: &[u8]) -> Result<PlatformEvent, P
         Some(topic) => {
             let raw: RawOrder = wire::from_body(body)?;
             let order = raw.into_order(shop, topic)?;
-            Ok(PlatformEvent::Order { topic, order })
+            Ok(PlatformEvent::Order { topic, order: Box::new(order) })
         }
         None => {
             let raw: RawFulfillment = wire::from_body(body)?;
-            Ok(PlatformEvent::Fulfillment {
-                shipment: raw.into_shipment()?,
-            })
+            Ok(PlatformEvent::Fulfillment { shipment: raw.into_shipment()? })
         }
     }
 }
@@ -75,9 +72,7 @@ struct RawConsent {
 
 impl RawConsent {
     fn subscribed(consent: Option<&RawConsent>) -> bool {
-        consent
-            .and_then(|c| c.state.as_deref())
-            .is_some_and(|s| s.trim().eq_ignore_ascii_case("subscribed"))
+        consent.and_then(|c| c.state.as_deref()).is_some_and(|s| s.trim().eq_ignore_ascii_case("subscribed"))
     }
 }
 
@@ -143,9 +138,7 @@ impl RawOrder {
         for (i, item) in self.line_items.into_iter().enumerate() {
             let title = non_empty(item.title)
                 .or_else(|| non_empty(item.name))
-                .ok_or_else(|| {
-                    ParseError::field(format!("line_items[{i}].title"), "missing line item title")
-                })?;
+                .ok_or_else(|| ParseError::field(format!("line_items[{i}].title"), "missing line item title"))?;
             items.push(LineItem {
                 id: item.id.and_then(FlexId::into_option),
                 product_id: item.product_id.and_then(FlexId::into_option),
@@ -153,9 +146,7 @@ impl RawOrder {
                 title,
                 variant: non_empty(item.variant_title),
                 quantity: item.quantity,
-                unit_price: item
-                    .price
-                    .money(&format!("line_items[{i}].price"), currency)?,
+                unit_price: item.price.money(&format!("line_items[{i}].price"), currency)?,
                 product_type: non_empty(item.product_type),
                 tags: item.tags.map(wire::Tags::into_vec).unwrap_or_default(),
             });
@@ -163,17 +154,13 @@ impl RawOrder {
 
         let shipping_lines = self.shipping_lines.unwrap_or_default();
         let shipping = match self.total_shipping_price_set.and_then(|set| set.shop_money) {
-            Some(amount) => amount
-                .amount
-                .money("total_shipping_price_set.shop_money.amount", currency)?,
+            Some(amount) => amount.amount.money("total_shipping_price_set.shop_money.amount", currency)?,
             None => {
                 let mut sum = Money::zero(currency);
                 for (i, line) in shipping_lines.iter().enumerate() {
                     let path = format!("shipping_lines[{i}].price");
                     let price = money(&path, line.price.as_ref())?;
-                    sum = sum
-                        .checked_add(price)
-                        .map_err(|e| ParseError::field(path, e))?;
+                    sum = sum.checked_add(price).map_err(|e| ParseError::field(path, e))?;
                 }
                 sum
             }
@@ -198,16 +185,13 @@ impl RawOrder {
         let phone = [
             self.phone.as_deref(),
             customer.and_then(|c| c.phone.as_deref()),
-            self.shipping_address
-                .as_ref()
-                .and_then(|a| a.phone.as_deref()),
+            self.shipping_address.as_ref().and_then(|a| a.phone.as_deref()),
         ]
         .into_iter()
         .flatten()
         .find_map(normalize_phone);
-        let sms_consent =
-            RawConsent::subscribed(customer.and_then(|c| c.sms_marketing_consent.as_ref()))
-                || RawConsent::subscribed(self.sms_marketing_consent.as_ref());
+        let sms_consent = RawConsent::subscribed(customer.and_then(|c| c.sms_marketing_consent.as_ref()))
+            || RawConsent::subscribed(self.sms_marketing_consent.as_ref());
         let marketing_consent = self.buyer_accepts_marketing.unwrap_or(false)
             || RawConsent::subscribed(customer.and_then(|c| c.email_marketing_consent.as_ref()));
         // Guest checkouts may come without a customer: the billing name is the buyer's.
@@ -218,20 +202,12 @@ impl RawOrder {
 
         let shipping_address = self.shipping_address.and_then(|a| {
             let country = non_empty(a.country_code)?.to_ascii_uppercase();
-            Some(ShippingAddress {
-                country,
-                region: non_empty(a.province_code),
-                postal_code: non_empty(a.zip),
-            })
+            Some(ShippingAddress { country, region: non_empty(a.province_code), postal_code: non_empty(a.zip) })
         });
 
         let id = wire::order_id("id", self.id)?;
         let number = non_empty(self.name)
-            .or_else(|| {
-                self.order_number
-                    .and_then(FlexId::into_option)
-                    .map(|n| format!("#{n}"))
-            })
+            .or_else(|| self.order_number.and_then(FlexId::into_option).map(|n| format!("#{n}")))
             .unwrap_or_else(|| format!("#{id}"));
         let placed_at = self.created_at.0;
         let cancelled = self.cancelled_at.is_some() || topic == OrderTopic::Cancelled;
@@ -257,11 +233,7 @@ impl RawOrder {
             shipping_method: non_empty(shipping_lines.into_iter().next().and_then(|l| l.title)),
             placed_at,
             updated_at: self.updated_at.map_or(placed_at, |t| t.0),
-            status: if cancelled {
-                OrderStatus::Cancelled
-            } else {
-                OrderStatus::Open
-            },
+            status: if cancelled { OrderStatus::Cancelled } else { OrderStatus::Open },
             payment: payment_status(self.financial_status.as_deref()),
             test: self.test.unwrap_or(false),
             promised_delivery: None,
@@ -304,10 +276,7 @@ struct RawFulfillmentLine {
 
 impl RawFulfillment {
     fn into_shipment(self) -> Result<Shipment, ParseError> {
-        let id = self
-            .id
-            .into_option()
-            .ok_or_else(|| ParseError::field("id", "fulfillment id is empty"))?;
+        let id = self.id.into_option().ok_or_else(|| ParseError::field("id", "fulfillment id is empty"))?;
         let order_id = wire::order_id("order_id", self.order_id)?;
         let tracking_number = self
             .tracking_numbers
@@ -316,19 +285,13 @@ impl RawFulfillment {
             .flatten()
             .chain(self.tracking_number)
             .find_map(|raw| TrackingNumber::parse(&raw).ok());
-        let tracking_url = self
-            .tracking_urls
-            .unwrap_or_default()
-            .into_iter()
-            .chain([self.tracking_url])
-            .find_map(non_empty);
+        let tracking_url =
+            self.tracking_urls.unwrap_or_default().into_iter().chain([self.tracking_url]).find_map(non_empty);
         let mut items = Vec::new();
         for (i, line) in self.line_items.unwrap_or_default().into_iter().enumerate() {
             let title = non_empty(line.title)
                 .or_else(|| non_empty(line.name))
-                .ok_or_else(|| {
-                    ParseError::field(format!("line_items[{i}].title"), "missing line item title")
-                })?;
+                .ok_or_else(|| ParseError::field(format!("line_items[{i}].title"), "missing line item title"))?;
             items.push(ShipmentItem {
                 line_item_id: line.id.and_then(FlexId::into_option),
                 title,
@@ -355,22 +318,12 @@ mod tests {
     use crate::money::Currency;
     use chrono::{TimeZone, Utc};
 
-    const ORDERS_CREATE: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/shopify-orders-create.json"
-    );
-    const FULFILLMENTS_CREATE: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/shopify-fulfillments-create.json"
-    );
-    const EVENT_ORDER: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../events/shopify-orders-create.json"
-    );
-    const EVENT_FULFILLMENT: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../events/shopify-fulfillments-create.json"
-    );
+    const ORDERS_CREATE: &str =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/shopify-orders-create.json");
+    const FULFILLMENTS_CREATE: &str =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/shopify-fulfillments-create.json");
+    const EVENT_ORDER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/shopify-orders-create.json");
+    const EVENT_FULFILLMENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/shopify-fulfillments-create.json");
 
     fn shop() -> ShopId {
         ShopId::parse("jsmith.myshopify.com").unwrap()
@@ -382,7 +335,7 @@ mod tests {
 
     fn parse_order(topic: &str, body: &[u8]) -> (OrderTopic, Order) {
         match parse(&shop(), topic, body).unwrap() {
-            PlatformEvent::Order { topic, order } => (topic, order),
+            PlatformEvent::Order { topic, order } => (topic, *order),
             other => panic!("expected an order, got {other:?}"),
         }
     }
@@ -395,10 +348,7 @@ mod tests {
     }
 
     fn usd(minor: i64) -> Money {
-        Money {
-            minor,
-            currency: Currency::parse("USD").unwrap(),
-        }
+        Money { minor, currency: Currency::parse("USD").unwrap() }
     }
 
     /// The fixture as a JSON value, to derive variants from.
@@ -417,19 +367,10 @@ mod tests {
         assert_eq!(order.currency.code(), "USD");
         assert_eq!(
             order.totals,
-            Totals {
-                subtotal: usd(40495),
-                shipping: usd(1000),
-                tax: usd(0),
-                discount: usd(2000),
-                total: usd(40495)
-            }
+            Totals { subtotal: usd(40495), shipping: usd(1000), tax: usd(0), discount: usd(2000), total: usd(40495) }
         );
-        let items: Vec<(&str, i64, u32)> = order
-            .items
-            .iter()
-            .map(|i| (i.title.as_str(), i.unit_price.minor, i.quantity))
-            .collect();
+        let items: Vec<(&str, i64, u32)> =
+            order.items.iter().map(|i| (i.title.as_str(), i.unit_price.minor, i.quantity)).collect();
         assert_eq!(
             items,
             [
@@ -447,10 +388,7 @@ mod tests {
         assert_eq!(first.variant, None);
         assert_eq!(first.product_type, None);
         assert!(first.tags.is_empty(), "order tags are not item tags");
-        assert_eq!(
-            order.items[1].product_id, None,
-            "null product ids stay None"
-        );
+        assert_eq!(order.items[1].product_id, None, "null product ids stay None");
 
         // The order's email wins over customer.email (john@example.com).
         assert_eq!(order.customer.email.as_deref(), Some("jon@example.com"));
@@ -485,13 +423,7 @@ mod tests {
         let shipment = parse_shipment(&read(FULFILLMENTS_CREATE));
         assert_eq!(shipment.id, "123456");
         assert_eq!(shipment.order_id.as_str(), "820982911946154508");
-        assert_eq!(
-            shipment
-                .tracking_number
-                .as_ref()
-                .map(TrackingNumber::as_str),
-            Some("1Z827WK74630")
-        );
+        assert_eq!(shipment.tracking_number.as_ref().map(TrackingNumber::as_str), Some("1Z827WK74630"));
         assert_eq!(shipment.carrier.as_deref(), Some("UPS"));
         assert_eq!(
             shipment.tracking_url.as_deref(),
@@ -518,22 +450,9 @@ mod tests {
     fn shopify_topics_map_to_order_topics() {
         let body = read(ORDERS_CREATE);
         assert_eq!(parse_order("orders/updated", &body).0, OrderTopic::Updated);
-        assert_eq!(
-            parse_order("orders/cancelled", &body).0,
-            OrderTopic::Cancelled
-        );
-        for topic in [
-            "orders/delete",
-            "orders/paid",
-            "app/uninstalled",
-            "",
-            "ORDERS/CREATE",
-        ] {
-            assert_eq!(
-                parse(&shop(), topic, &body),
-                Err(ParseError::UnsupportedTopic(topic.into())),
-                "{topic}"
-            );
+        assert_eq!(parse_order("orders/cancelled", &body).0, OrderTopic::Cancelled);
+        for topic in ["orders/delete", "orders/paid", "app/uninstalled", "", "ORDERS/CREATE"] {
+            assert_eq!(parse(&shop(), topic, &body), Err(ParseError::UnsupportedTopic(topic.into())), "{topic}");
         }
     }
 
@@ -553,33 +472,17 @@ mod tests {
         assert!(order.customer.sms_consent);
         assert_eq!(
             order.totals,
-            Totals {
-                subtotal: usd(11750),
-                shipping: usd(750),
-                tax: usd(0),
-                discount: usd(0),
-                total: usd(12500)
-            }
+            Totals { subtotal: usd(11750), shipping: usd(750), tax: usd(0), discount: usd(0), total: usd(12500) }
         );
         assert_eq!(order.items.len(), 2);
         assert_eq!(order.items[0].title, "Linen shirt");
         assert_eq!(order.items[0].variant.as_deref(), Some("M / Sand"));
         assert_eq!(order.items[0].sku.as_deref(), Some("LS-M-SAND"));
-        assert_eq!(
-            (order.items[0].unit_price, order.items[0].quantity),
-            (usd(4900), 2)
-        );
+        assert_eq!((order.items[0].unit_price, order.items[0].quantity), (usd(4900), 2));
         assert_eq!(order.items[1].title, "Canvas tote");
         assert_eq!(order.items[1].sku.as_deref(), Some("TOTE-NAT"));
-        assert_eq!(
-            (order.items[1].unit_price, order.items[1].quantity),
-            (usd(1950), 1)
-        );
-        let line_sum = order
-            .items
-            .iter()
-            .try_fold(usd(0), |acc, i| acc.checked_add(i.line_total()?))
-            .unwrap();
+        assert_eq!((order.items[1].unit_price, order.items[1].quantity), (usd(1950), 1));
+        let line_sum = order.items.iter().try_fold(usd(0), |acc, i| acc.checked_add(i.line_total()?)).unwrap();
         assert_eq!(line_sum, order.totals.subtotal);
         assert_eq!(order.shipping_method.as_deref(), Some("Standard"));
         assert_eq!(
@@ -590,37 +493,18 @@ mod tests {
                 postal_code: Some("10001".into())
             })
         );
-        assert_eq!(
-            order.placed_at,
-            Utc.with_ymd_and_hms(2026, 11, 23, 15, 15, 0).unwrap()
-        );
+        assert_eq!(order.placed_at, Utc.with_ymd_and_hms(2026, 11, 23, 15, 15, 0).unwrap());
 
         let shipment = parse_shipment(&read(EVENT_FULFILLMENT));
         assert_eq!(shipment.id, "7770001");
         assert_eq!(shipment.order_id, order.id);
-        assert_eq!(
-            shipment
-                .tracking_number
-                .as_ref()
-                .map(TrackingNumber::as_str),
-            Some("1Z999AA10123456784")
-        );
+        assert_eq!(shipment.tracking_number.as_ref().map(TrackingNumber::as_str), Some("1Z999AA10123456784"));
         assert_eq!(shipment.carrier.as_deref(), Some("UPS"));
-        assert_eq!(
-            shipment.tracking_url.as_deref(),
-            Some("https://www.ups.com/track?tracknum=1Z999AA10123456784")
-        );
-        let shipped: Vec<_> = shipment
-            .items
-            .iter()
-            .map(|i| i.line_item_id.clone())
-            .collect();
+        assert_eq!(shipment.tracking_url.as_deref(), Some("https://www.ups.com/track?tracknum=1Z999AA10123456784"));
+        let shipped: Vec<_> = shipment.items.iter().map(|i| i.line_item_id.clone()).collect();
         let ordered: Vec<_> = order.items.iter().map(|i| i.id.clone()).collect();
         assert_eq!(shipped, ordered, "the fulfillment ships both line items");
-        assert_eq!(
-            shipment.created_at,
-            Utc.with_ymd_and_hms(2026, 11, 24, 14, 0, 0).unwrap()
-        );
+        assert_eq!(shipment.created_at, Utc.with_ymd_and_hms(2026, 11, 24, 14, 0, 0).unwrap());
     }
 
     #[test]
@@ -633,9 +517,7 @@ mod tests {
         v["customer"]["phone"] = "+1 (312) 555-1212".into();
         v["customer"]["sms_marketing_consent"] = serde_json::json!({"state": "subscribed"});
         v["buyer_accepts_marketing"] = false.into();
-        v.as_object_mut()
-            .unwrap()
-            .remove("total_shipping_price_set");
+        v.as_object_mut().unwrap().remove("total_shipping_price_set");
         v["shipping_lines"][0]["price"] = "12.34".into();
         v["shipping_address"]["country_code"] = "".into();
         v["line_items"][0]["sku"] = "".into();
@@ -644,23 +526,11 @@ mod tests {
         let (_, order) = parse_order("orders/updated", v.to_string().as_bytes());
         assert_eq!(order.status, OrderStatus::Open);
         assert_eq!(order.payment, PaymentStatus::Pending);
-        assert_eq!(
-            order.customer.email.as_deref(),
-            Some("jon@example.com"),
-            "falls back to contact_email"
-        );
-        assert_eq!(
-            order.customer.phone.as_deref(),
-            Some("+13125551212"),
-            "first usable phone"
-        );
+        assert_eq!(order.customer.email.as_deref(), Some("jon@example.com"), "falls back to contact_email");
+        assert_eq!(order.customer.phone.as_deref(), Some("+13125551212"), "first usable phone");
         assert!(order.customer.sms_consent);
         assert!(!order.customer.marketing_consent);
-        assert_eq!(
-            order.totals.shipping,
-            usd(1234),
-            "sum of shipping_lines when the set is absent"
-        );
+        assert_eq!(order.totals.shipping, usd(1234), "sum of shipping_lines when the set is absent");
         assert_eq!(order.shipping_address, None, "no country, no address");
         assert_eq!(order.items[0].sku, None);
         assert_eq!(order.items[0].tags, ["gift", "sale"]);
@@ -674,13 +544,8 @@ mod tests {
         v["id"] = "9007199254740993".into();
         let (_, order) = parse_order("orders/create", v.to_string().as_bytes());
         assert_eq!(order.id.as_str(), "9007199254740993");
-        let body = v
-            .to_string()
-            .replace("\"9007199254740993\"", "18446744073709551615");
-        assert_eq!(
-            parse_order("orders/create", body.as_bytes()).1.id.as_str(),
-            "18446744073709551615"
-        );
+        let body = v.to_string().replace("\"9007199254740993\"", "18446744073709551615");
+        assert_eq!(parse_order("orders/create", body.as_bytes()).1.id.as_str(), "18446744073709551615");
     }
 
     #[test]
@@ -692,11 +557,7 @@ mod tests {
         v["shipping_address"]["phone"] = "+44 20 7946 0958".into();
         let (_, order) = parse_order("orders/create", v.to_string().as_bytes());
         assert_eq!(order.customer.email, None);
-        assert_eq!(
-            order.customer.first_name.as_deref(),
-            Some("Steve"),
-            "billing name for guests"
-        );
+        assert_eq!(order.customer.first_name.as_deref(), Some("Steve"), "billing name for guests");
         assert_eq!(order.customer.phone.as_deref(), Some("+442079460958"));
     }
 
@@ -723,54 +584,30 @@ mod tests {
 
         let mut v = fixture_value();
         v["total_price"] = 404.95.into();
-        assert_eq!(
-            field_error("orders/create", v.to_string().as_bytes()).0,
-            "total_price"
-        );
+        assert_eq!(field_error("orders/create", v.to_string().as_bytes()).0, "total_price");
 
         let mut v = fixture_value();
-        v["line_items"][1]
-            .as_object_mut()
-            .unwrap()
-            .remove("quantity");
-        assert_eq!(
-            field_error("orders/create", v.to_string().as_bytes()).0,
-            "line_items[1].quantity"
-        );
+        v["line_items"][1].as_object_mut().unwrap().remove("quantity");
+        assert_eq!(field_error("orders/create", v.to_string().as_bytes()).0, "line_items[1].quantity");
 
         let mut v = fixture_value();
         v["created_at"] = "yesterday".into();
-        assert_eq!(
-            field_error("orders/create", v.to_string().as_bytes()).0,
-            "created_at"
-        );
+        assert_eq!(field_error("orders/create", v.to_string().as_bytes()).0, "created_at");
 
         let mut v = fixture_value();
         v["currency"] = "dollars".into();
-        assert_eq!(
-            field_error("orders/create", v.to_string().as_bytes()).0,
-            "currency"
-        );
+        assert_eq!(field_error("orders/create", v.to_string().as_bytes()).0, "currency");
 
         let mut v = fixture_value();
         v["id"] = 8.209829119461545e17.into();
-        assert_eq!(
-            field_error("orders/create", v.to_string().as_bytes()).0,
-            "id",
-            "float ids are refused"
-        );
+        assert_eq!(field_error("orders/create", v.to_string().as_bytes()).0, "id", "float ids are refused");
 
         let mut v = fixture_value();
         v["line_items"][0]["price"] = "1.005".into();
-        assert_eq!(
-            field_error("orders/create", v.to_string().as_bytes()).0,
-            "line_items[0].price"
-        );
+        assert_eq!(field_error("orders/create", v.to_string().as_bytes()).0, "line_items[0].price");
 
-        let (field, _) = field_error(
-            "fulfillments/create",
-            br#"{"order_id": 1, "created_at": "2021-12-31T19:00:00-05:00"}"#,
-        );
+        let (field, _) =
+            field_error("fulfillments/create", br#"{"order_id": 1, "created_at": "2021-12-31T19:00:00-05:00"}"#);
         assert_eq!(field, "id");
         let (field, _) = field_error(
             "fulfillments/create",
@@ -778,27 +615,9 @@ mod tests {
         );
         assert_eq!(field, "order_id");
 
-        for garbage in [
-            &b"\xff\xfe garbage"[..],
-            b"",
-            b"{\"id\": ",
-            b"[1, 2]",
-            b"null",
-        ] {
-            assert!(
-                matches!(
-                    parse(&shop(), "orders/create", garbage),
-                    Err(ParseError::Json(_))
-                ),
-                "{garbage:?}"
-            );
-            assert!(
-                matches!(
-                    parse(&shop(), "fulfillments/create", garbage),
-                    Err(ParseError::Json(_))
-                ),
-                "{garbage:?}"
-            );
+        for garbage in [&b"\xff\xfe garbage"[..], b"", b"{\"id\": ", b"[1, 2]", b"null"] {
+            assert!(matches!(parse(&shop(), "orders/create", garbage), Err(ParseError::Json(_))), "{garbage:?}");
+            assert!(matches!(parse(&shop(), "fulfillments/create", garbage), Err(ParseError::Json(_))), "{garbage:?}");
         }
     }
 
@@ -808,10 +627,7 @@ mod tests {
             "tracking_number": "x", "tracking_numbers": [], "tracking_urls": [null], "tracking_url": "",
             "tracking_company": "", "line_items": null}"#;
         let shipment = parse_shipment(body);
-        assert_eq!(
-            shipment.tracking_number, None,
-            "invalid numbers are dropped, not fatal"
-        );
+        assert_eq!(shipment.tracking_number, None, "invalid numbers are dropped, not fatal");
         assert_eq!(shipment.tracking_url, None);
         assert_eq!(shipment.carrier, None);
         assert!(shipment.items.is_empty());
@@ -858,17 +674,12 @@ pub(super) mod wire {
     pub fn from_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ParseError> {
         let first = body.iter().find(|b| !b.is_ascii_whitespace());
         if first.is_some_and(|&b| b != b'{') && serde_json::from_slice::<IgnoredAny>(body).is_ok() {
-            return Err(ParseError::Json(
-                "the body must be a JSON object".to_owned(),
-            ));
+            return Err(ParseError::Json("the body must be a JSON object".to_owned()));
         }
         match from_json::<T>(body) {
             Err(ParseError::Json(problem)) => match field_named_in(&problem) {
                 Some(name) if serde_json::from_slice::<IgnoredAny>(body).is_ok() => {
-                    Err(ParseError::Field {
-                        field: name.to_owned(),
-                        problem,
-                    })
+                    Err(ParseError::Field { field: name.to_owned(), problem })
                 }
                 _ => Err(ParseError::Json(problem)),
             },
@@ -886,10 +697,7 @@ pub(super) mod wire {
     /// The field a serde "missing field `x`" message is about. (Unknown fields are already
     /// in the path.)
     fn field_named_in(problem: &str) -> Option<&str> {
-        problem
-            .strip_prefix("missing field `")?
-            .split_once('`')
-            .map(|(name, _)| name)
+        problem.strip_prefix("missing field `")?.split_once('`').map(|(name, _)| name)
     }
 
     /// An id sent as a JSON integer or string. Integers are read as `u64`/`i64`, never as
@@ -940,8 +748,7 @@ pub(super) mod wire {
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct DecimalString(pub String);
 
-    pub const MONEY_NOT_NUMBER: &str =
-        "money must be a decimal string such as \"12.50\", not a JSON number";
+    pub const MONEY_NOT_NUMBER: &str = "money must be a decimal string such as \"12.50\", not a JSON number";
 
     impl DecimalString {
         pub fn money(&self, path: &str, currency: Currency) -> Result<Money, ParseError> {
@@ -1012,23 +819,14 @@ pub(super) mod wire {
                 Tags::List(list) => list,
                 Tags::Text(text) => text.split(',').map(str::to_owned).collect(),
             };
-            tags.into_iter()
-                .map(|t| t.trim().to_owned())
-                .filter(|t| !t.is_empty())
-                .collect()
+            tags.into_iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect()
         }
     }
 
     /// Sum of the items' unit price times quantity, for a subtotal the platform left out.
-    pub fn sum_lines(
-        items: &[LineItem],
-        currency: Currency,
-        path: &str,
-    ) -> Result<Money, ParseError> {
+    pub fn sum_lines(items: &[LineItem], currency: Currency, path: &str) -> Result<Money, ParseError> {
         items.iter().try_fold(Money::zero(currency), |sum, item| {
-            item.line_total()
-                .and_then(|line| sum.checked_add(line))
-                .map_err(|e| ParseError::field(path, e))
+            item.line_total().and_then(|line| sum.checked_add(line)).map_err(|e| ParseError::field(path, e))
         })
     }
 }

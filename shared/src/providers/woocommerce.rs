@@ -8,9 +8,7 @@ use super::shopify::wire::{self, DecimalString, FlexId};
 use super::{OrderTopic, ParseError, PlatformEvent, non_empty, normalize_phone};
 use crate::ids::ShopId;
 use crate::money::{Currency, Money, MoneyError};
-use crate::order::{
-    Customer, LineItem, Order, OrderStatus, PaymentStatus, Platform, ShippingAddress, Totals,
-};
+use crate::order::{Customer, LineItem, Order, OrderStatus, PaymentStatus, Platform, ShippingAddress, Totals};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::de::{self, Visitor};
@@ -26,10 +24,7 @@ pub fn parse(shop: &ShopId, topic: &str, body: &[u8]) -> Result<PlatformEvent, P
         other => return Err(ParseError::UnsupportedTopic(other.to_owned())),
     };
     let raw: RawOrder = wire::from_body(body)?;
-    Ok(PlatformEvent::Order {
-        topic,
-        order: raw.into_order(shop)?,
-    })
+    Ok(PlatformEvent::Order { topic, order: Box::new(raw.into_order(shop)?) })
 }
 
 #[derive(Deserialize)]
@@ -106,9 +101,7 @@ impl<'de> Deserialize<'de> for GmtTime {
                     .or_else(|_| DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&Utc)))
                     .map(GmtTime)
                     .map_err(|_| {
-                        E::custom(format_args!(
-                            "{raw:?} is not a date and time such as \"2017-03-22T19:28:02\""
-                        ))
+                        E::custom(format_args!("{raw:?} is not a date and time such as \"2017-03-22T19:28:02\""))
                     })
             }
         }
@@ -127,22 +120,16 @@ impl RawOrder {
         let mut items = Vec::with_capacity(self.line_items.len());
         let mut subtotal = Money::zero(currency);
         for (i, item) in self.line_items.into_iter().enumerate() {
-            let line_subtotal = item
-                .subtotal
-                .money(&format!("line_items[{i}].subtotal"), currency)?;
+            let line_subtotal = item.subtotal.money(&format!("line_items[{i}].subtotal"), currency)?;
             subtotal = subtotal
                 .checked_add(line_subtotal)
                 .map_err(|e| ParseError::field(format!("line_items[{i}].subtotal"), e))?;
-            let unit_price =
-                unit_price(line_subtotal, item.quantity, item.price.as_ref(), currency)
-                    .map_err(|e| ParseError::field(format!("line_items[{i}].price"), e))?;
-            let title = non_empty(item.name.map(|n| decode_entities(&n))).ok_or_else(|| {
-                ParseError::field(format!("line_items[{i}].name"), "missing line item name")
-            })?;
+            let unit_price = unit_price(line_subtotal, item.quantity, item.price.as_ref(), currency)
+                .map_err(|e| ParseError::field(format!("line_items[{i}].price"), e))?;
+            let title = non_empty(item.name.map(|n| decode_entities(&n)))
+                .ok_or_else(|| ParseError::field(format!("line_items[{i}].name"), "missing line item name"))?;
             let is_variation = item.variation_id.and_then(woo_id).is_some();
-            let variant = is_variation
-                .then(|| variant_of(item.meta_data.unwrap_or_default()))
-                .flatten();
+            let variant = is_variation.then(|| variant_of(item.meta_data.unwrap_or_default())).flatten();
             items.push(LineItem {
                 id: item.id.and_then(FlexId::into_option),
                 product_id: item.product_id.and_then(woo_id),
@@ -165,17 +152,14 @@ impl RawOrder {
         };
 
         let billing = self.billing.as_ref();
-        let shipping_address = [self.shipping.as_ref(), billing]
-            .into_iter()
-            .flatten()
-            .find_map(|a| {
-                let country = non_empty(a.country.clone())?.to_ascii_uppercase();
-                Some(ShippingAddress {
-                    country,
-                    region: non_empty(a.state.clone()),
-                    postal_code: non_empty(a.postcode.clone()),
-                })
-            });
+        let shipping_address = [self.shipping.as_ref(), billing].into_iter().flatten().find_map(|a| {
+            let country = non_empty(a.country.clone())?.to_ascii_uppercase();
+            Some(ShippingAddress {
+                country,
+                region: non_empty(a.state.clone()),
+                postal_code: non_empty(a.postcode.clone()),
+            })
+        });
         let phone = [billing, self.shipping.as_ref()]
             .into_iter()
             .flatten()
@@ -211,11 +195,7 @@ impl RawOrder {
             totals,
             shipping_address,
             shipping_method: non_empty(
-                self.shipping_lines
-                    .unwrap_or_default()
-                    .into_iter()
-                    .next()
-                    .and_then(|l| l.method_title),
+                self.shipping_lines.unwrap_or_default().into_iter().next().and_then(|l| l.method_title),
             ),
             placed_at,
             updated_at: self.date_modified_gmt.map_or(placed_at, |t| t.0),
@@ -251,18 +231,13 @@ fn unit_price(
 ) -> Result<Money, String> {
     let quantity = i64::from(quantity);
     if quantity > 0 && subtotal.minor % quantity == 0 {
-        return Ok(Money {
-            minor: subtotal.minor / quantity,
-            currency,
-        });
+        return Ok(Money { minor: subtotal.minor / quantity, currency });
     }
     let text = match price {
         Some(serde_json::Value::Number(n)) => n.to_string(),
         Some(serde_json::Value::String(s)) => s.clone(),
         _ => {
-            return Err(
-                "a number is needed: the subtotal does not divide by the quantity".to_owned(),
-            );
+            return Err("a number is needed: the subtotal does not divide by the quantity".to_owned());
         }
     };
     let rounded = || -> Result<Money, MoneyError> {
@@ -271,10 +246,7 @@ fn unit_price(
             .or_else(|_| Decimal::from_scientific(trimmed))
             .map_err(|_| MoneyError::NotDecimal(trimmed.to_owned()))?;
         Money::from_decimal(
-            decimal.round_dp_with_strategy(
-                currency.exponent(),
-                RoundingStrategy::MidpointAwayFromZero,
-            ),
+            decimal.round_dp_with_strategy(currency.exponent(), RoundingStrategy::MidpointAwayFromZero),
             currency,
         )
     };
@@ -308,10 +280,7 @@ fn decode_entities(raw: &str) -> String {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         let tail = &rest[amp + 1..];
-        let decoded = tail
-            .find(';')
-            .filter(|&end| end <= 10)
-            .and_then(|end| entity(&tail[..end]).map(|c| (c, end)));
+        let decoded = tail.find(';').filter(|&end| end <= 10).and_then(|end| entity(&tail[..end]).map(|c| (c, end)));
         match decoded {
             Some((c, end)) => {
                 out.push(c);
@@ -366,14 +335,9 @@ mod tests {
     use chrono::TimeZone;
     use serde_json::json;
 
-    const ORDER_CREATED: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/woocommerce-order-created-docs.json"
-    );
-    const EVENT_ORDER: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../events/woocommerce-order-created.json"
-    );
+    const ORDER_CREATED: &str =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/woocommerce-order-created-docs.json");
+    const EVENT_ORDER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/woocommerce-order-created.json");
 
     fn shop() -> ShopId {
         ShopId::parse("demo-shop").unwrap()
@@ -389,16 +353,13 @@ mod tests {
 
     fn parse_order(topic: &str, body: &[u8]) -> (OrderTopic, Order) {
         match parse(&shop(), topic, body).unwrap() {
-            PlatformEvent::Order { topic, order } => (topic, order),
+            PlatformEvent::Order { topic, order } => (topic, *order),
             other => panic!("expected an order, got {other:?}"),
         }
     }
 
     fn usd(minor: i64) -> Money {
-        Money {
-            minor,
-            currency: Currency::parse("USD").unwrap(),
-        }
+        Money { minor, currency: Currency::parse("USD").unwrap() }
     }
 
     fn field_error(body: &[u8]) -> (String, String) {
@@ -418,13 +379,7 @@ mod tests {
         assert_eq!(order.currency.code(), "USD");
         assert_eq!(
             order.totals,
-            Totals {
-                subtotal: usd(1800),
-                shipping: usd(1000),
-                tax: usd(135),
-                discount: usd(0),
-                total: usd(2935)
-            }
+            Totals { subtotal: usd(1800), shipping: usd(1000), tax: usd(135), discount: usd(0), total: usd(2935) }
         );
         assert_eq!(order.items.len(), 2);
         let [first, second] = [&order.items[0], &order.items[1]];
@@ -439,16 +394,10 @@ mod tests {
         assert_eq!(second.variant.as_deref(), Some("black, M Test"));
         assert_eq!(second.sku.as_deref(), Some("Bar3"));
 
-        assert_eq!(
-            order.customer.email.as_deref(),
-            Some("john.doe@example.com")
-        );
+        assert_eq!(order.customer.email.as_deref(), Some("john.doe@example.com"));
         assert_eq!(order.customer.first_name.as_deref(), Some("John"));
         assert_eq!(order.customer.last_name.as_deref(), Some("Doe"));
-        assert_eq!(
-            order.customer.phone, None,
-            "(555) 555-5555 has no country code"
-        );
+        assert_eq!(order.customer.phone, None, "(555) 555-5555 has no country code");
         assert!(!order.customer.sms_consent && !order.customer.marketing_consent);
         assert_eq!(order.customer.locale, None);
         assert_eq!(
@@ -460,14 +409,8 @@ mod tests {
             })
         );
         assert_eq!(order.shipping_method.as_deref(), Some("Flat Rate"));
-        assert_eq!(
-            order.placed_at,
-            Utc.with_ymd_and_hms(2017, 3, 22, 19, 28, 2).unwrap()
-        );
-        assert_eq!(
-            order.updated_at,
-            Utc.with_ymd_and_hms(2017, 3, 22, 19, 28, 8).unwrap()
-        );
+        assert_eq!(order.placed_at, Utc.with_ymd_and_hms(2017, 3, 22, 19, 28, 2).unwrap());
+        assert_eq!(order.updated_at, Utc.with_ymd_and_hms(2017, 3, 22, 19, 28, 8).unwrap());
         assert_eq!(order.status, OrderStatus::Open);
         assert_eq!(order.payment, PaymentStatus::Paid);
         assert!(!order.test);
@@ -488,38 +431,18 @@ mod tests {
         assert_eq!(order.items[1].title, "Merino scarf – Color: Navy");
         assert_eq!(order.items[1].variant.as_deref(), Some("navy"));
         assert_eq!(order.totals.total, usd(8450));
-        let line_sum = order
-            .items
-            .iter()
-            .try_fold(usd(0), |acc, i| acc.checked_add(i.line_total()?))
-            .unwrap();
+        let line_sum = order.items.iter().try_fold(usd(0), |acc, i| acc.checked_add(i.line_total()?)).unwrap();
         assert_eq!(line_sum, order.totals.subtotal);
-        assert_eq!(
-            order.placed_at,
-            Utc.with_ymd_and_hms(2026, 11, 23, 14, 30, 0).unwrap()
-        );
-        assert_eq!(
-            order.shipping_address.as_ref().map(|a| a.country.as_str()),
-            Some("US")
-        );
+        assert_eq!(order.placed_at, Utc.with_ymd_and_hms(2026, 11, 23, 14, 30, 0).unwrap());
+        assert_eq!(order.shipping_address.as_ref().map(|a| a.country.as_str()), Some("US"));
     }
 
     #[test]
     fn woocommerce_topics_and_statuses() {
         let body = read(ORDER_CREATED);
         assert_eq!(parse_order("order.updated", &body).0, OrderTopic::Updated);
-        for topic in [
-            "order.deleted",
-            "order.restored",
-            "product.created",
-            "orders/create",
-            "",
-        ] {
-            assert_eq!(
-                parse(&shop(), topic, &body),
-                Err(ParseError::UnsupportedTopic(topic.into())),
-                "{topic}"
-            );
+        for topic in ["order.deleted", "order.restored", "product.created", "orders/create", ""] {
+            assert_eq!(parse(&shop(), topic, &body), Err(ParseError::UnsupportedTopic(topic.into())), "{topic}");
         }
         for (status, expected_status, expected_payment) in [
             ("cancelled", OrderStatus::Cancelled, PaymentStatus::Unknown),
@@ -534,11 +457,7 @@ mod tests {
             v["status"] = status.into();
             let (topic, order) = parse_order("order.updated", v.to_string().as_bytes());
             assert_eq!(topic, OrderTopic::Updated, "a cancellation stays an update");
-            assert_eq!(
-                (order.status, order.payment),
-                (expected_status, expected_payment),
-                "{status}"
-            );
+            assert_eq!((order.status, order.payment), (expected_status, expected_payment), "{status}");
         }
     }
 
@@ -562,34 +481,16 @@ mod tests {
         let (_, order) = parse_order("order.created", v.to_string().as_bytes());
         assert_eq!(order.items[0].unit_price, usd(1999));
         v["line_items"][0]["price"] = json!("4.25");
-        assert_eq!(
-            parse_order("order.created", v.to_string().as_bytes())
-                .1
-                .items[0]
-                .unit_price,
-            usd(425)
-        );
+        assert_eq!(parse_order("order.created", v.to_string().as_bytes()).1.items[0].unit_price, usd(425));
         v["line_items"][0]["price"] = json!(1e300);
-        assert_eq!(
-            field_error(v.to_string().as_bytes()).0,
-            "line_items[0].price"
-        );
+        assert_eq!(field_error(v.to_string().as_bytes()).0, "line_items[0].price");
         v["line_items"][0].as_object_mut().unwrap().remove("price");
-        assert_eq!(
-            field_error(v.to_string().as_bytes()).0,
-            "line_items[0].price"
-        );
+        assert_eq!(field_error(v.to_string().as_bytes()).0, "line_items[0].price");
 
         // Quantity 0 never divides by zero.
         let mut v = fixture_value();
         v["line_items"][0]["quantity"] = 0.into();
-        assert_eq!(
-            parse_order("order.created", v.to_string().as_bytes())
-                .1
-                .items[0]
-                .unit_price,
-            usd(300)
-        );
+        assert_eq!(parse_order("order.created", v.to_string().as_bytes()).1.items[0].unit_price, usd(300));
     }
 
     #[test]
@@ -605,22 +506,13 @@ mod tests {
         let (_, order) = parse_order("order.created", v.to_string().as_bytes());
         assert_eq!(
             order.shipping_address,
-            Some(ShippingAddress {
-                country: "US".into(),
-                region: None,
-                postal_code: Some("94103".into())
-            })
+            Some(ShippingAddress { country: "US".into(), region: None, postal_code: Some("94103".into()) })
         );
         assert_eq!(order.customer.phone.as_deref(), Some("+14155550100"));
         assert_eq!(order.number, "#727", "falls back to the id");
         assert_eq!(order.items[0].product_id, None, "product 0 is no product");
         v["billing"]["country"] = "".into();
-        assert_eq!(
-            parse_order("order.created", v.to_string().as_bytes())
-                .1
-                .shipping_address,
-            None
-        );
+        assert_eq!(parse_order("order.created", v.to_string().as_bytes()).1.shipping_address, None);
     }
 
     #[test]
@@ -649,25 +541,10 @@ mod tests {
 
         let mut v = fixture_value();
         v["line_items"][0]["quantity"] = (-1).into();
-        assert_eq!(
-            field_error(v.to_string().as_bytes()).0,
-            "line_items[0].quantity"
-        );
+        assert_eq!(field_error(v.to_string().as_bytes()).0, "line_items[0].quantity");
 
-        for garbage in [
-            &b"\x00\x01\x02"[..],
-            b"",
-            b"{\"id\": 727,",
-            b"\"order\"",
-            b"<html></html>",
-        ] {
-            assert!(
-                matches!(
-                    parse(&shop(), "order.created", garbage),
-                    Err(ParseError::Json(_))
-                ),
-                "{garbage:?}"
-            );
+        for garbage in [&b"\x00\x01\x02"[..], b"", b"{\"id\": 727,", b"\"order\"", b"<html></html>"] {
+            assert!(matches!(parse(&shop(), "order.created", garbage), Err(ParseError::Json(_))), "{garbage:?}");
         }
     }
 
@@ -677,14 +554,8 @@ mod tests {
             decode_entities("A &amp; B &ndash; C &mdash; &quot;D&quot; &#039;E&#039; &lt;F&gt;"),
             "A & B – C — \"D\" 'E' <F>"
         );
-        assert_eq!(
-            decode_entities("&#8211; &#x2013; &amp;lt; &bogus; & alone &"),
-            "– – &lt; &bogus; & alone &"
-        );
-        assert_eq!(
-            decode_entities("&#0; &#xFFFFFFFF; &#; &ndash"),
-            "&#0; &#xFFFFFFFF; &#; &ndash"
-        );
+        assert_eq!(decode_entities("&#8211; &#x2013; &amp;lt; &bogus; & alone &"), "– – &lt; &bogus; & alone &");
+        assert_eq!(decode_entities("&#0; &#xFFFFFFFF; &#; &ndash"), "&#0; &#xFFFFFFFF; &#; &ndash");
         assert_eq!(decode_entities("Café &hellip; 日本&trade;"), "Café … 日本™");
     }
 

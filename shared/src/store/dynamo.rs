@@ -369,8 +369,8 @@ impl Store for DynamoStore {
 /// in AWS the SAM template creates it. Returns true when it was created.
 pub async fn create_table_if_missing(client: &Client, table: &str) -> Result<bool, StoreError> {
     use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-        ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+        ScalarAttributeType, TimeToLiveSpecification,
     };
     let def = crate::table::table_def();
     let key_schema = |keys: &crate::table::KeyDef| {

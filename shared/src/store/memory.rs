@@ -11,6 +11,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 type OrderKey = (ShopId, OrderId);
+/// A message log entry with the claim token and lease of its current holder.
+type LogEntry = (MessageRecord, Option<String>, DateTime<Utc>);
+type MessageSlot = (String, String, String);
 
 #[derive(Default)]
 struct State {
@@ -18,7 +21,7 @@ struct State {
     webhooks: HashSet<(ShopId, WebhookReceiptKey)>,
     orders: HashMap<OrderKey, Order>,
     shipments: HashMap<OrderKey, BTreeMap<String, Shipment>>,
-    messages: HashMap<OrderKey, BTreeMap<(String, String, String), (MessageRecord, Option<String>, DateTime<Utc>)>>,
+    messages: HashMap<OrderKey, BTreeMap<MessageSlot, LogEntry>>,
 }
 
 #[derive(PartialEq, Eq, Hash)]
@@ -43,7 +46,7 @@ impl MemoryStore {
     }
 }
 
-fn message_slot(key: &MessageKey) -> (String, String, String) {
+fn message_slot(key: &MessageKey) -> MessageSlot {
     (key.kind.as_str().to_owned(), key.scope.clone(), key.channel.as_str().to_owned())
 }
 
@@ -62,7 +65,12 @@ impl Store for MemoryStore {
         Ok(self.with(|s| s.webhooks.contains(&key)))
     }
 
-    async fn record_webhook(&self, shop: &ShopId, receipt: &WebhookReceipt, _: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn record_webhook(
+        &self,
+        shop: &ShopId,
+        receipt: &WebhookReceipt,
+        _: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let key = (shop.clone(), WebhookReceiptKey(receipt.source.as_str(), receipt.delivery_id.clone()));
         self.with(|s| s.webhooks.insert(key));
         Ok(())

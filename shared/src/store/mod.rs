@@ -86,8 +86,7 @@ pub trait Store: Send + Sync {
 
     /// Stores the order unless the stored one has the same or a newer `updated_at`.
     fn upsert_order(&self, order: &Order) -> impl Future<Output = Result<Upsert<Order>, StoreError>> + Send;
-    fn get_order(&self, shop: &ShopId, id: &OrderId)
-    -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
+    fn get_order(&self, shop: &ShopId, id: &OrderId) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
     /// The order, its shipments and its message log, in one query.
     fn order_view(&self, shop: &ShopId, id: &OrderId) -> impl Future<Output = Result<OrderView, StoreError>> + Send;
 
