@@ -90,3 +90,20 @@ pub struct MessageRecord {
     #[serde(default)]
     pub failure: Option<String>,
 }
+
+impl MessageRecord {
+    /// The log entry of a freshly claimed, not yet sent message.
+    pub fn claimed(key: &MessageKey, at: DateTime<Utc>) -> Self {
+        Self {
+            kind: key.kind,
+            scope: key.scope.clone(),
+            channel: key.channel,
+            state: DeliveryState::Sending,
+            at,
+            provider_message_id: None,
+            destination: None,
+            subject: None,
+            failure: None,
+        }
+    }
+}

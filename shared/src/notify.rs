@@ -113,15 +113,10 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
             ClaimOutcome::InFlight => return Err(NotifyError::InFlight { channel: key.channel }),
         }
         let mut record = MessageRecord {
-            kind: key.kind,
-            scope: key.scope.clone(),
-            channel: key.channel,
             state: DeliveryState::Sent,
-            at: now,
-            provider_message_id: None,
             destination: Some(destination.to_owned()),
             subject: subject.map(str::to_owned),
-            failure: None,
+            ..MessageRecord::claimed(key, now)
         };
         let delivery = match send().await {
             Ok(message_id) => {

@@ -3,7 +3,7 @@
 //! Strict on purpose: unknown fields are refused (a typo must not silently drop data) and
 //! money must be a decimal string, never a JSON number.
 
-use super::shopify::wire::{self, DecimalString, FlexId, Timestamp};
+use super::wire::{self, DecimalString, FlexId, Timestamp};
 use super::{OrderTopic, ParseError, PlatformEvent, non_empty, normalize_phone};
 use crate::ids::{ShopId, TrackingNumber};
 use crate::money::Money;

@@ -2,6 +2,7 @@
 
 pub mod generic_order;
 pub mod shopify;
+mod wire;
 pub mod woocommerce;
 
 use crate::order::{Order, Shipment};

@@ -4,7 +4,7 @@
 //! `line_items[].price` (a JSON number, and after discounts), unset addresses are empty
 //! strings, and line item names carry HTML entities (`&ndash;`).
 
-use super::shopify::wire::{self, DecimalString, FlexId};
+use super::wire::{self, DecimalString, FlexId};
 use super::{OrderTopic, ParseError, PlatformEvent, non_empty, normalize_phone};
 use crate::ids::ShopId;
 use crate::money::{Currency, Money, MoneyError};

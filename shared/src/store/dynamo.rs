@@ -261,17 +261,7 @@ impl Store for DynamoStore {
         message: &MessageKey,
         claim: &Claim,
     ) -> Result<ClaimOutcome, StoreError> {
-        let record = MessageRecord {
-            kind: message.kind,
-            scope: message.scope.clone(),
-            channel: message.channel,
-            state: DeliveryState::Sending,
-            at: claim.at,
-            provider_message_id: None,
-            destination: None,
-            subject: None,
-            failure: None,
-        };
+        let record = MessageRecord::claimed(message, claim.at);
         let mut item = key(keys::order(shop, order), keys::message(message));
         item.insert("state".into(), s("sending"));
         item.insert("claim_token".into(), s(claim.token.as_str()));

@@ -128,17 +128,7 @@ impl Store for MemoryStore {
                 Some((record, _, _)) if record.state != DeliveryState::Sending => ClaimOutcome::AlreadyDone,
                 Some((_, _, lease_until)) if *lease_until >= claim.at => ClaimOutcome::InFlight,
                 _ => {
-                    let record = MessageRecord {
-                        kind: key.kind,
-                        scope: key.scope.clone(),
-                        channel: key.channel,
-                        state: DeliveryState::Sending,
-                        at: claim.at,
-                        provider_message_id: None,
-                        destination: None,
-                        subject: None,
-                        failure: None,
-                    };
+                    let record = MessageRecord::claimed(key, claim.at);
                     log.insert(slot, (record, Some(claim.token.clone()), claim.lease_until));
                     ClaimOutcome::Claimed
                 }
