@@ -19,7 +19,7 @@ const ORDER_PLACED: &str = "OrderPlacedFunction";
 const ORDER_PLACED_ROUTES: [&str; 3] =
     ["/webhooks/shopify/{shop}", "/webhooks/woocommerce/{shop}", "/webhooks/orders/{shop}"];
 const ORDER_PLACED_TABLE_ACTIONS: [&str; 5] =
-    ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"];
+    ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"];
 
 fn template_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml")

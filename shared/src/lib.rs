@@ -2,6 +2,7 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod carriers;
 pub mod clock;
 pub mod config;
 pub mod delivery;
@@ -20,6 +21,7 @@ pub mod signature;
 pub mod store;
 pub mod table;
 pub mod telemetry;
+pub mod tracking;
 pub mod templates;
 
 #[cfg(feature = "dynamodb")]
