@@ -21,8 +21,8 @@ pub mod signature;
 pub mod store;
 pub mod table;
 pub mod telemetry;
-pub mod tracking;
 pub mod templates;
+pub mod tracking;
 
 #[cfg(feature = "dynamodb")]
 pub use aws_sdk_dynamodb;

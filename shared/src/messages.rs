@@ -8,7 +8,17 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     OrderConfirmation,
+    /// On its way: from the platform's fulfillment or the carrier's first transit scan.
     Shipped,
+    OutForDelivery,
+    DeliveryAttempted,
+    AvailableForPickup,
+    Delivered,
+    /// Something went wrong with the parcel.
+    Exception,
+    ReturnedToSender,
+    /// The carrier's estimate is later than the date promised at order time.
+    Delayed,
 }
 
 impl MessageKind {
@@ -16,18 +26,36 @@ impl MessageKind {
         match self {
             Self::OrderConfirmation => "order_confirmation",
             Self::Shipped => "shipped",
+            Self::OutForDelivery => "out_for_delivery",
+            Self::DeliveryAttempted => "delivery_attempted",
+            Self::AvailableForPickup => "available_for_pickup",
+            Self::Delivered => "delivered",
+            Self::Exception => "exception",
+            Self::ReturnedToSender => "returned_to_sender",
+            Self::Delayed => "delayed",
         }
     }
 
+    pub const ALL: [MessageKind; 9] = [
+        Self::OrderConfirmation,
+        Self::Shipped,
+        Self::OutForDelivery,
+        Self::DeliveryAttempted,
+        Self::AvailableForPickup,
+        Self::Delivered,
+        Self::Exception,
+        Self::ReturnedToSender,
+        Self::Delayed,
+    ];
+
     pub fn parse(raw: &str) -> Option<Self> {
-        [Self::OrderConfirmation, Self::Shipped].into_iter().find(|k| k.as_str() == raw)
+        Self::ALL.into_iter().find(|k| k.as_str() == raw)
     }
 
     /// Transactional messages go even to customers who unsubscribed from marketing.
     pub fn is_transactional(self) -> bool {
-        match self {
-            Self::OrderConfirmation | Self::Shipped => true,
-        }
+        // Every kind so far is about an order the customer placed; review requests will not be.
+        Self::ALL.contains(&self)
     }
 }
 

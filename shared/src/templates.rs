@@ -28,6 +28,8 @@ pub struct MessageContext<'a> {
     pub order: &'a Order,
     /// The shipment a shipping message is about; None for order-wide messages.
     pub shipment: Option<&'a Shipment>,
+    /// The carrier's view of that shipment (status, estimate, checkpoints), when known.
+    pub tracking: Option<&'a crate::tracking::ShipmentTracking>,
     pub tracking_url: &'a str,
     pub returns_url: &'a str,
 }
@@ -628,7 +630,14 @@ mod tests {
     }
 
     fn ctx<'a>(settings: &'a ShopSettings, order: &'a Order, shipment: Option<&'a Shipment>) -> MessageContext<'a> {
-        MessageContext { settings, order, shipment, tracking_url: TRACKING_URL, returns_url: RETURNS_URL }
+        MessageContext {
+            settings,
+            order,
+            shipment,
+            tracking: None,
+            tracking_url: TRACKING_URL,
+            returns_url: RETURNS_URL,
+        }
     }
 
     #[test]

@@ -288,7 +288,14 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
             self.links.url(&self.public_url, &claims)
         };
         let (tracking_url, returns_url) = (link(LinkPurpose::Track), link(LinkPurpose::Return));
-        let ctx = MessageContext { settings, order, shipment, tracking_url: &tracking_url, returns_url: &returns_url };
+        let ctx = MessageContext {
+            settings,
+            order,
+            shipment,
+            tracking: None,
+            tracking_url: &tracking_url,
+            returns_url: &returns_url,
+        };
         let outbox = Outbox { store: &self.store, email: &self.email, sms: &self.sms, clock: &self.clock };
         let scope = shipment.map_or("", |s| s.id.as_str());
         let deliveries = outbox.send_once(&ctx, kind, scope).await?;
