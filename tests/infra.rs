@@ -15,11 +15,14 @@ use ppx_shared::table::{KeyDef, table_def};
 use serde_json::{Map, Value as Json, json};
 use serde_yaml::Value as Yaml;
 
-const ORDER_PLACED: &str = "OrderPlacedFunction";
-const ORDER_PLACED_ROUTES: [&str; 3] =
-    ["/webhooks/shopify/{shop}", "/webhooks/woocommerce/{shop}", "/webhooks/orders/{shop}"];
-const ORDER_PLACED_TABLE_ACTIONS: [&str; 5] =
-    ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"];
+/// Each HTTP function: its template resource, its binary, and the routes its handler serves
+/// (taken from the handler crate, so the code and the template cannot disagree).
+const HTTP_FUNCTIONS: [(&str, &str, &[&str]); 2] = [
+    ("OrderPlacedFunction", "order-placed", &order_placed::ROUTES),
+    ("CarrierWebhookFunction", "carrier-webhook", &carrier_webhook::ROUTES),
+];
+/// What the DynamoDB adapter calls: no Scan, no UpdateItem, no batch or transaction actions.
+const TABLE_ACTIONS: [&str; 4] = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"];
 
 fn template_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml")
@@ -218,36 +221,33 @@ fn every_function_is_provided_al2023_on_arm64() {
 }
 
 #[test]
-fn order_placed_builds_its_binary() {
+fn each_function_builds_its_binary() {
     let template = template();
-    let function = resource(&template, ORDER_PLACED);
-    assert_eq!(function["Type"], "AWS::Serverless::Function");
-    assert_eq!(function["Metadata"]["BuildProperties"]["Binary"], "order-placed");
+    for (name, binary, _) in HTTP_FUNCTIONS {
+        let function = resource(&template, name);
+        assert_eq!(function["Type"], "AWS::Serverless::Function");
+        assert_eq!(function["Metadata"]["BuildProperties"]["Binary"], binary);
+    }
 }
 
 #[test]
-fn order_placed_routes_are_the_three_post_webhooks() {
+fn each_function_has_exactly_its_handlers_routes_as_post() {
     let template = template();
-    let events =
-        resource(&template, ORDER_PLACED)["Properties"]["Events"].as_object().expect("OrderPlacedFunction has Events");
-
-    let mut paths = Vec::new();
-    for (name, event) in events {
-        assert_eq!(event["Type"], "HttpApi", "event {name} must be an HttpApi route");
-        let props = &event["Properties"];
-        assert_eq!(props["Method"], "POST", "event {name} Method");
-        assert_eq!(props["ApiId"], json!({ "Ref": "HttpApi" }), "event {name} uses the shared HttpApi");
-        let path = props["Path"].as_str().expect("Path is a string");
-        assert!(
-            ORDER_PLACED_ROUTES.contains(&path),
-            "event {name}: unexpected route {path}, expected one of {ORDER_PLACED_ROUTES:?}"
-        );
-        paths.push(path);
+    for (function, _, routes) in HTTP_FUNCTIONS {
+        let events = resource(&template, function)["Properties"]["Events"].as_object().expect("function has Events");
+        let mut paths = Vec::new();
+        for (name, event) in events {
+            assert_eq!(event["Type"], "HttpApi", "{function} event {name} must be an HttpApi route");
+            let props = &event["Properties"];
+            assert_eq!(props["Method"], "POST", "{function} event {name} Method");
+            assert_eq!(props["ApiId"], json!({ "Ref": "HttpApi" }), "{function} event {name} uses the shared HttpApi");
+            paths.push(props["Path"].as_str().expect("Path is a string"));
+        }
+        paths.sort_unstable();
+        let mut expected = routes.to_vec();
+        expected.sort_unstable();
+        assert_eq!(paths, expected, "{function}: each route of its handler exactly once");
     }
-    paths.sort_unstable();
-    let mut expected = ORDER_PLACED_ROUTES.to_vec();
-    expected.sort_unstable();
-    assert_eq!(paths, expected, "each webhook route exactly once");
     assert_eq!(resource(&template, "HttpApi")["Type"], "AWS::Serverless::HttpApi");
 }
 
@@ -364,53 +364,57 @@ fn only_sms_publish_is_allowed_on_any_resource() {
 }
 
 #[test]
-fn order_placed_table_statement_is_exactly_its_actions_on_the_table() {
+fn each_functions_table_statement_is_exactly_the_adapters_actions_on_the_table() {
     let template = template();
-    let table_statements: Vec<_> = function_allow_statements(&template, ORDER_PLACED)
-        .into_iter()
-        .filter(|s| actions(s).iter().any(|a| a.starts_with("dynamodb:")))
-        .collect();
-    assert_eq!(table_statements.len(), 1, "one DynamoDB statement: {table_statements:?}");
-    let statement = table_statements[0];
-
-    let granted = actions(statement);
-    let unique: BTreeSet<&str> = granted.iter().copied().collect();
-    assert_eq!(unique.len(), granted.len(), "duplicate actions: {granted:?}");
-    assert_eq!(unique, BTreeSet::from(ORDER_PLACED_TABLE_ACTIONS), "DynamoDB actions");
-
-    // The table only: the function never queries gsi1, so no `${Table.Arn}/index/*`.
-    assert_eq!(statement["Resource"], json!({ "Fn::GetAtt": ["Table", "Arn"] }));
+    for (function, _, _) in HTTP_FUNCTIONS {
+        let table_statements: Vec<_> = function_allow_statements(&template, function)
+            .into_iter()
+            .filter(|s| actions(s).iter().any(|a| a.starts_with("dynamodb:")))
+            .collect();
+        assert_eq!(table_statements.len(), 1, "{function}: one DynamoDB statement: {table_statements:?}");
+        let statement = table_statements[0];
+        let granted = actions(statement);
+        let unique: BTreeSet<&str> = granted.iter().copied().collect();
+        assert_eq!(unique.len(), granted.len(), "{function}: duplicate actions: {granted:?}");
+        assert_eq!(unique, BTreeSet::from(TABLE_ACTIONS), "{function}: DynamoDB actions");
+        // The table only: these functions never query gsi1, so no `${Table.Arn}/index/*`.
+        assert_eq!(statement["Resource"], json!({ "Fn::GetAtt": ["Table", "Arn"] }));
+    }
 }
 
 #[test]
-fn order_placed_grants_nothing_beyond_what_it_calls() {
+fn each_function_grants_nothing_beyond_what_it_calls() {
     let template = template();
-    let granted: BTreeSet<&str> =
-        function_allow_statements(&template, ORDER_PLACED).into_iter().flat_map(actions).collect();
-    let mut expected: BTreeSet<&str> = BTreeSet::from(ORDER_PLACED_TABLE_ACTIONS);
-    expected.extend(["ses:SendEmail", "sns:Publish"]);
-    assert_eq!(granted, expected);
+    for (function, _, _) in HTTP_FUNCTIONS {
+        let granted: BTreeSet<&str> =
+            function_allow_statements(&template, function).into_iter().flat_map(actions).collect();
+        let mut expected: BTreeSet<&str> = BTreeSet::from(TABLE_ACTIONS);
+        expected.extend(["ses:SendEmail", "sns:Publish"]);
+        assert_eq!(granted, expected, "{function}");
+    }
 }
 
 #[test]
-fn order_placed_sends_email_from_the_sender_identity_only() {
+fn each_function_sends_email_from_the_sender_identity_only() {
     let template = template();
-    let email: Vec<_> = function_allow_statements(&template, ORDER_PLACED)
-        .into_iter()
-        .filter(|s| actions(s).contains(&"ses:SendEmail"))
-        .collect();
-    assert_eq!(email.len(), 1, "one SES statement");
-    assert_eq!(actions(email[0]), ["ses:SendEmail"]);
-    let resources = one_or_many(&email[0]["Resource"]);
-    assert_eq!(
-        resources[0],
-        &json!({
-            "Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SenderIdentity}"
-        }),
-    );
-    // Anything else is the configuration set, present only when the parameter is set.
-    for extra in &resources[1..] {
-        assert_eq!(extra["Fn::If"][0], "HasConfigurationSet", "unexpected SES resource {extra}");
-        assert_eq!(extra["Fn::If"][2], json!({ "Ref": "AWS::NoValue" }));
+    for (function, _, _) in HTTP_FUNCTIONS {
+        let email: Vec<_> = function_allow_statements(&template, function)
+            .into_iter()
+            .filter(|s| actions(s).contains(&"ses:SendEmail"))
+            .collect();
+        assert_eq!(email.len(), 1, "{function}: one SES statement");
+        assert_eq!(actions(email[0]), ["ses:SendEmail"]);
+        let resources = one_or_many(&email[0]["Resource"]);
+        assert_eq!(
+            resources[0],
+            &json!({
+                "Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SenderIdentity}"
+            }),
+        );
+        // Anything else is the configuration set, present only when the parameter is set.
+        for extra in &resources[1..] {
+            assert_eq!(extra["Fn::If"][0], "HasConfigurationSet", "unexpected SES resource {extra}");
+            assert_eq!(extra["Fn::If"][2], json!({ "Ref": "AWS::NoValue" }));
+        }
     }
 }

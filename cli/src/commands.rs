@@ -54,6 +54,8 @@ fn render_json(view: &OrderView) -> String {
         "order": view.order,
         "shipments": view.shipments,
         "messages": view.messages,
+        "tracking": view.tracking.iter().map(|(id, t)| (id.clone(), &t.value)).collect::<std::collections::BTreeMap<_, _>>(),
+        "delivery": view.delivery,
     });
     serde_json::to_string_pretty(&value).expect("views serialize")
 }
@@ -103,6 +105,29 @@ pub fn render_text(view: &OrderView) -> String {
             shipment.carrier.as_deref().unwrap_or("carrier?"),
             shipment.tracking_number.as_ref().map_or("(no tracking number)", |t| t.as_str()),
             shipment.items.iter().map(|i| i.quantity).sum::<u32>()
+        );
+        if let Some(tracking) = view.tracking.get(&shipment.id).map(|v| &v.value) {
+            let status = tracking.status.map_or("no scans yet", |s| s.as_str());
+            let estimate = tracking.estimated_delivery.map(|d| format!(" · carrier estimate {d}")).unwrap_or_default();
+            let _ = writeln!(out, "    tracking {status}{estimate} · {} checkpoint(s)", tracking.checkpoints.len());
+            for event in tracking.timeline().take(3) {
+                let _ = writeln!(
+                    out,
+                    "      {} {} {}{}",
+                    event.occurred_at.format("%Y-%m-%d %H:%M UTC"),
+                    event.status.as_str(),
+                    event.message.as_deref().unwrap_or(""),
+                    event.location.as_deref().map(|l| format!(" ({l})")).unwrap_or_default()
+                );
+            }
+        }
+    }
+    if let Some(delivery) = &view.delivery {
+        let _ = writeln!(
+            out,
+            "Delivered {} · review request due {}",
+            delivery.delivered_at.format("%Y-%m-%d %H:%M UTC"),
+            delivery.review_due_at.format("%Y-%m-%d %H:%M UTC")
         );
     }
     let _ = writeln!(out, "Messages ({}):", view.messages.len());

@@ -6,6 +6,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use carrier_webhook::CarrierWebhook;
 use order_placed::OrderPlaced;
 use ppx_shared::aws_sdk_dynamodb;
 use ppx_shared::aws_sdk_sesv2;
@@ -18,10 +19,12 @@ use ppx_shared::store::dynamo::DynamoStore;
 use std::sync::Arc;
 
 pub type LocalOrderPlaced = OrderPlaced<DynamoStore, SesEmail, SnsSms, AnyClock>;
+pub type LocalCarrierWebhook = CarrierWebhook<DynamoStore, SesEmail, SnsSms, AnyClock>;
 
 /// The functions served locally, each wired to the AWS (or local) endpoints.
 pub struct Functions {
     pub order_placed: LocalOrderPlaced,
+    pub carrier_webhook: LocalCarrierWebhook,
 }
 
 impl Functions {
@@ -29,7 +32,10 @@ impl Functions {
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
         let email = SesEmail::new(aws_sdk_sesv2::Client::new(sdk));
         let sms = SnsSms::new(aws_sdk_sns::Client::new(sdk));
-        Self { order_placed: OrderPlaced::new(store, email, sms, clock, config) }
+        Self {
+            order_placed: OrderPlaced::new(store.clone(), email.clone(), sms.clone(), clock.clone(), config),
+            carrier_webhook: CarrierWebhook::new(store, email, sms, clock, config),
+        }
     }
 }
 
@@ -38,6 +44,10 @@ pub fn router(functions: Arc<Functions>) -> Router {
         .route("/webhooks/shopify/{shop}", any(order_placed))
         .route("/webhooks/woocommerce/{shop}", any(order_placed))
         .route("/webhooks/orders/{shop}", any(order_placed))
+        .route("/webhooks/easypost/{shop}", any(carrier_webhook))
+        .route("/webhooks/shippo/{shop}", any(carrier_webhook))
+        .route("/webhooks/aftership/{shop}", any(carrier_webhook))
+        .route("/webhooks/tracking/{shop}", any(carrier_webhook))
         .fallback(|| async { into_axum(EdgeError::NoRoute.into_response()) })
         .with_state(functions)
 }
@@ -46,15 +56,27 @@ fn into_axum(response: http::Response<String>) -> Response {
     response.map(Body::from).into_response()
 }
 
-async fn order_placed(State(functions): State<Arc<Functions>>, request: Request) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
+/// The request as a Lambda function sees it: `http` types with the whole body, and a request id.
+async fn buffered(request: Request) -> Result<(http::Request<bytes::Bytes>, String), Response> {
     let (parts, body) = request.into_parts();
     // One byte over the limit is enough to know the body is too large.
-    let Ok(body) = to_bytes(body, MAX_BODY_BYTES + 1).await else {
-        return into_axum(EdgeError::PayloadTooLarge.into_response());
-    };
-    let response = functions.order_placed.handle(http::Request::from_parts(parts, body), &request_id).await;
-    into_axum(response)
+    let body =
+        to_bytes(body, MAX_BODY_BYTES + 1).await.map_err(|_| into_axum(EdgeError::PayloadTooLarge.into_response()))?;
+    Ok((http::Request::from_parts(parts, body), uuid::Uuid::new_v4().to_string()))
+}
+
+async fn order_placed(State(functions): State<Arc<Functions>>, request: Request) -> Response {
+    match buffered(request).await {
+        Ok((request, id)) => into_axum(functions.order_placed.handle(request, &id).await),
+        Err(response) => response,
+    }
+}
+
+async fn carrier_webhook(State(functions): State<Arc<Functions>>, request: Request) -> Response {
+    match buffered(request).await {
+        Ok((request, id)) => into_axum(functions.carrier_webhook.handle(request, &id).await),
+        Err(response) => response,
+    }
 }
 
 pub async fn run(addr: std::net::SocketAddr, functions: Functions) -> std::io::Result<()> {

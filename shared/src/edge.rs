@@ -1,6 +1,7 @@
 //! The HTTP edge shared by every webhook function: typed errors mapped to a status and a JSON
 //! body that names the problem. Only here do errors become status codes.
 
+use crate::journey::JourneyError;
 use crate::notify::NotifyError;
 use crate::providers::ParseError;
 use crate::signature::SignatureError;
@@ -37,6 +38,18 @@ pub enum EdgeError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Notify(#[from] NotifyError),
+    #[error("too many concurrent updates of one shipment")]
+    Contended,
+}
+
+impl From<JourneyError> for EdgeError {
+    fn from(err: JourneyError) -> Self {
+        match err {
+            JourneyError::Store(e) => Self::Store(e),
+            JourneyError::Notify(e) => Self::Notify(e),
+            JourneyError::Contended => Self::Contended,
+        }
+    }
 }
 
 impl EdgeError {
@@ -57,6 +70,7 @@ impl EdgeError {
             Self::Notify(NotifyError::Send { .. }) => StatusCode::BAD_GATEWAY,
             Self::Notify(NotifyError::Store(StoreError::Unavailable(_))) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Notify(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Contended => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -82,6 +96,7 @@ impl EdgeError {
             Self::Notify(NotifyError::InFlight { .. }) => "in_progress",
             Self::Notify(NotifyError::Send { .. }) => "send_failed",
             Self::Notify(_) => "internal_error",
+            Self::Contended => "contended",
         }
     }
 
@@ -100,6 +115,25 @@ impl EdgeError {
         }
         response
     }
+}
+
+/// `.../webhooks/{source}/{shop}` (a stage prefix is tolerated): the source and shop segments.
+pub fn webhook_route(path: &str) -> Option<(&str, &str)> {
+    let mut segments = path.trim_end_matches('/').rsplit('/');
+    let shop = segments.next()?;
+    let source = segments.next()?;
+    (segments.next()? == "webhooks" && !shop.is_empty()).then_some((source, shop))
+}
+
+/// The checks every webhook passes before its shop is even looked up.
+pub fn check_webhook_request(method: &http::Method, body_len: usize) -> Result<(), EdgeError> {
+    if method != http::Method::POST {
+        return Err(EdgeError::MethodNotAllowed);
+    }
+    if body_len > MAX_BODY_BYTES {
+        return Err(EdgeError::PayloadTooLarge);
+    }
+    Ok(())
 }
 
 pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<String> {
@@ -141,6 +175,15 @@ mod tests {
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(!response.body().contains("10.0.0.1"));
         assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+    }
+
+    #[test]
+    fn webhook_routes_tolerate_a_stage_prefix() {
+        assert_eq!(webhook_route("/webhooks/shopify/demo-shop"), Some(("shopify", "demo-shop")));
+        assert_eq!(webhook_route("/prod/webhooks/easypost/demo-shop/"), Some(("easypost", "demo-shop")));
+        assert_eq!(webhook_route("/hooks/shopify/demo-shop"), None);
+        assert_eq!(webhook_route("/webhooks/shopify/"), None);
+        assert_eq!(webhook_route("/"), None);
     }
 
     #[test]

@@ -8,6 +8,9 @@ pub mod config;
 pub mod delivery;
 pub mod edge;
 pub mod ids;
+pub mod journey;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod link;
 pub mod messages;
 pub mod messaging;

@@ -165,3 +165,36 @@ mod tests {
         assert!(url.starts_with("https://track.example.com/track/"), "{url}");
     }
 }
+
+/// The deployment's link key and public URL: builds the links every customer message carries.
+#[derive(Debug, Clone)]
+pub struct CustomerLinks {
+    key: LinkKey,
+    public_url: String,
+}
+
+/// The links one message carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLinks {
+    pub tracking: String,
+    pub returns: String,
+}
+
+impl CustomerLinks {
+    pub fn new(key: LinkKey, public_url: impl Into<String>) -> Self {
+        Self { key, public_url: public_url.into() }
+    }
+
+    pub fn key(&self) -> &LinkKey {
+        &self.key
+    }
+
+    pub fn for_order(&self, shop: &ShopId, order: &OrderId, now: DateTime<Utc>) -> OrderLinks {
+        let expires_at = (now + chrono::Duration::days(DEFAULT_LINK_TTL_DAYS)).timestamp();
+        let link = |purpose| {
+            let claims = LinkClaims { shop: shop.clone(), order: order.clone(), purpose, expires_at };
+            self.key.url(&self.public_url, &claims)
+        };
+        OrderLinks { tracking: link(LinkPurpose::Track), returns: link(LinkPurpose::Return) }
+    }
+}

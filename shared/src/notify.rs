@@ -3,10 +3,14 @@
 //! so that the sender's retry can send it.
 
 use crate::clock::Clock;
+use crate::link::CustomerLinks;
 use crate::messages::{Channel, DeliveryState, MessageKey, MessageKind, MessageRecord};
 use crate::messaging::{EmailSender, OutboundEmail, SendError, SmsSender};
+use crate::order::{Order, Shipment};
+use crate::settings::ShopSettings;
 use crate::store::{Claim, ClaimOutcome, Store, StoreError};
 use crate::templates::{MessageContext, TemplateError, render_email, render_sms};
+use crate::tracking::ShipmentTracking;
 
 /// A claim older than this is presumed dead (its Lambda timed out) and may be taken over.
 /// It must exceed the longest send; functions time out after 10 s.
@@ -51,9 +55,34 @@ pub struct Outbox<'a, S, E, T, C> {
     pub email: &'a E,
     pub sms: &'a T,
     pub clock: &'a C,
+    pub links: &'a CustomerLinks,
 }
 
 impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
+    /// Sends `kind` about an order (and one of its shipments) with fresh customer links;
+    /// returns how many messages actually went out now.
+    pub async fn notify(
+        &self,
+        settings: &ShopSettings,
+        order: &Order,
+        shipment: Option<&Shipment>,
+        tracking: Option<&ShipmentTracking>,
+        kind: MessageKind,
+        scope: &str,
+    ) -> Result<usize, NotifyError> {
+        let links = self.links.for_order(&order.shop, &order.id, self.clock.now());
+        let ctx = MessageContext {
+            settings,
+            order,
+            shipment,
+            tracking,
+            tracking_url: &links.tracking,
+            returns_url: &links.returns,
+        };
+        let deliveries = self.send_once(&ctx, kind, scope).await?;
+        Ok(deliveries.iter().filter(|d| d.is_new_send()).count())
+    }
+
     /// Sends `kind` about `scope` (a shipment id, or "" for the order) on every channel the
     /// customer can be reached on and agreed to.
     pub async fn send_once(

@@ -41,6 +41,19 @@ impl SettingsCache {
     }
 }
 
+impl SettingsCache {
+    /// The settings of the shop named in a URL; unknown and malformed ids are both "unknown shop".
+    pub async fn resolve<S: Store>(
+        &self,
+        store: &S,
+        raw_shop: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<ShopSettings>, crate::edge::EdgeError> {
+        let shop = ShopId::parse(raw_shop).map_err(|_| crate::edge::EdgeError::UnknownShop)?;
+        self.get(store, &shop, now).await?.ok_or(crate::edge::EdgeError::UnknownShop)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

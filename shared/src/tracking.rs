@@ -56,7 +56,7 @@ pub struct TrackingEvent {
 }
 
 /// What one carrier webhook says about one parcel.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CarrierUpdate {
     pub tracking_number: TrackingNumber,
     pub carrier: Option<String>,
@@ -489,7 +489,7 @@ mod tests {
         history: Vec<TrackingEvent>,
         groups: &[Vec<TrackingEvent>],
     ) -> Result<Vec<String>, TestCaseError> {
-        let (reference, _) = deliver(&[history.clone()]);
+        let (reference, _) = deliver(std::slice::from_ref(&history));
         let (state, sent) = deliver(groups);
         prop_assert!(state.same_journey(&reference), "final state differs: {:?}", state.status);
         let sent_keys = keys(&sent);

@@ -169,6 +169,27 @@ impl TestEnv {
         self.post(&format!("/webhooks/orders/{}", self.shop()), &headers, body.to_vec()).await
     }
 
+    /// Signs like EasyPost: `hmac-sha256-hex=` + hex HMAC-SHA256 of the body (ASCII secrets need no NFKD).
+    pub async fn post_easypost(&self, body: &[u8]) -> Reply {
+        use hmac::Mac;
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(self.secret(WebhookSource::Easypost).as_bytes()).unwrap();
+        mac.update(body);
+        let signature = format!("hmac-sha256-hex={}", hex::encode(mac.finalize().into_bytes()));
+        let headers = vec![("content-type", "application/json".to_owned()), ("x-hmac-signature", signature)];
+        self.post(&format!("/webhooks/easypost/{}", self.shop()), &headers, body.to_vec()).await
+    }
+
+    /// The generic tracking format, signed with the shop's `tracking` secret.
+    pub async fn post_tracking(&self, body: &[u8]) -> Reply {
+        let now = self.clock_now().timestamp();
+        let headers = vec![
+            ("content-type", "application/json".to_owned()),
+            ("ppx-signature", sign_timestamped(self.secret(WebhookSource::Tracking), body, now)),
+        ];
+        self.post(&format!("/webhooks/tracking/{}", self.shop()), &headers, body.to_vec()).await
+    }
+
     pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
         use ppx_shared::clock::Clock;
         self.clock.now()

@@ -3,22 +3,21 @@
 //! `ppx serve` wires the same handler behind a local HTTP server.
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http::{HeaderMap, Request, Response, StatusCode};
 use ppx_shared::clock::Clock;
 use ppx_shared::config::AppConfig;
-use ppx_shared::edge::{EdgeError, MAX_BODY_BYTES, is_json_content_type, json_response};
-use ppx_shared::ids::ShopId;
-use ppx_shared::link::{DEFAULT_LINK_TTL_DAYS, LinkClaims, LinkKey, LinkPurpose};
+use ppx_shared::edge::{EdgeError, check_webhook_request, is_json_content_type, json_response, webhook_route};
+use ppx_shared::journey::{Journey, TrackingOutcome};
+use ppx_shared::link::{CustomerLinks, LinkKey};
 use ppx_shared::messages::MessageKind;
 use ppx_shared::messaging::{EmailSender, SmsSender};
-use ppx_shared::notify::{Delivery, Outbox};
+use ppx_shared::notify::Outbox;
 use ppx_shared::order::{Order, OrderStatus, Shipment};
 use ppx_shared::providers::{OrderTopic, PlatformEvent, generic_order, shopify, woocommerce};
 use ppx_shared::settings::{ShopSettings, WebhookSource};
 use ppx_shared::settings_cache::SettingsCache;
 use ppx_shared::signature::{verify_base64_hmac, verify_timestamped};
 use ppx_shared::store::{Store, Upsert, WebhookReceipt};
-use ppx_shared::templates::MessageContext;
 use serde_json::json;
 use tracing::{Instrument, field};
 
@@ -45,8 +44,7 @@ pub struct OrderPlaced<S, E, T, C> {
     pub sms: T,
     pub clock: C,
     settings: SettingsCache,
-    links: LinkKey,
-    public_url: String,
+    links: CustomerLinks,
 }
 
 /// What a processed request did, for the response and the log.
@@ -74,14 +72,6 @@ fn source_of(segment: &str) -> Option<WebhookSource> {
     }
 }
 
-/// `.../webhooks/{source}/{shop}`, tolerating a stage prefix.
-fn route(path: &str) -> Option<(WebhookSource, &str)> {
-    let mut segments = path.trim_end_matches('/').rsplit('/');
-    let shop = segments.next()?;
-    let source = source_of(segments.next()?)?;
-    (segments.next()? == "webhooks").then_some((source, shop))
-}
-
 /// WooCommerce pings a new webhook's URL with an unsigned form body `webhook_id=N`.
 fn is_woocommerce_ping(headers: &HeaderMap, body: &[u8]) -> bool {
     headers.get(WOO_SIGNATURE).is_none()
@@ -98,9 +88,12 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
             sms,
             clock,
             settings: SettingsCache::new(config.settings_ttl),
-            links: LinkKey::from_secret(config.link_secret.expose()),
-            public_url: config.public_url.clone(),
+            links: CustomerLinks::new(LinkKey::from_secret(config.link_secret.expose()), config.public_url.clone()),
         }
+    }
+
+    fn outbox(&self) -> Outbox<'_, S, E, T, C> {
+        Outbox { store: &self.store, email: &self.email, sms: &self.sms, clock: &self.clock, links: &self.links }
     }
 
     pub async fn handle(&self, request: Request<Bytes>, request_id: &str) -> Response<String> {
@@ -144,20 +137,17 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
     }
 
     async fn process(&self, request: &Request<Bytes>) -> Result<Outcome, EdgeError> {
-        let (source, shop) = route(request.uri().path()).ok_or(EdgeError::NoRoute)?;
-        if request.method() != Method::POST {
-            return Err(EdgeError::MethodNotAllowed);
-        }
+        let (source, shop) = webhook_route(request.uri().path())
+            .and_then(|(source, shop)| Some((source_of(source)?, shop)))
+            .ok_or(EdgeError::NoRoute)?;
         let body = request.body();
-        if body.len() > MAX_BODY_BYTES {
-            return Err(EdgeError::PayloadTooLarge);
-        }
+        check_webhook_request(request.method(), body.len())?;
         let span = tracing::Span::current();
         span.record("source", source.as_str());
-        let shop = ShopId::parse(shop).map_err(|_| EdgeError::UnknownShop)?;
-        span.record("shop", shop.as_str());
+        span.record("shop", shop);
         let now = self.clock.now();
-        let settings = self.settings.get(&self.store, &shop, now).await?.ok_or(EdgeError::UnknownShop)?;
+        let settings = self.settings.resolve(&self.store, shop, now).await?;
+        let shop = &settings.shop;
         let headers = request.headers();
 
         if source == WebhookSource::Woocommerce && is_woocommerce_ping(headers, body) {
@@ -199,15 +189,15 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
             .filter(|id| !id.is_empty() && id.len() <= 200)
             .map(|id| WebhookReceipt { source, delivery_id: id.to_owned() });
         if let Some(receipt) = &receipt
-            && self.store.webhook_seen(&shop, receipt).await?
+            && self.store.webhook_seen(shop, receipt).await?
         {
             return Ok(Outcome::Duplicate);
         }
 
         let event = match source {
-            WebhookSource::Shopify => shopify::parse(&shop, topic, body),
-            WebhookSource::Woocommerce => woocommerce::parse(&shop, topic, body),
-            _ => generic_order::parse(&shop, body),
+            WebhookSource::Shopify => shopify::parse(shop, topic, body),
+            WebhookSource::Woocommerce => woocommerce::parse(shop, topic, body),
+            _ => generic_order::parse(shop, body),
         }?;
         let outcome = match event {
             PlatformEvent::Order { topic, order } => self.apply_order(&settings, topic, *order).await?,
@@ -215,7 +205,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
         };
         if let Some(receipt) = &receipt {
             let expires_at = now + chrono::Duration::days(RECEIPT_TTL_DAYS);
-            self.store.record_webhook(&shop, receipt, expires_at).await?;
+            self.store.record_webhook(shop, receipt, expires_at).await?;
         }
         Ok(outcome)
     }
@@ -246,14 +236,25 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
         if current.status == OrderStatus::Cancelled {
             return Ok(Outcome::Processed { messages_sent });
         }
+        let outbox = self.outbox();
         if topic == OrderTopic::Created {
-            messages_sent += self.notify(settings, &current, None, MessageKind::OrderConfirmation).await?;
+            messages_sent += outbox.notify(settings, &current, None, None, MessageKind::OrderConfirmation, "").await?;
         }
         if is_new {
-            // Shipments that arrived before their order are announced now.
+            // Shipments (and their carrier news) that arrived before their order are announced now.
             let view = self.store.order_view(&current.shop, &current.id).await?;
             for shipment in &view.shipments {
-                messages_sent += self.notify(settings, &current, Some(shipment), MessageKind::Shipped).await?;
+                messages_sent +=
+                    outbox.notify(settings, &current, Some(shipment), None, MessageKind::Shipped, &shipment.id).await?;
+                if let Some(tracking) = view.tracking.get(&shipment.id) {
+                    let journey = Journey { outbox: self.outbox() };
+                    let announced = journey
+                        .announce(settings, &view, &shipment.id, tracking.value.clone(), Some(tracking.version))
+                        .await?;
+                    if let TrackingOutcome::Applied { messages_sent: n, .. } = announced {
+                        messages_sent += n;
+                    }
+                }
             }
         }
         Ok(Outcome::Processed { messages_sent })
@@ -271,51 +272,22 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
         if order.status == OrderStatus::Cancelled {
             return Ok(Outcome::Processed { messages_sent: 0 });
         }
-        let messages_sent = self.notify(settings, &order, Some(&current), MessageKind::Shipped).await?;
+        let mut messages_sent =
+            self.outbox().notify(settings, &order, Some(&current), None, MessageKind::Shipped, &current.id).await?;
+        // Carrier news that came before this fulfillment is applied (and announced) now.
+        let journey = Journey { outbox: self.outbox() };
+        if let Some(TrackingOutcome::Applied { messages_sent: n, .. }) =
+            journey.apply_pending(settings, &current).await?
+        {
+            messages_sent += n;
+        }
         Ok(Outcome::Processed { messages_sent })
-    }
-
-    async fn notify(
-        &self,
-        settings: &ShopSettings,
-        order: &Order,
-        shipment: Option<&Shipment>,
-        kind: MessageKind,
-    ) -> Result<usize, EdgeError> {
-        let expires_at = (self.clock.now() + chrono::Duration::days(DEFAULT_LINK_TTL_DAYS)).timestamp();
-        let link = |purpose| {
-            let claims = LinkClaims { shop: order.shop.clone(), order: order.id.clone(), purpose, expires_at };
-            self.links.url(&self.public_url, &claims)
-        };
-        let (tracking_url, returns_url) = (link(LinkPurpose::Track), link(LinkPurpose::Return));
-        let ctx = MessageContext {
-            settings,
-            order,
-            shipment,
-            tracking: None,
-            tracking_url: &tracking_url,
-            returns_url: &returns_url,
-        };
-        let outbox = Outbox { store: &self.store, email: &self.email, sms: &self.sms, clock: &self.clock };
-        let scope = shipment.map_or("", |s| s.id.as_str());
-        let deliveries = outbox.send_once(&ctx, kind, scope).await?;
-        Ok(deliveries.iter().filter(|d| Delivery::is_new_send(d)).count())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn routes_parse_with_or_without_stage() {
-        assert_eq!(route("/webhooks/shopify/demo-shop"), Some((WebhookSource::Shopify, "demo-shop")));
-        assert_eq!(route("/prod/webhooks/orders/demo-shop/"), Some((WebhookSource::Orders, "demo-shop")));
-        assert_eq!(route("/webhooks/woocommerce/x"), Some((WebhookSource::Woocommerce, "x")));
-        assert_eq!(route("/webhooks/easypost/demo-shop"), None);
-        assert_eq!(route("/hooks/shopify/demo-shop"), None);
-        assert_eq!(route("/"), None);
-    }
 
     #[test]
     fn woocommerce_ping_is_recognized_only_unsigned() {
@@ -333,6 +305,7 @@ mod tests {
 mod rules {
     use super::*;
     use ppx_shared::clock::ManualClock;
+    use ppx_shared::ids::ShopId;
     use ppx_shared::messaging::memory::{MemoryEmail, MemorySms};
     use ppx_shared::settings::Secret;
     use ppx_shared::signature::sign_base64_hmac;

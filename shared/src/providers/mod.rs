@@ -2,7 +2,7 @@
 
 pub mod generic_order;
 pub mod shopify;
-mod wire;
+pub(crate) mod wire;
 pub mod woocommerce;
 
 use crate::order::{Order, Shipment};

@@ -1,11 +1,15 @@
 //! The DynamoDB adapter. One table; keys are documented in the README ("Table design").
 
-use super::{Claim, ClaimOutcome, OrderView, Store, StoreError, Upsert, WebhookReceipt};
+use super::{
+    Claim, ClaimOutcome, DeliveryRecord, OrderView, Store, StoreError, TrackingLookup, TrackingTarget, Upsert,
+    Versioned, WebhookReceipt,
+};
 use crate::ids::{OrderId, ShopId, TrackingNumber};
 use crate::messages::{DeliveryState, MessageKey, MessageRecord};
 use crate::order::{Order, Shipment};
 use crate::settings::ShopSettings;
 use crate::table::{GSI1_PARTITION_KEY, GSI1_SORT_KEY, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
+use crate::tracking::{CarrierUpdate, ShipmentTracking};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
@@ -28,6 +32,9 @@ pub mod keys {
     pub const MESSAGE_PREFIX: &str = "MSG#";
     pub const WEBHOOK: &str = "WEBHOOK";
     pub const TRACKING: &str = "TRACKING";
+    pub const TRACKING_STATE_PREFIX: &str = "TRACKING#";
+    pub const PENDING_PREFIX: &str = "PENDING#";
+    pub const DELIVERY: &str = "DELIVERY";
 
     pub fn shop(shop: &ShopId) -> String {
         format!("SHOP#{shop}")
@@ -43,6 +50,16 @@ pub mod keys {
     }
     pub fn tracking(shop: &ShopId, number: &TrackingNumber) -> String {
         format!("SHOP#{shop}#TRACKING#{number}")
+    }
+    pub fn tracking_state(shipment_id: &str) -> String {
+        format!("{TRACKING_STATE_PREFIX}{shipment_id}")
+    }
+    pub fn review_due(shop: &ShopId) -> String {
+        format!("SHOP#{shop}#REVIEW_DUE")
+    }
+    /// Sorts by due time (RFC 3339 UTC, fixed width), then order.
+    pub fn review_due_sort(due: DateTime<Utc>, order: &OrderId) -> String {
+        format!("{}#{order}", due.format("%Y-%m-%dT%H:%M:%SZ"))
     }
     pub fn webhook(shop: &ShopId, receipt: &WebhookReceipt) -> String {
         format!("SHOP#{shop}#WEBHOOK#{}#{}", receipt.source.as_str(), receipt.delivery_id)
@@ -222,7 +239,7 @@ impl Store for DynamoStore {
             .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(unavailable)?;
-        let mut view = OrderView { order: None, shipments: Vec::new(), messages: Vec::new() };
+        let mut view = OrderView::default();
         for item in &items {
             let sk = item.get(SORT_KEY).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
             if sk == keys::ORDER {
@@ -231,6 +248,11 @@ impl Store for DynamoStore {
                 view.shipments.push(decode(item, "shipment")?);
             } else if sk.starts_with(keys::MESSAGE_PREFIX) {
                 view.messages.push(decode(item, "record")?);
+            } else if let Some(shipment_id) = sk.strip_prefix(keys::TRACKING_STATE_PREFIX) {
+                let versioned = Versioned { value: decode(item, "tracking")?, version: decode(item, "version")? };
+                view.tracking.insert(shipment_id.to_owned(), versioned);
+            } else if sk == keys::DELIVERY {
+                view.delivery = Some(decode(item, "delivery")?);
             }
         }
         view.messages.sort_by_key(|m| m.at);
@@ -251,6 +273,102 @@ impl Store for DynamoStore {
             Ok(true) => Ok(Upsert::Updated),
             Ok(false) => Ok(Upsert::Created),
             Err(stored) => Ok(Upsert::Stale(Box::new(decode(&stored, "shipment")?))),
+        }
+    }
+
+    async fn lookup_tracking(&self, shop: &ShopId, number: &TrackingNumber) -> Result<TrackingLookup, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::tracking(shop, number)))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)?;
+        let mut lookup = TrackingLookup::default();
+        for item in &items {
+            let sk = item.get(SORT_KEY).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
+            if sk == keys::TRACKING {
+                lookup.target = Some(TrackingTarget {
+                    order_id: decode(item, "order_id")?,
+                    shipment_id: decode(item, "shipment_id")?,
+                });
+            } else if sk.starts_with(keys::PENDING_PREFIX) {
+                lookup.pending.push(decode(item, "update")?);
+            }
+        }
+        Ok(lookup)
+    }
+
+    async fn keep_pending_update(
+        &self,
+        shop: &ShopId,
+        update: &CarrierUpdate,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        use sha2::Digest;
+        // Keyed by content, so the same webhook delivered again overwrites itself.
+        let digest = sha2::Sha256::digest(serde_json::to_vec(update).expect("updates serialize"));
+        let sk = format!("{}{}", keys::PENDING_PREFIX, hex::encode(&digest[..16]));
+        let mut item = key(keys::tracking(shop, &update.tracking_number), sk);
+        item.insert("update".into(), encode(update));
+        item.insert(TTL_ATTRIBUTE.into(), n(expires_at.timestamp()));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn put_tracking(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        shipment_id: &str,
+        tracking: &ShipmentTracking,
+        expected: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let mut item = key(keys::order(shop, order), keys::tracking_state(shipment_id));
+        item.insert("tracking".into(), encode(tracking));
+        item.insert("version".into(), n(expected.map_or(1, |v| v as i64 + 1)));
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let request = match expected {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            Some(version) => {
+                request.condition_expression("version = :v").expression_attribute_values(":v", n(version as i64))
+            }
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    async fn record_delivery(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        record: &DeliveryRecord,
+    ) -> Result<bool, StoreError> {
+        let mut item = key(keys::order(shop, order), keys::DELIVERY);
+        item.insert(GSI1_PARTITION_KEY.into(), s(keys::review_due(shop)));
+        item.insert(GSI1_SORT_KEY.into(), s(keys::review_due_sort(record.review_due_at, order)));
+        item.insert("delivery".into(), encode(record));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(unavailable(err)),
         }
     }
 

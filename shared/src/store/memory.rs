@@ -1,11 +1,15 @@
 //! An in-memory [`Store`] for unit tests of handler logic. Same rules as the DynamoDB adapter,
 //! decided under one lock.
 
-use super::{Claim, ClaimOutcome, OrderView, Store, StoreError, Upsert, WebhookReceipt};
-use crate::ids::{OrderId, ShopId};
+use super::{
+    Claim, ClaimOutcome, DeliveryRecord, OrderView, Store, StoreError, TrackingLookup, TrackingTarget, Upsert,
+    Versioned, WebhookReceipt,
+};
+use crate::ids::{OrderId, ShopId, TrackingNumber};
 use crate::messages::{DeliveryState, MessageKey, MessageRecord};
 use crate::order::{Order, Shipment};
 use crate::settings::ShopSettings;
+use crate::tracking::{CarrierUpdate, ShipmentTracking};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -22,6 +26,10 @@ struct State {
     orders: HashMap<OrderKey, Order>,
     shipments: HashMap<OrderKey, BTreeMap<String, Shipment>>,
     messages: HashMap<OrderKey, BTreeMap<MessageSlot, LogEntry>>,
+    tracking_index: HashMap<(ShopId, TrackingNumber), TrackingTarget>,
+    pending: HashMap<(ShopId, TrackingNumber), Vec<CarrierUpdate>>,
+    tracking: HashMap<OrderKey, BTreeMap<String, Versioned<ShipmentTracking>>>,
+    deliveries: HashMap<OrderKey, DeliveryRecord>,
 }
 
 #[derive(PartialEq, Eq, Hash)]
@@ -97,11 +105,17 @@ impl Store for MemoryStore {
             order: s.orders.get(&key).cloned(),
             shipments: s.shipments.get(&key).map(|m| m.values().cloned().collect()).unwrap_or_default(),
             messages: s.messages.get(&key).map(|m| m.values().map(|(r, _, _)| r.clone()).collect()).unwrap_or_default(),
+            tracking: s.tracking.get(&key).cloned().unwrap_or_default(),
+            delivery: s.deliveries.get(&key).cloned(),
         }))
     }
 
     async fn upsert_shipment(&self, shop: &ShopId, shipment: &Shipment) -> Result<Upsert<Shipment>, StoreError> {
         Ok(self.with(|s| {
+            if let Some(number) = &shipment.tracking_number {
+                let target = TrackingTarget { order_id: shipment.order_id.clone(), shipment_id: shipment.id.clone() };
+                s.tracking_index.insert((shop.clone(), number.clone()), target);
+            }
             let slot = s.shipments.entry((shop.clone(), shipment.order_id.clone())).or_default();
             match slot.get(&shipment.id) {
                 Some(stored) if stored.updated_at >= shipment.updated_at => Upsert::Stale(Box::new(stored.clone())),
@@ -111,6 +125,65 @@ impl Store for MemoryStore {
                     outcome
                 }
             }
+        }))
+    }
+
+    async fn lookup_tracking(&self, shop: &ShopId, number: &TrackingNumber) -> Result<TrackingLookup, StoreError> {
+        let key = (shop.clone(), number.clone());
+        Ok(self.with(|s| TrackingLookup {
+            target: s.tracking_index.get(&key).cloned(),
+            pending: s.pending.get(&key).cloned().unwrap_or_default(),
+        }))
+    }
+
+    async fn keep_pending_update(
+        &self,
+        shop: &ShopId,
+        update: &CarrierUpdate,
+        _: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.with(|s| {
+            let kept = s.pending.entry((shop.clone(), update.tracking_number.clone())).or_default();
+            if !kept.contains(update) {
+                kept.push(update.clone());
+            }
+        });
+        Ok(())
+    }
+
+    async fn put_tracking(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        shipment_id: &str,
+        tracking: &ShipmentTracking,
+        expected: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let slot = s.tracking.entry((shop.clone(), order.clone())).or_default();
+            let current = slot.get(shipment_id).map(|v| v.version);
+            if current != expected {
+                return false;
+            }
+            let version = expected.map_or(1, |v| v + 1);
+            slot.insert(shipment_id.to_owned(), Versioned { value: tracking.clone(), version });
+            true
+        }))
+    }
+
+    async fn record_delivery(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        record: &DeliveryRecord,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), order.clone());
+            if s.deliveries.contains_key(&key) {
+                return false;
+            }
+            s.deliveries.insert(key, record.clone());
+            true
         }))
     }
 

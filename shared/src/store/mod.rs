@@ -5,11 +5,14 @@
 pub mod dynamo;
 pub mod memory;
 
-use crate::ids::{OrderId, ShopId};
+use crate::ids::{OrderId, ShopId, TrackingNumber};
 use crate::messages::{MessageKey, MessageRecord};
 use crate::order::{Order, Shipment};
 use crate::settings::{ShopSettings, WebhookSource};
+use crate::tracking::{CarrierUpdate, ShipmentTracking};
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::future::Future;
 
 #[derive(Debug, thiserror::Error)]
@@ -60,11 +63,40 @@ pub struct WebhookReceipt {
 }
 
 /// An order with everything recorded about it, as operators see it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct OrderView {
     pub order: Option<Order>,
     pub shipments: Vec<Shipment>,
     pub messages: Vec<MessageRecord>,
+    /// Carrier tracking per shipment id, with the version its next write must match.
+    pub tracking: BTreeMap<String, Versioned<ShipmentTracking>>,
+    pub delivery: Option<DeliveryRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: u64,
+}
+
+/// Where a tracking number leads, and carrier updates that came before its shipment did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TrackingLookup {
+    pub target: Option<TrackingTarget>,
+    pub pending: Vec<CarrierUpdate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackingTarget {
+    pub order_id: OrderId,
+    pub shipment_id: String,
+}
+
+/// Written once, when every item of an order has been delivered; queues the review request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub delivered_at: DateTime<Utc>,
+    pub review_due_at: DateTime<Utc>,
 }
 
 pub trait Store: Send + Sync {
@@ -96,6 +128,38 @@ pub trait Store: Send + Sync {
         shop: &ShopId,
         shipment: &Shipment,
     ) -> impl Future<Output = Result<Upsert<Shipment>, StoreError>> + Send;
+
+    /// One query: the shipment a tracking number belongs to, and updates kept for it.
+    fn lookup_tracking(
+        &self,
+        shop: &ShopId,
+        number: &TrackingNumber,
+    ) -> impl Future<Output = Result<TrackingLookup, StoreError>> + Send;
+    /// Keeps an update for a number no shipment claims yet (idempotent for the same update).
+    fn keep_pending_update(
+        &self,
+        shop: &ShopId,
+        update: &CarrierUpdate,
+        expires_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Writes a shipment's tracking state if its version is still `expected` (`None`: not yet
+    /// written). Returns false when another writer got there first.
+    fn put_tracking(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        shipment_id: &str,
+        tracking: &ShipmentTracking,
+        expected: Option<u64>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Records the order's delivery and queues its review request, once. Returns false if it
+    /// was already recorded.
+    fn record_delivery(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        record: &DeliveryRecord,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     fn claim_message(
         &self,

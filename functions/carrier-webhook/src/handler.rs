@@ -1,0 +1,193 @@
+//! Carrier and tracking-aggregator webhooks: authenticate, parse into the canonical update,
+//! apply it to its shipment (or keep it until the fulfillment arrives) and announce the new state
+//! once. Generic over the ports; `main.rs` wires AWS, `ppx serve` wires the same handler locally.
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use ppx_shared::carriers::{aftership, easypost, generic_tracking, shippo};
+use ppx_shared::clock::Clock;
+use ppx_shared::config::AppConfig;
+use ppx_shared::edge::{EdgeError, check_webhook_request, is_json_content_type, json_response, webhook_route};
+use ppx_shared::journey::{Journey, TrackingOutcome};
+use ppx_shared::link::{CustomerLinks, LinkKey};
+use ppx_shared::messaging::{EmailSender, SmsSender};
+use ppx_shared::notify::Outbox;
+use ppx_shared::settings::WebhookSource;
+use ppx_shared::settings_cache::SettingsCache;
+use ppx_shared::signature::{verify_base64_hmac, verify_timestamped};
+use ppx_shared::store::Store;
+use ppx_shared::tracking::TrackingStatus;
+use serde_json::json;
+use tracing::{Instrument, field};
+
+const EASYPOST_SIGNATURE: &str = "x-hmac-signature";
+const SHIPPO_SIGNATURE: &str = "shippo-auth-signature";
+const AFTERSHIP_SIGNATURE: &str = "aftership-hmac-sha256";
+const PPX_SIGNATURE: &str = "ppx-signature";
+
+/// The routes this function serves: `POST /webhooks/{provider}/{shop}`.
+pub const ROUTES: [&str; 4] =
+    ["/webhooks/easypost/{shop}", "/webhooks/shippo/{shop}", "/webhooks/aftership/{shop}", "/webhooks/tracking/{shop}"];
+
+pub struct CarrierWebhook<S, E, T, C> {
+    pub store: S,
+    pub email: E,
+    pub sms: T,
+    pub clock: C,
+    settings: SettingsCache,
+    links: CustomerLinks,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    /// Authentic, but not about a parcel (e.g. an EasyPost envelope without a tracker).
+    Ignored,
+    AwaitingShipment,
+    Applied {
+        status: Option<TrackingStatus>,
+        messages_sent: usize,
+    },
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn source_of(segment: &str) -> Option<WebhookSource> {
+    match segment {
+        "easypost" => Some(WebhookSource::Easypost),
+        "shippo" => Some(WebhookSource::Shippo),
+        "aftership" => Some(WebhookSource::Aftership),
+        "tracking" => Some(WebhookSource::Tracking),
+        _ => None,
+    }
+}
+
+/// Shippo without its optional HMAC authenticates by a secret `?token=` on the URL.
+fn query_token(query: Option<&str>) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes()).find(|(name, _)| name == "token").map(|(_, value)| value.into_owned())
+}
+
+impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> CarrierWebhook<S, E, T, C> {
+    pub fn new(store: S, email: E, sms: T, clock: C, config: &AppConfig) -> Self {
+        Self {
+            store,
+            email,
+            sms,
+            clock,
+            settings: SettingsCache::new(config.settings_ttl),
+            links: CustomerLinks::new(LinkKey::from_secret(config.link_secret.expose()), config.public_url.clone()),
+        }
+    }
+
+    pub async fn handle(&self, request: Request<Bytes>, request_id: &str) -> Response<String> {
+        let span = tracing::info_span!(
+            "carrier_webhook",
+            request_id,
+            shop = field::Empty,
+            source = field::Empty,
+            order_id = field::Empty,
+        );
+        async {
+            match self.process(&request).await {
+                Ok(outcome) => {
+                    tracing::info!(outcome = ?outcome, "carrier webhook accepted");
+                    let (status, body) = match outcome {
+                        Outcome::Ignored => (StatusCode::OK, json!({ "status": "ignored" })),
+                        Outcome::AwaitingShipment => (
+                            StatusCode::ACCEPTED,
+                            json!({ "status": "stored", "detail": "no shipment has this tracking number yet; the update is kept" }),
+                        ),
+                        Outcome::Applied { status, messages_sent } => (
+                            StatusCode::OK,
+                            json!({
+                                "status": "processed",
+                                "tracking_status": status.map(|s| s.as_str()),
+                                "messages_sent": messages_sent,
+                            }),
+                        ),
+                    };
+                    json_response(status, &body)
+                }
+                Err(err) => {
+                    if err.status().is_server_error() {
+                        tracing::error!(error = %err, code = err.code(), "carrier webhook failed");
+                    } else {
+                        tracing::warn!(error = %err, code = err.code(), "carrier webhook refused");
+                    }
+                    err.into_response()
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn process(&self, request: &Request<Bytes>) -> Result<Outcome, EdgeError> {
+        let (source, shop) = webhook_route(request.uri().path())
+            .and_then(|(source, shop)| Some((source_of(source)?, shop)))
+            .ok_or(EdgeError::NoRoute)?;
+        let body = request.body();
+        check_webhook_request(request.method(), body.len())?;
+        let span = tracing::Span::current();
+        span.record("source", source.as_str());
+        span.record("shop", shop);
+        let now = self.clock.now();
+        let settings = self.settings.resolve(&self.store, shop, now).await?;
+        let headers = request.headers();
+
+        // Authenticate before anything is parsed or stored.
+        let secret = settings.secret(source).ok_or(EdgeError::SourceNotConfigured(source.as_str()))?.expose();
+        let (signature_header, verified) = match source {
+            WebhookSource::Easypost => {
+                (EASYPOST_SIGNATURE, easypost::verify(secret, body, header(headers, EASYPOST_SIGNATURE)))
+            }
+            WebhookSource::Shippo => match header(headers, SHIPPO_SIGNATURE) {
+                Some(signature) => (SHIPPO_SIGNATURE, verify_timestamped(secret, body, Some(signature), now)),
+                None => ("token", shippo::verify_token(secret, query_token(request.uri().query()).as_deref())),
+            },
+            WebhookSource::Aftership => {
+                (AFTERSHIP_SIGNATURE, verify_base64_hmac(secret, body, header(headers, AFTERSHIP_SIGNATURE)))
+            }
+            _ => (PPX_SIGNATURE, verify_timestamped(secret, body, header(headers, PPX_SIGNATURE), now)),
+        };
+        verified.map_err(|error| EdgeError::Signature { header: signature_header, error })?;
+        if !is_json_content_type(headers.get(http::header::CONTENT_TYPE)) {
+            return Err(EdgeError::UnsupportedMediaType);
+        }
+
+        let update = match source {
+            WebhookSource::Easypost => easypost::parse(body),
+            WebhookSource::Shippo => shippo::parse(body),
+            WebhookSource::Aftership => aftership::parse(body),
+            _ => generic_tracking::parse(body),
+        }?;
+        let Some(update) = update else { return Ok(Outcome::Ignored) };
+        let outbox =
+            Outbox { store: &self.store, email: &self.email, sms: &self.sms, clock: &self.clock, links: &self.links };
+        let journey = Journey { outbox };
+        Ok(match journey.apply_update(&settings, &update).await? {
+            TrackingOutcome::AwaitingShipment => Outcome::AwaitingShipment,
+            TrackingOutcome::Applied { status, messages_sent } => Outcome::Applied { status, messages_sent },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shippo_token_comes_from_the_query() {
+        assert_eq!(query_token(Some("token=abc%20d&x=1")).as_deref(), Some("abc d"));
+        assert_eq!(query_token(Some("x=1")), None);
+        assert_eq!(query_token(None), None);
+    }
+
+    #[test]
+    fn only_carrier_sources_route_here() {
+        assert_eq!(source_of("easypost"), Some(WebhookSource::Easypost));
+        assert_eq!(source_of("tracking"), Some(WebhookSource::Tracking));
+        assert_eq!(source_of("shopify"), None);
+    }
+}

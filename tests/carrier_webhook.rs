@@ -1,0 +1,175 @@
+//! carrier-webhook end to end: order and fulfillment through order-placed, then carrier
+//! callbacks, all through `ppx serve`'s router against moto.
+
+use ppx_e2e::{Reply, TestEnv, fixture_bytes, read_event};
+use ppx_shared::tracking::TrackingStatus;
+use serde_json::{Value, json};
+
+const ORDER_ID: &str = "5550001001";
+const TRACKING_NUMBER: &str = "1Z999AA10123456784";
+
+fn bytes(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap()
+}
+
+/// Places the sample order (this test's own customer, SMS consent) and returns email and phone.
+async fn place_order(env: &TestEnv) -> (String, String) {
+    let email = env.customer_email("ada");
+    let phone = env.customer_phone();
+    let mut order = read_event("shopify-orders-create.json");
+    order["email"] = json!(email);
+    order["contact_email"] = json!(email);
+    order["phone"] = json!(phone);
+    order["customer"]["email"] = json!(email);
+    order["customer"]["phone"] = json!(phone);
+    let reply = env.post_shopify("orders/create", &bytes(&order), "wh-order").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    (email, phone)
+}
+
+async fn fulfill(env: &TestEnv) -> Reply {
+    let fulfillment = bytes(&read_event("shopify-fulfillments-create.json"));
+    env.post_shopify("fulfillments/create", &fulfillment, "wh-fulfillment").await
+}
+
+/// One checkpoint in the generic tracking format, `hours_ago` before the test clock.
+fn checkpoint(env: &TestEnv, status: &str, hours_ago: i64, message: &str) -> Vec<u8> {
+    let at = env.clock_now() - chrono::Duration::hours(hours_ago);
+    bytes(&json!({
+        "tracking_number": TRACKING_NUMBER,
+        "carrier": "UPS",
+        "events": [{ "status": status, "occurred_at": at.to_rfc3339(), "message": message, "location": "New York, NY, US" }],
+    }))
+}
+
+/// EasyPost's published UPS tracker (pre-transit to delivered), for our parcel.
+fn easypost_delivered_history() -> Vec<u8> {
+    let mut event: Value = serde_json::from_slice(&fixture_bytes("easypost-tracker-updated-delivered.json")).unwrap();
+    event["result"]["tracking_code"] = json!(TRACKING_NUMBER);
+    bytes(&event)
+}
+
+fn subjects(emails: &[ppx_e2e::SentEmail]) -> Vec<String> {
+    emails.iter().map(|m| m.subject.clone()).collect()
+}
+
+#[tokio::test]
+async fn a_journey_sends_each_milestone_once_and_queues_the_review_request() {
+    let env = TestEnv::start().await;
+    let (email, phone) = place_order(&env).await;
+    assert_eq!(fulfill(&env).await.status, 200);
+
+    // In transit: the "shipped" message already went with the fulfillment.
+    let reply = env.post_tracking(&checkpoint(&env, "in_transit", 30, "Departed facility")).await;
+    assert_eq!((reply.status, reply.body["messages_sent"].as_u64()), (200, Some(0)), "{}", reply.body);
+    let reply = env.post_tracking(&checkpoint(&env, "out_for_delivery", 3, "Out for delivery")).await;
+    assert_eq!((reply.status, reply.body["messages_sent"].as_u64()), (200, Some(2)), "{}", reply.body);
+    // A late, older scan changes nothing.
+    let reply = env.post_tracking(&checkpoint(&env, "in_transit", 20, "Arrived at facility")).await;
+    assert_eq!(reply.body["tracking_status"], "out_for_delivery", "{}", reply.body);
+    let reply = env.post_tracking(&checkpoint(&env, "delivered", 1, "Delivered, front door")).await;
+    assert_eq!((reply.status, reply.body["tracking_status"].as_str()), (200, Some("delivered")), "{}", reply.body);
+    // EasyPost then sends the whole history: nothing new to say.
+    let reply = env.post_easypost(&easypost_delivered_history()).await;
+    assert_eq!((reply.status, reply.body["messages_sent"].as_u64()), (200, Some(0)), "{}", reply.body);
+
+    let sent = subjects(&env.emails_to(&email).await);
+    assert_eq!(sent.len(), 4, "{sent:?}");
+    for needle in ["confirmed", "shipped", "out for delivery", "delivered"] {
+        assert_eq!(sent.iter().filter(|s| s.contains(needle)).count(), 1, "{needle} in {sent:?}");
+    }
+    assert_eq!(env.sms_to(&phone).await.len(), 4);
+
+    let view = env.order_view(ORDER_ID).await;
+    let tracking = &view.tracking.values().next().expect("tracking state").value;
+    assert_eq!(tracking.status, Some(TrackingStatus::Delivered));
+    let delivery = view.delivery.expect("delivery recorded");
+    assert_eq!(delivery.review_due_at - delivery.delivered_at, chrono::Duration::days(5));
+}
+
+#[tokio::test]
+async fn a_first_webhook_with_the_whole_history_sends_only_delivered_even_five_times_at_once() {
+    let env = TestEnv::start().await;
+    let (email, _) = place_order(&env).await;
+    assert_eq!(fulfill(&env).await.status, 200);
+    let body = easypost_delivered_history();
+    let replies = futures::future::join_all((0..5).map(|_| env.post_easypost(&body))).await;
+    for reply in &replies {
+        assert!(reply.status == 200 || reply.status == 503, "{} {}", reply.status, reply.body);
+        if reply.status == 503 {
+            assert_eq!(env.post_easypost(&body).await.status, 200);
+        }
+    }
+    let sent = subjects(&env.emails_to(&email).await);
+    assert_eq!(sent.iter().filter(|s| s.contains("delivered")).count(), 1, "{sent:?}");
+    assert!(!sent.iter().any(|s| s.contains("out for delivery")), "{sent:?}");
+    assert_eq!(sent.len(), 3, "confirmation, shipped, delivered: {sent:?}");
+}
+
+#[tokio::test]
+async fn a_carrier_event_before_the_fulfillment_is_applied_when_it_arrives() {
+    let env = TestEnv::start().await;
+    let (email, _) = place_order(&env).await;
+    let early = env.post_tracking(&checkpoint(&env, "out_for_delivery", 2, "Out for delivery")).await;
+    assert_eq!((early.status, early.body["status"].as_str()), (202, Some("stored")), "{}", early.body);
+    assert_eq!(env.emails_to(&email).await.len(), 1, "only the confirmation so far");
+
+    let reply = fulfill(&env).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let sent = subjects(&env.emails_to(&email).await);
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert!(sent.iter().any(|s| s.contains("out for delivery")), "{sent:?}");
+    let view = env.order_view(ORDER_ID).await;
+    assert_eq!(view.tracking.values().next().unwrap().value.status, Some(TrackingStatus::OutForDelivery));
+}
+
+#[tokio::test]
+async fn forged_malformed_and_envelope_only_callbacks_write_nothing() {
+    let env = TestEnv::start().await;
+    let body = easypost_delivered_history();
+    let path = format!("/webhooks/easypost/{}", env.shop());
+    let forged = vec![
+        ("content-type", "application/json".to_owned()),
+        ("x-hmac-signature", format!("hmac-sha256-hex={}", "00".repeat(32))),
+    ];
+    let reply = env.post(&path, &forged, body.clone()).await;
+    assert_eq!((reply.status, reply.body["error"].as_str()), (401, Some("invalid_signature")), "{}", reply.body);
+    let unsigned = env.post(&path, &[("content-type", "application/json".to_owned())], body).await;
+    assert_eq!((unsigned.status, unsigned.body["error"].as_str()), (401, Some("missing_signature")));
+
+    let envelope = env.post_easypost(&fixture_bytes("easypost-event-envelope-minimal.json")).await;
+    assert_eq!((envelope.status, envelope.body["status"].as_str()), (200, Some("ignored")), "{}", envelope.body);
+    let broken = env.post_easypost(b"{\"result\": ").await;
+    assert_eq!((broken.status, broken.body["error"].as_str()), (400, Some("invalid_json")), "{}", broken.body);
+    let no_events =
+        env.post_tracking(br#"{"tracking_number": "1Z999AA10123456784", "events": [{"status": "teleported"}]}"#).await;
+    assert_eq!(
+        (no_events.status, no_events.body["error"].as_str()),
+        (400, Some("invalid_field")),
+        "{}",
+        no_events.body
+    );
+
+    assert!(env.items_written().await.is_empty(), "{:?}", env.items_written().await);
+}
+
+#[tokio::test]
+async fn shippo_token_and_aftership_signatures_authenticate() {
+    let env = TestEnv::start().await;
+    let shippo = bytes(&read_event("shippo-track-updated.json"));
+    let path = format!("/webhooks/shippo/{}?token=", env.shop());
+    let json_type = [("content-type", "application/json".to_owned())];
+    let wrong = env.post(&format!("{path}wrong"), &json_type, shippo.clone()).await;
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    assert!(env.items_written().await.is_empty());
+    let secret = env.secret(ppx_shared::settings::WebhookSource::Shippo).to_owned();
+    let right = env.post(&format!("{path}{secret}"), &json_type, shippo).await;
+    assert_eq!((right.status, right.body["status"].as_str()), (202, Some("stored")), "{}", right.body);
+
+    let aftership = bytes(&read_event("aftership-tracking-update.json"));
+    let signature =
+        ppx_shared::signature::sign_base64_hmac(env.secret(ppx_shared::settings::WebhookSource::Aftership), &aftership);
+    let headers = vec![("content-type", "application/json".to_owned()), ("aftership-hmac-sha256", signature)];
+    let reply = env.post(&format!("/webhooks/aftership/{}", env.shop()), &headers, aftership).await;
+    assert_eq!((reply.status, reply.body["status"].as_str()), (202, Some("stored")), "{}", reply.body);
+}
