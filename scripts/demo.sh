@@ -35,28 +35,22 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-secret() { python3 -c "import json,sys; print(json.load(open('events/shop.example.json'))['webhook_secrets'][sys.argv[1]])" "$1"; }
-b64hmac() { openssl dgst -sha256 -hmac "$1" -binary <"$2" | base64; }
-
-shopify() { # topic file webhook-id
-  local sig
-  sig=$(b64hmac "$(secret shopify)" "$2")
-  printf '  %-22s %-38s -> ' "shopify $1" "$2"
-  curl -s -X POST "$BASE/webhooks/shopify/$SHOP" \
-    -H 'Content-Type: application/json' \
-    -H "X-Shopify-Topic: $1" \
-    -H "X-Shopify-Hmac-Sha256: $sig" \
-    -H "X-Shopify-Shop-Domain: demo-shop.myshopify.com" \
-    -H "X-Shopify-Webhook-Id: $3" \
-    --data-binary "@$2"
-  echo
+post() { # label source file [args...]
+  printf '  %-34s -> ' "$1"
+  shift
+  python3 scripts/post_webhook.py "$BASE" "$SHOP" "$@"
 }
 
 echo
 echo "demo: replaying events/ through ppx serve on $BASE"
-shopify orders/create events/shopify-orders-create.json demo-order-1
-shopify orders/create events/shopify-orders-create.json demo-order-1   # a platform retry
-shopify fulfillments/create events/shopify-fulfillments-create.json demo-fulfillment-1
+post "shopify orders/create" shopify events/shopify-orders-create.json --topic orders/create --id demo-order-1
+post "the same, retried by Shopify" shopify events/shopify-orders-create.json --topic orders/create --id demo-order-1
+post "shopify fulfillments/create" shopify events/shopify-fulfillments-create.json --topic fulfillments/create --id demo-fulfillment-1
+post "carrier: scans up to a failed attempt" tracking events/generic-tracking-event.json
+post "easypost: tracker, delivered" easypost events/easypost-tracker-updated.json \
+  --set result.tracking_code=1Z999AA10123456784 --set result.carrier=UPS
+post "easypost: the same, again" easypost events/easypost-tracker-updated.json \
+  --set result.tracking_code=1Z999AA10123456784 --set result.carrier=UPS
 
 echo
 echo "demo: what the customer received (read back from local SES and SNS)"

@@ -173,3 +173,63 @@ async fn shippo_token_and_aftership_signatures_authenticate() {
     let reply = env.post(&format!("/webhooks/aftership/{}", env.shop()), &headers, aftership).await;
     assert_eq!((reply.status, reply.body["status"].as_str()), (202, Some("stored")), "{}", reply.body);
 }
+
+#[tokio::test]
+async fn a_later_estimate_than_promised_sends_one_delay_and_another_only_when_it_slips_again() {
+    let env = TestEnv::start().await;
+    let (email, _) = place_order(&env).await;
+    assert_eq!(fulfill(&env).await.status, 200);
+    let promised = env.order_view(ORDER_ID).await.order.unwrap().promised_delivery.unwrap();
+    let scan = |hours_ago: i64, estimate: chrono::NaiveDate| {
+        let at = env.clock_now() - chrono::Duration::hours(hours_ago);
+        bytes(&json!({
+            "tracking_number": TRACKING_NUMBER,
+            "carrier": "UPS",
+            "estimated_delivery": estimate.to_string(),
+            "events": [{ "status": "in_transit", "occurred_at": at.to_rfc3339(), "message": "Delayed by weather" }],
+        }))
+    };
+    let later = promised + chrono::Duration::days(2);
+    assert_eq!(env.post_tracking(&scan(10, promised)).await.body["messages_sent"], 0);
+    assert_eq!(env.post_tracking(&scan(9, later)).await.body["messages_sent"], 2, "email and SMS");
+    assert_eq!(env.post_tracking(&scan(8, later)).await.body["messages_sent"], 0, "same date: not news");
+    assert_eq!(env.post_tracking(&scan(7, later + chrono::Duration::days(1))).await.body["messages_sent"], 2);
+    let delays: Vec<_> =
+        subjects(&env.emails_to(&email).await).into_iter().filter(|s| s.contains("later than planned")).collect();
+    assert_eq!(delays.len(), 2, "{delays:?}");
+}
+
+#[tokio::test]
+async fn a_split_order_is_delivered_only_when_every_shipment_is() {
+    let env = TestEnv::start().await;
+    let (email, _) = place_order(&env).await;
+    // Two parcels: the shirts, then the tote.
+    let mut first = read_event("shopify-fulfillments-create.json");
+    first["line_items"] = json!([first["line_items"][0].clone()]);
+    let mut second = read_event("shopify-fulfillments-create.json");
+    second["id"] = json!(7770002);
+    second["tracking_number"] = json!("1Z999AA10123456785");
+    second["tracking_numbers"] = json!(["1Z999AA10123456785"]);
+    second["line_items"] = json!([second["line_items"][1].clone()]);
+    assert_eq!(env.post_shopify("fulfillments/create", &bytes(&first), "f1").await.status, 200);
+    assert_eq!(env.post_shopify("fulfillments/create", &bytes(&second), "f2").await.status, 200);
+
+    let delivered = |number: &str, hours_ago: i64| {
+        let at = env.clock_now() - chrono::Duration::hours(hours_ago);
+        bytes(&json!({
+            "tracking_number": number,
+            "carrier": "UPS",
+            "events": [{ "status": "delivered", "occurred_at": at.to_rfc3339() }],
+        }))
+    };
+    assert_eq!(env.post_tracking(&delivered(TRACKING_NUMBER, 5)).await.status, 200);
+    assert!(env.order_view(ORDER_ID).await.delivery.is_none(), "one parcel is still on its way");
+    let emails = env.emails_to(&email).await;
+    let first_delivered = emails.iter().find(|m| m.subject.contains("delivered")).expect("delivered email");
+    assert!(first_delivered.body.contains("2 of 3 items"), "partial delivery is said");
+
+    assert_eq!(env.post_tracking(&delivered("1Z999AA10123456785", 1)).await.status, 200);
+    let delivery = env.order_view(ORDER_ID).await.delivery.expect("both parcels delivered");
+    let expected = env.clock_now() - chrono::Duration::hours(1);
+    assert!((delivery.delivered_at - expected).num_seconds().abs() < 1, "the later delivery counts");
+}

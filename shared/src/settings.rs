@@ -119,6 +119,9 @@ pub enum SettingsError {
     Sender,
     #[error("support_url must start with https:// or http://")]
     SupportUrl,
+    /// An empty secret would let anyone sign.
+    #[error("webhook_secrets.{0} must be at least 8 characters")]
+    WeakSecret(&'static str),
 }
 
 impl ShopSettings {
@@ -138,6 +141,9 @@ impl ShopSettings {
         }
         if !(self.support_url.starts_with("https://") || self.support_url.starts_with("http://")) {
             return Err(SettingsError::SupportUrl);
+        }
+        if let Some((source, _)) = self.webhook_secrets.iter().find(|(_, secret)| secret.expose().trim().len() < 8) {
+            return Err(SettingsError::WeakSecret(source.as_str()));
         }
         Ok(())
     }
@@ -202,6 +208,9 @@ mod tests {
         value["brand_color"] = "red".into();
         assert_eq!(ShopSettings::from_json(&value.to_string()), Err(SettingsError::BrandColor));
         value["brand_color"] = "#112233".into();
+        value["webhook_secrets"]["shippo"] = "".into();
+        assert_eq!(ShopSettings::from_json(&value.to_string()), Err(SettingsError::WeakSecret("shippo")));
+        value["webhook_secrets"]["shippo"] = "long enough secret".into();
         value["time_zone"] = "Mars/Olympus".into();
         let err = ShopSettings::from_json(&value.to_string()).unwrap_err();
         assert!(err.to_string().contains("Mars/Olympus"), "{err}");
