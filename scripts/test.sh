@@ -15,4 +15,10 @@ echo "test: SAM template lint"
 .venv/bin/cfn-lint infra/template.yaml
 
 echo "test: unit and end-to-end tests"
-cargo test --workspace --quiet
+mkdir -p target
+cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
+status=${PIPESTATUS[0]}
+# One closing line for the whole run (cargo prints one per test binary, the last often empty).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.txt
+exit "$status"
