@@ -15,14 +15,62 @@ use ppx_shared::table::{KeyDef, table_def};
 use serde_json::{Map, Value as Json, json};
 use serde_yaml::Value as Yaml;
 
-/// Each HTTP function: its template resource, its binary, and the routes its handler serves
-/// (taken from the handler crate, so the code and the template cannot disagree).
-const HTTP_FUNCTIONS: [(&str, &str, &[&str]); 2] = [
-    ("OrderPlacedFunction", "order-placed", &order_placed::ROUTES),
-    ("CarrierWebhookFunction", "carrier-webhook", &carrier_webhook::ROUTES),
+/// What each function is allowed, and why: its routes come from its handler crate, so the code
+/// and the template cannot disagree; its actions are the ones its code calls.
+struct FunctionSpec {
+    resource: &'static str,
+    binary: &'static str,
+    /// `METHOD /path`; empty for the scheduled function.
+    routes: &'static [&'static str],
+    table_actions: &'static [&'static str],
+    /// Reads gsi1 (due review requests, the list of shops).
+    index: bool,
+    email: bool,
+    sms: bool,
+}
+
+/// Webhooks: settings (GetItem), conditional writes (PutItem), releasing a failed claim
+/// (DeleteItem), an order's items and a tracking number's (Query). No Scan, no UpdateItem.
+const WEBHOOK_ACTIONS: &[&str] = &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"];
+
+const FUNCTIONS: [FunctionSpec; 4] = [
+    FunctionSpec {
+        resource: "OrderPlacedFunction",
+        binary: "order-placed",
+        routes: &order_placed::ROUTES,
+        table_actions: WEBHOOK_ACTIONS,
+        index: false,
+        email: true,
+        sms: true,
+    },
+    FunctionSpec {
+        resource: "CarrierWebhookFunction",
+        binary: "carrier-webhook",
+        routes: &carrier_webhook::ROUTES,
+        table_actions: WEBHOOK_ACTIONS,
+        index: false,
+        email: true,
+        sms: true,
+    },
+    FunctionSpec {
+        resource: "ReviewRequestFunction",
+        binary: "review-request",
+        routes: &[],
+        table_actions: WEBHOOK_ACTIONS,
+        index: true,
+        email: true,
+        sms: false,
+    },
+    FunctionSpec {
+        resource: "PagesFunction",
+        binary: "pages",
+        routes: &pages::ROUTES,
+        table_actions: &["dynamodb:GetItem", "dynamodb:PutItem"],
+        index: false,
+        email: false,
+        sms: false,
+    },
 ];
-/// What the DynamoDB adapter calls: no Scan, no UpdateItem, no batch or transaction actions.
-const TABLE_ACTIONS: [&str; 4] = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"];
 
 fn template_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml")
@@ -223,30 +271,46 @@ fn every_function_is_provided_al2023_on_arm64() {
 #[test]
 fn each_function_builds_its_binary() {
     let template = template();
-    for (name, binary, _) in HTTP_FUNCTIONS {
-        let function = resource(&template, name);
+    for spec in &FUNCTIONS {
+        let function = resource(&template, spec.resource);
         assert_eq!(function["Type"], "AWS::Serverless::Function");
-        assert_eq!(function["Metadata"]["BuildProperties"]["Binary"], binary);
+        assert_eq!(function["Metadata"]["BuildProperties"]["Binary"], spec.binary);
     }
+    // And nothing deployed that this test does not know about.
+    let deployed: BTreeSet<&str> =
+        resources_of_type(&template, "AWS::Serverless::Function").map(|(n, _)| n.as_str()).collect();
+    let known: BTreeSet<&str> = FUNCTIONS.iter().map(|s| s.resource).collect();
+    assert_eq!(deployed, known);
 }
 
 #[test]
-fn each_function_has_exactly_its_handlers_routes_as_post() {
+fn the_review_function_runs_on_a_schedule() {
     let template = template();
-    for (function, _, routes) in HTTP_FUNCTIONS {
+    let events = resource(&template, "ReviewRequestFunction")["Properties"]["Events"].as_object().unwrap();
+    assert_eq!(events.len(), 1);
+    let event = events.values().next().unwrap();
+    assert_eq!(event["Type"], "Schedule");
+    assert_eq!(event["Properties"]["Schedule"], json!({ "Ref": "ReviewSchedule" }));
+    assert_eq!(template["Parameters"]["ReviewSchedule"]["Default"], "rate(15 minutes)");
+}
+
+#[test]
+fn each_function_has_exactly_its_handlers_routes() {
+    let template = template();
+    for spec in FUNCTIONS.iter().filter(|s| !s.routes.is_empty()) {
+        let function = spec.resource;
         let events = resource(&template, function)["Properties"]["Events"].as_object().expect("function has Events");
-        let mut paths = Vec::new();
+        let mut routes = Vec::new();
         for (name, event) in events {
             assert_eq!(event["Type"], "HttpApi", "{function} event {name} must be an HttpApi route");
             let props = &event["Properties"];
-            assert_eq!(props["Method"], "POST", "{function} event {name} Method");
             assert_eq!(props["ApiId"], json!({ "Ref": "HttpApi" }), "{function} event {name} uses the shared HttpApi");
-            paths.push(props["Path"].as_str().expect("Path is a string"));
+            routes.push(format!("{} {}", props["Method"].as_str().unwrap(), props["Path"].as_str().unwrap()));
         }
-        paths.sort_unstable();
-        let mut expected = routes.to_vec();
+        routes.sort_unstable();
+        let mut expected: Vec<String> = spec.routes.iter().map(|r| r.to_string()).collect();
         expected.sort_unstable();
-        assert_eq!(paths, expected, "{function}: each route of its handler exactly once");
+        assert_eq!(routes, expected, "{function}: each route of its handler exactly once");
     }
     assert_eq!(resource(&template, "HttpApi")["Type"], "AWS::Serverless::HttpApi");
 }
@@ -364,9 +428,10 @@ fn only_sms_publish_is_allowed_on_any_resource() {
 }
 
 #[test]
-fn each_functions_table_statement_is_exactly_the_adapters_actions_on_the_table() {
+fn each_functions_table_statement_is_exactly_its_actions_on_the_table() {
     let template = template();
-    for (function, _, _) in HTTP_FUNCTIONS {
+    for spec in &FUNCTIONS {
+        let function = spec.resource;
         let table_statements: Vec<_> = function_allow_statements(&template, function)
             .into_iter()
             .filter(|s| actions(s).iter().any(|a| a.starts_with("dynamodb:")))
@@ -376,28 +441,39 @@ fn each_functions_table_statement_is_exactly_the_adapters_actions_on_the_table()
         let granted = actions(statement);
         let unique: BTreeSet<&str> = granted.iter().copied().collect();
         assert_eq!(unique.len(), granted.len(), "{function}: duplicate actions: {granted:?}");
-        assert_eq!(unique, BTreeSet::from(TABLE_ACTIONS), "{function}: DynamoDB actions");
-        // The table only: these functions never query gsi1, so no `${Table.Arn}/index/*`.
-        assert_eq!(statement["Resource"], json!({ "Fn::GetAtt": ["Table", "Arn"] }));
+        assert_eq!(unique, spec.table_actions.iter().copied().collect(), "{function}: DynamoDB actions");
+        let table = json!({ "Fn::GetAtt": ["Table", "Arn"] });
+        let resources: Vec<&Json> = one_or_many(&statement["Resource"]);
+        if spec.index {
+            assert_eq!(resources, [&table, &json!({ "Fn::Sub": "${Table.Arn}/index/gsi1" })], "{function}");
+        } else {
+            assert_eq!(resources, [&table], "{function}: the table only, not its index");
+        }
     }
 }
 
 #[test]
 fn each_function_grants_nothing_beyond_what_it_calls() {
     let template = template();
-    for (function, _, _) in HTTP_FUNCTIONS {
+    for spec in &FUNCTIONS {
         let granted: BTreeSet<&str> =
-            function_allow_statements(&template, function).into_iter().flat_map(actions).collect();
-        let mut expected: BTreeSet<&str> = BTreeSet::from(TABLE_ACTIONS);
-        expected.extend(["ses:SendEmail", "sns:Publish"]);
-        assert_eq!(granted, expected, "{function}");
+            function_allow_statements(&template, spec.resource).into_iter().flat_map(actions).collect();
+        let mut expected: BTreeSet<&str> = spec.table_actions.iter().copied().collect();
+        if spec.email {
+            expected.insert("ses:SendEmail");
+        }
+        if spec.sms {
+            expected.insert("sns:Publish");
+        }
+        assert_eq!(granted, expected, "{}", spec.resource);
     }
 }
 
 #[test]
 fn each_function_sends_email_from_the_sender_identity_only() {
     let template = template();
-    for (function, _, _) in HTTP_FUNCTIONS {
+    for spec in FUNCTIONS.iter().filter(|s| s.email) {
+        let function = spec.resource;
         let email: Vec<_> = function_allow_statements(&template, function)
             .into_iter()
             .filter(|s| actions(s).contains(&"ses:SendEmail"))

@@ -2,9 +2,10 @@
 
 use ppx_shared::ids::{OrderId, ShopId};
 use ppx_shared::messages::DeliveryState;
+use ppx_shared::nps::NpsSummary;
 use ppx_shared::settings::{SettingsError, ShopSettings};
 use ppx_shared::store::dynamo::{DynamoStore, create_table_if_missing};
-use ppx_shared::store::{OrderView, Store, StoreError};
+use ppx_shared::store::{OrderView, ReviewOutcome, Store, StoreError};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -152,4 +153,51 @@ pub fn render_text(view: &OrderView) -> String {
         );
     }
     out
+}
+
+/// NPS, answers, response rate and review request outcomes of one shop for a period.
+pub async fn kpi(
+    store: &impl Store,
+    shop: &str,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> Result<String, CommandError> {
+    let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
+    if from > to {
+        return Err(CommandError::Usage("--from must not be after --to".into()));
+    }
+    let answers = store.survey_answers(&shop_id, from, to).await?;
+    let outcomes = store.review_outcomes(&shop_id, from, to).await?;
+    let nps = NpsSummary::from_scores(answers.iter().map(|a| a.score));
+    let sent = outcomes.iter().filter(|o| matches!(o, ReviewOutcome::Sent { .. })).count();
+    let mut skipped = std::collections::BTreeMap::<&str, usize>::new();
+    for outcome in &outcomes {
+        if let ReviewOutcome::Skipped { reason, .. } = outcome {
+            *skipped.entry(reason.as_str()).or_default() += 1;
+        }
+    }
+    let comments = answers.iter().filter(|a| a.comment.is_some()).count();
+    let mut out = String::new();
+    let _ = writeln!(out, "Shop {shop} · {} to {}", from.format("%Y-%m-%d %H:%M"), to.format("%Y-%m-%d %H:%M UTC"));
+    let _ = writeln!(
+        out,
+        "  NPS               {} ({} promoters, {} passives, {} detractors)",
+        nps.display(),
+        nps.promoters,
+        nps.passives,
+        nps.detractors
+    );
+    let _ = writeln!(out, "  answers           {} ({} with a comment)", nps.answers, comments);
+    let rate = if sent == 0 { "n/a".to_owned() } else { format!("{:.1}%", nps.answers as f64 * 100.0 / sent as f64) };
+    let _ = writeln!(out, "  response rate     {rate} of review requests sent in the period");
+    let _ = writeln!(out, "  requests sent     {sent}");
+    let skipped_total: usize = skipped.values().sum();
+    let reasons: Vec<String> = skipped.iter().map(|(reason, n)| format!("{reason} {n}")).collect();
+    let _ = writeln!(
+        out,
+        "  requests skipped  {skipped_total}{}",
+        if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) }
+    );
+    let _ = writeln!(out, "  CSAT              not collected (the review request asks the NPS question only)");
+    Ok(out)
 }

@@ -7,7 +7,9 @@ use ppx_cli::serve::{self, Functions};
 use ppx_shared::aws_sdk_dynamodb;
 use ppx_shared::clock::{AnyClock, ManualClock, SystemClock};
 use ppx_shared::config::AppConfig;
+use ppx_shared::messaging::ses::SesEmail;
 use ppx_shared::store::dynamo::DynamoStore;
+use review_request::{ReviewConfig, ReviewRequest};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -42,6 +44,31 @@ enum Command {
     Order {
         #[command(subcommand)]
         command: OrderCommand,
+    },
+    /// Review requests.
+    Review {
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
+    /// NPS and review figures of a shop for a period.
+    Kpi {
+        shop: String,
+        /// Start (RFC 3339, or a date YYYY-MM-DD meaning its start in UTC).
+        #[arg(long)]
+        from: String,
+        /// End (RFC 3339, or a date YYYY-MM-DD meaning its end in UTC).
+        #[arg(long)]
+        to: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReviewCommand {
+    /// Run the scheduled review request function once, as the schedule would.
+    Run {
+        /// Pretend it is this RFC 3339 time (local testing and demos).
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
     },
 }
 
@@ -89,20 +116,54 @@ async fn run(cli: Cli) -> Result<String, CommandError> {
         Command::Order { command: OrderCommand::Show { shop, order, json } } => {
             commands::order_show(&store, &shop, &order, json).await
         }
+        Command::Kpi { shop, from, to } => {
+            commands::kpi(&store, &shop, parse_bound(&from, false)?, parse_bound(&to, true)?).await
+        }
+        Command::Review { command: ReviewCommand::Run { now } } => {
+            let config = app_config(&cli.table)?;
+            let app = ReviewRequest::new(
+                store,
+                SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(&sdk)),
+                clock_at(now),
+                &config,
+                ReviewConfig::from_env(),
+            );
+            let report = app.run(None).await?;
+            Ok(serde_json::to_string_pretty(&report).expect("reports serialize"))
+        }
         Command::Serve { addr, now } => {
-            let config = AppConfig::from_lookup(|name| match name {
-                "PPX_TABLE" => Some(cli.table.clone()),
-                _ => std::env::var(name).ok(),
-            })
-            .map_err(|e| CommandError::Usage(e.to_string()))?;
-            let clock = match now {
-                Some(now) => AnyClock::Manual(ManualClock::at(now)),
-                None => AnyClock::System(SystemClock),
-            };
+            let config = app_config(&cli.table)?;
+            let clock = clock_at(now);
             serve::run(addr, Functions::new(&sdk, &config, clock))
                 .await
                 .map_err(|e| CommandError::Usage(format!("serve: {e}")))?;
             Ok(String::new())
         }
     }
+}
+
+fn app_config(table: &str) -> Result<AppConfig, CommandError> {
+    AppConfig::from_lookup(|name| match name {
+        "PPX_TABLE" => Some(table.to_owned()),
+        _ => std::env::var(name).ok(),
+    })
+    .map_err(|e| CommandError::Usage(e.to_string()))
+}
+
+fn clock_at(now: Option<chrono::DateTime<chrono::Utc>>) -> AnyClock {
+    match now {
+        Some(now) => AnyClock::Manual(ManualClock::at(now)),
+        None => AnyClock::System(SystemClock),
+    }
+}
+
+/// RFC 3339, or a bare date: its first (or, for an end, last) second in UTC.
+fn parse_bound(raw: &str, end: bool) -> Result<chrono::DateTime<chrono::Utc>, CommandError> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Ok(at.to_utc());
+    }
+    let date = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| CommandError::Usage(format!("{raw:?} is neither RFC 3339 nor YYYY-MM-DD")))?;
+    let time = if end { chrono::NaiveTime::from_hms_opt(23, 59, 59) } else { chrono::NaiveTime::from_hms_opt(0, 0, 0) };
+    Ok(date.and_time(time.expect("valid time")).and_utc())
 }

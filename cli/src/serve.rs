@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use carrier_webhook::CarrierWebhook;
 use order_placed::OrderPlaced;
+use pages::Pages;
 use ppx_shared::aws_sdk_dynamodb;
 use ppx_shared::aws_sdk_sesv2;
 use ppx_shared::aws_sdk_sns;
@@ -20,11 +21,13 @@ use std::sync::Arc;
 
 pub type LocalOrderPlaced = OrderPlaced<DynamoStore, SesEmail, SnsSms, AnyClock>;
 pub type LocalCarrierWebhook = CarrierWebhook<DynamoStore, SesEmail, SnsSms, AnyClock>;
+pub type LocalPages = Pages<DynamoStore, AnyClock>;
 
 /// The functions served locally, each wired to the AWS (or local) endpoints.
 pub struct Functions {
     pub order_placed: LocalOrderPlaced,
     pub carrier_webhook: LocalCarrierWebhook,
+    pub pages: LocalPages,
 }
 
 impl Functions {
@@ -34,7 +37,8 @@ impl Functions {
         let sms = SnsSms::new(aws_sdk_sns::Client::new(sdk));
         Self {
             order_placed: OrderPlaced::new(store.clone(), email.clone(), sms.clone(), clock.clone(), config),
-            carrier_webhook: CarrierWebhook::new(store, email, sms, clock, config),
+            carrier_webhook: CarrierWebhook::new(store.clone(), email, sms, clock.clone(), config),
+            pages: Pages::new(store, clock, config),
         }
     }
 }
@@ -48,6 +52,8 @@ pub fn router(functions: Arc<Functions>) -> Router {
         .route("/webhooks/shippo/{shop}", any(carrier_webhook))
         .route("/webhooks/aftership/{shop}", any(carrier_webhook))
         .route("/webhooks/tracking/{shop}", any(carrier_webhook))
+        .route("/survey/{token}", any(pages))
+        .route("/unsubscribe/{token}", any(pages))
         .fallback(|| async { into_axum(EdgeError::NoRoute.into_response()) })
         .with_state(functions)
 }
@@ -68,6 +74,13 @@ async fn buffered(request: Request) -> Result<(http::Request<bytes::Bytes>, Stri
 async fn order_placed(State(functions): State<Arc<Functions>>, request: Request) -> Response {
     match buffered(request).await {
         Ok((request, id)) => into_axum(functions.order_placed.handle(request, &id).await),
+        Err(response) => response,
+    }
+}
+
+async fn pages(State(functions): State<Arc<Functions>>, request: Request) -> Response {
+    match buffered(request).await {
+        Ok((request, id)) => into_axum(functions.pages.handle(request, &id).await),
         Err(response) => response,
     }
 }

@@ -16,6 +16,7 @@ pub mod messages;
 pub mod messaging;
 pub mod money;
 pub mod notify;
+pub mod nps;
 pub mod order;
 pub mod providers;
 pub mod settings;

@@ -14,12 +14,17 @@ use sha2::Sha256;
 const NONCE_LEN: usize = 24;
 /// Links in emails live this long by default.
 pub const DEFAULT_LINK_TTL_DAYS: i64 = 180;
+/// Unsubscribe links must keep working long after the email (CAN-SPAM asks for 30 days at least).
+pub const UNSUBSCRIBE_LINK_TTL_DAYS: i64 = 5 * 365;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkPurpose {
     Track,
     Return,
+    /// The one-click NPS answers of a review request.
+    Survey,
+    Unsubscribe,
 }
 
 impl LinkPurpose {
@@ -27,6 +32,8 @@ impl LinkPurpose {
         match self {
             Self::Track => "track",
             Self::Return => "returns",
+            Self::Survey => "survey",
+            Self::Unsubscribe => "unsubscribe",
         }
     }
 }
@@ -196,5 +203,20 @@ impl CustomerLinks {
             self.key.url(&self.public_url, &claims)
         };
         OrderLinks { tracking: link(LinkPurpose::Track), returns: link(LinkPurpose::Return) }
+    }
+
+    /// The review request's eleven one-click answers and its unsubscribe link.
+    pub fn for_review(&self, shop: &ShopId, order: &OrderId, now: DateTime<Utc>) -> crate::templates::ReviewLinks {
+        let claims = |purpose, days| LinkClaims {
+            shop: shop.clone(),
+            order: order.clone(),
+            purpose,
+            expires_at: (now + chrono::Duration::days(days)).timestamp(),
+        };
+        let survey = self.key.url(&self.public_url, &claims(LinkPurpose::Survey, DEFAULT_LINK_TTL_DAYS));
+        crate::templates::ReviewLinks {
+            survey: std::array::from_fn(|score| format!("{survey}?score={score}")),
+            unsubscribe: self.key.url(&self.public_url, &claims(LinkPurpose::Unsubscribe, UNSUBSCRIBE_LINK_TTL_DAYS)),
+        }
     }
 }

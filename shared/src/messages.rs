@@ -19,6 +19,8 @@ pub enum MessageKind {
     ReturnedToSender,
     /// The carrier's estimate is later than the date promised at order time.
     Delayed,
+    /// Days after delivery: review the items, answer the NPS question. Not transactional.
+    ReviewRequest,
 }
 
 impl MessageKind {
@@ -33,10 +35,11 @@ impl MessageKind {
             Self::Exception => "exception",
             Self::ReturnedToSender => "returned_to_sender",
             Self::Delayed => "delayed",
+            Self::ReviewRequest => "review_request",
         }
     }
 
-    pub const ALL: [MessageKind; 9] = [
+    pub const ALL: [MessageKind; 10] = [
         Self::OrderConfirmation,
         Self::Shipped,
         Self::OutForDelivery,
@@ -46,16 +49,22 @@ impl MessageKind {
         Self::Exception,
         Self::ReturnedToSender,
         Self::Delayed,
+        Self::ReviewRequest,
     ];
 
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == raw)
     }
 
+    /// Review requests go by email only.
+    pub fn goes_by_sms(self) -> bool {
+        self != Self::ReviewRequest
+    }
+
     /// Transactional messages go even to customers who unsubscribed from marketing.
     pub fn is_transactional(self) -> bool {
-        // Every kind so far is about an order the customer placed; review requests will not be.
-        Self::ALL.contains(&self)
+        // Unsubscribing stops these; order and shipping news still go.
+        self != Self::ReviewRequest
     }
 }
 

@@ -78,6 +78,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
             tracking,
             tracking_url: &links.tracking,
             returns_url: &links.returns,
+            review: None,
         };
         let deliveries = self.send_once(&ctx, kind, scope).await?;
         Ok(deliveries.iter().filter(|d| d.is_new_send()).count())
@@ -94,6 +95,14 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
         let mut deliveries = Vec::with_capacity(2);
         if let Some(to) = ctx.order.customer.email.as_deref() {
             let email = render_email(kind, ctx)?;
+            // RFC 8058 one-click unsubscribe for everything a customer can unsubscribe from.
+            let headers: Vec<(&'static str, String)> = match ctx.review {
+                Some(review) => vec![
+                    ("List-Unsubscribe", format!("<{}>", review.unsubscribe)),
+                    ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_owned()),
+                ],
+                None => Vec::new(),
+            };
             let outbound = OutboundEmail {
                 from: &ctx.settings.sender,
                 reply_to: ctx.settings.reply_to.as_deref(),
@@ -102,13 +111,14 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
                 html: &email.html,
                 text: &email.text,
                 configuration_set: ctx.settings.ses_configuration_set.as_deref(),
+                headers: &headers,
             };
             let key = MessageKey::new(kind, scope, Channel::Email);
             let delivery =
                 self.deliver(ctx, &key, to, Some(&email.subject), || self.email.send_email(&outbound)).await?;
             deliveries.push(delivery);
         }
-        let sms_allowed = ctx.settings.sms_enabled && ctx.order.customer.sms_consent;
+        let sms_allowed = kind.goes_by_sms() && ctx.settings.sms_enabled && ctx.order.customer.sms_consent;
         if let (true, Some(to)) = (sms_allowed, ctx.order.customer.phone.as_deref()) {
             let body = render_sms(kind, ctx)?;
             let key = MessageKey::new(kind, scope, Channel::Sms);

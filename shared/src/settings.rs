@@ -83,6 +83,10 @@ pub struct ShopSettings {
     pub delivery: DeliverySettings,
     #[serde(default = "default_review_delay_days")]
     pub review_delay_days: u32,
+    /// Where a customer reviews a product: `{sku}`, `{product_id}` and `{handle}` (the title as a
+    /// URL slug) are replaced per item, e.g. `https://shop.example/products/{handle}#reviews`.
+    #[serde(default)]
+    pub review_url_template: Option<String>,
     #[serde(default)]
     pub return_policy: ReturnPolicySummary,
     #[serde(default)]

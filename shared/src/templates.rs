@@ -8,6 +8,10 @@
 //! Calendar dates (estimates, promises) are shown as they are; instants (carrier checkpoints,
 //! the delivery scan) in the shop's time zone.
 //!
+//! The same environment renders the small web pages customers reach from those emails (survey
+//! thanks, unsubscribe): see [`render_page`]. Their templates (`page_layout.html`, ...) can be
+//! overridden the same way.
+//!
 //! HTML templates (`.html`) are auto-escaped, text templates (`.txt`) are not. Nothing here logs:
 //! the context holds personal data.
 
@@ -25,6 +29,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::LazyLock;
+use unicode_normalization::UnicodeNormalization;
 
 /// Everything a message is rendered from. Holds personal data: deliberately not `Debug`.
 #[derive(Clone, Copy)]
@@ -37,6 +42,16 @@ pub struct MessageContext<'a> {
     pub tracking: Option<&'a crate::tracking::ShipmentTracking>,
     pub tracking_url: &'a str,
     pub returns_url: &'a str,
+    /// For the review request: the one-click NPS answers and the unsubscribe link.
+    pub review: Option<&'a ReviewLinks>,
+}
+
+/// Links only the review request carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewLinks {
+    /// `survey[n]` answers the NPS question with score n (0-10).
+    pub survey: [String; 11],
+    pub unsubscribe: String,
 }
 
 /// `Debug` shows the subject and the body sizes only: the bodies greet the customer by name.
@@ -71,6 +86,15 @@ pub enum TemplateError {
     SmsTooLong { chars: usize, max: usize },
     #[error("a {0} message needs the shipment it is about")]
     MissingShipment(&'static str),
+    #[error("{0} messages go by email only; there is no SMS for them")]
+    NoSmsForKind(&'static str),
+    #[error("a review_request message needs its survey and unsubscribe links (http or https)")]
+    MissingReviewLinks,
+    /// A review request is not transactional: its unsubscribe link must be in both parts.
+    #[error("template {template:?} must show the unsubscribe link")]
+    MissingUnsubscribe { template: String },
+    #[error("cannot render the {page} page: {reason}")]
+    InvalidPage { page: &'static str, reason: &'static str },
     #[error("cannot format an amount: {0}")]
     Money(#[from] MoneyError),
 }
@@ -83,9 +107,13 @@ pub const SMS_MAX_CHARS: usize = 300;
 const OVERRIDE_FUEL: u64 = 2_000_000;
 
 /// Embeds the shared templates, then the four templates of each kind: `{kind}.subject.txt`,
-/// `{kind}.html`, `{kind}.txt` and `{kind}.sms.txt`.
+/// `{kind}.html`, `{kind}.txt` and `{kind}.sms.txt`; email-only kinds have no `.sms.txt`.
 macro_rules! embedded_templates {
-    (shared: [$($file:literal),* $(,)?], kinds: [$($kind:literal),* $(,)?]) => {
+    (
+        shared: [$($file:literal),* $(,)?],
+        kinds: [$($kind:literal),* $(,)?],
+        email_only: [$($email_kind:literal),* $(,)?] $(,)?
+    ) => {
         &[
             $(($file, include_str!(concat!("../templates/", $file))),)*
             $(
@@ -94,14 +122,30 @@ macro_rules! embedded_templates {
                 (concat!($kind, ".txt"), include_str!(concat!("../templates/", $kind, ".txt"))),
                 (concat!($kind, ".sms.txt"), include_str!(concat!("../templates/", $kind, ".sms.txt"))),
             )*
+            $(
+                (concat!($email_kind, ".subject.txt"), include_str!(concat!("../templates/", $email_kind, ".subject.txt"))),
+                (concat!($email_kind, ".html"), include_str!(concat!("../templates/", $email_kind, ".html"))),
+                (concat!($email_kind, ".txt"), include_str!(concat!("../templates/", $email_kind, ".txt"))),
+            )*
         ]
     };
 }
 
 /// `layout.html` wraps every HTML part; `shipment_details.{html,txt}` (carrier, tracking number,
 /// "Track your order" and the shipment's items) is included by the shipment kinds after `shipped`.
+/// `page_layout.html` wraps the customer pages ([`Page`]), one template each.
 const DEFAULT_TEMPLATES: &[(&str, &str)] = embedded_templates!(
-    shared: ["layout.html", "shipment_details.html", "shipment_details.txt"],
+    shared: [
+        "layout.html",
+        "shipment_details.html",
+        "shipment_details.txt",
+        "page_layout.html",
+        "survey_thanks.html",
+        "unsubscribe_confirm.html",
+        "unsubscribed.html",
+        "not_found.html",
+        "invalid.html",
+    ],
     kinds: [
         "order_confirmation",
         "shipped",
@@ -112,7 +156,9 @@ const DEFAULT_TEMPLATES: &[(&str, &str)] = embedded_templates!(
         "exception",
         "returned_to_sender",
         "delayed",
-    ]
+    ],
+    // Not transactional: by email only, where the customer can unsubscribe in one click.
+    email_only: ["review_request"],
 );
 
 /// The names a shop may override.
@@ -169,7 +215,7 @@ fn format_value(out: &mut Output, state: &mut State, value: &Value) -> Result<()
     minijinja::escape_formatter(out, state, value)
 }
 
-fn write_html_escaped(out: &mut Output, s: &str) -> std::fmt::Result {
+fn write_html_escaped<W: std::fmt::Write + ?Sized>(out: &mut W, s: &str) -> std::fmt::Result {
     let mut rest = s;
     while let Some(i) = rest.find(['<', '>', '&', '"', '\'']) {
         out.write_str(&rest[..i])?;
@@ -245,10 +291,14 @@ fn one_line(s: &str) -> String {
 ///
 /// # Errors
 /// A shop override that does not compile or fails to render, a template that renders nothing,
-/// a message about a shipment (any kind but the order confirmation) without `ctx.shipment`, or
-/// an amount that overflows.
+/// a message about a shipment (any kind but the order confirmation and the review request)
+/// without `ctx.shipment`, a review request without `ctx.review`
+/// ([`TemplateError::MissingReviewLinks`]) or whose parts lost the unsubscribe link to an
+/// override ([`TemplateError::MissingUnsubscribe`]), or an amount that overflows.
 pub fn render_email(kind: MessageKind, ctx: &MessageContext<'_>) -> Result<RenderedEmail, TemplateError> {
-    let view = Value::from(Serde(View::build(kind, ctx)?));
+    let view = View::build(kind, ctx)?;
+    let unsubscribe_url = view.review.as_ref().map(|review| review.unsubscribe_url);
+    let view = Value::from(Serde(view));
     let env = environment(&ctx.settings.templates)?;
     let kind = kind.as_str();
     // A subject is a mail header: never let a line break through.
@@ -258,14 +308,35 @@ pub fn render_email(kind: MessageKind, ctx: &MessageContext<'_>) -> Result<Rende
     if !text.ends_with('\n') {
         text.push('\n');
     }
+    if let Some(url) = unsubscribe_url {
+        let mut escaped = String::with_capacity(url.len() + 16);
+        // Writing into a String cannot fail.
+        let _ = write_html_escaped(&mut escaped, url);
+        if !html.contains(&escaped) {
+            return Err(TemplateError::MissingUnsubscribe { template: format!("{kind}.html") });
+        }
+        if !text.contains(url) {
+            return Err(TemplateError::MissingUnsubscribe { template: format!("{kind}.txt") });
+        }
+    }
     Ok(RenderedEmail { subject, html, text })
+}
+
+/// Whether messages of `kind` have an SMS at all (the review request goes by email only).
+pub fn has_sms(kind: MessageKind) -> bool {
+    let name = format!("{}.sms.txt", kind.as_str());
+    TEMPLATE_NAMES.contains(&name.as_str())
 }
 
 /// Renders the SMS of `kind` as one line of at most [`SMS_MAX_CHARS`] characters.
 ///
 /// # Errors
-/// As [`render_email`], plus [`TemplateError::SmsTooLong`].
+/// As [`render_email`], plus [`TemplateError::SmsTooLong`], and [`TemplateError::NoSmsForKind`]
+/// for a kind that goes by email only (see [`has_sms`]).
 pub fn render_sms(kind: MessageKind, ctx: &MessageContext<'_>) -> Result<String, TemplateError> {
+    if !has_sms(kind) {
+        return Err(TemplateError::NoSmsForKind(kind.as_str()));
+    }
     let view = Value::from(Serde(View::build(kind, ctx)?));
     let env = environment(&ctx.settings.templates)?;
     let sms = one_line(&render(&env, &format!("{}.sms.txt", kind.as_str()), &view)?);
@@ -274,6 +345,142 @@ pub fn render_sms(kind: MessageKind, ctx: &MessageContext<'_>) -> Result<String,
         return Err(TemplateError::SmsTooLong { chars, max: SMS_MAX_CHARS });
     }
     Ok(sms)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customer pages: what a customer sees after clicking a link in a review request.
+
+/// Most characters a survey comment may have (the form's `maxlength`; check it on the server too).
+pub const COMMENT_MAX_CHARS: usize = 2000;
+
+/// Everything the default pages need, for the `Content-Security-Policy` header of a response
+/// carrying a rendered [`Page`]: inline styles and same-origin form posts, nothing else.
+pub const PAGE_CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// A customer page. Each is one template (see [`Page::template_name`]) in `page_layout.html`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page<'a> {
+    /// After a one-click NPS answer; offers an optional comment form (POST to `comment_action`,
+    /// fields `score` (hidden) and `comment`, at most [`COMMENT_MAX_CHARS`]). With
+    /// `comment_saved`, thanks for the comment instead of the form.
+    SurveyThanks { score: u8, comment_action: &'a str, comment_saved: bool },
+    /// GET /unsubscribe/{token}: explains and shows a button that POSTs to `action` to confirm
+    /// (a GET alone never unsubscribes: mail scanners open links).
+    UnsubscribeConfirm { action: &'a str },
+    /// After unsubscribing: order and shipping emails still come.
+    Unsubscribed,
+    /// A wrong, expired or tampered link: friendly, and says nothing about what it pointed to.
+    NotFound,
+    /// A bad request (e.g. a score outside 0-10) with a short human message.
+    Invalid { message: &'a str },
+}
+
+impl Page<'_> {
+    pub fn template_name(&self) -> &'static str {
+        match self {
+            Self::SurveyThanks { .. } => "survey_thanks.html",
+            Self::UnsubscribeConfirm { .. } => "unsubscribe_confirm.html",
+            Self::Unsubscribed => "unsubscribed.html",
+            Self::NotFound => "not_found.html",
+            Self::Invalid { .. } => "invalid.html",
+        }
+    }
+
+    /// The HTTP status to serve the page with.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            Self::SurveyThanks { .. } | Self::UnsubscribeConfirm { .. } | Self::Unsubscribed => 200,
+            Self::NotFound => 404,
+            Self::Invalid { .. } => 400,
+        }
+    }
+}
+
+/// Renders a customer page: a complete HTML document, mobile-first, with no script and no
+/// external resource. With the shop's settings it carries the shop's name, brand colour,
+/// support link, language (`settings.locale`) and template overrides; without, a neutral look
+/// in English.
+///
+/// # Errors
+/// A shop override that does not compile or fails to render, a template that renders nothing,
+/// or [`TemplateError::InvalidPage`] for a score above 10 or a form action that is neither a
+/// path (`/...`) nor an http(s) URL.
+pub fn render_page(settings: Option<&ShopSettings>, page: &Page<'_>) -> Result<String, TemplateError> {
+    let view = PageView::build(settings, page)?;
+    let no_overrides = BTreeMap::new();
+    let env = environment(settings.map_or(&no_overrides, |s| &s.templates))?;
+    render(&env, page.template_name(), &Value::from(Serde(view)))
+}
+
+#[derive(Serialize)]
+struct PageView<'a> {
+    /// The `lang` attribute: the shop's locale as a language tag (`en-US`), else `en`.
+    lang: String,
+    /// None without settings: the page looks neutral.
+    shop: Option<ShopView<'a>>,
+    /// Survey thanks: the score given, 0-10.
+    score: Option<u8>,
+    /// Survey thanks: where the comment form posts.
+    comment_action: Option<&'a str>,
+    /// Survey thanks: the comment was saved (no form then).
+    comment_saved: bool,
+    comment_max_chars: usize,
+    /// Unsubscribe confirmation: where the confirm button posts.
+    action: Option<&'a str>,
+    /// Invalid request: what was wrong, one line.
+    message: Option<String>,
+}
+
+impl<'a> PageView<'a> {
+    fn build(settings: Option<&'a ShopSettings>, page: &Page<'a>) -> Result<Self, TemplateError> {
+        let mut view = Self {
+            lang: settings.map_or_else(|| "en".to_owned(), |s| html_lang(&s.locale)),
+            shop: settings.map(ShopView::build),
+            score: None,
+            comment_action: None,
+            comment_saved: false,
+            comment_max_chars: COMMENT_MAX_CHARS,
+            action: None,
+            message: None,
+        };
+        match *page {
+            Page::SurveyThanks { score, comment_action, comment_saved } => {
+                if score > 10 {
+                    return Err(TemplateError::InvalidPage { page: "survey_thanks", reason: "score must be 0-10" });
+                }
+                view.score = Some(score);
+                view.comment_action = Some(form_action(comment_action, "survey_thanks")?);
+                view.comment_saved = comment_saved;
+            }
+            Page::UnsubscribeConfirm { action } => view.action = Some(form_action(action, "unsubscribe_confirm")?),
+            Page::Unsubscribed | Page::NotFound => {}
+            // Short by design; a runaway message must not blow the page up.
+            Page::Invalid { message } => view.message = Some(one_line(message).chars().take(500).collect()),
+        }
+        Ok(view)
+    }
+}
+
+/// A form target: a path on this site or an http(s) URL, never `javascript:` and the like.
+fn form_action<'a>(action: &'a str, page: &'static str) -> Result<&'a str, TemplateError> {
+    let action = action.trim();
+    let is_path = action.starts_with('/') && !action.starts_with("//");
+    if is_path || web_url(Some(action)).is_some() {
+        Ok(action)
+    } else {
+        Err(TemplateError::InvalidPage { page, reason: "a form action must be a path or an http(s) URL" })
+    }
+}
+
+/// `en_US` or `en-US` as an HTML language tag; `en` for anything that does not look like one.
+fn html_lang(locale: &str) -> String {
+    let tag = locale.trim().replace('_', "-");
+    let mut subtags = tag.split('-');
+    let primary_ok =
+        subtags.next().is_some_and(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+    let rest_ok = subtags.all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if primary_ok && rest_ok && tag.len() <= 35 { tag } else { "en".to_owned() }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -292,6 +499,34 @@ struct View<'a> {
     returns_url: &'a str,
     /// One or two sentences; None when the shop has neither a summary nor a return window.
     return_policy: Option<String>,
+    /// Present for the review request only.
+    review: Option<ReviewView<'a>>,
+}
+
+#[derive(Serialize)]
+struct ReviewView<'a> {
+    /// What was bought, once per product (variants of one product share a review page).
+    items: Vec<ReviewItemView<'a>>,
+    /// True when at least one item has a review link; otherwise the NPS question is the only
+    /// call to action.
+    has_review_links: bool,
+    /// The eleven one-click answers, 0 to 10.
+    survey: Vec<SurveyChoiceView<'a>>,
+    unsubscribe_url: &'a str,
+}
+
+#[derive(Serialize)]
+struct ReviewItemView<'a> {
+    title: &'a str,
+    /// From the shop's `review_url_template`; None without a template or when the template
+    /// needs a value the item lacks (e.g. `{sku}` on an item without one).
+    review_url: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SurveyChoiceView<'a> {
+    score: u8,
+    url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -415,20 +650,15 @@ impl<'a> View<'a> {
             // Without a tracking state the order's promise is all there is to say about dates.
             || TrackingView { promised_delivery: order.promised_delivery.map(long_date), ..TrackingView::default() },
         );
-        let brand_color = if is_hex_color(&settings.brand_color) {
-            settings.brand_color.to_ascii_lowercase()
-        } else {
-            DEFAULT_BRAND_COLOR.to_owned()
+        let review = match kind {
+            MessageKind::ReviewRequest => {
+                Some(ReviewView::build(ctx.review.ok_or(TemplateError::MissingReviewLinks)?, settings, order)?)
+            }
+            _ => None,
         };
         let first_name = non_empty(order.customer.first_name.as_deref());
         Ok(Self {
-            shop: ShopView {
-                name: settings.display_name.trim(),
-                brand_text_color: text_color_on(&brand_color),
-                brand_color,
-                support_url: &settings.support_url,
-                support_email: non_empty(settings.support_email.as_deref()),
-            },
+            shop: ShopView::build(settings),
             customer: CustomerView { first_name, greeting_name: first_name.unwrap_or("there") },
             order: order_view,
             shipment,
@@ -436,6 +666,52 @@ impl<'a> View<'a> {
             tracking_url: ctx.tracking_url,
             returns_url: ctx.returns_url,
             return_policy: return_policy(settings),
+            review,
+        })
+    }
+}
+
+impl<'a> ShopView<'a> {
+    fn build(settings: &'a ShopSettings) -> Self {
+        let brand_color = if is_hex_color(&settings.brand_color) {
+            settings.brand_color.to_ascii_lowercase()
+        } else {
+            DEFAULT_BRAND_COLOR.to_owned()
+        };
+        Self {
+            name: settings.display_name.trim(),
+            brand_text_color: text_color_on(&brand_color),
+            brand_color,
+            support_url: web_url(Some(&settings.support_url)).unwrap_or_default(),
+            support_email: non_empty(settings.support_email.as_deref()),
+        }
+    }
+}
+
+impl<'a> ReviewView<'a> {
+    fn build(links: &'a ReviewLinks, settings: &ShopSettings, order: &'a Order) -> Result<Self, TemplateError> {
+        let unsubscribe_url = web_url(Some(&links.unsubscribe)).ok_or(TemplateError::MissingReviewLinks)?;
+        let survey = (0u8..)
+            .zip(&links.survey)
+            .map(|(score, url)| {
+                Ok(SurveyChoiceView { score, url: web_url(Some(url)).ok_or(TemplateError::MissingReviewLinks)? })
+            })
+            .collect::<Result<Vec<_>, TemplateError>>()?;
+        let template = settings.review_url_template.as_deref();
+        let mut items: Vec<ReviewItemView<'a>> = Vec::with_capacity(order.items.len());
+        for item in order.items.iter().filter(|item| item.quantity > 0) {
+            let title = item.title.trim();
+            let review_url = template.and_then(|template| review_url(template, item));
+            // Two sizes of one shirt are one product to review.
+            if !items.iter().any(|seen| seen.title == title && seen.review_url == review_url) {
+                items.push(ReviewItemView { title, review_url });
+            }
+        }
+        Ok(Self {
+            has_review_links: items.iter().any(|item| item.review_url.is_some()),
+            items,
+            survey,
+            unsubscribe_url,
         })
     }
 }
@@ -575,7 +851,7 @@ impl CheckpointView {
 /// Whether a message of `kind` is about one shipment (and cannot be rendered without it).
 fn is_about_a_shipment(kind: MessageKind) -> bool {
     match kind {
-        MessageKind::OrderConfirmation => false,
+        MessageKind::OrderConfirmation | MessageKind::ReviewRequest => false,
         MessageKind::Shipped
         | MessageKind::OutForDelivery
         | MessageKind::DeliveryAttempted
@@ -591,7 +867,7 @@ fn is_about_a_shipment(kind: MessageKind) -> bool {
 /// messages not tied to one status, the newest one that says something.
 fn checkpoint_for(kind: MessageKind, tracking: &ShipmentTracking) -> Option<&TrackingEvent> {
     let status = match kind {
-        MessageKind::OrderConfirmation => return None,
+        MessageKind::OrderConfirmation | MessageKind::ReviewRequest => return None,
         MessageKind::Shipped | MessageKind::Delayed => {
             return tracking.timeline().find(|e| e.status != TrackingStatus::Unknown);
         }
@@ -640,6 +916,60 @@ fn local_date_time(at: DateTime<Utc>, time_zone: Tz) -> String {
 /// An http(s) link, or None: nothing else goes into an `href`.
 fn web_url(url: Option<&str>) -> Option<&str> {
     url.map(str::trim).filter(|url| url.starts_with("https://") || url.starts_with("http://"))
+}
+
+/// The item's review page from the shop's template: `{handle}` becomes the title as a URL slug,
+/// `{sku}` and `{product_id}` the item's values, percent-encoded. None when the template is not
+/// an http(s) URL or needs a value the item lacks.
+fn review_url(template: &str, item: &LineItem) -> Option<String> {
+    let mut url = web_url(Some(template))?.to_owned();
+    if url.contains("{handle}") {
+        let handle = slug(&item.title);
+        if handle.is_empty() {
+            return None;
+        }
+        url = url.replace("{handle}", &handle);
+    }
+    for (placeholder, value) in [("{sku}", &item.sku), ("{product_id}", &item.product_id)] {
+        if url.contains(placeholder) {
+            let value = non_empty(value.as_deref()).filter(|v| !v.bytes().all(|b| b == b'.'))?;
+            url = url.replace(placeholder, &percent_encode(value));
+        }
+    }
+    Some(url)
+}
+
+/// A title as a URL slug: "Linen Shirt / Sand" becomes `linen-shirt-sand`. Accents are dropped
+/// ("Café" becomes `cafe`), anything else that is not an ASCII letter or digit separates words.
+fn slug(title: &str) -> String {
+    let mut slug = String::with_capacity(title.len());
+    let mut separated = false;
+    for c in title.nfkd().filter(|c| !unicode_normalization::char::is_combining_mark(*c)) {
+        if c.is_ascii_alphanumeric() {
+            if separated && !slug.is_empty() {
+                slug.push('-');
+            }
+            separated = false;
+            slug.push(c.to_ascii_lowercase());
+        } else {
+            separated = true;
+        }
+    }
+    slug
+}
+
+/// Percent-encodes everything but the unreserved characters of RFC 3986, so a value is safe in
+/// a path segment, a query or a fragment.
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 fn non_empty(s: Option<&str>) -> Option<&str> {
@@ -803,21 +1133,39 @@ mod tests {
             tracking: None,
             tracking_url: TRACKING_URL,
             returns_url: RETURNS_URL,
+            review: None,
         }
     }
 
     #[test]
     fn default_templates_compile_and_are_all_overridable() {
         assert!(DEFAULT_ENV.is_ok(), "{:?}", DEFAULT_ENV.as_ref().err());
-        for shared in ["layout.html", "shipment_details.html", "shipment_details.txt"] {
+        for shared in [
+            "layout.html",
+            "shipment_details.html",
+            "shipment_details.txt",
+            "page_layout.html",
+            "survey_thanks.html",
+            "unsubscribe_confirm.html",
+            "unsubscribed.html",
+            "not_found.html",
+            "invalid.html",
+        ] {
             assert!(TEMPLATE_NAMES.contains(&shared), "{shared}");
         }
         for kind in MessageKind::ALL {
-            for suffix in ["subject.txt", "html", "txt", "sms.txt"] {
+            for suffix in ["subject.txt", "html", "txt"] {
                 let name = format!("{}.{suffix}", kind.as_str());
                 assert!(TEMPLATE_NAMES.contains(&name.as_str()), "{name}");
             }
+            let sms = format!("{}.sms.txt", kind.as_str());
+            assert_eq!(TEMPLATE_NAMES.contains(&sms.as_str()), kind != MessageKind::ReviewRequest, "{sms}");
+            assert_eq!(has_sms(kind), kind != MessageKind::ReviewRequest, "{kind:?}");
         }
+        let mut names = TEMPLATE_NAMES.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), TEMPLATE_NAMES.len(), "duplicate template names");
     }
 
     #[test]
@@ -1181,7 +1529,9 @@ mod tests {
                 vec![checkpoint(S::InTransit, "2026-11-30T14:12:00Z", "Delayed by severe weather", "Memphis, TN, US")],
                 NaiveDate::from_ymd_opt(2026, 12, 8),
             ),
-            MessageKind::OrderConfirmation | MessageKind::Shipped => ShipmentTracking::default(),
+            MessageKind::OrderConfirmation | MessageKind::Shipped | MessageKind::ReviewRequest => {
+                ShipmentTracking::default()
+            }
         }
     }
 
@@ -1591,5 +1941,370 @@ mod tests {
         // Other kinds using the partial pick up the override too; the HTML partial is untouched.
         let email = render_email(MessageKind::Delayed, &tracked(&custom, &order, &ship, &tracking)).unwrap();
         assert!(email.text.contains("Follow it:") && email.html.contains("In this shipment"));
+    }
+
+    // --- Review request --------------------------------------------------------------------------
+
+    /// Sealed-looking links with a query string, so HTML escaping shows.
+    fn review_links() -> ReviewLinks {
+        ReviewLinks {
+            survey: std::array::from_fn(|score| format!("https://t.ppx.example/s/Nq4v8Tz?score={score}&v=1")),
+            unsubscribe: "https://t.ppx.example/u/Nq4v8Tz?list=reviews&v=1".to_owned(),
+        }
+    }
+
+    fn review_ctx<'a>(settings: &'a ShopSettings, order: &'a Order, links: &'a ReviewLinks) -> MessageContext<'a> {
+        MessageContext { review: Some(links), ..ctx(settings, order, None) }
+    }
+
+    #[test]
+    fn review_request_links_each_item_to_its_review_page_and_asks_the_nps_question() {
+        let (settings, links) = (settings(), review_links());
+        let mut order = order();
+        order.items.push(item("li-3", "Tote / Bag  2-pack", None, 1, "20.00"));
+        order.items.push(item("li-4", "Café crème mug", None, 1, "12.00"));
+        let email = render_email(MessageKind::ReviewRequest, &review_ctx(&settings, &order, &links)).unwrap();
+        assert_eq!(email.subject, "How was your Demo Shop order #1001?");
+
+        let reviews = [
+            ("Linen shirt", "https://demo-shop.example/products/linen-shirt#reviews"),
+            ("Canvas tote", "https://demo-shop.example/products/canvas-tote#reviews"),
+            ("Tote / Bag  2-pack", "https://demo-shop.example/products/tote-bag-2-pack#reviews"),
+            ("Café crème mug", "https://demo-shop.example/products/cafe-creme-mug#reviews"),
+        ];
+        for (title, url) in reviews {
+            assert!(email.html.contains(&format!("<strong>{title}</strong>")), "missing {title:?} in\n{}", email.html);
+            assert!(email.html.contains(&format!("href=\"{url}\"")), "missing {url:?} in\n{}", email.html);
+            assert!(email.text.contains(&format!("{title}\nWrite a review: {url}\n")), "{}", email.text);
+        }
+        assert_eq!(email.html.matches(">Write a review</a>").count(), 4);
+
+        let question = "How likely are you to recommend Demo Shop to a friend?";
+        for part in [&email.html, &email.text] {
+            for expected in ["Hi Ada,", "#1001", question] {
+                assert!(part.contains(expected), "missing {expected:?} in\n{part}");
+            }
+            for personal in ["Lovelace", "ada@example.com", "+15555550100"] {
+                assert!(!part.contains(personal), "{personal:?} leaked");
+            }
+        }
+        for (score, url) in links.survey.iter().enumerate() {
+            let escaped = url.replace('&', "&amp;");
+            assert!(email.html.contains(&format!("href=\"{escaped}\"")), "score {score} missing in\n{}", email.html);
+            assert!(email.html.contains(&format!(">{score}</a></td>")), "score {score} label");
+            assert!(email.text.contains(&format!("\n{score}: {url}\n")), "score {score} missing in\n{}", email.text);
+        }
+        assert!(!email.html.contains("?score=3&v=1"), "unescaped ampersand in HTML");
+        assert_eq!(email.html.matches(" out of 10\" style=").count(), 11, "one button per score");
+        assert!(email.html.contains("Not likely</td>") && email.html.contains("Very likely</td>"));
+        assert!(email.html.contains("table-layout:fixed"));
+
+        let unsubscribe_html = "href=\"https://t.ppx.example/u/Nq4v8Tz?list=reviews&amp;v=1\"";
+        assert!(email.html.contains(unsubscribe_html), "{}", email.html);
+        assert!(email.html.contains("You received this because you ordered from Demo Shop."));
+        assert!(email.html.contains(">Unsubscribe from review requests</a>"));
+        assert!(email.text.trim_end().ends_with(
+            "You received this because you ordered from Demo Shop. Unsubscribe from review requests: \
+             https://t.ppx.example/u/Nq4v8Tz?list=reviews&v=1"
+        ));
+        assert!(email.html.contains("background-color:#0f766e") && email.html.contains("max-width:600px"));
+        assert!(!email.text.contains('<'), "{}", email.text);
+        assert!(!email.text.contains("\n\n\n"), "stray blank lines:\n{}", email.text);
+        assert!(!email.text.contains("none") && !email.html.contains("none<"));
+
+        // For eyeballing: /tmp/ppx-review_request.{html,txt} on Linux.
+        let dir = std::env::temp_dir();
+        let _ = std::fs::write(dir.join("ppx-review_request.html"), &email.html);
+        let _ = std::fs::write(dir.join("ppx-review_request.txt"), &email.text);
+    }
+
+    #[test]
+    fn review_links_encode_sku_and_product_id_and_skip_items_without_them() {
+        let mut settings = settings();
+        settings.review_url_template = Some("https://reviews.example/{product_id}/write?sku={sku}".to_owned());
+        let links = review_links();
+        let mut order = order();
+        order.items[0].sku = Some("LS/M SAND&1".to_owned());
+        order.items[0].product_id = Some("gid://shopify/Product/42".to_owned());
+        order.items[1].sku = None;
+        order.items[1].product_id = Some("43".to_owned());
+        let email = render_email(MessageKind::ReviewRequest, &review_ctx(&settings, &order, &links)).unwrap();
+        let url = "https://reviews.example/gid%3A%2F%2Fshopify%2FProduct%2F42/write?sku=LS%2FM%20SAND%261";
+        assert!(email.text.contains(&format!("Linen shirt\nWrite a review: {url}\n")), "{}", email.text);
+        assert!(email.html.contains(&format!("href=\"{url}\"")), "{}", email.html);
+        // No sku: listed, but no link rather than a broken one.
+        assert!(email.text.contains("Canvas tote\n\n"), "{}", email.text);
+        assert_eq!(email.html.matches(">Write a review</a>").count(), 1);
+
+        let item = |sku: Option<&str>| LineItem { sku: sku.map(str::to_owned), ..order.items[1].clone() };
+        assert_eq!(review_url("https://s.example/r/{sku}", &item(Some(".."))), None);
+        assert_eq!(review_url("https://s.example/r/{sku}", &item(Some(" "))), None);
+        assert_eq!(review_url("javascript:alert('{sku}')", &item(Some("a"))), None);
+        assert_eq!(
+            review_url(" https://s.example/reviews ", &item(None)).as_deref(),
+            Some("https://s.example/reviews")
+        );
+        let mut untitled = item(None);
+        untitled.title = "★★★".to_owned();
+        assert_eq!(review_url("https://s.example/p/{handle}", &untitled), None);
+    }
+
+    #[test]
+    fn handles_are_url_slugs_of_the_title() {
+        for (title, handle) in [
+            ("Linen shirt", "linen-shirt"),
+            ("  Linen   Shirt!  ", "linen-shirt"),
+            ("Tote / Bag (2-pack)", "tote-bag-2-pack"),
+            ("Café crème", "cafe-creme"),
+            ("100% Cotton_Tee", "100-cotton-tee"),
+            ("../../admin?x=1#y", "admin-x-1-y"),
+            ("Ｆｕｌｌ width", "full-width"),
+            ("日本茶", ""),
+        ] {
+            assert_eq!(slug(title), handle, "{title:?}");
+        }
+        assert_eq!(percent_encode("a-b_c.d~e/f g%h"), "a-b_c.d~e%2Ff%20g%25h");
+        assert_eq!(percent_encode("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn without_a_review_template_the_nps_question_is_the_call_to_action() {
+        let mut settings = settings();
+        settings.review_url_template = None;
+        let (order, links) = (order(), review_links());
+        let email = render_email(MessageKind::ReviewRequest, &review_ctx(&settings, &order, &links)).unwrap();
+        for part in [&email.html, &email.text] {
+            assert!(!part.contains("Write a review") && !part.contains("/products/"), "{part}");
+            assert!(!part.contains("One more question") && !part.contains("ONE MORE QUESTION"), "{part}");
+            assert!(part.contains("Linen shirt") && part.contains("Canvas tote"), "{part}");
+            assert!(part.contains("How likely are you to recommend Demo Shop to a friend?"), "{part}");
+            assert!(part.contains("https://t.ppx.example/u/Nq4v8Tz?list=reviews"), "{part}");
+        }
+        assert!(email.text.contains("- Linen shirt\n- Canvas tote\n"), "{}", email.text);
+        assert!(email.text.contains(&format!("10: {}", links.survey[10])), "{}", email.text);
+        assert!(!email.text.contains("\n\n\n"), "stray blank lines:\n{}", email.text);
+    }
+
+    #[test]
+    fn variants_of_one_product_are_reviewed_once() {
+        let (settings, links) = (settings(), review_links());
+        let mut order = order();
+        order.items.push(item("li-3", "Linen shirt", Some("L / Navy"), 1, "45.00"));
+        order.items.push(item("li-4", "Gift wrap", None, 0, "0"));
+        let email = render_email(MessageKind::ReviewRequest, &review_ctx(&settings, &order, &links)).unwrap();
+        assert_eq!(email.text.matches("Linen shirt").count(), 1, "{}", email.text);
+        assert!(!email.text.contains("Gift wrap"), "{}", email.text);
+    }
+
+    #[test]
+    fn review_requests_go_by_email_only_and_need_their_links() {
+        let (settings, order, links) = (settings(), order(), review_links());
+        for context in [review_ctx(&settings, &order, &links), ctx(&settings, &order, None)] {
+            assert!(matches!(
+                render_sms(MessageKind::ReviewRequest, &context),
+                Err(TemplateError::NoSmsForKind("review_request"))
+            ));
+        }
+        assert!(matches!(
+            render_email(MessageKind::ReviewRequest, &ctx(&settings, &order, None)),
+            Err(TemplateError::MissingReviewLinks)
+        ));
+        let mut bad = review_links();
+        bad.unsubscribe = "  ".to_owned();
+        assert!(matches!(
+            render_email(MessageKind::ReviewRequest, &review_ctx(&settings, &order, &bad)),
+            Err(TemplateError::MissingReviewLinks)
+        ));
+        let mut bad = review_links();
+        bad.survey[7] = "javascript:alert(1)".to_owned();
+        assert!(matches!(
+            render_email(MessageKind::ReviewRequest, &review_ctx(&settings, &order, &bad)),
+            Err(TemplateError::MissingReviewLinks)
+        ));
+        // Other kinds ignore review links.
+        let email = render_email(MessageKind::OrderConfirmation, &review_ctx(&settings, &order, &links)).unwrap();
+        assert!(!email.html.contains("Unsubscribe"));
+
+        // No SMS template to override either.
+        let sms = BTreeMap::from([("review_request.sms.txt".to_owned(), "{{ shop.name }}".to_owned())]);
+        assert!(matches!(check_overrides(&sms), Err(TemplateError::UnknownTemplate { .. })));
+    }
+
+    #[test]
+    fn an_override_cannot_drop_the_unsubscribe_link() {
+        let (order, links) = (order(), review_links());
+        for name in ["review_request.html", "review_request.txt"] {
+            let mut custom = settings();
+            custom.templates.insert(name.to_owned(), "Hi {{ customer.greeting_name }}, rate us!".to_owned());
+            let err = render_email(MessageKind::ReviewRequest, &review_ctx(&custom, &order, &links)).unwrap_err();
+            assert!(matches!(&err, TemplateError::MissingUnsubscribe { template } if template == name), "{err}");
+        }
+        let mut custom = settings();
+        custom.templates.insert(
+            "review_request.txt".to_owned(),
+            "Rate us: {{ review.survey[10].url }}\nStop these: {{ review.unsubscribe_url }}".to_owned(),
+        );
+        let email = render_email(MessageKind::ReviewRequest, &review_ctx(&custom, &order, &links)).unwrap();
+        assert!(email.text.starts_with("Rate us: https://t.ppx.example/s/Nq4v8Tz?score=10&v=1\n"), "{}", email.text);
+    }
+
+    // --- Customer pages ----------------------------------------------------------------------------
+
+    const COMMENT_ACTION: &str = "/survey/Nq4v8Tz/comment?v=1&src=email";
+    const UNSUBSCRIBE_ACTION: &str = "https://t.ppx.example/unsubscribe/Nq4v8Tz";
+
+    fn all_pages() -> [Page<'static>; 6] {
+        [
+            Page::SurveyThanks { score: 9, comment_action: COMMENT_ACTION, comment_saved: false },
+            Page::SurveyThanks { score: 3, comment_action: COMMENT_ACTION, comment_saved: true },
+            Page::UnsubscribeConfirm { action: UNSUBSCRIBE_ACTION },
+            Page::Unsubscribed,
+            Page::NotFound,
+            Page::Invalid { message: "The score must be a number from 0 to 10." },
+        ]
+    }
+
+    #[test]
+    fn every_page_is_a_small_accessible_self_contained_document() {
+        let settings = settings();
+        for page in all_pages() {
+            for shop in [Some(&settings), None] {
+                let html = render_page(shop, &page).unwrap();
+                let what = format!("{page:?} with settings: {}", shop.is_some());
+                assert!(html.starts_with("<!DOCTYPE html>\n"), "{what}");
+                let lang = if shop.is_some() { "<html lang=\"en-US\">" } else { "<html lang=\"en\">" };
+                assert!(html.contains(lang), "{what}");
+                for expected in [
+                    "<meta charset=\"utf-8\">",
+                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
+                    "<meta name=\"referrer\" content=\"no-referrer\">",
+                    "<style>",
+                    "<main>",
+                    "</main>",
+                    "<h1>",
+                    "</html>",
+                ] {
+                    assert!(html.contains(expected), "{what}: missing {expected:?} in\n{html}");
+                }
+                let title = html.split("<title>").nth(1).and_then(|t| t.split("</title>").next()).unwrap();
+                assert!(!title.trim().is_empty(), "{what}");
+                for forbidden in
+                    ["<script", "<img", "<link", "<iframe", " src=", "url(", "@import", "javascript:", "none"]
+                {
+                    assert!(!html.contains(forbidden), "{what}: {forbidden:?} in\n{html}");
+                }
+                assert!(html.len() < 10 * 1024, "{what}: {} bytes", html.len());
+                if shop.is_some() {
+                    assert!(html.contains("<header class=\"brand\">Demo Shop</header>"), "{what}");
+                    assert!(html.contains("#0f766e") && title.ends_with(" | Demo Shop"), "{what}");
+                    assert!(html.contains("<a href=\"https://demo-shop.example/help\">Contact Demo Shop support</a>"));
+                    assert!(html.contains("mailto:support@demo-shop.example"), "{what}");
+                } else {
+                    assert!(!html.contains("Demo Shop") && !html.contains("demo-shop"), "{what}");
+                    assert!(!html.contains("<header") && !html.contains("<footer"), "{what}");
+                }
+                let dir = std::env::temp_dir();
+                let file = format!("ppx-page-{}{}", page.template_name(), if shop.is_some() { "" } else { ".neutral" });
+                let _ = std::fs::write(dir.join(file.replace(".html", "") + ".html"), &html);
+            }
+        }
+    }
+
+    #[test]
+    fn survey_thanks_shows_the_score_and_a_labelled_comment_form() {
+        let settings = settings();
+        for shop in [Some(&settings), None] {
+            let html = render_page(
+                shop,
+                &Page::SurveyThanks { score: 9, comment_action: COMMENT_ACTION, comment_saved: false },
+            )
+            .unwrap();
+            assert!(html.contains("You answered <strong class=\"score\">9</strong> out of 10"), "{html}");
+            assert!(
+                html.contains("<form method=\"post\" action=\"/survey/Nq4v8Tz/comment?v=1&amp;src=email\">"),
+                "{html}"
+            );
+            assert!(html.contains("<input type=\"hidden\" name=\"score\" value=\"9\">"), "{html}");
+            assert!(html.contains("<label for=\"comment\">Great to hear! What did you like most?</label>"), "{html}");
+            assert!(html.contains("<textarea id=\"comment\" name=\"comment\" rows=\"5\" maxlength=\"2000\""), "{html}");
+            assert!(html.contains("<button type=\"submit\">"), "{html}");
+        }
+        let detractor =
+            render_page(None, &Page::SurveyThanks { score: 0, comment_action: "/c", comment_saved: false }).unwrap();
+        assert!(detractor.contains("What could we do better?") && detractor.contains(">0</strong>"));
+        let passive =
+            render_page(None, &Page::SurveyThanks { score: 8, comment_action: "/c", comment_saved: false }).unwrap();
+        assert!(passive.contains("What would make it a 10?"));
+
+        let saved =
+            render_page(Some(&settings), &Page::SurveyThanks { score: 3, comment_action: "/c", comment_saved: true })
+                .unwrap();
+        assert!(saved.contains("Thanks for your comment") && saved.contains(">3</strong>"), "{saved}");
+        assert!(!saved.contains("<form") && !saved.contains("<textarea"), "{saved}");
+    }
+
+    #[test]
+    fn unsubscribe_pages_confirm_with_a_plain_form_post() {
+        let settings = settings();
+        let html = render_page(Some(&settings), &Page::UnsubscribeConfirm { action: UNSUBSCRIBE_ACTION }).unwrap();
+        assert!(html.contains(&format!("<form method=\"post\" action=\"{UNSUBSCRIBE_ACTION}\">")), "{html}");
+        assert!(html.contains("<button type=\"submit\">Unsubscribe</button>"), "{html}");
+        assert!(html.contains("Demo Shop may email you") && html.contains("shipping updates, will still come"));
+        let done = render_page(Some(&settings), &Page::Unsubscribed).unwrap();
+        assert!(done.contains("You won't get review requests from Demo Shop any more."), "{done}");
+        assert!(done.contains("order confirmations and shipping updates, will still come"), "{done}");
+        assert!(!done.contains("<form"));
+    }
+
+    #[test]
+    fn not_found_is_neutral_and_invalid_escapes_its_message() {
+        let html = render_page(None, &Page::NotFound).unwrap();
+        assert!(html.contains("This link is not valid or has expired."), "{html}");
+        // It takes nothing, so it can show nothing about the link: no shop, order or token.
+        for id in ["demo-shop", "Demo Shop", "820982911946154508", "1001", "Nq4v8Tz", "#0f766e"] {
+            assert!(!html.contains(id), "{id:?} in\n{html}");
+        }
+        assert_eq!(Page::NotFound.status_code(), 404);
+
+        let html =
+            render_page(None, &Page::Invalid { message: "Bad <script>alert('x')</script> & \"score\"" }).unwrap();
+        assert!(!html.contains("<script"), "{html}");
+        assert!(html.contains("<p>Bad &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;score&quot;</p>"));
+        let long = "x".repeat(50_000);
+        assert!(render_page(None, &Page::Invalid { message: &long }).unwrap().len() < 10 * 1024);
+        assert_eq!(Page::Invalid { message: "" }.status_code(), 400);
+        assert_eq!(Page::Unsubscribed.status_code(), 200);
+    }
+
+    #[test]
+    fn pages_refuse_bad_input_and_follow_the_shop() {
+        let page = Page::SurveyThanks { score: 11, comment_action: "/c", comment_saved: false };
+        assert!(matches!(render_page(None, &page), Err(TemplateError::InvalidPage { .. })));
+        for action in ["javascript:alert(1)", "//evil.example/x", "", "data:text/html,hi"] {
+            let page = Page::UnsubscribeConfirm { action };
+            assert!(matches!(render_page(None, &page), Err(TemplateError::InvalidPage { .. })), "{action:?}");
+        }
+
+        let mut custom = settings();
+        custom.locale = "de_DE".to_owned();
+        custom.brand_color = "#FDE047".to_owned();
+        assert!(render_page(Some(&custom), &Page::Unsubscribed).unwrap().contains("<html lang=\"de-DE\">"));
+        let html = render_page(Some(&custom), &Page::Unsubscribed).unwrap();
+        assert!(html.contains("background:#fde047;color:#111827"), "{html}");
+        for locale in ["\"><script>", "", "e", "en-US-x-toolongsubtag"] {
+            custom.locale = locale.to_owned();
+            assert!(render_page(Some(&custom), &Page::NotFound).unwrap().contains("<html lang=\"en\">"), "{locale:?}");
+        }
+
+        custom.templates.insert(
+            "not_found.html".to_owned(),
+            "{% extends \"page_layout.html\" %}{% block content %}<h1>Oops, {{ shop.name }}</h1>{% endblock %}"
+                .to_owned(),
+        );
+        assert!(check_overrides(&custom.templates).is_ok());
+        let html = render_page(Some(&custom), &Page::NotFound).unwrap();
+        assert!(html.contains("<h1>Oops, Demo Shop</h1>") && html.contains("<main>"), "{html}");
+        // The override is the shop's: without its settings the default page shows.
+        assert!(render_page(None, &Page::NotFound).unwrap().contains("This link is not valid or has expired."));
     }
 }

@@ -18,6 +18,9 @@ use std::sync::Arc;
 pub use ppx_shared;
 
 pub const SENDER_DOMAIN: &str = "demo-shop.example";
+pub const LINK_SECRET: &str = "test-link-secret-0123456789abcdef0123";
+/// Links in test emails point here; tests swap it for the local server's address.
+pub const PUBLIC_URL: &str = "https://track.test.example";
 
 pub fn moto_url() -> String {
     std::env::var("PPX_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:4599".to_owned())
@@ -91,8 +94,8 @@ impl TestEnv {
         let clock = ManualClock::at(chrono::Utc::now());
         let config = AppConfig {
             table: table.clone(),
-            link_secret: Secret::new("test-link-secret-0123456789abcdef0123"),
-            public_url: "https://track.test.example".to_owned(),
+            link_secret: Secret::new(LINK_SECRET),
+            public_url: PUBLIC_URL.to_owned(),
             settings_ttl: std::time::Duration::from_secs(60),
         };
         let functions = Arc::new(Functions::new(&sdk, &config, AnyClock::Manual(clock.clone())));
@@ -215,6 +218,63 @@ impl TestEnv {
 
     pub async fn emails_to(&self, address: &str) -> Vec<SentEmail> {
         sent_emails().await.into_iter().filter(|m| m.to.iter().any(|t| t == address)).collect()
+    }
+
+    /// Raw MIME messages (those with extra headers, e.g. review requests) sent to `address`.
+    pub async fn raw_emails_to(&self, address: &str) -> Vec<String> {
+        let state = moto_state().await;
+        let messages = state["ses"]["RawMessage"].as_array().cloned().unwrap_or_default();
+        messages
+            .iter()
+            .filter_map(|m| m["raw_data"].as_str().map(str::to_owned))
+            .filter(|raw| raw.contains(address))
+            .collect()
+    }
+
+    /// The review request function over this test's table, sending through `email` at `clock`'s time.
+    pub fn review_app<E: ppx_shared::messaging::EmailSender>(
+        &self,
+        email: E,
+        clock: ManualClock,
+    ) -> review_request::ReviewRequest<DynamoStore, E, ManualClock> {
+        review_request::ReviewRequest::new(
+            self.store.clone(),
+            email,
+            clock,
+            &self.config(),
+            review_request::ReviewConfig::default(),
+        )
+    }
+
+    pub fn ses(&self) -> ppx_shared::messaging::ses::SesEmail {
+        ppx_shared::messaging::ses::SesEmail::new(aws_sdk_sesv2::Client::new(&self.sdk))
+    }
+
+    pub fn config(&self) -> AppConfig {
+        AppConfig {
+            table: self.table.clone(),
+            link_secret: Secret::new(LINK_SECRET),
+            public_url: PUBLIC_URL.to_owned(),
+            settings_ttl: std::time::Duration::from_secs(60),
+        }
+    }
+
+    pub async fn get(&self, path_and_query: &str) -> (u16, String) {
+        let response =
+            self.http.get(format!("{}{path_and_query}", self.base_url)).send().await.expect("server reachable");
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    pub async fn post_form(&self, path: &str, form: &str) -> (u16, String) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_owned())
+            .send()
+            .await
+            .expect("server reachable");
+        (response.status().as_u16(), response.text().await.unwrap())
     }
 
     pub async fn sms_to(&self, phone: &str) -> Vec<String> {

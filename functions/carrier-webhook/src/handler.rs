@@ -26,8 +26,12 @@ const AFTERSHIP_SIGNATURE: &str = "aftership-hmac-sha256";
 const PPX_SIGNATURE: &str = "ppx-signature";
 
 /// The routes this function serves: `POST /webhooks/{provider}/{shop}`.
-pub const ROUTES: [&str; 4] =
-    ["/webhooks/easypost/{shop}", "/webhooks/shippo/{shop}", "/webhooks/aftership/{shop}", "/webhooks/tracking/{shop}"];
+pub const ROUTES: [&str; 4] = [
+    "POST /webhooks/easypost/{shop}",
+    "POST /webhooks/shippo/{shop}",
+    "POST /webhooks/aftership/{shop}",
+    "POST /webhooks/tracking/{shop}",
+];
 
 pub struct CarrierWebhook<S, E, T, C> {
     pub store: S,

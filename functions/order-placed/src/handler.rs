@@ -36,7 +36,8 @@ const PPX_SIGNATURE: &str = "ppx-signature";
 const PPX_DELIVERY_ID: &str = "ppx-delivery-id";
 
 /// The routes this function serves: `POST /webhooks/{source}/{shop}`.
-pub const ROUTES: [&str; 3] = ["/webhooks/shopify/{shop}", "/webhooks/woocommerce/{shop}", "/webhooks/orders/{shop}"];
+pub const ROUTES: [&str; 3] =
+    ["POST /webhooks/shopify/{shop}", "POST /webhooks/woocommerce/{shop}", "POST /webhooks/orders/{shop}"];
 
 pub struct OrderPlaced<S, E, T, C> {
     pub store: S,

@@ -10,6 +10,7 @@ pub struct SentEmail {
     pub subject: String,
     pub html: String,
     pub text: String,
+    pub headers: Vec<(String, String)>,
 }
 
 #[derive(Default)]
@@ -43,6 +44,7 @@ impl EmailSender for MemoryEmail {
             subject: email.subject.to_owned(),
             html: email.html.to_owned(),
             text: email.text.to_owned(),
+            headers: email.headers.iter().map(|(n, v)| (n.to_string(), v.clone())).collect(),
         });
         Ok(format!("memory-email-{}", sent.len()))
     }

@@ -17,6 +17,8 @@ pub struct OutboundEmail<'a> {
     pub html: &'a str,
     pub text: &'a str,
     pub configuration_set: Option<&'a str>,
+    /// Extra headers, e.g. `List-Unsubscribe`; a message with any goes out as raw MIME.
+    pub headers: &'a [(&'static str, String)],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,4 +39,14 @@ pub trait EmailSender: Send + Sync {
 pub trait SmsSender: Send + Sync {
     /// `to` is E.164. Returns the provider's message id.
     fn send_sms(&self, to: &str, body: &str) -> impl Future<Output = Result<String, SendError>> + Send;
+}
+
+/// For functions that send email only, so they need not link the SNS client.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSms;
+
+impl SmsSender for NoSms {
+    async fn send_sms(&self, _: &str, _: &str) -> Result<String, SendError> {
+        Err(SendError::Rejected("this function sends no SMS".into()))
+    }
 }

@@ -1,14 +1,14 @@
 //! The DynamoDB adapter. One table; keys are documented in the README ("Table design").
 
 use super::{
-    Claim, ClaimOutcome, DeliveryRecord, OrderView, Store, StoreError, TrackingLookup, TrackingTarget, Upsert,
-    Versioned, WebhookReceipt,
+    Claim, ClaimOutcome, DeliveryRecord, DueReview, OrderView, ReviewOutcome, Store, StoreError, SurveyAnswer,
+    TrackingLookup, TrackingTarget, Upsert, Versioned, WebhookReceipt,
 };
 use crate::ids::{OrderId, ShopId, TrackingNumber};
 use crate::messages::{DeliveryState, MessageKey, MessageRecord};
 use crate::order::{Order, Shipment};
 use crate::settings::ShopSettings;
-use crate::table::{GSI1_PARTITION_KEY, GSI1_SORT_KEY, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
+use crate::table::{GSI1, GSI1_PARTITION_KEY, GSI1_SORT_KEY, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 use crate::tracking::{CarrierUpdate, ShipmentTracking};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
@@ -54,12 +54,30 @@ pub mod keys {
     pub fn tracking_state(shipment_id: &str) -> String {
         format!("{TRACKING_STATE_PREFIX}{shipment_id}")
     }
+    pub const SURVEY: &str = "SURVEY";
+    pub const UNSUBSCRIBED: &str = "UNSUB";
+
     pub fn review_due(shop: &ShopId) -> String {
         format!("SHOP#{shop}#REVIEW_DUE")
     }
-    /// Sorts by due time (RFC 3339 UTC, fixed width), then order.
-    pub fn review_due_sort(due: DateTime<Utc>, order: &OrderId) -> String {
-        format!("{}#{order}", due.format("%Y-%m-%dT%H:%M:%SZ"))
+    pub fn review_sent(shop: &ShopId) -> String {
+        format!("SHOP#{shop}#REVIEW_SENT")
+    }
+    pub fn review_skipped(shop: &ShopId) -> String {
+        format!("SHOP#{shop}#REVIEW_SKIPPED")
+    }
+    pub fn nps(shop: &ShopId) -> String {
+        format!("SHOP#{shop}#NPS")
+    }
+    pub fn unsubscribed(shop: &ShopId, email: &str) -> String {
+        format!("SHOP#{shop}#UNSUB#{}", crate::store::email_key(email))
+    }
+    /// Index sort keys sort by time (RFC 3339 UTC, fixed width), then order.
+    pub fn by_time(at: DateTime<Utc>, order: &OrderId) -> String {
+        format!("{}#{order}", time(at))
+    }
+    pub fn time(at: DateTime<Utc>) -> String {
+        at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
     }
     pub fn webhook(shop: &ShopId, receipt: &WebhookReceipt) -> String {
         format!("SHOP#{shop}#WEBHOOK#{}#{}", receipt.source.as_str(), receipt.delivery_id)
@@ -150,6 +168,59 @@ impl DynamoStore {
                 }
                 _ => Err(unavailable(err)),
             },
+        }
+    }
+}
+
+impl DynamoStore {
+    /// Items of one gsi1 partition whose sort key falls in `[from, to]` by time, oldest first.
+    async fn index_range(
+        &self,
+        partition: String,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("gsi1pk = :pk AND gsi1sk BETWEEN :lo AND :hi")
+                .expression_attribute_values(":pk", s(partition.clone()))
+                .expression_attribute_values(":lo", s(keys::time(from)))
+                .expression_attribute_values(":hi", s(format!("{}#{}", keys::time(to), char::MAX)))
+                .set_limit(limit.map(|l| (l - items.len()).min(1000) as i32))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() || limit.is_some_and(|l| items.len() >= l) {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// A put that must not fail its condition for any reason but "already done".
+    async fn put_conditional(&self, item: Item, condition: &str, values: Item) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(unavailable(err)),
         }
     }
 }
@@ -333,17 +404,12 @@ impl Store for DynamoStore {
         let mut item = key(keys::order(shop, order), keys::tracking_state(shipment_id));
         item.insert("tracking".into(), encode(tracking));
         item.insert("version".into(), n(expected.map_or(1, |v| v as i64 + 1)));
-        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
-        let request = match expected {
-            None => request.condition_expression("attribute_not_exists(pk)"),
+        match expected {
+            None => self.put_conditional(item, "attribute_not_exists(pk)", HashMap::new()).await,
             Some(version) => {
-                request.condition_expression("version = :v").expression_attribute_values(":v", n(version as i64))
+                let values = HashMap::from([(":v".to_owned(), n(version as i64))]);
+                self.put_conditional(item, "version = :v", values).await
             }
-        };
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
-            Err(err) => Err(unavailable(err)),
         }
     }
 
@@ -355,21 +421,113 @@ impl Store for DynamoStore {
     ) -> Result<bool, StoreError> {
         let mut item = key(keys::order(shop, order), keys::DELIVERY);
         item.insert(GSI1_PARTITION_KEY.into(), s(keys::review_due(shop)));
-        item.insert(GSI1_SORT_KEY.into(), s(keys::review_due_sort(record.review_due_at, order)));
+        item.insert(GSI1_SORT_KEY.into(), s(keys::by_time(record.review_due_at, order)));
+        item.insert("order_id".into(), s(order.as_str()));
         item.insert("delivery".into(), encode(record));
-        let result = self
+        self.put_conditional(item, "attribute_not_exists(pk)", HashMap::new()).await
+    }
+
+    async fn list_shops(&self) -> Result<Vec<ShopId>, StoreError> {
+        let items = self
             .client
-            .put_item()
+            .query()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(keys::SHOPS))
+            .into_paginator()
+            .items()
             .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
-            Err(err) => Err(unavailable(err)),
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)?;
+        items.iter().map(|item| decode(item, GSI1_SORT_KEY)).collect()
+    }
+
+    async fn due_reviews(
+        &self,
+        shop: &ShopId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueReview>, StoreError> {
+        let items = self.index_range(keys::review_due(shop), from, to, Some(limit)).await?;
+        items
+            .iter()
+            .map(|item| Ok(DueReview { order_id: decode(item, "order_id")?, delivery: decode(item, "delivery")? }))
+            .collect()
+    }
+
+    async fn finish_review(&self, shop: &ShopId, due: &DueReview, outcome: &ReviewOutcome) -> Result<bool, StoreError> {
+        let partition = match outcome {
+            ReviewOutcome::Sent { .. } => keys::review_sent(shop),
+            ReviewOutcome::Skipped { .. } => keys::review_skipped(shop),
+        };
+        let mut item = key(keys::order(shop, &due.order_id), keys::DELIVERY);
+        item.insert("order_id".into(), s(due.order_id.as_str()));
+        item.insert("delivery".into(), encode(&due.delivery));
+        item.insert("review".into(), encode(outcome));
+        item.insert(GSI1_PARTITION_KEY.into(), s(partition));
+        item.insert(GSI1_SORT_KEY.into(), s(keys::by_time(outcome.at(), &due.order_id)));
+        let values = HashMap::from([(":due".to_owned(), s(keys::review_due(shop)))]);
+        self.put_conditional(item, "gsi1pk = :due", values).await
+    }
+
+    async fn review_outcomes(
+        &self,
+        shop: &ShopId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ReviewOutcome>, StoreError> {
+        let mut outcomes = Vec::new();
+        for partition in [keys::review_sent(shop), keys::review_skipped(shop)] {
+            for item in self.index_range(partition, from, to, None).await? {
+                outcomes.push(decode(&item, "review")?);
+            }
         }
+        Ok(outcomes)
+    }
+
+    async fn is_unsubscribed(&self, shop: &ShopId, email: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::unsubscribed(shop, email), keys::UNSUBSCRIBED)))
+            .consistent_read(true)
+            .projection_expression(PARTITION_KEY)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item.is_some())
+    }
+
+    async fn unsubscribe(&self, shop: &ShopId, email: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut item = key(keys::unsubscribed(shop, email), keys::UNSUBSCRIBED);
+        item.insert("at".into(), s(keys::time(at)));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn record_survey_answer(&self, shop: &ShopId, answer: &SurveyAnswer) -> Result<bool, StoreError> {
+        let millis = answer.answered_at.timestamp_millis();
+        let mut item = key(keys::order(shop, &answer.order_id), keys::SURVEY);
+        item.insert("answer".into(), encode(answer));
+        item.insert("answered_at_ms".into(), n(millis));
+        item.insert(GSI1_PARTITION_KEY.into(), s(keys::nps(shop)));
+        item.insert(GSI1_SORT_KEY.into(), s(keys::by_time(answer.answered_at, &answer.order_id)));
+        let values = HashMap::from([(":t".to_owned(), n(millis))]);
+        self.put_conditional(item, "attribute_not_exists(pk) OR answered_at_ms <= :t", values).await
+    }
+
+    async fn survey_answers(
+        &self,
+        shop: &ShopId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<SurveyAnswer>, StoreError> {
+        let items = self.index_range(keys::nps(shop), from, to, None).await?;
+        items.iter().map(|item| decode(item, "answer")).collect()
     }
 
     async fn claim_message(
@@ -430,20 +588,8 @@ impl Store for DynamoStore {
         let mut item = key(keys::order(shop, order), keys::message(message));
         item.insert("state".into(), s(state));
         item.insert("record".into(), encode(record));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("claim_token = :token")
-            .expression_attribute_values(":token", s(claim_token))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
-            Err(err) => Err(unavailable(err)),
-        }
+        let values = HashMap::from([(":token".to_owned(), s(claim_token))]);
+        self.put_conditional(item, "claim_token = :token", values).await
     }
 
     async fn release_message(

@@ -2,8 +2,8 @@
 //! decided under one lock.
 
 use super::{
-    Claim, ClaimOutcome, DeliveryRecord, OrderView, Store, StoreError, TrackingLookup, TrackingTarget, Upsert,
-    Versioned, WebhookReceipt,
+    Claim, ClaimOutcome, DeliveryRecord, DueReview, OrderView, ReviewOutcome, Store, StoreError, SurveyAnswer,
+    TrackingLookup, TrackingTarget, Upsert, Versioned, WebhookReceipt, email_key,
 };
 use crate::ids::{OrderId, ShopId, TrackingNumber};
 use crate::messages::{DeliveryState, MessageKey, MessageRecord};
@@ -30,6 +30,9 @@ struct State {
     pending: HashMap<(ShopId, TrackingNumber), Vec<CarrierUpdate>>,
     tracking: HashMap<OrderKey, BTreeMap<String, Versioned<ShipmentTracking>>>,
     deliveries: HashMap<OrderKey, DeliveryRecord>,
+    review_outcomes: HashMap<OrderKey, ReviewOutcome>,
+    unsubscribed: HashSet<(ShopId, String)>,
+    surveys: HashMap<OrderKey, SurveyAnswer>,
 }
 
 #[derive(PartialEq, Eq, Hash)]
@@ -184,6 +187,99 @@ impl Store for MemoryStore {
             }
             s.deliveries.insert(key, record.clone());
             true
+        }))
+    }
+
+    async fn list_shops(&self) -> Result<Vec<ShopId>, StoreError> {
+        let mut shops: Vec<ShopId> = self.with(|s| s.settings.keys().cloned().collect());
+        shops.sort();
+        Ok(shops)
+    }
+
+    async fn due_reviews(
+        &self,
+        shop: &ShopId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueReview>, StoreError> {
+        Ok(self.with(|s| {
+            let mut due: Vec<DueReview> = s
+                .deliveries
+                .iter()
+                .filter(|((sh, order), record)| {
+                    sh == shop
+                        && (from..=to).contains(&record.review_due_at)
+                        && !s.review_outcomes.contains_key(&(sh.clone(), order.clone()))
+                })
+                .map(|((_, order), record)| DueReview { order_id: order.clone(), delivery: record.clone() })
+                .collect();
+            due.sort_by(|a, b| (a.delivery.review_due_at, &a.order_id).cmp(&(b.delivery.review_due_at, &b.order_id)));
+            due.truncate(limit);
+            due
+        }))
+    }
+
+    async fn finish_review(&self, shop: &ShopId, due: &DueReview, outcome: &ReviewOutcome) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), due.order_id.clone());
+            if s.review_outcomes.contains_key(&key) {
+                return false;
+            }
+            s.review_outcomes.insert(key, outcome.clone());
+            true
+        }))
+    }
+
+    async fn review_outcomes(
+        &self,
+        shop: &ShopId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ReviewOutcome>, StoreError> {
+        Ok(self.with(|s| {
+            s.review_outcomes
+                .iter()
+                .filter(|((sh, _), outcome)| sh == shop && (from..=to).contains(&outcome.at()))
+                .map(|(_, outcome)| outcome.clone())
+                .collect()
+        }))
+    }
+
+    async fn is_unsubscribed(&self, shop: &ShopId, email: &str) -> Result<bool, StoreError> {
+        Ok(self.with(|s| s.unsubscribed.contains(&(shop.clone(), email_key(email)))))
+    }
+
+    async fn unsubscribe(&self, shop: &ShopId, email: &str, _: DateTime<Utc>) -> Result<(), StoreError> {
+        self.with(|s| s.unsubscribed.insert((shop.clone(), email_key(email))));
+        Ok(())
+    }
+
+    async fn record_survey_answer(&self, shop: &ShopId, answer: &SurveyAnswer) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), answer.order_id.clone());
+            match s.surveys.get(&key) {
+                Some(stored) if stored.answered_at > answer.answered_at => false,
+                _ => {
+                    s.surveys.insert(key, answer.clone());
+                    true
+                }
+            }
+        }))
+    }
+
+    async fn survey_answers(
+        &self,
+        shop: &ShopId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<SurveyAnswer>, StoreError> {
+        Ok(self.with(|s| {
+            s.surveys
+                .iter()
+                .filter(|((sh, _), a)| sh == shop && (from..=to).contains(&a.answered_at))
+                .map(|(_, a)| a.clone())
+                .collect()
         }))
     }
 

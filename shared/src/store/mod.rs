@@ -92,6 +92,69 @@ pub struct TrackingTarget {
     pub shipment_id: String,
 }
 
+/// A review request whose time has come.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueReview {
+    pub order_id: OrderId,
+    pub delivery: DeliveryRecord,
+}
+
+/// Why a review request was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    OrderCancelled,
+    Refunded,
+    ReturnRequested,
+    Unsubscribed,
+    NoEmail,
+    OrderMissing,
+    /// A request for this order went out before (found by its message claim).
+    AlreadySent,
+    /// The provider refused the email for good.
+    Rejected,
+}
+
+impl SkipReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrderCancelled => "order_cancelled",
+            Self::Refunded => "refunded",
+            Self::ReturnRequested => "return_requested",
+            Self::Unsubscribed => "unsubscribed",
+            Self::NoEmail => "no_email",
+            Self::OrderMissing => "order_missing",
+            Self::AlreadySent => "already_sent",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+/// What became of a review request; moves it out of the due index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ReviewOutcome {
+    Sent { at: DateTime<Utc> },
+    Skipped { at: DateTime<Utc>, reason: SkipReason },
+}
+
+impl ReviewOutcome {
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::Sent { at } | Self::Skipped { at, .. } => *at,
+        }
+    }
+}
+
+/// One customer's answer to the NPS question of one order; the latest answer wins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SurveyAnswer {
+    pub order_id: OrderId,
+    pub score: u8,
+    pub comment: Option<String>,
+    pub answered_at: DateTime<Utc>,
+}
+
 /// Written once, when every item of an order has been delivered; queues the review request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryRecord {
@@ -161,6 +224,53 @@ pub trait Store: Send + Sync {
         record: &DeliveryRecord,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Every shop with settings (a Query on the shops index).
+    fn list_shops(&self) -> impl Future<Output = Result<Vec<ShopId>, StoreError>> + Send;
+    /// Review requests due between `from` and `to` (inclusive), oldest first, at most `limit`.
+    fn due_reviews(
+        &self,
+        shop: &ShopId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<DueReview>, StoreError>> + Send;
+    /// Takes a review request out of the due index with its outcome (once; false if already done).
+    fn finish_review(
+        &self,
+        shop: &ShopId,
+        due: &DueReview,
+        outcome: &ReviewOutcome,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Finished review requests of a shop whose outcome falls between `from` and `to`.
+    fn review_outcomes(
+        &self,
+        shop: &ShopId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<ReviewOutcome>, StoreError>> + Send;
+
+    fn is_unsubscribed(&self, shop: &ShopId, email: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn unsubscribe(
+        &self,
+        shop: &ShopId,
+        email: &str,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores an answer unless a later one is stored already.
+    fn record_survey_answer(
+        &self,
+        shop: &ShopId,
+        answer: &SurveyAnswer,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Answers given between `from` and `to`.
+    fn survey_answers(
+        &self,
+        shop: &ShopId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<SurveyAnswer>, StoreError>> + Send;
+
     fn claim_message(
         &self,
         shop: &ShopId,
@@ -186,4 +296,10 @@ pub trait Store: Send + Sync {
         key: &MessageKey,
         claim_token: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Unsubscribes are kept by a hash of the normalised address, not the address itself.
+pub fn email_key(email: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(email.trim().to_lowercase().as_bytes()))
 }

@@ -1,0 +1,204 @@
+//! Customer pages behind sealed links: one-click NPS answers with an optional comment, and
+//! unsubscribe (a confirmation page, and RFC 8058 one-click POST). A wrong, expired or tampered
+//! link gets a friendly 404 page that leaks nothing.
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use ppx_shared::clock::Clock;
+use ppx_shared::config::AppConfig;
+use ppx_shared::link::{LinkClaims, LinkKey, LinkPurpose};
+use ppx_shared::settings::ShopSettings;
+use ppx_shared::settings_cache::SettingsCache;
+use ppx_shared::store::{Store, StoreError, SurveyAnswer};
+use ppx_shared::templates::{COMMENT_MAX_CHARS, PAGE_CONTENT_SECURITY_POLICY, Page, render_page};
+use std::sync::Arc;
+use tracing::{Instrument, field};
+
+/// Form posts are small; anything bigger is not ours.
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
+pub const ROUTES: [&str; 4] =
+    ["GET /survey/{token}", "POST /survey/{token}", "GET /unsubscribe/{token}", "POST /unsubscribe/{token}"];
+
+pub struct Pages<S, C> {
+    pub store: S,
+    pub clock: C,
+    settings: SettingsCache,
+    links: LinkKey,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum PageError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Invalid(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+struct Rendered {
+    status: StatusCode,
+    page: String,
+}
+
+fn form_field(body: &[u8], name: &str) -> Option<String> {
+    form_urlencoded::parse(body).find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
+}
+
+fn parse_score(raw: Option<String>) -> Result<u8, PageError> {
+    raw.and_then(|s| s.trim().parse::<u8>().ok())
+        .filter(|score| *score <= 10)
+        .ok_or(PageError::Invalid("Please choose a score from 0 to 10."))
+}
+
+impl<S: Store, C: Clock> Pages<S, C> {
+    pub fn new(store: S, clock: C, config: &AppConfig) -> Self {
+        Self {
+            store,
+            clock,
+            settings: SettingsCache::new(config.settings_ttl),
+            links: LinkKey::from_secret(config.link_secret.expose()),
+        }
+    }
+
+    pub async fn handle(&self, request: Request<Bytes>, request_id: &str) -> Response<String> {
+        let span =
+            tracing::info_span!("page", request_id, shop = field::Empty, order_id = field::Empty, page = field::Empty);
+        async {
+            let mut settings = None;
+            let result = self.process(&request, &mut settings).await;
+            let rendered = match result {
+                Ok(rendered) => Ok(rendered),
+                Err(PageError::NotFound) => {
+                    render_page(None, &Page::NotFound).map(|page| Rendered { status: StatusCode::NOT_FOUND, page })
+                }
+                Err(PageError::Invalid(message)) => render_page(settings.as_deref(), &Page::Invalid { message })
+                    .map(|page| Rendered { status: StatusCode::BAD_REQUEST, page }),
+                Err(PageError::MethodNotAllowed) => render_page(None, &Page::NotFound)
+                    .map(|page| Rendered { status: StatusCode::METHOD_NOT_ALLOWED, page }),
+                Err(PageError::Store(err)) => {
+                    tracing::error!(error = %err, "page failed");
+                    render_page(
+                        settings.as_deref(),
+                        &Page::Invalid { message: "Something went wrong on our side. Please try again in a minute." },
+                    )
+                    .map(|page| Rendered { status: StatusCode::SERVICE_UNAVAILABLE, page })
+                }
+            };
+            match rendered {
+                Ok(rendered) => html(rendered.status, rendered.page),
+                Err(err) => {
+                    tracing::error!(error = %err, "page template failed");
+                    html(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.".to_owned())
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn process(
+        &self,
+        request: &Request<Bytes>,
+        settings_out: &mut Option<Arc<ShopSettings>>,
+    ) -> Result<Rendered, PageError> {
+        let path = request.uri().path().trim_end_matches('/');
+        let mut segments = path.rsplit('/');
+        let token = segments.next().unwrap_or_default();
+        let purpose = match segments.next() {
+            Some("survey") => LinkPurpose::Survey,
+            Some("unsubscribe") => LinkPurpose::Unsubscribe,
+            _ => return Err(PageError::NotFound),
+        };
+        tracing::Span::current().record("page", purpose.path());
+        let now = self.clock.now();
+        let claims = self.links.open(token, purpose, now).map_err(|_| PageError::NotFound)?;
+        let span = tracing::Span::current();
+        span.record("shop", claims.shop.as_str());
+        span.record("order_id", claims.order.as_str());
+        let settings = self.settings.get(&self.store, &claims.shop, now).await?.ok_or(PageError::NotFound)?;
+        *settings_out = Some(settings.clone());
+        let body = request.body();
+        if body.len() > MAX_FORM_BYTES {
+            return Err(PageError::Invalid("That form was too large."));
+        }
+        let action = format!("/{}/{token}", purpose.path());
+        let page = match (purpose, request.method().clone()) {
+            (LinkPurpose::Survey, Method::GET) => {
+                let score = parse_score(request.uri().query().and_then(|q| form_field(q.as_bytes(), "score")))?;
+                self.record_answer(&claims, score, None).await?;
+                Page::SurveyThanks { score, comment_action: &action, comment_saved: false }
+            }
+            (LinkPurpose::Survey, Method::POST) => {
+                let score = parse_score(form_field(body, "score"))?;
+                let comment = form_field(body, "comment")
+                    .map(|c| c.trim().chars().take(COMMENT_MAX_CHARS).collect::<String>())
+                    .filter(|c| !c.is_empty());
+                self.record_answer(&claims, score, comment).await?;
+                Page::SurveyThanks { score, comment_action: &action, comment_saved: true }
+            }
+            (LinkPurpose::Unsubscribe, Method::GET) => Page::UnsubscribeConfirm { action: &action },
+            // The confirmation form and mail clients' RFC 8058 one-click POST alike.
+            (LinkPurpose::Unsubscribe, Method::POST) => {
+                let order = self.store.get_order(&claims.shop, &claims.order).await?.ok_or(PageError::NotFound)?;
+                if let Some(email) = order.customer.email.as_deref() {
+                    self.store.unsubscribe(&claims.shop, email, now).await?;
+                    tracing::info!("customer unsubscribed from review requests");
+                }
+                Page::Unsubscribed
+            }
+            _ => return Err(PageError::MethodNotAllowed),
+        };
+        let page = render_page(Some(&settings), &page).map_err(|err| {
+            tracing::error!(error = %err, "page template failed");
+            PageError::Invalid("Something went wrong on our side.")
+        })?;
+        Ok(Rendered { status: StatusCode::OK, page })
+    }
+
+    async fn record_answer(&self, claims: &LinkClaims, score: u8, comment: Option<String>) -> Result<(), PageError> {
+        let answer = SurveyAnswer { order_id: claims.order.clone(), score, comment, answered_at: self.clock.now() };
+        self.store.record_survey_answer(&claims.shop, &answer).await?;
+        tracing::info!(score, "survey answer recorded");
+        Ok(())
+    }
+}
+
+/// Personal pages: never cached, never framed, no referrer, nothing loaded from elsewhere.
+fn html(status: StatusCode, body: String) -> Response<String> {
+    let mut response = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .body(body)
+        .expect("static response parts are valid");
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CONTENT_SECURITY_POLICY));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_are_0_to_10() {
+        assert_eq!(parse_score(Some("0".into())).unwrap(), 0);
+        assert_eq!(parse_score(Some(" 10 ".into())).unwrap(), 10);
+        for bad in ["11", "-1", "nine", ""] {
+            assert!(parse_score(Some(bad.into())).is_err(), "{bad}");
+        }
+        assert!(parse_score(None).is_err());
+    }
+
+    #[test]
+    fn form_fields_are_decoded() {
+        assert_eq!(form_field(b"score=9&comment=Great+shop%21", "comment").as_deref(), Some("Great shop!"));
+        assert_eq!(form_field(b"List-Unsubscribe=One-Click", "score"), None);
+    }
+}

@@ -1,0 +1,35 @@
+//! Lambda wiring only: an EventBridge schedule invokes one run; SDK clients built once per cold start.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use ppx_shared::clock::SystemClock;
+use ppx_shared::config::AppConfig;
+use ppx_shared::messaging::ses::SesEmail;
+use ppx_shared::store::dynamo::DynamoStore;
+use ppx_shared::{aws, aws_sdk_dynamodb, aws_sdk_sesv2, telemetry};
+use review_request::{ReviewConfig, ReviewRequest};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Stop taking new orders this long before the Lambda's deadline.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init_json_logs();
+    let config = AppConfig::from_env()?;
+    let sdk = aws::sdk_config().await;
+    let app = ReviewRequest::new(
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()),
+        SesEmail::new(aws_sdk_sesv2::Client::new(&sdk)),
+        SystemClock,
+        &config,
+        ReviewConfig::from_env(),
+    );
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let remaining = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
+        let deadline = Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN);
+        let report = app.run(Some(deadline)).await?;
+        Ok::<_, Error>(serde_json::to_value(report)?)
+    }))
+    .await
+}

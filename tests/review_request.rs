@@ -1,0 +1,303 @@
+//! review-request end to end: orders delivered through the webhooks, review runs at moved clock
+//! times (never sleeping), answers and unsubscribes through the pages, against moto.
+
+use chrono::{DateTime, Duration, Utc};
+use ppx_e2e::{PUBLIC_URL, TestEnv, read_event};
+use ppx_shared::clock::{Clock, ManualClock};
+use ppx_shared::messaging::{EmailSender, OutboundEmail, SendError};
+use ppx_shared::store::Store;
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+fn bytes(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap()
+}
+
+/// An order of this test's own customer, fulfilled and delivered at `delivered_at`.
+async fn deliver_order(env: &TestEnv, order_id: &str, customer: &str, delivered_at: DateTime<Utc>) -> String {
+    let email = env.customer_email(customer);
+    let mut order = read_event("shopify-orders-create.json");
+    order["id"] = json!(order_id.parse::<u64>().unwrap());
+    order["name"] = json!(format!("#{order_id}"));
+    order["email"] = json!(email);
+    order["contact_email"] = json!(email);
+    order["customer"]["email"] = json!(email);
+    order["customer"]["sms_marketing_consent"] = Value::Null;
+    let reply = env.post_shopify("orders/create", &bytes(&order), &format!("o-{order_id}")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    let tracking_number = format!("1ZREVIEW{order_id}");
+    let mut fulfillment = read_event("shopify-fulfillments-create.json");
+    fulfillment["id"] = json!(order_id.parse::<u64>().unwrap() + 1);
+    fulfillment["order_id"] = json!(order_id.parse::<u64>().unwrap());
+    fulfillment["tracking_number"] = json!(tracking_number);
+    fulfillment["tracking_numbers"] = json!([tracking_number]);
+    let reply = env.post_shopify("fulfillments/create", &bytes(&fulfillment), &format!("f-{order_id}")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    let delivered = json!({
+        "tracking_number": tracking_number,
+        "carrier": "UPS",
+        "events": [{ "status": "delivered", "occurred_at": delivered_at.to_rfc3339() }],
+    });
+    let reply = env.post_tracking(&bytes(&delivered)).await;
+    assert_eq!(reply.body["tracking_status"], "delivered", "{}", reply.body);
+    email
+}
+
+fn review_requests(raw: &[String]) -> Vec<&String> {
+    raw.iter().filter(|m| m.contains("List-Unsubscribe-Post")).collect()
+}
+
+/// The first link in a raw review request email that starts with `prefix`, made local.
+fn link(env: &TestEnv, raw: &str, prefix: &str) -> String {
+    let message = mail_parser::MessageParser::default().parse(raw.as_bytes()).expect("MIME parses");
+    let text = message.body_text(0).expect("text part").into_owned();
+    let start = text.find(&format!("{PUBLIC_URL}{prefix}")).unwrap_or_else(|| panic!("no {prefix} link in {text}"));
+    let url: String = text[start..].chars().take_while(|c| !c.is_whitespace() && *c != '>' && *c != ')').collect();
+    url.replacen(PUBLIC_URL, &env.base_url, 1).replacen(&env.base_url, "", 1)
+}
+
+#[tokio::test]
+async fn sent_once_at_delivered_plus_five_days_and_never_before_or_again() {
+    let env = TestEnv::start().await;
+    let delivered_at = env.clock_now() - Duration::hours(2);
+    let email = deliver_order(&env, "7001", "rev", delivered_at).await;
+    let clock = ManualClock::at(delivered_at + Duration::days(5) - Duration::minutes(1));
+    let app = env.review_app(env.ses(), clock.clone());
+
+    let early = app.run(None).await.unwrap();
+    assert_eq!((early.due, early.sent), (0, 0), "{early:?}");
+    assert!(review_requests(&env.raw_emails_to(&email).await).is_empty());
+
+    clock.set(delivered_at + Duration::days(5));
+    let due = app.run(None).await.unwrap();
+    assert_eq!((due.due, due.sent), (1, 1), "{due:?}");
+    let sent = env.raw_emails_to(&email).await;
+    let requests = review_requests(&sent);
+    assert_eq!(requests.len(), 1);
+    let raw = requests[0];
+    assert!(raw.contains("List-Unsubscribe: <https://track.test.example/unsubscribe/"), "{raw}");
+    assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+    assert!(raw.contains("Subject:") && raw.contains("#7001"));
+
+    for later in [Duration::minutes(15), Duration::days(1), Duration::days(20)] {
+        clock.set(delivered_at + Duration::days(5) + later);
+        let report = app.run(None).await.unwrap();
+        assert_eq!(report.sent, 0, "{report:?}");
+    }
+    assert_eq!(review_requests(&env.raw_emails_to(&email).await).len(), 1);
+}
+
+#[tokio::test]
+async fn a_shops_own_delay_is_respected_and_cancelled_orders_are_skipped() {
+    let env = TestEnv::start_with(|settings| settings.review_delay_days = 7).await;
+    let delivered_at = env.clock_now() - Duration::hours(1);
+    let kept = deliver_order(&env, "7101", "kept", delivered_at).await;
+    let cancelled = deliver_order(&env, "7102", "gone", delivered_at).await;
+    // The second order is cancelled after delivery.
+    let mut order = read_event("shopify-orders-create.json");
+    order["id"] = json!(7102);
+    order["email"] = json!(cancelled);
+    order["updated_at"] = json!((delivered_at + Duration::hours(1)).to_rfc3339());
+    order["cancelled_at"] = json!((delivered_at + Duration::hours(1)).to_rfc3339());
+    assert_eq!(env.post_shopify("orders/cancelled", &bytes(&order), "cancel-7102").await.status, 200);
+
+    let clock = ManualClock::at(delivered_at + Duration::days(5));
+    let app = env.review_app(env.ses(), clock.clone());
+    assert_eq!(app.run(None).await.unwrap().due, 0, "not yet: this shop waits 7 days");
+    clock.set(delivered_at + Duration::days(7));
+    let report = app.run(None).await.unwrap();
+    assert_eq!((report.sent, report.skipped.get("order_cancelled").copied()), (1, Some(1)), "{report:?}");
+    assert_eq!(review_requests(&env.raw_emails_to(&kept).await).len(), 1);
+    assert!(review_requests(&env.raw_emails_to(&cancelled).await).is_empty());
+}
+
+#[tokio::test]
+async fn two_overlapping_runs_email_each_order_once() {
+    let env = TestEnv::start().await;
+    let delivered_at = env.clock_now() - Duration::hours(1);
+    let mut emails = Vec::new();
+    for (i, id) in ["7201", "7202", "7203", "7204"].iter().enumerate() {
+        emails.push(deliver_order(&env, id, &format!("two{i}"), delivered_at).await);
+    }
+    let clock = ManualClock::at(delivered_at + Duration::days(5));
+    let first = env.review_app(env.ses(), clock.clone());
+    let second = env.review_app(env.ses(), clock.clone());
+    let (a, b) = tokio::join!(first.run(None), second.run(None));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.sent + b.sent, 4, "{a:?} {b:?}");
+    for email in &emails {
+        assert_eq!(review_requests(&env.raw_emails_to(email).await).len(), 1, "{email}");
+    }
+    // Whatever one run found in flight, the other finished: a third run has nothing left.
+    let third = env.review_app(env.ses(), clock).run(None).await.unwrap();
+    assert_eq!(third.due, 0, "{third:?}");
+}
+
+/// SES that fails the first `n` sends the way a throttled or failing SES does.
+struct Flaky<E> {
+    inner: E,
+    failures_left: AtomicU32,
+}
+
+impl<E: EmailSender> EmailSender for Flaky<E> {
+    async fn send_email(&self, email: &OutboundEmail<'_>) -> Result<String, SendError> {
+        if self.failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(SendError::Transient("injected: throttled".into()));
+        }
+        self.inner.send_email(email).await
+    }
+}
+
+#[tokio::test]
+async fn a_failed_send_and_a_run_killed_after_its_claim_are_retried_once() {
+    let env = TestEnv::start().await;
+    let delivered_at = env.clock_now() - Duration::hours(1);
+    let failing = deliver_order(&env, "7301", "fail", delivered_at).await;
+    let killed = deliver_order(&env, "7302", "kill", delivered_at).await;
+    let due_at = delivered_at + Duration::days(5);
+
+    // A run died after claiming order 7302's email and before sending it.
+    let shop = env.settings.shop.clone();
+    let order = ppx_shared::ids::OrderId::parse("7302").unwrap();
+    let key = ppx_shared::messages::MessageKey::new(
+        ppx_shared::messages::MessageKind::ReviewRequest,
+        "",
+        ppx_shared::messages::Channel::Email,
+    );
+    let claim = ppx_shared::store::Claim {
+        token: "dead-run".into(),
+        at: due_at,
+        lease_until: due_at + Duration::seconds(ppx_shared::notify::CLAIM_LEASE_SECS),
+    };
+    env.store.claim_message(&shop, &order, &key, &claim).await.unwrap();
+
+    let clock = ManualClock::at(due_at + Duration::seconds(10));
+    let flaky = Flaky { inner: env.ses(), failures_left: AtomicU32::new(1) };
+    let report = env.review_app(flaky, clock.clone()).run(None).await.unwrap();
+    assert_eq!((report.sent, report.failed, report.in_flight), (0, 1, 1), "{report:?}");
+    assert!(review_requests(&env.raw_emails_to(&failing).await).is_empty());
+    assert!(review_requests(&env.raw_emails_to(&killed).await).is_empty());
+
+    // After the lease, the next run sends both, once.
+    clock.advance(Duration::seconds(ppx_shared::notify::CLAIM_LEASE_SECS));
+    let report = env.review_app(env.ses(), clock.clone()).run(None).await.unwrap();
+    assert_eq!(report.sent, 2, "{report:?}");
+    clock.advance(Duration::minutes(15));
+    assert_eq!(env.review_app(env.ses(), clock).run(None).await.unwrap().sent, 0);
+    assert_eq!(review_requests(&env.raw_emails_to(&failing).await).len(), 1);
+    assert_eq!(review_requests(&env.raw_emails_to(&killed).await).len(), 1);
+}
+
+#[tokio::test]
+async fn nps_answers_comments_and_unsubscribe_through_the_links() {
+    let env = TestEnv::start().await;
+    let delivered_at = env.clock_now() - Duration::hours(1);
+    let email = deliver_order(&env, "7401", "nps", delivered_at).await;
+    let clock = ManualClock::at(delivered_at + Duration::days(5));
+    env.review_app(env.ses(), clock.clone()).run(None).await.unwrap();
+    let raw = env.raw_emails_to(&email).await;
+    let request = review_requests(&raw)[0].clone();
+    let survey = link(&env, &request, "/survey/");
+    let (path, _) = survey.split_once('?').expect("score query");
+
+    // One click on "9", then on "10": the latest answer wins.
+    let (status, page) = env.get(&format!("{path}?score=9")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<form") && page.contains("comment"), "the thank-you page offers a comment");
+    assert_eq!(env.get(&format!("{path}?score=10")).await.0, 200);
+    let (status, _) = env.post_form(path, "score=10&comment=Fast+and+friendly").await;
+    assert_eq!(status, 200);
+    let now = env.clock_now();
+    let answers =
+        env.store.survey_answers(&env.settings.shop, now - Duration::days(1), now + Duration::days(1)).await.unwrap();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!((answers[0].score, answers[0].comment.as_deref()), (10, Some("Fast and friendly")));
+
+    assert_eq!(env.get(&format!("{path}?score=11")).await.0, 400);
+    assert_eq!(env.get(&format!("{path}?score=")).await.0, 400);
+    let mut tampered = path.to_owned();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let (status, page) = env.get(&format!("{tampered}?score=9")).await;
+    assert_eq!(status, 404);
+    assert!(!page.contains("7401") && !page.contains("shop-"), "a bad link leaks nothing");
+
+    // Unsubscribe: GET asks, POST does it; the next request for this customer is skipped.
+    let unsubscribe = link(&env, &request, "/unsubscribe/");
+    let (status, page) = env.get(&unsubscribe).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<form"), "{page}");
+    assert_eq!(env.post_form(&unsubscribe, "").await.0, 200);
+    assert!(env.store.is_unsubscribed(&env.settings.shop, &email).await.unwrap());
+}
+
+#[tokio::test]
+async fn one_click_unsubscribe_stops_the_next_request_but_not_shipping_news() {
+    let env = TestEnv::start().await;
+    let delivered_at = env.clock_now() - Duration::hours(1);
+    let email = deliver_order(&env, "7501", "click", delivered_at).await;
+    let clock = ManualClock::at(delivered_at + Duration::days(5));
+    env.review_app(env.ses(), clock.clone()).run(None).await.unwrap();
+    let raw = env.raw_emails_to(&email).await;
+    let unsubscribe = link(&env, review_requests(&raw)[0], "/unsubscribe/");
+    // What a mail client sends for RFC 8058.
+    assert_eq!(env.post_form(&unsubscribe, "List-Unsubscribe=One-Click").await.0, 200);
+
+    // The same customer orders again: order and shipping messages still go, the review request not.
+    let later = env.clock_now();
+    let emails_before = env.emails_to(&email).await.len();
+    let mut order = read_event("shopify-orders-create.json");
+    order["id"] = json!(7502);
+    order["name"] = json!("#7502");
+    order["email"] = json!(email);
+    order["customer"]["email"] = json!(email);
+    order["customer"]["sms_marketing_consent"] = Value::Null;
+    assert_eq!(env.post_shopify("orders/create", &bytes(&order), "o-7502").await.status, 200);
+    assert_eq!(env.emails_to(&email).await.len(), emails_before + 1, "the confirmation still goes");
+    let mut fulfillment = read_event("shopify-fulfillments-create.json");
+    fulfillment["id"] = json!(7503);
+    fulfillment["order_id"] = json!(7502);
+    fulfillment["tracking_number"] = json!("1ZREVIEW7502");
+    fulfillment["tracking_numbers"] = json!(["1ZREVIEW7502"]);
+    assert_eq!(env.post_shopify("fulfillments/create", &bytes(&fulfillment), "f-7502").await.status, 200);
+    let delivered = json!({
+        "tracking_number": "1ZREVIEW7502", "carrier": "UPS",
+        "events": [{ "status": "delivered", "occurred_at": later.to_rfc3339() }],
+    });
+    assert_eq!(env.post_tracking(&bytes(&delivered)).await.status, 200);
+    clock.set(later + Duration::days(5));
+    let report = env.review_app(env.ses(), clock).run(None).await.unwrap();
+    assert_eq!((report.sent, report.skipped.get("unsubscribed").copied()), (0, Some(1)), "{report:?}");
+    assert_eq!(review_requests(&env.raw_emails_to(&email).await).len(), 1, "only the first one");
+}
+
+#[tokio::test]
+async fn kpi_reports_nps_answers_and_outcomes_from_the_table() {
+    let env = TestEnv::start().await;
+    let delivered_at = env.clock_now() - Duration::hours(1);
+    for (i, id) in ["7601", "7602", "7603"].iter().enumerate() {
+        deliver_order(&env, id, &format!("kpi{i}"), delivered_at).await;
+    }
+    let clock = ManualClock::at(delivered_at + Duration::days(5));
+    assert_eq!(env.review_app(env.ses(), clock.clone()).run(None).await.unwrap().sent, 3);
+    let now = env.clock_now();
+    for (id, score) in [("7601", 10), ("7602", 9), ("7603", 3)] {
+        let answer = ppx_shared::store::SurveyAnswer {
+            order_id: ppx_shared::ids::OrderId::parse(id).unwrap(),
+            score,
+            comment: None,
+            answered_at: now,
+        };
+        env.store.record_survey_answer(&env.settings.shop, &answer).await.unwrap();
+    }
+    let from = now - Duration::days(30);
+    let to = clock.now() + Duration::days(1);
+    let report = ppx_cli::commands::kpi(&env.store, env.shop(), from, to).await.unwrap();
+    // (2 promoters - 1 detractor) / 3 answers = +33.3.
+    assert!(report.contains("NPS               +33.3"), "{report}");
+    assert!(report.contains("answers           3"), "{report}");
+    assert!(report.contains("requests sent     3"), "{report}");
+    assert!(report.contains("response rate     100.0%"), "{report}");
+}
