@@ -9,6 +9,10 @@ PORT="${PPX_DEMO_PORT:-3000}"
 BASE="http://127.0.0.1:${PORT}"
 SHOP=demo-shop
 PPX=target/debug/ppx
+# The sample events happen in late November 2026; the demo's clock stands just after them,
+# and the review run moves it five days on, so the demo shows the same on any day.
+export PPX_DEMO_NOW=2026-11-27T17:00:00Z
+REVIEW_NOW=2026-12-02T17:00:00Z
 
 scripts/local-aws.sh start
 eval "$(scripts/local-aws.sh env)"
@@ -27,7 +31,7 @@ export RUST_LOG="${RUST_LOG:-warn}"
 $PPX init
 $PPX shop put events/shop.example.json
 
-$PPX serve --addr "127.0.0.1:${PORT}" &
+$PPX serve --addr "127.0.0.1:${PORT}" --now "$PPX_DEMO_NOW" &
 SERVE_PID=$!
 trap 'kill $SERVE_PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -53,6 +57,12 @@ post "easypost: the same, again" easypost events/easypost-tracker-updated.json \
   --set result.tracking_code=1Z999AA10123456784 --set result.carrier=UPS
 
 echo
+echo "demo: five days after delivery, the scheduled review run (ppx review run --now $REVIEW_NOW)"
+$PPX review run --now "$REVIEW_NOW"
+echo "demo: ...and once more, 15 minutes later: nothing is sent twice"
+$PPX review run --now "2026-12-02T17:15:00Z" | grep -E '"(due|sent)"'
+
+echo
 echo "demo: what the customer received (read back from local SES and SNS)"
 .venv/bin/python - "$PPX_MOTO_URL" <<'PY'
 import html, json, re, sys, urllib.request
@@ -69,6 +79,17 @@ for m in state.get("ses", {}).get("Message", []):
     print("Subject:", m["subject"])
     print("-" * 78)
     print(text_of(m["body"]))
+import email
+from email import policy
+for m in state.get("ses", {}).get("RawMessage", []):
+    message = email.message_from_string(m["raw_data"], policy=policy.default)
+    print("=" * 78)
+    print("EMAIL to", message["To"], "from", message["From"])
+    print("Subject:", message["Subject"])
+    print("List-Unsubscribe:", message["List-Unsubscribe"])
+    print("List-Unsubscribe-Post:", message["List-Unsubscribe-Post"])
+    print("-" * 78)
+    print(message.get_body(preferencelist=("plain",)).get_content().strip())
 for s in state.get("sns", {}).get("SMS", []):
     print("=" * 78)
     print("SMS to", s["phone_number"] + ":", s["message"])
@@ -78,3 +99,20 @@ PY
 echo
 echo "demo: the stored order (ppx order show $SHOP 5550001001)"
 $PPX order show "$SHOP" 5550001001
+
+echo
+echo "demo: the customer clicks \"9\" in the review request (GET /survey/...?score=9 on ppx serve)"
+SURVEY=$(.venv/bin/python - "$PPX_MOTO_URL" "$PPX_PUBLIC_URL" <<'PY'
+import email, json, re, sys, urllib.request
+from email import policy
+state = json.load(urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json"))
+raw = state["ses"]["RawMessage"][0]["raw_data"]
+text = email.message_from_string(raw, policy=policy.default).get_body(preferencelist=("plain",)).get_content()
+print(re.search(re.escape(sys.argv[2]) + r"/survey/[^\s?]+\?score=9", text).group(0))
+PY
+)
+curl -s "$SURVEY" | .venv/bin/python -c "import re,sys,html; page=sys.stdin.read(); print('  page:', ' '.join(html.unescape(re.sub(r'<[^>]+>',' ', re.search(r'(?s)<main.*?</main>', page).group(0))).split())[:300])"
+
+echo
+echo "demo: the shop's figures (ppx kpi $SHOP --from 2026-11-01 --to 2026-12-31)"
+$PPX kpi "$SHOP" --from 2026-11-01 --to 2026-12-31

@@ -7,7 +7,8 @@ SOURCE: shopify | woocommerce | orders | easypost | shippo | aftership | trackin
 Secrets come from events/shop.example.json. --set rewrites a JSON field before signing
 (e.g. --set result.tracking_code=1Z999AA10123456784).
 """
-import argparse, base64, hashlib, hmac, json, time, unicodedata, urllib.error, urllib.request
+import argparse, base64, hashlib, hmac, json, os, time, unicodedata, urllib.error, urllib.request
+from datetime import datetime
 
 parser = argparse.ArgumentParser()
 parser.add_argument("base"), parser.add_argument("shop"), parser.add_argument("source"), parser.add_argument("file")
@@ -34,7 +35,10 @@ def b64(key, body):
     return base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode()
 
 def timestamped(key, body):
+    # The demo freezes `ppx serve`'s clock; sign at that time so the 5-minute window holds.
     t = str(int(time.time()))
+    if os.environ.get("PPX_DEMO_NOW"):
+        t = str(int(datetime.fromisoformat(os.environ["PPX_DEMO_NOW"].replace("Z", "+00:00")).timestamp()))
     return f"t={t},v1=" + hmac.new(key, t.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 headers = {"Content-Type": "application/json"}
