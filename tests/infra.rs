@@ -33,7 +33,7 @@ struct FunctionSpec {
 /// (DeleteItem), an order's items and a tracking number's (Query). No Scan, no UpdateItem.
 const WEBHOOK_ACTIONS: &[&str] = &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"];
 
-const FUNCTIONS: [FunctionSpec; 4] = [
+const FUNCTIONS: [FunctionSpec; 5] = [
     FunctionSpec {
         resource: "OrderPlacedFunction",
         binary: "order-placed",
@@ -47,6 +47,15 @@ const FUNCTIONS: [FunctionSpec; 4] = [
         resource: "CarrierWebhookFunction",
         binary: "carrier-webhook",
         routes: &carrier_webhook::ROUTES,
+        table_actions: WEBHOOK_ACTIONS,
+        index: false,
+        email: true,
+        sms: true,
+    },
+    FunctionSpec {
+        resource: "ReturnSubmittedFunction",
+        binary: "return-submitted",
+        routes: &return_submitted::ROUTES,
         table_actions: WEBHOOK_ACTIONS,
         index: false,
         email: true,

@@ -1,11 +1,15 @@
 //! Operator commands: table creation, shop settings, and looking at an order.
 
-use ppx_shared::ids::{OrderId, ShopId};
+use ppx_shared::clock::Clock;
+use ppx_shared::ids::{OrderId, ShopId, TrackingNumber};
 use ppx_shared::messages::DeliveryState;
+use ppx_shared::messaging::{EmailSender, EventPublisher, SmsSender};
 use ppx_shared::nps::NpsSummary;
+use ppx_shared::returns::{Resolution, ReturnState};
 use ppx_shared::settings::{SettingsError, ShopSettings};
 use ppx_shared::store::dynamo::{DynamoStore, create_table_if_missing};
 use ppx_shared::store::{OrderView, ReviewOutcome, Store, StoreError};
+use return_submitted::ReturnSubmitted;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -200,4 +204,87 @@ pub async fn kpi(
     );
     let _ = writeln!(out, "  CSAT              not collected (the review request asks the NPS question only)");
     Ok(out)
+}
+
+pub async fn return_list(store: &impl Store, shop: &str, state: &str) -> Result<String, CommandError> {
+    let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
+    let state =
+        ReturnState::parse(state).ok_or_else(|| CommandError::Usage(format!("unknown return state {state:?}")))?;
+    let mut returns = store.returns_in_state(&shop_id, state).await?;
+    returns.sort_by_key(|r| r.created_at);
+    let mut out = format!("{} return(s) {} in shop {shop}\n", returns.len(), state.as_str());
+    for ret in &returns {
+        let _ = writeln!(
+            out,
+            "  {} · order {} · {} · {} · requested {}",
+            ret.id,
+            ret.request.order_id,
+            match &ret.request.resolution {
+                Resolution::Refund => "refund".to_owned(),
+                Resolution::StoreCredit => "store credit".to_owned(),
+                Resolution::Exchange { variant } => format!("exchange for {variant}"),
+            },
+            ret.decision.amount,
+            ret.created_at.format("%Y-%m-%d %H:%M UTC"),
+        );
+        for item in &ret.decision.items {
+            let _ = writeln!(out, "    {} x {} ({}) {:?}", item.quantity, item.title, item.reason, item.verdict);
+            for rule in &item.rules {
+                let _ = writeln!(out, "      - {}", rule.customer_text());
+            }
+        }
+        for rule in &ret.decision.rules {
+            let _ = writeln!(out, "    - {}", rule.customer_text());
+        }
+    }
+    Ok(out)
+}
+
+pub async fn return_move<S, E, T, P, C>(
+    app: &ReturnSubmitted<S, E, T, P, C>,
+    shop: &str,
+    id: &str,
+    state: ReturnState,
+    note: Option<String>,
+) -> Result<String, CommandError>
+where
+    S: Store,
+    E: EmailSender,
+    T: SmsSender,
+    P: EventPublisher,
+    C: Clock,
+{
+    let settings = settings_of(&app.store, shop).await?;
+    let ret =
+        app.flow().transition(&settings, id, state, note).await.map_err(|e| CommandError::Usage(e.to_string()))?;
+    Ok(format!("return {} is {} (the customer was told)", ret.id, ret.state.as_str()))
+}
+
+pub async fn return_parcel<S, E, T, P, C>(
+    app: &ReturnSubmitted<S, E, T, P, C>,
+    shop: &str,
+    id: &str,
+    tracking_number: &str,
+    label_url: Option<String>,
+) -> Result<String, CommandError>
+where
+    S: Store,
+    E: EmailSender,
+    T: SmsSender,
+    P: EventPublisher,
+    C: Clock,
+{
+    let settings = settings_of(&app.store, shop).await?;
+    let number = TrackingNumber::parse(tracking_number).map_err(|e| CommandError::Usage(e.to_string()))?;
+    let ret = app
+        .flow()
+        .attach_parcel(&settings, id, &number, label_url)
+        .await
+        .map_err(|e| CommandError::Usage(e.to_string()))?;
+    Ok(format!("return {} parcel {} registered; carrier scans now move it on", ret.id, number))
+}
+
+async fn settings_of(store: &impl Store, shop: &str) -> Result<ShopSettings, CommandError> {
+    let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
+    store.get_settings(&shop_id).await?.ok_or_else(|| CommandError::Usage(format!("unknown shop {shop}")))
 }

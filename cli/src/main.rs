@@ -8,7 +8,10 @@ use ppx_shared::aws_sdk_dynamodb;
 use ppx_shared::clock::{AnyClock, ManualClock, SystemClock};
 use ppx_shared::config::AppConfig;
 use ppx_shared::messaging::ses::SesEmail;
+use ppx_shared::messaging::sns::{SnsEvents, SnsSms};
+use ppx_shared::returns::ReturnState;
 use ppx_shared::store::dynamo::DynamoStore;
+use return_submitted::ReturnSubmitted;
 use review_request::{ReviewConfig, ReviewRequest};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +53,11 @@ enum Command {
         #[command(subcommand)]
         command: ReviewCommand,
     },
+    /// Returns: list, decide the ones in review, move them on.
+    Return {
+        #[command(subcommand)]
+        command: ReturnCommand,
+    },
     /// NPS and review figures of a shop for a period.
     Kpi {
         shop: String,
@@ -60,6 +68,49 @@ enum Command {
         #[arg(long)]
         to: String,
     },
+}
+
+#[derive(Subcommand)]
+enum ReturnCommand {
+    /// Returns of a shop in one state.
+    List {
+        shop: String,
+        #[arg(long, default_value = "needs_review")]
+        state: String,
+    },
+    /// Approve or reject a return in review; the customer gets the decision.
+    Decide {
+        shop: String,
+        #[arg(value_name = "RETURN")]
+        return_id: String,
+        #[arg(value_enum)]
+        decision: Decision,
+        /// Why (kept with the return; shown to the customer for a rejection).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Move a return on: received, refunded, credited, exchanged or closed.
+    Advance {
+        shop: String,
+        #[arg(value_name = "RETURN")]
+        return_id: String,
+        state: String,
+    },
+    /// Register the return parcel's tracking number (and label), so carrier scans move it on.
+    Parcel {
+        shop: String,
+        #[arg(value_name = "RETURN")]
+        return_id: String,
+        tracking_number: String,
+        #[arg(long)]
+        label_url: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Decision {
+    Approve,
+    Reject,
 }
 
 #[derive(Subcommand)]
@@ -115,6 +166,36 @@ async fn run(cli: Cli) -> Result<String, CommandError> {
         Command::Shop { command: ShopCommand::Put { file } } => commands::shop_put(&store, &file).await,
         Command::Order { command: OrderCommand::Show { shop, order, json } } => {
             commands::order_show(&store, &shop, &order, json).await
+        }
+        Command::Return { command } => {
+            let config = app_config(&cli.table)?;
+            let sns = ppx_shared::aws_sdk_sns::Client::new(&sdk);
+            let app = ReturnSubmitted::new(
+                store,
+                SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(&sdk)),
+                SnsSms::new(sns.clone()),
+                SnsEvents::new(sns),
+                SystemClock,
+                &config,
+            );
+            match command {
+                ReturnCommand::List { shop, state } => commands::return_list(&app.store, &shop, &state).await,
+                ReturnCommand::Decide { shop, return_id, decision, reason } => {
+                    let state = match decision {
+                        Decision::Approve => ReturnState::Approved,
+                        Decision::Reject => ReturnState::Rejected,
+                    };
+                    commands::return_move(&app, &shop, &return_id, state, reason).await
+                }
+                ReturnCommand::Advance { shop, return_id, state } => {
+                    let state = ReturnState::parse(&state)
+                        .ok_or_else(|| CommandError::Usage(format!("unknown return state {state:?}")))?;
+                    commands::return_move(&app, &shop, &return_id, state, None).await
+                }
+                ReturnCommand::Parcel { shop, return_id, tracking_number, label_url } => {
+                    commands::return_parcel(&app, &shop, &return_id, &tracking_number, label_url).await
+                }
+            }
         }
         Command::Kpi { shop, from, to } => {
             commands::kpi(&store, &shop, parse_bound(&from, false)?, parse_bound(&to, true)?).await

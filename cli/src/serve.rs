@@ -15,12 +15,15 @@ use ppx_shared::aws_sdk_sns;
 use ppx_shared::clock::AnyClock;
 use ppx_shared::config::AppConfig;
 use ppx_shared::edge::{EdgeError, MAX_BODY_BYTES};
-use ppx_shared::messaging::{ses::SesEmail, sns::SnsSms};
+use ppx_shared::messaging::ses::SesEmail;
+use ppx_shared::messaging::sns::{SnsEvents, SnsSms};
 use ppx_shared::store::dynamo::DynamoStore;
+use return_submitted::ReturnSubmitted;
 use std::sync::Arc;
 
 pub type LocalOrderPlaced = OrderPlaced<DynamoStore, SesEmail, SnsSms, AnyClock>;
-pub type LocalCarrierWebhook = CarrierWebhook<DynamoStore, SesEmail, SnsSms, AnyClock>;
+pub type LocalCarrierWebhook = CarrierWebhook<DynamoStore, SesEmail, SnsSms, SnsEvents, AnyClock>;
+pub type LocalReturnSubmitted = ReturnSubmitted<DynamoStore, SesEmail, SnsSms, SnsEvents, AnyClock>;
 pub type LocalPages = Pages<DynamoStore, AnyClock>;
 
 /// The functions served locally, each wired to the AWS (or local) endpoints.
@@ -28,17 +31,28 @@ pub struct Functions {
     pub order_placed: LocalOrderPlaced,
     pub carrier_webhook: LocalCarrierWebhook,
     pub pages: LocalPages,
+    pub return_submitted: LocalReturnSubmitted,
 }
 
 impl Functions {
     pub fn new(sdk: &ppx_shared::aws::SdkConfig, config: &AppConfig, clock: AnyClock) -> Self {
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
         let email = SesEmail::new(aws_sdk_sesv2::Client::new(sdk));
-        let sms = SnsSms::new(aws_sdk_sns::Client::new(sdk));
+        let sns = aws_sdk_sns::Client::new(sdk);
+        let sms = SnsSms::new(sns.clone());
+        let events = SnsEvents::new(sns);
         Self {
             order_placed: OrderPlaced::new(store.clone(), email.clone(), sms.clone(), clock.clone(), config),
-            carrier_webhook: CarrierWebhook::new(store.clone(), email, sms, clock.clone(), config),
-            pages: Pages::new(store, clock, config),
+            carrier_webhook: CarrierWebhook::new(
+                store.clone(),
+                email.clone(),
+                sms.clone(),
+                events.clone(),
+                clock.clone(),
+                config,
+            ),
+            pages: Pages::new(store.clone(), clock.clone(), config),
+            return_submitted: ReturnSubmitted::new(store, email, sms, events, clock, config),
         }
     }
 }
@@ -52,6 +66,7 @@ pub fn router(functions: Arc<Functions>) -> Router {
         .route("/webhooks/shippo/{shop}", any(carrier_webhook))
         .route("/webhooks/aftership/{shop}", any(carrier_webhook))
         .route("/webhooks/tracking/{shop}", any(carrier_webhook))
+        .route("/returns/{shop}", any(return_submitted))
         .route("/survey/{token}", any(pages))
         .route("/unsubscribe/{token}", any(pages))
         .fallback(|| async { into_axum(EdgeError::NoRoute.into_response()) })
@@ -74,6 +89,13 @@ async fn buffered(request: Request) -> Result<(http::Request<bytes::Bytes>, Stri
 async fn order_placed(State(functions): State<Arc<Functions>>, request: Request) -> Response {
     match buffered(request).await {
         Ok((request, id)) => into_axum(functions.order_placed.handle(request, &id).await),
+        Err(response) => response,
+    }
+}
+
+async fn return_submitted(State(functions): State<Arc<Functions>>, request: Request) -> Response {
+    match buffered(request).await {
+        Ok((request, id)) => into_axum(functions.return_submitted.handle(request, &id).await),
         Err(response) => response,
     }
 }

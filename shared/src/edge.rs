@@ -22,6 +22,8 @@ pub enum EdgeError {
     PayloadTooLarge,
     #[error("unknown shop")]
     UnknownShop,
+    #[error("{0} not found")]
+    NotFound(&'static str),
     #[error("{0} webhooks are not set up for this shop (no secret)")]
     SourceNotConfigured(&'static str),
     #[error("{header}: {error}")]
@@ -55,7 +57,7 @@ impl From<JourneyError> for EdgeError {
 impl EdgeError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::NoRoute | Self::UnknownShop => StatusCode::NOT_FOUND,
+            Self::NoRoute | Self::UnknownShop | Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::SourceNotConfigured(_) | Self::Signature { .. } => StatusCode::UNAUTHORIZED,
@@ -81,6 +83,7 @@ impl EdgeError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnknownShop => "unknown_shop",
+            Self::NotFound(_) => "not_found",
             Self::SourceNotConfigured(_) => "source_not_configured",
             Self::Signature { error: SignatureError::Missing, .. } => "missing_signature",
             Self::Signature { error: SignatureError::Malformed, .. } => "malformed_signature",

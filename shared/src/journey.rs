@@ -32,6 +32,11 @@ pub enum TrackingOutcome {
         status: Option<TrackingStatus>,
         messages_sent: usize,
     },
+    /// The number is a return parcel's: the return flow takes it from here.
+    ReturnParcel {
+        return_id: String,
+        status: Option<TrackingStatus>,
+    },
 }
 
 pub struct Journey<'a, S, E, T, C> {
@@ -54,6 +59,10 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Journey<'_, S, E, T, C> {
             self.store().keep_pending_update(&settings.shop, update, expires_at).await?;
             return Ok(TrackingOutcome::AwaitingShipment);
         };
+        if let Some(return_id) = target.return_id {
+            let status = ShipmentTracking::default().merge(update).status;
+            return Ok(TrackingOutcome::ReturnParcel { return_id, status });
+        }
         let mut updates = lookup.pending;
         updates.push(update.clone());
         self.apply_to(settings, &target, &updates).await
@@ -70,7 +79,8 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Journey<'_, S, E, T, C> {
         if lookup.pending.is_empty() {
             return Ok(None);
         }
-        let target = TrackingTarget { order_id: shipment.order_id.clone(), shipment_id: shipment.id.clone() };
+        let target =
+            TrackingTarget { order_id: shipment.order_id.clone(), shipment_id: shipment.id.clone(), return_id: None };
         Ok(Some(self.apply_to(settings, &target, &lookup.pending).await?))
     }
 

@@ -19,6 +19,8 @@ pub mod notify;
 pub mod nps;
 pub mod order;
 pub mod providers;
+pub mod return_flow;
+pub mod returns;
 pub mod settings;
 pub mod settings_cache;
 pub mod signature;

@@ -21,6 +21,8 @@ pub enum MessageKind {
     Delayed,
     /// Days after delivery: review the items, answer the NPS question. Not transactional.
     ReviewRequest,
+    /// A return entered a new state (decided, in transit, received, refunded...).
+    ReturnUpdate,
 }
 
 impl MessageKind {
@@ -36,10 +38,11 @@ impl MessageKind {
             Self::ReturnedToSender => "returned_to_sender",
             Self::Delayed => "delayed",
             Self::ReviewRequest => "review_request",
+            Self::ReturnUpdate => "return_update",
         }
     }
 
-    pub const ALL: [MessageKind; 10] = [
+    pub const ALL: [MessageKind; 11] = [
         Self::OrderConfirmation,
         Self::Shipped,
         Self::OutForDelivery,
@@ -50,6 +53,7 @@ impl MessageKind {
         Self::ReturnedToSender,
         Self::Delayed,
         Self::ReviewRequest,
+        Self::ReturnUpdate,
     ];
 
     pub fn parse(raw: &str) -> Option<Self> {
@@ -73,6 +77,8 @@ impl MessageKind {
 pub enum Channel {
     Email,
     Sms,
+    /// A JSON event to the shop's own SNS topic (its back office, Slack, ERP).
+    ShopEvent,
 }
 
 impl Channel {
@@ -80,6 +86,7 @@ impl Channel {
         match self {
             Self::Email => "email",
             Self::Sms => "sms",
+            Self::ShopEvent => "shop_event",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! so that the sender's retry can send it.
 
 use crate::clock::Clock;
+use crate::ids::{OrderId, ShopId};
 use crate::link::CustomerLinks;
 use crate::messages::{Channel, DeliveryState, MessageKey, MessageKind, MessageRecord};
 use crate::messaging::{EmailSender, OutboundEmail, SendError, SmsSender};
@@ -79,6 +80,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
             tracking_url: &links.tracking,
             returns_url: &links.returns,
             review: None,
+            return_update: None,
         };
         let deliveries = self.send_once(&ctx, kind, scope).await?;
         Ok(deliveries.iter().filter(|d| d.is_new_send()).count())
@@ -114,22 +116,27 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
                 headers: &headers,
             };
             let key = MessageKey::new(kind, scope, Channel::Email);
-            let delivery =
-                self.deliver(ctx, &key, to, Some(&email.subject), || self.email.send_email(&outbound)).await?;
+            let (shop, order) = (&ctx.order.shop, &ctx.order.id);
+            let delivery = self
+                .deliver_once(shop, order, &key, to, Some(&email.subject), || self.email.send_email(&outbound))
+                .await?;
             deliveries.push(delivery);
         }
         let sms_allowed = kind.goes_by_sms() && ctx.settings.sms_enabled && ctx.order.customer.sms_consent;
         if let (true, Some(to)) = (sms_allowed, ctx.order.customer.phone.as_deref()) {
             let body = render_sms(kind, ctx)?;
             let key = MessageKey::new(kind, scope, Channel::Sms);
-            deliveries.push(self.deliver(ctx, &key, to, None, || self.sms.send_sms(to, &body)).await?);
+            let (shop, order) = (&ctx.order.shop, &ctx.order.id);
+            deliveries.push(self.deliver_once(shop, order, &key, to, None, || self.sms.send_sms(to, &body)).await?);
         }
         Ok(deliveries)
     }
 
-    async fn deliver<F, Fut>(
+    /// The claim-send-record protocol for one message of an order, whatever carries it.
+    pub async fn deliver_once<F, Fut>(
         &self,
-        ctx: &MessageContext<'_>,
+        shop: &ShopId,
+        order: &OrderId,
         key: &MessageKey,
         destination: &str,
         subject: Option<&str>,
@@ -139,7 +146,6 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<String, SendError>>,
     {
-        let (shop, order) = (&ctx.order.shop, &ctx.order.id);
         let now = self.clock.now();
         let claim = Claim {
             token: uuid::Uuid::new_v4().to_string(),

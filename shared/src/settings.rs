@@ -88,29 +88,19 @@ pub struct ShopSettings {
     #[serde(default)]
     pub review_url_template: Option<String>,
     #[serde(default)]
-    pub return_policy: ReturnPolicySummary,
+    pub return_policy: crate::returns::ReturnPolicy,
     #[serde(default)]
     pub ses_configuration_set: Option<String>,
+    /// An SNS topic (name starting `ppx-`) that receives every return state change as JSON,
+    /// for the shop's back office, Slack or ERP.
+    #[serde(default)]
+    pub return_events_topic_arn: Option<String>,
     /// SMS goes out only when the shop enables it and the customer consented.
     #[serde(default)]
     pub sms_enabled: bool,
     /// Per-shop template overrides, by template name (e.g. `order_confirmation.html`).
     #[serde(default)]
     pub templates: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReturnPolicySummary {
-    pub window_days: u32,
-    /// One or two customer-facing sentences shown in emails.
-    #[serde(default)]
-    pub summary: Option<String>,
-}
-
-impl Default for ReturnPolicySummary {
-    fn default() -> Self {
-        Self { window_days: 30, summary: None }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

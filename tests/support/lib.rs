@@ -277,6 +277,57 @@ impl TestEnv {
         (response.status().as_u16(), response.text().await.unwrap())
     }
 
+    /// A fresh SNS topic for the shop's return events.
+    pub async fn create_topic(&self) -> String {
+        let sns = aws_sdk_sns::Client::new(&self.sdk);
+        let out = sns.create_topic().name(format!("ppx-returns-{}", self.suffix)).send().await.unwrap();
+        out.topic_arn.expect("topic arn")
+    }
+
+    /// `(subject, message)` of every notification published to a topic.
+    pub async fn topic_messages(&self, arn: &str) -> Vec<(String, String)> {
+        let state = moto_state().await;
+        let topics = state["sns"]["Topic"].as_array().cloned().unwrap_or_default();
+        topics
+            .iter()
+            .filter(|t| t["arn"].as_str() == Some(arn))
+            .flat_map(|t| t["sent_notifications"].as_array().cloned().unwrap_or_default())
+            .map(|n| (n[2].as_str().unwrap_or_default().to_owned(), n[1].as_str().unwrap_or_default().to_owned()))
+            .collect()
+    }
+
+    /// The return function over this test's table (for what operators do with `ppx return`).
+    pub fn returns_app(
+        &self,
+    ) -> return_submitted::ReturnSubmitted<
+        DynamoStore,
+        ppx_shared::messaging::ses::SesEmail,
+        ppx_shared::messaging::sns::SnsSms,
+        ppx_shared::messaging::sns::SnsEvents,
+        ManualClock,
+    > {
+        let sns = aws_sdk_sns::Client::new(&self.sdk);
+        return_submitted::ReturnSubmitted::new(
+            self.store.clone(),
+            self.ses(),
+            ppx_shared::messaging::sns::SnsSms::new(sns.clone()),
+            ppx_shared::messaging::sns::SnsEvents::new(sns),
+            self.clock.clone(),
+            &self.config(),
+        )
+    }
+
+    /// A customer's returns link token for one order, as the emails carry it.
+    pub fn return_token(&self, order_id: &str) -> String {
+        let claims = ppx_shared::link::LinkClaims {
+            shop: self.settings.shop.clone(),
+            order: ppx_shared::ids::OrderId::parse(order_id).unwrap(),
+            purpose: ppx_shared::link::LinkPurpose::Return,
+            expires_at: (self.clock_now() + chrono::Duration::days(30)).timestamp(),
+        };
+        ppx_shared::link::LinkKey::from_secret(LINK_SECRET).seal(&claims)
+    }
+
     pub async fn sms_to(&self, phone: &str) -> Vec<String> {
         sent_sms().await.into_iter().filter(|(to, _)| to == phone).map(|(_, m)| m).collect()
     }

@@ -10,8 +10,9 @@ use ppx_shared::config::AppConfig;
 use ppx_shared::edge::{EdgeError, check_webhook_request, is_json_content_type, json_response, webhook_route};
 use ppx_shared::journey::{Journey, TrackingOutcome};
 use ppx_shared::link::{CustomerLinks, LinkKey};
-use ppx_shared::messaging::{EmailSender, SmsSender};
+use ppx_shared::messaging::{EmailSender, EventPublisher, SmsSender};
 use ppx_shared::notify::Outbox;
+use ppx_shared::return_flow::ReturnFlow;
 use ppx_shared::settings::WebhookSource;
 use ppx_shared::settings_cache::SettingsCache;
 use ppx_shared::signature::{verify_base64_hmac, verify_timestamped};
@@ -33,10 +34,12 @@ pub const ROUTES: [&str; 4] = [
     "POST /webhooks/tracking/{shop}",
 ];
 
-pub struct CarrierWebhook<S, E, T, C> {
+pub struct CarrierWebhook<S, E, T, P, C> {
     pub store: S,
     pub email: E,
     pub sms: T,
+    /// The shop's return events (a return parcel's scans move its return on).
+    pub events: P,
     pub clock: C,
     settings: SettingsCache,
     links: CustomerLinks,
@@ -72,12 +75,13 @@ fn query_token(query: Option<&str>) -> Option<String> {
     form_urlencoded::parse(query?.as_bytes()).find(|(name, _)| name == "token").map(|(_, value)| value.into_owned())
 }
 
-impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> CarrierWebhook<S, E, T, C> {
-    pub fn new(store: S, email: E, sms: T, clock: C, config: &AppConfig) -> Self {
+impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> CarrierWebhook<S, E, T, P, C> {
+    pub fn new(store: S, email: E, sms: T, events: P, clock: C, config: &AppConfig) -> Self {
         Self {
             store,
             email,
             sms,
+            events,
             clock,
             settings: SettingsCache::new(config.settings_ttl),
             links: CustomerLinks::new(LinkKey::from_secret(config.link_secret.expose()), config.public_url.clone()),
@@ -173,6 +177,20 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> CarrierWebhook<S, E, T, C
         Ok(match journey.apply_update(&settings, &update).await? {
             TrackingOutcome::AwaitingShipment => Outcome::AwaitingShipment,
             TrackingOutcome::Applied { status, messages_sent } => Outcome::Applied { status, messages_sent },
+            TrackingOutcome::ReturnParcel { return_id, status } => {
+                let outbox = Outbox {
+                    store: &self.store,
+                    email: &self.email,
+                    sms: &self.sms,
+                    clock: &self.clock,
+                    links: &self.links,
+                };
+                let flow = ReturnFlow { outbox, events: &self.events };
+                if let Some(status) = status {
+                    flow.parcel_scanned(&settings, &return_id, status).await?;
+                }
+                Outcome::Applied { status, messages_sent: 0 }
+            }
         })
     }
 }

@@ -10,6 +10,7 @@ use ppx_shared::messages::{Channel, DeliveryState, MessageKind};
 use ppx_shared::messaging::{EmailSender, NoSms};
 use ppx_shared::notify::{Delivery, NotifyError, Outbox};
 use ppx_shared::order::{OrderStatus, PaymentStatus};
+use ppx_shared::returns::ReturnState;
 use ppx_shared::settings::ShopSettings;
 use ppx_shared::store::{DueReview, ReviewOutcome, SkipReason, Store, StoreError};
 use ppx_shared::templates::MessageContext;
@@ -140,6 +141,10 @@ impl<S: Store, E: EmailSender, C: Clock> ReviewRequest<S, E, C> {
             (Some(order), _) if order.status == OrderStatus::Cancelled => Some(skip(SkipReason::OrderCancelled)),
             (Some(order), _) if order.payment == PaymentStatus::Refunded => Some(skip(SkipReason::Refunded)),
             (Some(order), _) if order.customer.email.is_none() => Some(skip(SkipReason::NoEmail)),
+            // A return open or done says enough about how it went; no review request then.
+            (Some(_), _) if view.returns.iter().any(|r| r.state != ReturnState::Rejected) => {
+                Some(skip(SkipReason::ReturnRequested))
+            }
             (Some(order), _) => {
                 let email = order.customer.email.as_deref().unwrap_or_default();
                 self.store.is_unsubscribed(&settings.shop, email).await?.then(|| skip(SkipReason::Unsubscribed))
@@ -158,6 +163,7 @@ impl<S: Store, E: EmailSender, C: Clock> ReviewRequest<S, E, C> {
                     tracking_url: &links.tracking,
                     returns_url: &links.returns,
                     review: Some(&review),
+                    return_update: None,
                 };
                 let outbox = Outbox {
                     store: &self.store,

@@ -75,3 +75,17 @@ impl SmsSender for MemorySms {
         Ok(format!("memory-sms-{}", sent.len()))
     }
 }
+
+/// Records published events: `(topic, subject, json)`.
+#[derive(Default)]
+pub struct MemoryEvents {
+    pub published: Mutex<Vec<(String, String, String)>>,
+}
+
+impl super::EventPublisher for MemoryEvents {
+    async fn publish(&self, topic_arn: &str, subject: &str, json: &str) -> Result<String, SendError> {
+        let mut published = self.published.lock().expect("lock");
+        published.push((topic_arn.to_owned(), subject.to_owned(), json.to_owned()));
+        Ok(format!("memory-event-{}", published.len()))
+    }
+}

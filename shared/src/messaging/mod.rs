@@ -41,6 +41,17 @@ pub trait SmsSender: Send + Sync {
     fn send_sms(&self, to: &str, body: &str) -> impl Future<Output = Result<String, SendError>> + Send;
 }
 
+/// Publishes JSON events to a shop's SNS topic.
+pub trait EventPublisher: Send + Sync {
+    /// Returns the provider's message id.
+    fn publish(
+        &self,
+        topic_arn: &str,
+        subject: &str,
+        json: &str,
+    ) -> impl Future<Output = Result<String, SendError>> + Send;
+}
+
 /// For functions that send email only, so they need not link the SNS client.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoSms;

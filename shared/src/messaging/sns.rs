@@ -47,3 +47,42 @@ impl SmsSender for SnsSms {
         }
     }
 }
+
+/// Shop events through SNS `Publish` to a topic.
+#[derive(Clone, Debug)]
+pub struct SnsEvents {
+    client: Client,
+}
+
+impl SnsEvents {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+impl super::EventPublisher for SnsEvents {
+    async fn publish(&self, topic_arn: &str, subject: &str, json: &str) -> Result<String, SendError> {
+        let string = |value: &str| {
+            MessageAttributeValue::builder().data_type("String").string_value(value).build().expect("has a type")
+        };
+        let result = self
+            .client
+            .publish()
+            .topic_arn(topic_arn)
+            .subject(subject)
+            .message(json)
+            .message_attributes("event", string(subject))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.message_id.unwrap_or_default()),
+            Err(err) => {
+                let permanent = err.as_service_error().is_some_and(|e| {
+                    matches!(e, PublishError::NotFoundException(_) | PublishError::InvalidParameterException(_))
+                });
+                let detail = DisplayErrorContext(&err).to_string();
+                Err(if permanent { SendError::Rejected(detail) } else { SendError::Transient(detail) })
+            }
+        }
+    }
+}

@@ -7,6 +7,7 @@ use super::{
 use crate::ids::{OrderId, ShopId, TrackingNumber};
 use crate::messages::{DeliveryState, MessageKey, MessageRecord};
 use crate::order::{Order, Shipment};
+use crate::returns::{Return, ReturnState};
 use crate::settings::ShopSettings;
 use crate::table::{GSI1, GSI1_PARTITION_KEY, GSI1_SORT_KEY, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 use crate::tracking::{CarrierUpdate, ShipmentTracking};
@@ -55,6 +56,18 @@ pub mod keys {
         format!("{TRACKING_STATE_PREFIX}{shipment_id}")
     }
     pub const SURVEY: &str = "SURVEY";
+    pub const RETURN_PREFIX: &str = "RETURN#";
+    pub const RETURN_ID: &str = "RETURN";
+
+    pub fn return_item(id: &str) -> String {
+        format!("{RETURN_PREFIX}{id}")
+    }
+    pub fn return_id(shop: &ShopId, id: &str) -> String {
+        format!("SHOP#{shop}#RETURNID#{id}")
+    }
+    pub fn returns_in(shop: &ShopId, state: ReturnState) -> String {
+        format!("SHOP#{shop}#RETURNS#{}", state.as_str())
+    }
     pub const UNSUBSCRIBED: &str = "UNSUB";
 
     pub fn review_due(shop: &ShopId) -> String {
@@ -225,6 +238,17 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    fn return_item(shop: &ShopId, ret: &Return) -> Item {
+        let mut item = key(keys::order(shop, &ret.request.order_id), keys::return_item(&ret.id));
+        item.insert("ret".into(), encode(ret));
+        item.insert("state".into(), s(ret.state.as_str()));
+        item.insert(GSI1_PARTITION_KEY.into(), s(keys::returns_in(shop, ret.state)));
+        item.insert(GSI1_SORT_KEY.into(), s(keys::by_time(ret.created_at, &ret.request.order_id)));
+        item
+    }
+}
+
 impl Store for DynamoStore {
     async fn get_settings(&self, shop: &ShopId) -> Result<Option<ShopSettings>, StoreError> {
         let out = self
@@ -324,6 +348,8 @@ impl Store for DynamoStore {
                 view.tracking.insert(shipment_id.to_owned(), versioned);
             } else if sk == keys::DELIVERY {
                 view.delivery = Some(decode(item, "delivery")?);
+            } else if sk.starts_with(keys::RETURN_PREFIX) {
+                view.returns.push(decode(item, "ret")?);
             }
         }
         view.messages.sort_by_key(|m| m.at);
@@ -368,6 +394,7 @@ impl Store for DynamoStore {
                 lookup.target = Some(TrackingTarget {
                     order_id: decode(item, "order_id")?,
                     shipment_id: decode(item, "shipment_id")?,
+                    return_id: item.contains_key("return_id").then(|| decode(item, "return_id")).transpose()?,
                 });
             } else if sk.starts_with(keys::PENDING_PREFIX) {
                 lookup.pending.push(decode(item, "update")?);
@@ -528,6 +555,107 @@ impl Store for DynamoStore {
     ) -> Result<Vec<SurveyAnswer>, StoreError> {
         let items = self.index_range(keys::nps(shop), from, to, None).await?;
         items.iter().map(|item| decode(item, "answer")).collect()
+    }
+
+    async fn create_return(&self, shop: &ShopId, ret: &Return) -> Result<Option<Return>, StoreError> {
+        // The id index first: idempotent, and harmless if the return write then loses.
+        let mut index = key(keys::return_id(shop, &ret.id), keys::RETURN_ID);
+        index.insert("order_id".into(), s(ret.request.order_id.as_str()));
+        self.client.put_item().table_name(&self.table).set_item(Some(index)).send().await.map_err(unavailable)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::return_item(shop, ret)))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(err) => match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
+                    let existing = c.item.clone().unwrap_or_default();
+                    Ok(Some(decode(&existing, "ret")?))
+                }
+                _ => Err(unavailable(err)),
+            },
+        }
+    }
+
+    async fn update_return(&self, shop: &ShopId, ret: &Return, from: ReturnState) -> Result<bool, StoreError> {
+        let values = HashMap::from([(":from".to_owned(), s(from.as_str()))]);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::return_item(shop, ret)))
+            .condition_expression("#state = :from")
+            .expression_attribute_names("#state", "state")
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    async fn find_return(&self, shop: &ShopId, id: &str) -> Result<Option<Return>, StoreError> {
+        let index = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::return_id(shop, id), keys::RETURN_ID)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let Some(index) = index.item else { return Ok(None) };
+        let order: OrderId = decode(&index, "order_id")?;
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::order(shop, &order), keys::return_item(id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item.map(|item| decode(&item, "ret")).transpose()
+    }
+
+    async fn returns_in_state(&self, shop: &ShopId, state: ReturnState) -> Result<Vec<Return>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(keys::returns_in(shop, state)))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)?;
+        items.iter().map(|item| decode(item, "ret")).collect()
+    }
+
+    async fn register_return_parcel(
+        &self,
+        shop: &ShopId,
+        number: &TrackingNumber,
+        order: &OrderId,
+        return_id: &str,
+    ) -> Result<(), StoreError> {
+        let mut index = key(keys::tracking(shop, number), keys::TRACKING);
+        index.insert("order_id".into(), s(order.as_str()));
+        index.insert("shipment_id".into(), s(""));
+        index.insert("return_id".into(), s(return_id));
+        self.client.put_item().table_name(&self.table).set_item(Some(index)).send().await.map_err(unavailable)?;
+        Ok(())
     }
 
     async fn claim_message(

@@ -8,6 +8,7 @@ use super::{
 use crate::ids::{OrderId, ShopId, TrackingNumber};
 use crate::messages::{DeliveryState, MessageKey, MessageRecord};
 use crate::order::{Order, Shipment};
+use crate::returns::{Return, ReturnState};
 use crate::settings::ShopSettings;
 use crate::tracking::{CarrierUpdate, ShipmentTracking};
 use chrono::{DateTime, Utc};
@@ -33,6 +34,7 @@ struct State {
     review_outcomes: HashMap<OrderKey, ReviewOutcome>,
     unsubscribed: HashSet<(ShopId, String)>,
     surveys: HashMap<OrderKey, SurveyAnswer>,
+    returns: HashMap<(ShopId, String), Return>,
 }
 
 #[derive(PartialEq, Eq, Hash)]
@@ -110,13 +112,23 @@ impl Store for MemoryStore {
             messages: s.messages.get(&key).map(|m| m.values().map(|(r, _, _)| r.clone()).collect()).unwrap_or_default(),
             tracking: s.tracking.get(&key).cloned().unwrap_or_default(),
             delivery: s.deliveries.get(&key).cloned(),
+            returns: s
+                .returns
+                .iter()
+                .filter(|((sh, _), r)| sh == shop && r.request.order_id == *id)
+                .map(|(_, r)| r.clone())
+                .collect(),
         }))
     }
 
     async fn upsert_shipment(&self, shop: &ShopId, shipment: &Shipment) -> Result<Upsert<Shipment>, StoreError> {
         Ok(self.with(|s| {
             if let Some(number) = &shipment.tracking_number {
-                let target = TrackingTarget { order_id: shipment.order_id.clone(), shipment_id: shipment.id.clone() };
+                let target = TrackingTarget {
+                    order_id: shipment.order_id.clone(),
+                    shipment_id: shipment.id.clone(),
+                    return_id: None,
+                };
                 s.tracking_index.insert((shop.clone(), number.clone()), target);
             }
             let slot = s.shipments.entry((shop.clone(), shipment.order_id.clone())).or_default();
@@ -281,6 +293,53 @@ impl Store for MemoryStore {
                 .map(|(_, a)| a.clone())
                 .collect()
         }))
+    }
+
+    async fn create_return(&self, shop: &ShopId, ret: &Return) -> Result<Option<Return>, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), ret.id.clone());
+            if let Some(existing) = s.returns.get(&key) {
+                return Some(existing.clone());
+            }
+            s.returns.insert(key, ret.clone());
+            None
+        }))
+    }
+
+    async fn update_return(&self, shop: &ShopId, ret: &Return, from: ReturnState) -> Result<bool, StoreError> {
+        Ok(self.with(|s| match s.returns.get_mut(&(shop.clone(), ret.id.clone())) {
+            Some(stored) if stored.state == from => {
+                *stored = ret.clone();
+                true
+            }
+            _ => false,
+        }))
+    }
+
+    async fn find_return(&self, shop: &ShopId, id: &str) -> Result<Option<Return>, StoreError> {
+        Ok(self.with(|s| s.returns.get(&(shop.clone(), id.to_owned())).cloned()))
+    }
+
+    async fn returns_in_state(&self, shop: &ShopId, state: ReturnState) -> Result<Vec<Return>, StoreError> {
+        Ok(self.with(|s| {
+            s.returns.iter().filter(|((sh, _), r)| sh == shop && r.state == state).map(|(_, r)| r.clone()).collect()
+        }))
+    }
+
+    async fn register_return_parcel(
+        &self,
+        shop: &ShopId,
+        number: &TrackingNumber,
+        order: &OrderId,
+        return_id: &str,
+    ) -> Result<(), StoreError> {
+        let target = TrackingTarget {
+            order_id: order.clone(),
+            shipment_id: String::new(),
+            return_id: Some(return_id.to_owned()),
+        };
+        self.with(|s| s.tracking_index.insert((shop.clone(), number.clone()), target));
+        Ok(())
     }
 
     async fn claim_message(

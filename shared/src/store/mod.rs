@@ -71,6 +71,7 @@ pub struct OrderView {
     /// Carrier tracking per shipment id, with the version its next write must match.
     pub tracking: BTreeMap<String, Versioned<ShipmentTracking>>,
     pub delivery: Option<DeliveryRecord>,
+    pub returns: Vec<crate::returns::Return>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +91,9 @@ pub struct TrackingLookup {
 pub struct TrackingTarget {
     pub order_id: OrderId,
     pub shipment_id: String,
+    /// Set when the number is a return parcel's (then `shipment_id` is empty).
+    #[serde(default)]
+    pub return_id: Option<String>,
 }
 
 /// A review request whose time has come.
@@ -270,6 +274,39 @@ pub trait Store: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<SurveyAnswer>, StoreError>> + Send;
+
+    /// Stores a new return unless one with its id exists; returns the existing one then.
+    fn create_return(
+        &self,
+        shop: &ShopId,
+        ret: &crate::returns::Return,
+    ) -> impl Future<Output = Result<Option<crate::returns::Return>, StoreError>> + Send;
+    /// Moves a return to `ret.state` if it is still in `from`; false when another request moved it.
+    fn update_return(
+        &self,
+        shop: &ShopId,
+        ret: &crate::returns::Return,
+        from: crate::returns::ReturnState,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// A return by its id alone (what operators have).
+    fn find_return(
+        &self,
+        shop: &ShopId,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<crate::returns::Return>, StoreError>> + Send;
+    fn returns_in_state(
+        &self,
+        shop: &ShopId,
+        state: crate::returns::ReturnState,
+    ) -> impl Future<Output = Result<Vec<crate::returns::Return>, StoreError>> + Send;
+    /// Points a return parcel's tracking number at its return.
+    fn register_return_parcel(
+        &self,
+        shop: &ShopId,
+        number: &TrackingNumber,
+        order: &OrderId,
+        return_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     fn claim_message(
         &self,

@@ -1,0 +1,181 @@
+//! `POST /returns/{shop}`: a return request from the shop's own portal (signed like the generic
+//! order format) or from the customer (the sealed returns link of their emails). Authenticated
+//! before anything is parsed; decided by the shop's policy; idempotent per idempotency key.
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use ppx_shared::clock::Clock;
+use ppx_shared::config::AppConfig;
+use ppx_shared::edge::{EdgeError, check_webhook_request, is_json_content_type, json_response};
+use ppx_shared::link::{CustomerLinks, LinkKey, LinkPurpose};
+use ppx_shared::messaging::{EmailSender, EventPublisher, SmsSender};
+use ppx_shared::notify::Outbox;
+use ppx_shared::providers::from_json;
+use ppx_shared::return_flow::{ReturnFlow, Submitted};
+use ppx_shared::returns::{Return, ReturnRequest};
+use ppx_shared::settings::WebhookSource;
+use ppx_shared::settings_cache::SettingsCache;
+use ppx_shared::signature::{SignatureError, verify_timestamped};
+use ppx_shared::store::Store;
+use serde_json::json;
+use sha2::Digest;
+use tracing::{Instrument, field};
+
+const PPX_SIGNATURE: &str = "ppx-signature";
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+pub const ROUTES: [&str; 1] = ["POST /returns/{shop}"];
+
+pub struct ReturnSubmitted<S, E, T, P, C> {
+    pub store: S,
+    pub email: E,
+    pub sms: T,
+    pub events: P,
+    pub clock: C,
+    settings: SettingsCache,
+    links: CustomerLinks,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `/returns/{shop}`, tolerating a stage prefix.
+fn shop_of(path: &str) -> Option<&str> {
+    let mut segments = path.trim_end_matches('/').rsplit('/');
+    let shop = segments.next()?;
+    (segments.next()? == "returns" && !shop.is_empty()).then_some(shop)
+}
+
+/// Who is asking: the shop's portal (any of its orders) or a customer (one order).
+enum Caller {
+    Shop,
+    Customer { order: ppx_shared::ids::OrderId },
+}
+
+/// What the portal shows: the decision per item with its reasons in words.
+pub fn decision_body(ret: &Return) -> serde_json::Value {
+    json!({
+        "return_id": ret.id,
+        "state": ret.state,
+        "verdict": ret.decision.verdict,
+        "amount": ret.decision.amount.to_string(),
+        "resolution": ret.request.resolution,
+        "items": ret.decision.items.iter().map(|item| json!({
+            "line_item": item.line_item,
+            "title": item.title,
+            "quantity": item.quantity,
+            "verdict": item.verdict,
+            "reasons": item.rules.iter().map(|r| r.customer_text()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "reasons": ret.decision.rules.iter().map(|r| r.customer_text()).collect::<Vec<_>>(),
+    })
+}
+
+impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> ReturnSubmitted<S, E, T, P, C> {
+    pub fn new(store: S, email: E, sms: T, events: P, clock: C, config: &AppConfig) -> Self {
+        Self {
+            store,
+            email,
+            sms,
+            events,
+            clock,
+            settings: SettingsCache::new(config.settings_ttl),
+            links: CustomerLinks::new(LinkKey::from_secret(config.link_secret.expose()), config.public_url.clone()),
+        }
+    }
+
+    pub fn flow(&self) -> ReturnFlow<'_, S, E, T, P, C> {
+        let outbox =
+            Outbox { store: &self.store, email: &self.email, sms: &self.sms, clock: &self.clock, links: &self.links };
+        ReturnFlow { outbox, events: &self.events }
+    }
+
+    pub async fn handle(&self, request: Request<Bytes>, request_id: &str) -> Response<String> {
+        let span = tracing::info_span!("return_submitted", request_id, shop = field::Empty, order_id = field::Empty);
+        async {
+            match self.process(&request).await {
+                Ok(Submitted { ret, created }) => {
+                    tracing::info!(return_id = ret.id, state = ret.state.as_str(), created, "return request accepted");
+                    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+                    json_response(status, &decision_body(&ret))
+                }
+                Err(err) => {
+                    if err.status().is_server_error() {
+                        tracing::error!(error = %err, code = err.code(), "return request failed");
+                    } else {
+                        tracing::warn!(error = %err, code = err.code(), "return request refused");
+                    }
+                    err.into_response()
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn process(&self, request: &Request<Bytes>) -> Result<Submitted, EdgeError> {
+        let shop = shop_of(request.uri().path()).ok_or(EdgeError::NoRoute)?;
+        let body = request.body();
+        check_webhook_request(request.method(), body.len())?;
+        tracing::Span::current().record("shop", shop);
+        let now = self.clock.now();
+        let settings = self.settings.resolve(&self.store, shop, now).await?;
+        let headers = request.headers();
+
+        // Authenticate before anything is parsed or stored.
+        let caller = match header(headers, http::header::AUTHORIZATION.as_str()) {
+            Some(authorization) => {
+                let token = authorization
+                    .strip_prefix("Bearer ")
+                    .ok_or(EdgeError::Signature { header: "Authorization", error: SignatureError::Malformed })?;
+                let claims =
+                    self.links.key().open(token.trim(), LinkPurpose::Return, now).map_err(|_| {
+                        EdgeError::Signature { header: "Authorization", error: SignatureError::Mismatch }
+                    })?;
+                if claims.shop != settings.shop {
+                    return Err(EdgeError::Signature { header: "Authorization", error: SignatureError::Mismatch });
+                }
+                Caller::Customer { order: claims.order }
+            }
+            None => {
+                let secret = settings
+                    .secret(WebhookSource::Orders)
+                    .ok_or(EdgeError::SourceNotConfigured(WebhookSource::Orders.as_str()))?;
+                verify_timestamped(secret.expose(), body, header(headers, PPX_SIGNATURE), now)
+                    .map_err(|error| EdgeError::Signature { header: "Ppx-Signature", error })?;
+                Caller::Shop
+            }
+        };
+        if !is_json_content_type(headers.get(http::header::CONTENT_TYPE)) {
+            return Err(EdgeError::UnsupportedMediaType);
+        }
+        let return_request: ReturnRequest = from_json(body)?;
+        tracing::Span::current().record("order_id", return_request.order_id.as_str());
+        if let Caller::Customer { order } = &caller
+            && *order != return_request.order_id
+        {
+            // A customer's link opens returns for its own order only.
+            return Err(EdgeError::Signature { header: "Authorization", error: SignatureError::Mismatch });
+        }
+        // The client's key, or the body itself: a retried identical request is the same return.
+        let key = match header(headers, IDEMPOTENCY_KEY).filter(|k| !k.trim().is_empty() && k.len() <= 200) {
+            Some(key) => key.trim().to_owned(),
+            None => hex::encode(sha2::Sha256::digest(body)),
+        };
+        Ok(self.flow().submit(&settings, return_request, &key).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shop_comes_from_the_path() {
+        assert_eq!(shop_of("/returns/demo-shop"), Some("demo-shop"));
+        assert_eq!(shop_of("/prod/returns/demo-shop/"), Some("demo-shop"));
+        assert_eq!(shop_of("/returns/"), None);
+        assert_eq!(shop_of("/webhooks/demo-shop"), None);
+    }
+}

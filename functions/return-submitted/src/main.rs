@@ -1,0 +1,27 @@
+//! Lambda wiring only: configuration, SDK clients (built once per cold start), the runtime.
+
+use ppx_shared::clock::SystemClock;
+use ppx_shared::config::AppConfig;
+use ppx_shared::messaging::ses::SesEmail;
+use ppx_shared::messaging::sns::{SnsEvents, SnsSms};
+use ppx_shared::store::dynamo::DynamoStore;
+use ppx_shared::{aws, aws_sdk_dynamodb, aws_sdk_sesv2, aws_sdk_sns, lambda, telemetry};
+use return_submitted::ReturnSubmitted;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init_json_logs();
+    let config = AppConfig::from_env()?;
+    let sdk = aws::sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let app = ReturnSubmitted::new(
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()),
+        SesEmail::new(aws_sdk_sesv2::Client::new(&sdk)),
+        SnsSms::new(sns.clone()),
+        SnsEvents::new(sns),
+        SystemClock,
+        &config,
+    );
+    let app = &app;
+    lambda::run_http(|request, request_id| async move { app.handle(request, &request_id).await }).await
+}

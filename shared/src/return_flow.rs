@@ -1,0 +1,245 @@
+//! A return's life: submitted and decided by the policy, moved on by operators and by its
+//! parcel's carrier scans; every state it enters is told to the customer and to the shop's
+//! event topic, each once.
+
+use crate::clock::Clock;
+use crate::edge::EdgeError;
+use crate::ids::{OrderId, ShopId, TrackingNumber};
+use crate::messages::{Channel, MessageKey, MessageKind};
+use crate::messaging::{EmailSender, EventPublisher, SmsSender};
+use crate::notify::{Delivery, NotifyError, Outbox};
+use crate::order::Order;
+use crate::returns::{Decision, RequestError, Return, ReturnRequest, ReturnState, Verdict, decide, return_id};
+use crate::settings::ShopSettings;
+use crate::store::{Store, StoreError};
+use crate::templates::MessageContext;
+use crate::tracking::TrackingStatus;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReturnError {
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error("order not found")]
+    OrderNotFound,
+    #[error("return not found")]
+    ReturnNotFound,
+    #[error("a return that is {from} cannot become {to}")]
+    Transition { from: &'static str, to: &'static str },
+    #[error("the return changed while it was being updated; retry")]
+    Contended,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+}
+
+impl From<ReturnError> for EdgeError {
+    fn from(err: ReturnError) -> Self {
+        match err {
+            ReturnError::Request(RequestError::Field { field, problem }) => {
+                EdgeError::Parse(crate::providers::ParseError::Field { field, problem })
+            }
+            ReturnError::OrderNotFound | ReturnError::ReturnNotFound => EdgeError::NotFound("order"),
+            ReturnError::Transition { .. } | ReturnError::Contended => EdgeError::Contended,
+            ReturnError::Store(e) => EdgeError::Store(e),
+            ReturnError::Notify(e) => EdgeError::Notify(e),
+        }
+    }
+}
+
+/// A submitted return and whether this request created it (false: a retry found it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    pub ret: Return,
+    pub created: bool,
+}
+
+pub struct ReturnFlow<'a, S, E, T, P, C> {
+    pub outbox: Outbox<'a, S, E, T, C>,
+    pub events: &'a P,
+}
+
+fn first_state(decision: &Decision) -> ReturnState {
+    match decision.verdict {
+        Verdict::Approved => ReturnState::Approved,
+        Verdict::NeedsReview => ReturnState::NeedsReview,
+        Verdict::Rejected => ReturnState::Rejected,
+    }
+}
+
+impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> ReturnFlow<'_, S, E, T, P, C> {
+    fn store(&self) -> &S {
+        self.outbox.store
+    }
+
+    /// Decides and stores a return; a retry with the same idempotency key finds the same return
+    /// and sends nothing new.
+    pub async fn submit(
+        &self,
+        settings: &ShopSettings,
+        request: ReturnRequest,
+        idempotency_key: &str,
+    ) -> Result<Submitted, ReturnError> {
+        let shop = &settings.shop;
+        let view = self.store().order_view(shop, &request.order_id).await?;
+        let order = view.order.as_ref().ok_or(ReturnError::OrderNotFound)?;
+        let id = return_id(shop, &order.id, idempotency_key);
+        if let Some(existing) = view.returns.iter().find(|r| r.id == id) {
+            // Finish what a crashed first attempt may have left unsent.
+            self.announce(settings, order, existing).await?;
+            return Ok(Submitted { ret: existing.clone(), created: false });
+        }
+        let now = self.outbox.clock.now();
+        let delivered_at = view.delivery.as_ref().map(|d| d.delivered_at);
+        let decision =
+            decide(&settings.return_policy, order, delivered_at, &view.returns, &request, now, settings.time_zone)?;
+        let ret = Return {
+            id,
+            state: first_state(&decision),
+            request,
+            decision,
+            created_at: now,
+            updated_at: now,
+            tracking_number: None,
+            label_url: None,
+            operator_note: None,
+        };
+        let (ret, created) = match self.store().create_return(shop, &ret).await? {
+            None => (ret, true),
+            Some(existing) => (existing, false),
+        };
+        self.announce(settings, order, &ret).await?;
+        Ok(Submitted { ret, created })
+    }
+
+    /// Moves a return on (an operator's decision, received, refunded...). Asking for the state it
+    /// is already in finishes any announcement left unsent and changes nothing else.
+    pub async fn transition(
+        &self,
+        settings: &ShopSettings,
+        id: &str,
+        next: ReturnState,
+        note: Option<String>,
+    ) -> Result<Return, ReturnError> {
+        let shop = &settings.shop;
+        let current = self.store().find_return(shop, id).await?.ok_or(ReturnError::ReturnNotFound)?;
+        let order = self.order(shop, &current.request.order_id).await?;
+        if current.state == next {
+            self.announce(settings, &order, &current).await?;
+            return Ok(current);
+        }
+        if !current.state.can_move_to(next) {
+            return Err(ReturnError::Transition { from: current.state.as_str(), to: next.as_str() });
+        }
+        let moved = Return {
+            state: next,
+            updated_at: self.outbox.clock.now(),
+            operator_note: note.or_else(|| current.operator_note.clone()),
+            ..current.clone()
+        };
+        if !self.store().update_return(shop, &moved, current.state).await? {
+            return Err(ReturnError::Contended);
+        }
+        tracing::info!(return_id = id, from = current.state.as_str(), to = next.as_str(), "return moved");
+        self.announce(settings, &order, &moved).await?;
+        Ok(moved)
+    }
+
+    /// Registers the return parcel's tracking number (and label), so carrier scans move it on.
+    pub async fn attach_parcel(
+        &self,
+        settings: &ShopSettings,
+        id: &str,
+        number: &TrackingNumber,
+        label_url: Option<String>,
+    ) -> Result<Return, ReturnError> {
+        let shop = &settings.shop;
+        let current = self.store().find_return(shop, id).await?.ok_or(ReturnError::ReturnNotFound)?;
+        let updated = Return {
+            tracking_number: Some(number.clone()),
+            label_url: label_url.or_else(|| current.label_url.clone()),
+            updated_at: self.outbox.clock.now(),
+            ..current.clone()
+        };
+        if !self.store().update_return(shop, &updated, current.state).await? {
+            return Err(ReturnError::Contended);
+        }
+        self.store().register_return_parcel(shop, number, &current.request.order_id, id).await?;
+        Ok(updated)
+    }
+
+    /// A carrier scan of a return parcel: on its way, then received.
+    pub async fn parcel_scanned(
+        &self,
+        settings: &ShopSettings,
+        id: &str,
+        status: TrackingStatus,
+    ) -> Result<Option<Return>, ReturnError> {
+        let next = match status {
+            TrackingStatus::Delivered => ReturnState::Received,
+            TrackingStatus::InTransit
+            | TrackingStatus::OutForDelivery
+            | TrackingStatus::DeliveryAttempted
+            | TrackingStatus::AvailableForPickup => ReturnState::InTransit,
+            _ => return Ok(None),
+        };
+        let current = self.store().find_return(&settings.shop, id).await?.ok_or(ReturnError::ReturnNotFound)?;
+        // Scans never move a return back, and late ones are no news.
+        if current.state != next && !current.state.can_move_to(next) {
+            return Ok(None);
+        }
+        Ok(Some(self.transition(settings, id, next, None).await?))
+    }
+
+    async fn order(&self, shop: &ShopId, id: &OrderId) -> Result<Order, ReturnError> {
+        self.store().get_order(shop, id).await?.ok_or(ReturnError::OrderNotFound)
+    }
+
+    /// The customer's message and the shop's event for the state the return is in, each once.
+    async fn announce(&self, settings: &ShopSettings, order: &Order, ret: &Return) -> Result<usize, ReturnError> {
+        let scope = format!("{}#{}", ret.id, ret.state.as_str());
+        let links = self.outbox.links.for_order(&order.shop, &order.id, self.outbox.clock.now());
+        let ctx = MessageContext {
+            settings,
+            order,
+            shipment: None,
+            tracking: None,
+            tracking_url: &links.tracking,
+            returns_url: &links.returns,
+            review: None,
+            return_update: Some(ret),
+        };
+        let deliveries = self.outbox.send_once(&ctx, MessageKind::ReturnUpdate, &scope).await?;
+        let mut sent = deliveries.iter().filter(|d| d.is_new_send()).count();
+        if let Some(topic) = settings.return_events_topic_arn.as_deref() {
+            let event = json!({
+                "type": "return.state_changed",
+                "shop": order.shop,
+                "order_id": order.id,
+                "order_number": order.number,
+                "return_id": ret.id,
+                "state": ret.state,
+                "verdict": ret.decision.verdict,
+                "resolution": ret.request.resolution,
+                "amount": { "minor": ret.decision.amount.minor, "currency": ret.decision.amount.currency },
+                "items": ret.decision.items.iter().map(|i| json!({
+                    "line_item": i.line_item, "quantity": i.quantity, "reason": i.reason, "verdict": i.verdict,
+                })).collect::<Vec<_>>(),
+                "tracking_number": ret.tracking_number,
+                "at": ret.updated_at,
+            })
+            .to_string();
+            let subject = format!("return.{}", ret.state.as_str());
+            let key = MessageKey::new(MessageKind::ReturnUpdate, &scope, Channel::ShopEvent);
+            let delivery = self
+                .outbox
+                .deliver_once(&order.shop, &order.id, &key, topic, None, || {
+                    self.events.publish(topic, &subject, &event)
+                })
+                .await?;
+            sent += usize::from(matches!(delivery, Delivery::Sent { .. }));
+        }
+        Ok(sent)
+    }
+}
