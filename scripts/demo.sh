@@ -116,3 +116,46 @@ curl -s "$SURVEY" | .venv/bin/python -c "import re,sys,html; page=sys.stdin.read
 echo
 echo "demo: the shop's figures (ppx kpi $SHOP --from 2026-11-01 --to 2026-12-31)"
 $PPX kpi "$SHOP" --from 2026-11-01 --to 2026-12-31
+
+echo
+echo "demo: the customer starts a return from the link in the confirmation email (POST /returns/$SHOP)"
+TOKEN=$(.venv/bin/python - "$PPX_MOTO_URL" <<'PY'
+import json, re, sys, urllib.request
+state = json.load(urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json"))
+body = next(m["body"] for m in state["ses"]["Message"] if "confirmed" in m["subject"])
+print(re.search(r"/returns/([A-Za-z0-9_-]+)", body).group(1))
+PY
+)
+curl -s -X POST "$BASE/returns/$SHOP" -H 'Content-Type: application/json' \
+  -H "Authorization: Bearer $TOKEN" -H 'Idempotency-Key: demo-return-1' \
+  --data '{"order_id":"5550001001","items":[{"line_item":"6660001001","quantity":1,"reason":"doesnt_fit"},{"line_item":"6660001002","quantity":1,"reason":"damaged"}],"resolution":{"type":"store_credit"}}' \
+  | .venv/bin/python -m json.tool
+echo "demo: the same request retried by the browser: the same return, no second message"
+curl -s -o /dev/null -w '  HTTP %{http_code}\n' -X POST "$BASE/returns/$SHOP" -H 'Content-Type: application/json' \
+  -H "Authorization: Bearer $TOKEN" -H 'Idempotency-Key: demo-return-1' \
+  --data '{"order_id":"5550001001","items":[{"line_item":"6660001001","quantity":1,"reason":"doesnt_fit"},{"line_item":"6660001002","quantity":1,"reason":"damaged"}],"resolution":{"type":"store_credit"}}'
+
+echo
+echo "demo: the operator's queue (ppx return list $SHOP --state needs_review)"
+$PPX return list "$SHOP" --state needs_review
+RETURN_ID=$($PPX return list "$SHOP" --state needs_review | awk '/^  R/ {print $1; exit}')
+echo "demo: the operator approves it (ppx return decide $SHOP $RETURN_ID approve)"
+$PPX return decide "$SHOP" "$RETURN_ID" approve --reason "Photo received by email"
+
+echo
+echo "demo: the return messages the customer received"
+.venv/bin/python - "$PPX_MOTO_URL" <<'PY'
+import html, json, re, sys, urllib.request
+state = json.load(urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json"))
+for m in state["ses"]["Message"]:
+    if "return" not in m["subject"].lower():
+        continue
+    text = re.sub(r"(?is)<(style|head)\b.*?</\1>", "", m["body"])
+    text = re.sub(r"(?i)<br\s*/?>|</(p|tr|h[1-6]|div|li)>", "\n", text)
+    lines = [re.sub(r"[ \t]+", " ", l).strip() for l in html.unescape(re.sub(r"<[^>]+>", " ", text)).splitlines()]
+    print("=" * 78)
+    print("Subject:", m["subject"])
+    print("-" * 78)
+    print("\n".join(l for l in lines if l))
+print("=" * 78)
+PY

@@ -61,6 +61,7 @@ fn render_json(view: &OrderView) -> String {
         "messages": view.messages,
         "tracking": view.tracking.iter().map(|(id, t)| (id.clone(), &t.value)).collect::<std::collections::BTreeMap<_, _>>(),
         "delivery": view.delivery,
+        "returns": view.returns,
     });
     serde_json::to_string_pretty(&value).expect("views serialize")
 }
@@ -126,6 +127,17 @@ pub fn render_text(view: &OrderView) -> String {
                 );
             }
         }
+    }
+    for ret in &view.returns {
+        let _ = writeln!(
+            out,
+            "Return {} · {} · {} · {} item(s) · {}",
+            ret.id,
+            ret.state.as_str(),
+            ret.request.resolution.label(),
+            ret.decision.items.iter().map(|i| i.quantity).sum::<u32>(),
+            ret.decision.amount
+        );
     }
     if let Some(delivery) = &view.delivery {
         let _ = writeln!(

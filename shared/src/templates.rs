@@ -731,7 +731,7 @@ impl<'a> View<'a> {
         let return_update = match kind {
             MessageKind::ReturnUpdate => {
                 let ret = ctx.return_update.filter(|ret| ret.request.order_id == order.id);
-                Some(ReturnView::build(ret.ok_or(TemplateError::MissingReturn)?, settings, order)?)
+                Some(ReturnView::build(ret.ok_or(TemplateError::MissingReturn)?, settings, order))
             }
             _ => None,
         };
@@ -838,7 +838,7 @@ const REJECTED_AFTER_REVIEW: &str = "Our team reviewed this item and couldn't ac
 const REVIEW_WITHOUT_RULE: &str = "Our team checks some returns before approving them.";
 
 impl<'a> ReturnView<'a> {
-    fn build(ret: &'a Return, settings: &'a ShopSettings, order: &'a Order) -> Result<Self, TemplateError> {
+    fn build(ret: &'a Return, settings: &'a ShopSettings, order: &'a Order) -> Self {
         let policy = &settings.return_policy;
         let reasons = policy.effective_reasons();
         let reason_label = |code: &str| {
@@ -930,7 +930,7 @@ impl<'a> ReturnView<'a> {
                 ("exchange", variant, None, summary)
             }
         };
-        Ok(Self {
+        Self {
             state: ret.state.as_str(),
             resolution,
             amount,
@@ -952,7 +952,7 @@ impl<'a> ReturnView<'a> {
                 .map(|address| address.lines().map(str::trim).filter(|line| !line.is_empty()).collect())
                 .unwrap_or_default(),
             packing_instructions: non_empty(policy.packing_instructions.as_deref()),
-        })
+        }
     }
 }
 
