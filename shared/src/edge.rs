@@ -103,6 +103,16 @@ impl EdgeError {
         }
     }
 
+    /// Logs the refusal (a warning) or failure (an error) in the request's span, then answers.
+    pub fn log_and_respond(self, what: &str) -> Response<String> {
+        if self.status().is_server_error() {
+            tracing::error!(error = %self, code = self.code(), "{what} failed");
+        } else {
+            tracing::warn!(error = %self, code = self.code(), "{what} refused");
+        }
+        self.into_response()
+    }
+
     pub fn into_response(self) -> Response<String> {
         let status = self.status();
         // Internal details stay in the logs; senders get the code and a safe message.

@@ -117,14 +117,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> Carrie
                     };
                     json_response(status, &body)
                 }
-                Err(err) => {
-                    if err.status().is_server_error() {
-                        tracing::error!(error = %err, code = err.code(), "carrier webhook failed");
-                    } else {
-                        tracing::warn!(error = %err, code = err.code(), "carrier webhook refused");
-                    }
-                    err.into_response()
-                }
+                Err(err) => err.log_and_respond("carrier webhook"),
             }
         }
         .instrument(span)

@@ -123,14 +123,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
                     };
                     json_response(status, &body)
                 }
-                Err(err) => {
-                    if err.status().is_server_error() {
-                        tracing::error!(error = %err, code = err.code(), "webhook failed");
-                    } else {
-                        tracing::warn!(error = %err, code = err.code(), "webhook refused");
-                    }
-                    err.into_response()
-                }
+                Err(err) => err.log_and_respond("webhook"),
             }
         }
         .instrument(span)

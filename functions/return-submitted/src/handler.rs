@@ -100,14 +100,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> Return
                     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
                     json_response(status, &decision_body(&ret))
                 }
-                Err(err) => {
-                    if err.status().is_server_error() {
-                        tracing::error!(error = %err, code = err.code(), "return request failed");
-                    } else {
-                        tracing::warn!(error = %err, code = err.code(), "return request refused");
-                    }
-                    err.into_response()
-                }
+                Err(err) => err.log_and_respond("return request"),
             }
         }
         .instrument(span)

@@ -219,6 +219,28 @@ impl DynamoStore {
         }
     }
 
+    /// Every item of one partition, of the table (consistent) or of gsi1.
+    async fn query_partition(&self, partition: String, index: Option<&str>) -> Result<Vec<Item>, StoreError> {
+        let (key_name, consistent) = match index {
+            Some(_) => (GSI1_PARTITION_KEY, false),
+            None => (PARTITION_KEY, true),
+        };
+        self.client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index.map(str::to_owned))
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", key_name)
+            .expression_attribute_values(":pk", s(partition))
+            .consistent_read(consistent)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)
+    }
+
     /// A put that must not fail its condition for any reason but "already done".
     async fn put_conditional(&self, item: Item, condition: &str, values: Item) -> Result<bool, StoreError> {
         let result = self
@@ -321,19 +343,7 @@ impl Store for DynamoStore {
     }
 
     async fn order_view(&self, shop: &ShopId, id: &OrderId) -> Result<OrderView, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(keys::order(shop, id)))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(unavailable)?;
+        let items = self.query_partition(keys::order(shop, id), None).await?;
         let mut view = OrderView::default();
         for item in &items {
             let sk = item.get(SORT_KEY).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
@@ -374,19 +384,7 @@ impl Store for DynamoStore {
     }
 
     async fn lookup_tracking(&self, shop: &ShopId, number: &TrackingNumber) -> Result<TrackingLookup, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(keys::tracking(shop, number)))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(unavailable)?;
+        let items = self.query_partition(keys::tracking(shop, number), None).await?;
         let mut lookup = TrackingLookup::default();
         for item in &items {
             let sk = item.get(SORT_KEY).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
@@ -455,19 +453,7 @@ impl Store for DynamoStore {
     }
 
     async fn list_shops(&self) -> Result<Vec<ShopId>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(keys::SHOPS))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(unavailable)?;
+        let items = self.query_partition(keys::SHOPS.to_owned(), Some(GSI1)).await?;
         items.iter().map(|item| decode(item, GSI1_SORT_KEY)).collect()
     }
 
@@ -627,19 +613,7 @@ impl Store for DynamoStore {
     }
 
     async fn returns_in_state(&self, shop: &ShopId, state: ReturnState) -> Result<Vec<Return>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(keys::returns_in(shop, state)))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(unavailable)?;
+        let items = self.query_partition(keys::returns_in(shop, state), Some(GSI1)).await?;
         items.iter().map(|item| decode(item, "ret")).collect()
     }
 
