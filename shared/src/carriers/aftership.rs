@@ -189,33 +189,23 @@ fn display_carrier(slug: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::carriers::test_support::{field_error_of, parsed_by, read, statuses};
+
+    fn parsed(body: &[u8]) -> CarrierUpdate {
+        parsed_by(parse, body)
+    }
+
+    fn field_error(body: &Value) -> String {
+        field_error_of(parse, body).0
+    }
     use TrackingStatus::*;
     use chrono::TimeZone;
     use serde_json::{Value, json};
 
     const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/aftership-tracking-update.json");
 
-    fn read(path: &str) -> Vec<u8> {
-        std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
     fn sample() -> Value {
         serde_json::from_slice(&read(SAMPLE)).unwrap()
-    }
-
-    fn parsed(body: &[u8]) -> CarrierUpdate {
-        parse(body).unwrap().expect("a tracking update")
-    }
-
-    fn statuses(update: &CarrierUpdate) -> Vec<TrackingStatus> {
-        update.events.iter().map(|e| e.status).collect()
-    }
-
-    fn field_error(body: &Value) -> String {
-        match parse(body.to_string().as_bytes()) {
-            Err(ParseError::Field { field, .. }) => field,
-            other => panic!("expected a field error for {body}, got {other:?}"),
-        }
     }
 
     #[test]

@@ -183,6 +183,15 @@ fn display_carrier(carrier: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::carriers::test_support::{field_error_of, parsed_by, read, statuses};
+
+    fn parsed(body: &[u8]) -> CarrierUpdate {
+        parsed_by(parse, body)
+    }
+
+    fn field_error(body: &Value) -> String {
+        field_error_of(parse, body).0
+    }
     use TrackingStatus::*;
     use chrono::{NaiveDate, TimeZone, Utc};
     use serde_json::{Value, json};
@@ -201,25 +210,6 @@ mod tests {
     /// EasyPost's official test vector (fixtures/SOURCES.md).
     const VECTOR_SECRET: &str = "sécret";
     const VECTOR_HEADER: &str = "hmac-sha256-hex=38f3f53c103713df81616a0a186d77141957323ec21d5fe9363db93840f527db";
-
-    fn read(path: &str) -> Vec<u8> {
-        std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
-    fn parsed(body: &[u8]) -> CarrierUpdate {
-        parse(body).unwrap().expect("a tracker update")
-    }
-
-    fn statuses(update: &CarrierUpdate) -> Vec<TrackingStatus> {
-        update.events.iter().map(|e| e.status).collect()
-    }
-
-    fn field_error(body: &Value) -> String {
-        match parse(body.to_string().as_bytes()) {
-            Err(ParseError::Field { field, .. }) => field,
-            other => panic!("expected a field error for {body}, got {other:?}"),
-        }
-    }
 
     #[test]
     fn carriers_easypost_official_test_vector() {

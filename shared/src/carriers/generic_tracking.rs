@@ -110,30 +110,20 @@ pub(crate) fn optional_date(path: &str, raw: Option<&str>) -> Result<Option<Naiv
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::carriers::test_support::{field_error_of, parsed_by, read, statuses};
+
+    fn parsed(body: &[u8]) -> CarrierUpdate {
+        parsed_by(parse, body)
+    }
+
+    fn field_error(body: &Value) -> (String, String) {
+        field_error_of(parse, body)
+    }
     use chrono::{TimeZone, Utc};
     use serde_json::{Value, json};
 
     const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/generic-tracking-event.json");
     const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/generic-tracking-format.md");
-
-    fn read(path: &str) -> Vec<u8> {
-        std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
-    fn parsed(body: &[u8]) -> CarrierUpdate {
-        parse(body).unwrap().expect("a tracking update")
-    }
-
-    fn field_error(body: &Value) -> (String, String) {
-        match parse(body.to_string().as_bytes()) {
-            Err(ParseError::Field { field, problem }) => (field, problem),
-            other => panic!("expected a field error for {body}, got {other:?}"),
-        }
-    }
-
-    fn statuses(update: &CarrierUpdate) -> Vec<TrackingStatus> {
-        update.events.iter().map(|e| e.status).collect()
-    }
 
     #[test]
     fn carriers_generic_sample_parses() {

@@ -175,6 +175,15 @@ fn display_carrier(token: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::carriers::test_support::{field_error_of, parsed_by, read, statuses};
+
+    fn parsed(body: &[u8]) -> CarrierUpdate {
+        parsed_by(parse, body)
+    }
+
+    fn field_error(body: &Value) -> String {
+        field_error_of(parse, body).0
+    }
     use TrackingStatus::*;
     use chrono::{NaiveDate, TimeZone, Utc};
     use serde_json::{Value, json};
@@ -182,25 +191,6 @@ mod tests {
     const DOCS_SAMPLE: &str =
         concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/shippo-track_updated-docs-sample.json");
     const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/shippo-track-updated.json");
-
-    fn read(path: &str) -> Vec<u8> {
-        std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
-    fn parsed(body: &[u8]) -> CarrierUpdate {
-        parse(body).unwrap().expect("a tracking update")
-    }
-
-    fn statuses(update: &CarrierUpdate) -> Vec<TrackingStatus> {
-        update.events.iter().map(|e| e.status).collect()
-    }
-
-    fn field_error(body: &Value) -> String {
-        match parse(body.to_string().as_bytes()) {
-            Err(ParseError::Field { field, .. }) => field,
-            other => panic!("expected a field error for {body}, got {other:?}"),
-        }
-    }
 
     #[test]
     fn carriers_shippo_sample_maps() {
