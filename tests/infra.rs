@@ -74,7 +74,7 @@ const FUNCTIONS: [FunctionSpec; 5] = [
         resource: "PagesFunction",
         binary: "pages",
         routes: &pages::ROUTES,
-        table_actions: &["dynamodb:GetItem", "dynamodb:PutItem"],
+        table_actions: &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
         index: false,
         email: false,
         sms: false,

@@ -5,7 +5,7 @@ use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get};
 use carrier_webhook::CarrierWebhook;
 use order_placed::OrderPlaced;
 use pages::Pages;
@@ -66,7 +66,9 @@ pub fn router(functions: Arc<Functions>) -> Router {
         .route("/webhooks/shippo/{shop}", any(carrier_webhook))
         .route("/webhooks/aftership/{shop}", any(carrier_webhook))
         .route("/webhooks/tracking/{shop}", any(carrier_webhook))
-        .route("/returns/{shop}", any(return_submitted))
+        // The API and the portal share a path: GET is the portal page, POST the return function.
+        .route("/returns/{shop_or_token}", get(pages).post(return_submitted))
+        .route("/track/{token}", any(pages))
         .route("/survey/{token}", any(pages))
         .route("/unsubscribe/{token}", any(pages))
         .fallback(|| async { into_axum(EdgeError::NoRoute.into_response()) })

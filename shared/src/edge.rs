@@ -149,6 +149,24 @@ pub fn check_webhook_request(method: &http::Method, body_len: usize) -> Result<(
     Ok(())
 }
 
+/// A customer page: never cached, never framed, no referrer, nothing loaded from elsewhere.
+pub fn html_response(status: StatusCode, body: String) -> Response<String> {
+    let mut response = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .body(body)
+        .expect("static response parts are valid");
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(crate::templates::PAGE_CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
 pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<String> {
     Response::builder()
         .status(status)

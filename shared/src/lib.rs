@@ -18,6 +18,7 @@ pub mod money;
 pub mod notify;
 pub mod nps;
 pub mod order;
+pub mod portal;
 pub mod providers;
 pub mod return_flow;
 pub mod returns;

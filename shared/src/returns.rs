@@ -457,6 +457,73 @@ pub fn return_id(shop: &ShopId, order: &OrderId, idempotency_key: &str) -> Strin
     format!("R{}", hex::encode(&digest[..8]))
 }
 
+/// One line of an order as the returns portal offers it: what can still be asked back, or why
+/// nothing can.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemEligibility {
+    /// The key a request names the line by ([`RequestedItem::line_item`]): its id, or its sku
+    /// when the platform gives no line ids.
+    pub line_item: String,
+    pub title: String,
+    /// None when the line has none (or a blank one).
+    pub variant: Option<String>,
+    pub unit_price: Money,
+    /// Units that can still be asked back: bought, less what the order's live returns claim.
+    /// 0 exactly when `blocked` is set.
+    pub max_quantity: u32,
+    /// Why it cannot be returned (excluded, window closed, all already returned), None when it can.
+    /// All already returned is [`RuleOutcome::QuantityExceeded`] with `available: 0` and
+    /// `requested` the quantity bought.
+    pub blocked: Option<RuleOutcome>,
+}
+
+/// What of the order a customer may still return, line by line, by the same rules as [`decide`]
+/// (arguments as there): a request for up to `max_quantity` units of a line that is not
+/// `blocked` passes exclusion, window and quantity; any request for a blocked line is rejected
+/// with that rule (exclusion first, then window, then quantity).
+///
+/// In the order's line order. Lines a request cannot name are left out: no id and no sku, a
+/// blank key, a key an earlier line already uses (a request names the first), nothing bought.
+pub fn returnable_items(
+    policy: &ReturnPolicy,
+    order: &Order,
+    delivered_at: Option<DateTime<Utc>>,
+    earlier: &[Return],
+    now: DateTime<Utc>,
+    time_zone: Tz,
+) -> Vec<ItemEligibility> {
+    let today = now.with_timezone(&time_zone).date_naive();
+    let last_day = last_open_day(policy, order, delivered_at, time_zone);
+    let mut seen: Vec<&str> = Vec::with_capacity(order.items.len());
+    let mut items = Vec::with_capacity(order.items.len());
+    for line in &order.items {
+        // A request's key is trimmed before it is matched: a blank or padded key names nothing.
+        let Some(key) = line_key(line).filter(|key| !key.is_empty() && key.trim() == *key) else {
+            continue;
+        };
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        if line.quantity == 0 {
+            continue;
+        }
+        let available = available_quantity(order, earlier, line, key);
+        let blocked = line_rejection(policy, line, today, last_day).or_else(|| {
+            (available == 0).then_some(RuleOutcome::QuantityExceeded { requested: line.quantity, available })
+        });
+        items.push(ItemEligibility {
+            line_item: key.to_owned(),
+            title: line.title.clone(),
+            variant: line.variant.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned),
+            unit_price: line.unit_price,
+            max_quantity: if blocked.is_some() { 0 } else { available },
+            blocked,
+        });
+    }
+    items
+}
+
 fn validate<'a>(
     policy: &ReturnPolicy,
     order: &'a Order,
@@ -607,6 +674,19 @@ fn reason_fee(rule: &ReasonRule, currency: Currency) -> Option<Money> {
     }
 }
 
+/// Why nothing of `line` can be returned, whatever the quantity: the first of its exclusion and
+/// the closed window.
+fn line_rejection(
+    policy: &ReturnPolicy,
+    line: &LineItem,
+    today: NaiveDate,
+    last_day: NaiveDate,
+) -> Option<RuleOutcome> {
+    excluded_by(&policy.excluded, line)
+        .map(|matched| RuleOutcome::ExcludedItem { matched })
+        .or_else(|| (today > last_day).then_some(RuleOutcome::OutsideWindow { last_day }))
+}
+
 fn decide_item(
     policy: &ReturnPolicy,
     order: &Order,
@@ -633,13 +713,10 @@ fn decide_item(
         fee: None,
     };
 
-    let rejection = excluded_by(&policy.excluded, item.line)
-        .map(|matched| RuleOutcome::ExcludedItem { matched })
-        .or_else(|| (today > last_day).then_some(RuleOutcome::OutsideWindow { last_day }))
-        .or_else(|| {
-            let available = available_quantity(order, earlier, item.line, item.key);
-            (requested > available).then_some(RuleOutcome::QuantityExceeded { requested, available })
-        });
+    let rejection = line_rejection(policy, item.line, today, last_day).or_else(|| {
+        let available = available_quantity(order, earlier, item.line, item.key);
+        (requested > available).then_some(RuleOutcome::QuantityExceeded { requested, available })
+    });
     if let Some(rule) = rejection {
         decision.verdict = Verdict::Rejected;
         decision.rules.push(rule);
@@ -1060,6 +1137,159 @@ mod tests {
         assert_eq!(decision.items[0].title, "Gift card");
         let decision = decide(&policy, &order(), delivered(), &earlier, &request, soon(), Los_Angeles).unwrap();
         assert_eq!(decision.items[0].rules, vec![RuleOutcome::QuantityExceeded { requested: 1, available: 0 }]);
+    }
+
+    // --- portal eligibility ---------------------------------------------------------------
+
+    fn eligible(policy: &ReturnPolicy, earlier: &[Return], now: DateTime<Utc>) -> Vec<ItemEligibility> {
+        returnable_items(policy, &order(), delivered(), earlier, now, Los_Angeles)
+    }
+
+    #[test]
+    fn returnable_items_list_every_line_with_what_is_left_or_why_not() {
+        let items = eligible(&policy(), &[], soon());
+        let summary: Vec<(&str, &str, u32, Option<&RuleOutcome>)> = items
+            .iter()
+            .map(|item| (item.line_item.as_str(), item.title.as_str(), item.max_quantity, item.blocked.as_ref()))
+            .collect();
+        let excluded = |matched: &str| RuleOutcome::ExcludedItem { matched: matched.into() };
+        assert_eq!(
+            summary,
+            vec![
+                ("L1", "Tee", 3, None),
+                ("L2", "Socks", 0, Some(&excluded("tag final-sale"))),
+                ("GC-50", "Gift card", 0, Some(&excluded("product type gift card"))),
+                ("L4", "Mug", 0, Some(&excluded("sku mug-1"))),
+                ("L5", "Lamp", 1, None),
+            ]
+        );
+        assert_eq!(items[0].unit_price, money("25.00"));
+        assert_eq!(items[0].variant, None);
+        // Without exclusions, the gift card (no line id) is offered under its sku.
+        let items = eligible(&ReturnPolicy::default(), &[], soon());
+        assert!(items.iter().all(|item| item.blocked.is_none() && item.max_quantity > 0), "{items:?}");
+        assert_eq!(items[2].line_item, "GC-50");
+    }
+
+    #[test]
+    fn returnable_quantities_count_the_earlier_live_returns() {
+        let partial = earlier_return(ReturnState::Approved, &[("L1", 2, Verdict::Approved)]);
+        let pending = earlier_return(ReturnState::NeedsReview, &[("L1", 1, Verdict::NeedsReview)]);
+        let rejected = earlier_return(ReturnState::Rejected, &[("L1", 3, Verdict::NeedsReview)]);
+        let lamp = earlier_return(ReturnState::Refunded, &[("L5", 1, Verdict::Approved)]);
+        let cases: Vec<(&str, Vec<Return>, u32, Option<RuleOutcome>)> = vec![
+            ("nothing earlier", vec![], 3, None),
+            ("after a partial return", vec![partial.clone()], 1, None),
+            ("a rejected return does not count", vec![rejected.clone(), partial.clone()], 1, None),
+            (
+                "everything claimed",
+                vec![partial, pending, rejected],
+                0,
+                Some(RuleOutcome::QuantityExceeded { requested: 3, available: 0 }),
+            ),
+            ("other lines do not count", vec![lamp.clone()], 3, None),
+        ];
+        for (case, earlier, max, blocked) in cases {
+            let tee = eligible(&policy(), &earlier, soon()).remove(0);
+            assert_eq!((tee.max_quantity, tee.blocked), (max, blocked), "{case}");
+        }
+        let lamp_line = eligible(&policy(), &[lamp], soon()).remove(4);
+        assert_eq!(lamp_line.blocked, Some(RuleOutcome::QuantityExceeded { requested: 1, available: 0 }));
+        // The customer reads that all of them are already part of a return.
+        assert!(
+            lamp_line.blocked.unwrap().customer_text().starts_with("All of these items are already part of a return")
+        );
+    }
+
+    #[test]
+    fn returnable_items_close_with_the_window_in_the_shops_time_zone() {
+        // Last open day 2026-04-08 in Los Angeles: 04-09 06:59 UTC is still open, 07:00 is not.
+        let open = eligible(&policy(), &[], utc(2026, 4, 9, 6, 59));
+        assert_eq!(open[0].blocked, None);
+        let closed = eligible(&policy(), &[], utc(2026, 4, 9, 7, 0));
+        let window = RuleOutcome::OutsideWindow { last_day: date(2026, 4, 8) };
+        for item in &closed {
+            assert_eq!(item.max_quantity, 0, "{item:?}");
+            // An exclusion still comes first, as in `decide`.
+            match item.line_item.as_str() {
+                "L1" | "L5" => assert_eq!(item.blocked.as_ref(), Some(&window), "{item:?}"),
+                _ => assert!(matches!(item.blocked, Some(RuleOutcome::ExcludedItem { .. })), "{item:?}"),
+            }
+        }
+        // Never delivered: the window starts after the grace days (last day 04-13).
+        let items = returnable_items(&policy(), &order(), None, &[], utc(2026, 4, 14, 6, 59), Los_Angeles);
+        assert_eq!(items[0].blocked, None);
+        let items = returnable_items(&policy(), &order(), None, &[], utc(2026, 4, 14, 7, 0), Los_Angeles);
+        assert_eq!(items[0].blocked, Some(RuleOutcome::OutsideWindow { last_day: date(2026, 4, 13) }));
+    }
+
+    #[test]
+    fn returnable_items_agree_with_decide() {
+        let partial =
+            earlier_return(ReturnState::Approved, &[("L1", 2, Verdict::Approved), ("L5", 1, Verdict::Approved)]);
+        let everything = earlier_return(ReturnState::Received, &[("L1", 3, Verdict::Approved)]);
+        let histories = [vec![], vec![partial], vec![everything]];
+        let moments = [soon(), utc(2026, 4, 9, 6, 59), utc(2026, 4, 9, 7, 0), utc(2027, 1, 1, 0, 0)];
+        for policy in [policy(), ReturnPolicy::default(), ReturnPolicy { window_days: 0, ..policy() }] {
+            for earlier in &histories {
+                for now in moments {
+                    let what = format!("{now} {earlier:?}");
+                    for item in eligible(&policy, earlier, now) {
+                        let decide_quantity = |quantity| {
+                            let request = refund(vec![self::item(&item.line_item, quantity, "doesnt_fit")]);
+                            decide(&policy, &order(), delivered(), earlier, &request, now, Los_Angeles)
+                                .unwrap()
+                                .items
+                                .remove(0)
+                        };
+                        match &item.blocked {
+                            None => {
+                                let most = decide_quantity(item.max_quantity);
+                                assert_eq!(most.verdict, Verdict::Approved, "{what}: {item:?}");
+                                let over = decide_quantity(item.max_quantity + 1);
+                                let exceeded = RuleOutcome::QuantityExceeded {
+                                    requested: item.max_quantity + 1,
+                                    available: item.max_quantity,
+                                };
+                                assert_eq!(over.rules, vec![exceeded], "{what}: {item:?}");
+                            }
+                            Some(blocked) => {
+                                assert_eq!(item.max_quantity, 0, "{what}: {item:?}");
+                                let one = decide_quantity(1);
+                                assert_eq!(one.verdict, Verdict::Rejected, "{what}: {item:?}");
+                                let expected = match blocked {
+                                    RuleOutcome::QuantityExceeded { .. } => {
+                                        RuleOutcome::QuantityExceeded { requested: 1, available: 0 }
+                                    }
+                                    rule => rule.clone(),
+                                };
+                                assert_eq!(one.rules, vec![expected], "{what}: {item:?}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lines_a_request_cannot_name_are_left_out() {
+        let mut order = order();
+        let nameless = LineItem { id: None, sku: None, ..order.items[0].clone() };
+        let padded = LineItem { id: Some(" L7".into()), ..order.items[0].clone() };
+        let blank = LineItem { id: Some(String::new()), ..order.items[0].clone() };
+        let twin = LineItem { title: "Tee again".into(), ..order.items[0].clone() };
+        let none_bought = LineItem { id: Some("L8".into()), quantity: 0, ..order.items[0].clone() };
+        let mut shirt = LineItem { id: Some("L9".into()), ..order.items[0].clone() };
+        shirt.variant = Some(" M / Sand ".into());
+        order.items.extend([nameless, padded, blank, twin, none_bought, shirt]);
+        order.items[4].variant = Some("  ".into());
+        let items = returnable_items(&policy(), &order, delivered(), &[], soon(), Los_Angeles);
+        let keys: Vec<&str> = items.iter().map(|item| item.line_item.as_str()).collect();
+        assert_eq!(keys, vec!["L1", "L2", "GC-50", "L4", "L5", "L9"]);
+        assert_eq!(items[4].variant, None);
+        assert_eq!(items[5].variant.as_deref(), Some("M / Sand"));
+        assert_eq!(items[0].title, "Tee");
     }
 
     // --- reason rules ---------------------------------------------------------------------

@@ -19,7 +19,7 @@ use crate::ids::TrackingNumber;
 use crate::messages::MessageKind;
 use crate::money::{Money, MoneyError};
 use crate::order::{LineItem, Order, Shipment};
-use crate::returns::{Resolution, Return, ReturnState, RuleOutcome, Verdict};
+use crate::returns::{ItemEligibility, Resolution, Return, ReturnState, RuleOutcome, Verdict};
 use crate::settings::ShopSettings;
 use crate::tracking::{ShipmentTracking, TrackingEvent, TrackingStatus};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -151,6 +151,9 @@ const DEFAULT_TEMPLATES: &[(&str, &str)] = embedded_templates!(
         "unsubscribed.html",
         "not_found.html",
         "invalid.html",
+        "tracking_page.html",
+        "returns_portal.html",
+        "return_result.html",
     ],
     kinds: [
         "order_confirmation",
@@ -492,6 +495,673 @@ fn html_lang(locale: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Order pages: tracking, the returns portal and the answer to a return request. Like the pages
+// above, complete documents in `page_layout.html`; they always carry the shop's look.
+
+/// Most checkpoints a shipment's timeline lists (the newest); older ones are counted instead.
+pub const TIMELINE_MAX_CHECKPOINTS: usize = 25;
+/// Longest carrier message or location a page shows, in characters.
+const PAGE_TEXT_MAX_CHARS: usize = 200;
+/// Up to this many units a quantity is picked from a list; above, it is typed in a number field.
+const QUANTITY_SELECT_MAX: u32 = 50;
+/// Longest error message the portal shows, in characters.
+const PAGE_ERROR_MAX_CHARS: usize = 500;
+/// Longest idempotency key the portal puts in its form.
+const FORM_KEY_MAX_CHARS: usize = 200;
+
+/// The steps of the progress bar, in order.
+const STEPS: [&str; 4] = ["Ordered", "Shipped", "Out for delivery", "Delivered"];
+
+/// Renders the tracking page of an order (`tracking_page.html`): one card per shipment with its
+/// status at a glance (a progress bar Ordered, Shipped, Out for delivery, Delivered; or what to
+/// do after a failed attempt, at a pickup point, after a problem or a return to sender), the
+/// carrier's estimate, the items, the carrier's link and the checkpoints newest first, in the
+/// shop's time zone. Units no shipment holds are listed as not shipped yet; before anything
+/// shipped, the order shows as being prepared. `now` tells today from tomorrow.
+///
+/// # Errors
+/// A shop override that does not compile or fails to render, a template that renders nothing,
+/// or [`TemplateError::InvalidPage`] when `view` has no order.
+pub fn render_tracking_page(
+    settings: &ShopSettings,
+    view: &crate::store::OrderView,
+    now: DateTime<Utc>,
+) -> Result<String, TemplateError> {
+    let page = TrackingPageView::build(settings, view, now)?;
+    let env = environment(&settings.templates)?;
+    render(&env, "tracking_page.html", &Value::from(Serde(page)))
+}
+
+/// Renders the returns portal of an order (`returns_portal.html`): a plain form that POSTs to
+/// `form_action` (`application/x-www-form-urlencoded`, no script needed) with, per returnable
+/// line of `items` (from [`crate::returns::returnable_items`]), `qty_{line_item}` (0 to its
+/// `max_quantity`, 0 preselected), `reason_{line_item}` (a code of the policy's effective
+/// reasons, or empty when none was chosen), `comment_{line_item}` and `photo_{line_item}` (both
+/// optional); then `resolution` (`refund`, `store_credit` or `exchange`, only those the policy
+/// offers, the first preselected), `exchange_variant` when exchanges are offered, and
+/// `idempotency_key` set to `form_key`. Lines that cannot be returned are shown greyed with the
+/// reason; `earlier` returns of the order with their state; `error`, when given, in an alert
+/// box at the top.
+///
+/// # Errors
+/// As [`render_tracking_page`], plus [`TemplateError::InvalidPage`] for a form action that is
+/// neither a path nor an http(s) URL, or a form key that is empty, longer than 200 characters
+/// or has control characters.
+pub fn render_returns_portal(
+    settings: &ShopSettings,
+    order: &Order,
+    items: &[ItemEligibility],
+    earlier: &[Return],
+    form_action: &str,
+    form_key: &str,
+    error: Option<&str>,
+) -> Result<String, TemplateError> {
+    let page = PortalView::build(settings, order, items, earlier, form_action, form_key, error)?;
+    let env = environment(&settings.templates)?;
+    render(&env, "returns_portal.html", &Value::from(Serde(page)))
+}
+
+/// Renders the answer to a return request (`return_result.html`): for an approved return what
+/// comes back, fees, where and how to send the items; while it needs review, why and when the
+/// customer hears back; for a rejected one, why for each item. The same view (and texts) as the
+/// `return_update` email, under `return_update`; a link back to the portal at `portal_url`.
+///
+/// # Errors
+/// As [`render_tracking_page`], plus [`TemplateError::InvalidPage`] for a return of another
+/// order, or a portal URL that is neither a path nor an http(s) URL.
+pub fn render_return_result(
+    settings: &ShopSettings,
+    order: &Order,
+    ret: &Return,
+    portal_url: &str,
+) -> Result<String, TemplateError> {
+    if ret.request.order_id != order.id {
+        return Err(TemplateError::InvalidPage { page: "return_result", reason: "the return is of another order" });
+    }
+    let page = ReturnResultView {
+        lang: html_lang(&settings.locale),
+        shop: ShopView::build(settings),
+        order: PageOrderView::build(order, settings, None),
+        return_update: ReturnView::build(ret, settings, order),
+        portal_url: form_action(portal_url, "return_result")?,
+    };
+    let env = environment(&settings.templates)?;
+    render(&env, "return_result.html", &Value::from(Serde(page)))
+}
+
+#[derive(Serialize)]
+struct PageOrderView {
+    /// `#1001`.
+    number: String,
+    /// In the shop's time zone: "November 23, 2026".
+    placed_on: String,
+    /// The date promised when the order was placed: "Friday, December 4", with " (today)" or
+    /// " (tomorrow)" when it is.
+    promised_delivery: Option<String>,
+    /// Every line: "2 × Linen shirt (M / Sand)".
+    items: Vec<String>,
+    cancelled: bool,
+}
+
+impl PageOrderView {
+    fn build(order: &Order, settings: &ShopSettings, today: Option<NaiveDate>) -> Self {
+        Self {
+            number: display_order_number(&order.number),
+            placed_on: order.placed_at.with_timezone(&settings.time_zone).format("%B %-d, %Y").to_string(),
+            promised_delivery: order.promised_delivery.map(|date| page_date(date, today)),
+            items: order
+                .items
+                .iter()
+                .filter(|line| line.quantity > 0)
+                .map(|line| page_item_label(line.quantity, &line.title, non_empty(line.variant.as_deref())))
+                .collect(),
+            cancelled: order.status == crate::order::OrderStatus::Cancelled,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct TrackingPageView<'a> {
+    lang: String,
+    shop: ShopView<'a>,
+    order: PageOrderView,
+    /// One card per shipment, oldest first; empty before anything shipped.
+    shipments: Vec<ShipmentCardView<'a>>,
+    /// The progress bar of the order itself, shown when nothing shipped yet (Ordered current).
+    steps: Vec<StepView>,
+    /// Units no shipment holds yet: "1 × Canvas tote". Empty for a cancelled order.
+    not_shipped: Vec<String>,
+    /// The shop's time zone, as people read it: "America/New York".
+    time_zone: String,
+}
+
+#[derive(Serialize)]
+struct ShipmentCardView<'a> {
+    /// 1, 2, ...: for element ids.
+    number: usize,
+    /// "Shipment 1 of 2", or "Your shipment" when it is the only one.
+    heading: String,
+    /// `shipped` (no carrier scan yet), `label_created`, `in_transit`, `out_for_delivery`,
+    /// `delivered`, `delivery_attempted`, `available_for_pickup`, `exception` or
+    /// `returned_to_sender`.
+    status: &'static str,
+    /// What the customer reads first: "In transit", "Delivery attempted", ...
+    headline: &'static str,
+    /// The progress bar; empty when `panel` says what happened instead.
+    steps: Vec<StepView>,
+    /// For a failed attempt, a pickup, a problem or a return to sender: what to do.
+    panel: Option<PanelView>,
+    /// The carrier's name, else "the carrier"; `carrier_start` capitalises the fallback.
+    carrier_name: &'a str,
+    carrier_start: &'a str,
+    carrier: Option<&'a str>,
+    tracking_number: Option<&'a str>,
+    /// The carrier's own tracking page (http/https only).
+    carrier_tracking_url: Option<&'a str>,
+    /// The carrier's estimate, while it still matters: "Tuesday, December 1 (tomorrow)".
+    estimated_delivery: Option<String>,
+    /// "Friday, November 27 at 2:30 PM EST".
+    delivered_at: Option<String>,
+    /// "2 × Linen shirt (M / Sand)".
+    items: Vec<String>,
+    /// Newest first, at most [`TIMELINE_MAX_CHECKPOINTS`].
+    timeline: Vec<TimelineEntryView>,
+    /// Checkpoints older than those listed.
+    earlier_updates: usize,
+}
+
+#[derive(Serialize)]
+struct StepView {
+    label: &'static str,
+    /// `done`, `current` or `todo`.
+    state: &'static str,
+}
+
+#[derive(Serialize)]
+struct PanelView {
+    /// `attempt`, `pickup`, `exception` or `returned`.
+    kind: &'static str,
+    /// The checkpoint it is about (the attempt, the pickup notice, ...), or the latest one.
+    checkpoint: Option<CheckpointView>,
+}
+
+#[derive(Serialize)]
+struct TimelineEntryView {
+    /// For `<time datetime>`: local, with its offset ("2026-11-27T11:18-05:00").
+    datetime: String,
+    /// In the shop's time zone: "Nov 27, 11:18 AM".
+    at: String,
+    /// The carrier's message, else what the status means: "Out for delivery".
+    text: String,
+    location: Option<String>,
+}
+
+impl<'a> TrackingPageView<'a> {
+    fn build(
+        settings: &'a ShopSettings,
+        view: &'a crate::store::OrderView,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TemplateError> {
+        let order = view
+            .order
+            .as_ref()
+            .ok_or(TemplateError::InvalidPage { page: "tracking_page", reason: "the order is missing" })?;
+        let time_zone = settings.time_zone;
+        let today = now.with_timezone(&time_zone).date_naive();
+        let order_view = PageOrderView::build(order, settings, Some(today));
+        let order_units: u64 = order.items.iter().map(|i| u64::from(i.quantity)).sum();
+        let mut shipments: Vec<&Shipment> = view.shipments.iter().filter(|s| s.order_id == order.id).collect();
+        shipments.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        let count = shipments.len();
+        let cards = shipments
+            .iter()
+            .enumerate()
+            .map(|(i, shipment)| {
+                let tracking = view.tracking.get(&shipment.id).map(|versioned| &versioned.value);
+                let heading =
+                    if count > 1 { format!("Shipment {} of {count}", i + 1) } else { "Your shipment".to_owned() };
+                ShipmentCardView::build(i + 1, heading, shipment, tracking, order, order_units, time_zone, today)
+            })
+            .collect();
+        Ok(Self {
+            lang: html_lang(&settings.locale),
+            shop: ShopView::build(settings),
+            not_shipped: if order_view.cancelled { Vec::new() } else { not_shipped(order, &shipments) },
+            order: order_view,
+            shipments: cards,
+            steps: steps(0),
+            time_zone: time_zone.name().replace('_', " "),
+        })
+    }
+}
+
+impl<'a> ShipmentCardView<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        number: usize,
+        heading: String,
+        shipment: &'a Shipment,
+        tracking: Option<&'a ShipmentTracking>,
+        order: &'a Order,
+        order_units: u64,
+        time_zone: Tz,
+        today: NaiveDate,
+    ) -> Self {
+        use TrackingStatus as S;
+        let details = ShipmentView::build(shipment, tracking, order, order_units);
+        let status = tracking.and_then(|t| t.status).filter(|s| *s != S::Unknown);
+        let (code, headline, step, panel) = match status {
+            None => ("shipped", "Shipped", Some(1), None),
+            Some(S::LabelCreated) => ("label_created", "Label created", Some(1), None),
+            Some(S::InTransit) => ("in_transit", "In transit", Some(1), None),
+            Some(S::OutForDelivery) => ("out_for_delivery", "Out for delivery", Some(2), None),
+            Some(S::Delivered) => ("delivered", "Delivered", Some(3), None),
+            Some(S::DeliveryAttempted) => {
+                ("delivery_attempted", "Delivery attempted", None, Some(("attempt", MessageKind::DeliveryAttempted)))
+            }
+            Some(S::AvailableForPickup) => {
+                ("available_for_pickup", "Ready for pickup", None, Some(("pickup", MessageKind::AvailableForPickup)))
+            }
+            Some(S::Exception) => ("exception", "Delivery problem", None, Some(("exception", MessageKind::Exception))),
+            Some(S::ReturnedToSender) => {
+                ("returned_to_sender", "Returned to sender", None, Some(("returned", MessageKind::ReturnedToSender)))
+            }
+            Some(S::Unknown) => unreachable!("filtered out above"),
+        };
+        let panel = panel.map(|(kind, message)| PanelView {
+            kind,
+            checkpoint: tracking
+                .and_then(|t| checkpoint_for(message, t).or_else(|| t.timeline().next()))
+                .map(|event| page_checkpoint(event, time_zone)),
+        });
+        // An estimate means nothing once the parcel arrived, waits at a pickup point, hit a
+        // problem or goes back.
+        let estimate_matters = matches!(code, "shipped" | "label_created" | "in_transit" | "out_for_delivery")
+            || code == "delivery_attempted";
+        let checkpoints: Vec<&TrackingEvent> = tracking.map(|t| t.timeline().collect()).unwrap_or_default();
+        let carrier = details.carrier;
+        Self {
+            number,
+            heading,
+            status: code,
+            headline,
+            steps: step.map(steps).unwrap_or_default(),
+            panel,
+            carrier_name: carrier.unwrap_or("the carrier"),
+            carrier_start: carrier.unwrap_or("The carrier"),
+            carrier,
+            tracking_number: details.tracking_number,
+            carrier_tracking_url: details.carrier_tracking_url,
+            estimated_delivery: tracking
+                .and_then(|t| t.estimated_delivery)
+                .filter(|_| estimate_matters)
+                .map(|date| page_date(date, Some(today))),
+            delivered_at: tracking
+                .and_then(|t| t.delivered_at)
+                .filter(|_| code == "delivered")
+                .map(|at| local_date_time(at, time_zone)),
+            items: details.items.iter().map(|item| page_item_label(item.quantity, item.title, item.variant)).collect(),
+            timeline: checkpoints
+                .iter()
+                .take(TIMELINE_MAX_CHECKPOINTS)
+                .map(|event| TimelineEntryView::build(event, time_zone))
+                .collect(),
+            earlier_updates: checkpoints.len().saturating_sub(TIMELINE_MAX_CHECKPOINTS),
+        }
+    }
+}
+
+impl TimelineEntryView {
+    fn build(event: &TrackingEvent, time_zone: Tz) -> Self {
+        let local = event.occurred_at.with_timezone(&time_zone);
+        Self {
+            datetime: local.format("%Y-%m-%dT%H:%M%:z").to_string(),
+            at: local.format("%b %-d, %-I:%M %p").to_string(),
+            text: page_text(event.message.as_deref()).unwrap_or_else(|| status_label(event.status).to_owned()),
+            location: page_text(event.location.as_deref()),
+        }
+    }
+}
+
+/// The steps with `current` (an index of [`STEPS`]) highlighted and those before it done.
+fn steps(current: usize) -> Vec<StepView> {
+    STEPS
+        .iter()
+        .enumerate()
+        .map(|(i, label)| StepView {
+            label,
+            state: match i.cmp(&current) {
+                std::cmp::Ordering::Less => "done",
+                std::cmp::Ordering::Equal => "current",
+                std::cmp::Ordering::Greater => "todo",
+            },
+        })
+        .collect()
+}
+
+/// What a status means to a customer, for checkpoints without a message of their own.
+fn status_label(status: TrackingStatus) -> &'static str {
+    match status {
+        TrackingStatus::LabelCreated => "Label created",
+        TrackingStatus::InTransit => "In transit",
+        TrackingStatus::OutForDelivery => "Out for delivery",
+        TrackingStatus::DeliveryAttempted => "Delivery attempted",
+        TrackingStatus::AvailableForPickup => "Ready for pickup",
+        TrackingStatus::Delivered => "Delivered",
+        TrackingStatus::Exception => "Delivery problem",
+        TrackingStatus::ReturnedToSender => "Returned to sender",
+        TrackingStatus::Unknown => "Update from the carrier",
+    }
+}
+
+/// Carrier words on one line, at most [`PAGE_TEXT_MAX_CHARS`]; None when there are none.
+fn page_text(text: Option<&str>) -> Option<String> {
+    let text = one_line(text?);
+    if text.is_empty() {
+        return None;
+    }
+    if text.chars().count() <= PAGE_TEXT_MAX_CHARS {
+        return Some(text);
+    }
+    let mut clipped: String = text.chars().take(PAGE_TEXT_MAX_CHARS - 1).collect();
+    clipped.push('…');
+    Some(clipped)
+}
+
+fn page_checkpoint(event: &TrackingEvent, time_zone: Tz) -> CheckpointView {
+    CheckpointView {
+        message: page_text(event.message.as_deref()),
+        location: page_text(event.location.as_deref()),
+        at: local_date_time(event.occurred_at, time_zone),
+    }
+}
+
+/// A calendar date as it is (never converted): "Tuesday, December 1", with " (today)" or
+/// " (tomorrow)" when it is.
+fn page_date(date: NaiveDate, today: Option<NaiveDate>) -> String {
+    let mut out = long_date(date);
+    if let Some(today) = today {
+        if date == today {
+            out.push_str(" (today)");
+        } else if today.succ_opt() == Some(date) {
+            out.push_str(" (tomorrow)");
+        }
+    }
+    out
+}
+
+/// "2 × Linen shirt (M / Sand)": pages are UTF-8, so they get a real multiplication sign.
+fn page_item_label(quantity: u32, title: &str, variant: Option<&str>) -> String {
+    let title = title.trim();
+    match variant {
+        Some(variant) => format!("{quantity} × {title} ({variant})"),
+        None => format!("{quantity} × {title}"),
+    }
+}
+
+/// The units of the order no shipment holds yet. A shipment without items covers the whole
+/// order; shipped items without a line id count against the first line of the same title.
+fn not_shipped(order: &Order, shipments: &[&Shipment]) -> Vec<String> {
+    if shipments.iter().any(|shipment| shipment.items.is_empty()) {
+        return Vec::new();
+    }
+    let mut left: Vec<u32> = order.items.iter().map(|line| line.quantity).collect();
+    for shipped in shipments.iter().flat_map(|shipment| &shipment.items) {
+        let line = match shipped.line_item_id.as_deref() {
+            Some(id) => order.items.iter().position(|line| line.id.as_deref() == Some(id)),
+            None => order
+                .items
+                .iter()
+                .enumerate()
+                .position(|(i, line)| left[i] > 0 && line.title.trim() == shipped.title.trim()),
+        };
+        if let Some(i) = line {
+            left[i] = left[i].saturating_sub(shipped.quantity);
+        }
+    }
+    order
+        .items
+        .iter()
+        .zip(left)
+        .filter(|(_, left)| *left > 0)
+        .map(|(line, left)| page_item_label(left, &line.title, non_empty(line.variant.as_deref())))
+        .collect()
+}
+
+#[derive(Serialize)]
+struct PortalView<'a> {
+    lang: String,
+    shop: ShopView<'a>,
+    order: PageOrderView,
+    /// The shop's summary of its policy, or the window in days.
+    return_policy: Option<String>,
+    action: &'a str,
+    form_key: &'a str,
+    /// One line, at most 500 characters.
+    error: Option<String>,
+    /// Every line of the order the portal knows, in order.
+    items: Vec<PortalItemView<'a>>,
+    /// Whether any item can be returned (otherwise there is no form).
+    returnable: bool,
+    /// The policy's effective reasons, for every item's select.
+    reasons: Vec<ReasonOptionView>,
+    /// Labels of the reasons that need a photo: "Arrived damaged".
+    photo_reasons: Vec<String>,
+    /// The resolutions offered, in the order refund, store credit, exchange.
+    resolutions: Vec<ResolutionOptionView>,
+    /// Whether exchanges are offered (then the form asks for the variant wanted).
+    exchange: bool,
+    comment_max_chars: usize,
+    photo_url_max_chars: usize,
+    variant_max_chars: usize,
+    /// The order's earlier returns, newest first.
+    earlier: Vec<EarlierReturnView>,
+}
+
+#[derive(Serialize)]
+struct PortalItemView<'a> {
+    /// 1, 2, ...: for element ids (line keys can hold anything).
+    number: usize,
+    /// The form fields are `qty_{line_item}`, `reason_{line_item}`, ...
+    line_item: &'a str,
+    title: &'a str,
+    variant: Option<&'a str>,
+    /// "$45.00".
+    unit_price: String,
+    max_quantity: u32,
+    /// Pick the quantity from a list (up to 50 units), else type it.
+    quantity_select: bool,
+    /// Why it cannot be returned; None when it can.
+    blocked: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ReasonOptionView {
+    code: String,
+    /// "Changed my mind (return fee $4.95)".
+    label: String,
+}
+
+#[derive(Serialize)]
+struct ResolutionOptionView {
+    value: &'static str,
+    /// "Store credit (+10% bonus)".
+    label: String,
+}
+
+#[derive(Serialize)]
+struct EarlierReturnView {
+    /// `approved`, `needs_review`, ...
+    state: &'static str,
+    /// "Approved: send the items back".
+    state_label: &'static str,
+    /// In the shop's time zone: "December 1, 2026".
+    requested_on: String,
+    /// "Refund of $93.05 to your original payment".
+    resolution_summary: String,
+    /// "2 × Linen shirt (M / Sand)".
+    items: Vec<String>,
+}
+
+impl<'a> PortalView<'a> {
+    fn build(
+        settings: &'a ShopSettings,
+        order: &'a Order,
+        items: &'a [ItemEligibility],
+        earlier: &'a [Return],
+        form_action_url: &'a str,
+        form_key: &'a str,
+        error: Option<&str>,
+    ) -> Result<Self, TemplateError> {
+        let action = form_action(form_action_url, "returns_portal")?;
+        let form_key = form_key.trim();
+        if form_key.is_empty()
+            || form_key.chars().count() > FORM_KEY_MAX_CHARS
+            || form_key.chars().any(char::is_control)
+        {
+            return Err(TemplateError::InvalidPage {
+                page: "returns_portal",
+                reason: "the form key must be 1-200 characters without control characters",
+            });
+        }
+        let policy = &settings.return_policy;
+        let effective = policy.effective_reasons();
+        let reasons = effective
+            .iter()
+            .filter(|reason| !reason.code.trim().is_empty())
+            .map(|reason| {
+                let label = non_empty(Some(&reason.label)).map_or_else(|| humanize(&reason.code), str::to_owned);
+                let fee = reason
+                    .fee
+                    .as_deref()
+                    .and_then(|fee| Money::parse(fee.trim(), order.currency).ok())
+                    .filter(|fee| fee.minor > 0);
+                ReasonOptionView {
+                    code: reason.code.trim().to_owned(),
+                    label: match fee {
+                        Some(fee) => format!("{label} (return fee {fee})"),
+                        None => label,
+                    },
+                }
+            })
+            .collect();
+        let photo_reasons = effective
+            .iter()
+            .filter(|reason| reason.requires_photo)
+            .map(|reason| non_empty(Some(&reason.label)).map_or_else(|| humanize(&reason.code), str::to_owned))
+            .collect();
+        let offered = &policy.resolutions;
+        let mut resolutions = Vec::new();
+        if offered.refund {
+            resolutions.push(ResolutionOptionView { value: "refund", label: "Refund to your original payment".into() });
+        }
+        if offered.store_credit {
+            let bonus = offered.store_credit_bonus_percent;
+            let label = if bonus > 0 { format!("Store credit (+{bonus}% bonus)") } else { "Store credit".to_owned() };
+            resolutions.push(ResolutionOptionView { value: "store_credit", label });
+        }
+        if offered.exchange {
+            resolutions
+                .push(ResolutionOptionView { value: "exchange", label: "Exchange for another size or colour".into() });
+        }
+        let items: Vec<PortalItemView<'a>> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| PortalItemView {
+                number: i + 1,
+                line_item: &item.line_item,
+                title: item.title.trim(),
+                variant: non_empty(item.variant.as_deref()),
+                unit_price: item.unit_price.to_string(),
+                max_quantity: item.max_quantity,
+                quantity_select: item.max_quantity <= QUANTITY_SELECT_MAX,
+                blocked: match (&item.blocked, item.max_quantity) {
+                    (Some(rule), _) => Some(blocked_text(rule)),
+                    // Nothing left, whatever the caller says.
+                    (None, 0) => Some(blocked_text(&RuleOutcome::QuantityExceeded { requested: 0, available: 0 })),
+                    (None, _) => None,
+                },
+            })
+            .collect();
+        let mut earlier: Vec<&Return> = earlier.iter().filter(|ret| ret.request.order_id == order.id).collect();
+        earlier.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        let earlier = earlier
+            .into_iter()
+            .map(|ret| {
+                let view = ReturnView::build(ret, settings, order);
+                EarlierReturnView {
+                    state: ret.state.as_str(),
+                    state_label: return_state_label(ret.state),
+                    requested_on: ret.created_at.with_timezone(&settings.time_zone).format("%B %-d, %Y").to_string(),
+                    resolution_summary: view.resolution_summary,
+                    items: view
+                        .items
+                        .iter()
+                        .map(|item| page_item_label(item.quantity, item.title, item.variant))
+                        .collect(),
+                }
+            })
+            .collect();
+        Ok(Self {
+            lang: html_lang(&settings.locale),
+            shop: ShopView::build(settings),
+            order: PageOrderView::build(order, settings, None),
+            return_policy: return_policy(settings),
+            action,
+            form_key,
+            error: error
+                .map(one_line)
+                .filter(|e| !e.is_empty())
+                .map(|e| e.chars().take(PAGE_ERROR_MAX_CHARS).collect()),
+            returnable: items.iter().any(|item| item.blocked.is_none()),
+            items,
+            reasons,
+            photo_reasons,
+            exchange: offered.exchange,
+            resolutions,
+            comment_max_chars: COMMENT_MAX_CHARS,
+            photo_url_max_chars: crate::returns::MAX_PHOTO_URL_LEN,
+            variant_max_chars: crate::returns::MAX_VARIANT_LEN,
+            earlier,
+        })
+    }
+}
+
+/// Why an item cannot be returned, as the portal says it: the rule's customer text, except that
+/// an item already returned in full is not something the customer "asked" for here.
+fn blocked_text(rule: &RuleOutcome) -> String {
+    match rule {
+        RuleOutcome::QuantityExceeded { available: 0, .. } => "All of these items are already part of a return.".into(),
+        rule => rule.customer_text(),
+    }
+}
+
+/// A return's state in a few words, for the list of earlier returns.
+fn return_state_label(state: ReturnState) -> &'static str {
+    match state {
+        ReturnState::Approved => "Approved: send the items back",
+        ReturnState::NeedsReview => "Waiting for our review",
+        ReturnState::Rejected => "Not accepted",
+        ReturnState::InTransit => "On its way to us",
+        ReturnState::Received => "Received, being checked",
+        ReturnState::Refunded => "Refunded",
+        ReturnState::Credited => "Store credit issued",
+        ReturnState::Exchanged => "Exchange sent",
+        ReturnState::Closed => "Closed",
+    }
+}
+
+#[derive(Serialize)]
+struct ReturnResultView<'a> {
+    lang: String,
+    shop: ShopView<'a>,
+    order: PageOrderView,
+    /// As in the `return_update` email.
+    return_update: ReturnView<'a>,
+    portal_url: &'a str,
+}
+
+// ---------------------------------------------------------------------------------------------
 // The view model: what templates see. Every value is display-ready.
 
 #[derive(Serialize)]
@@ -608,6 +1278,9 @@ struct ShopView<'a> {
     brand_color: String,
     /// Black or white, whichever reads better on the brand colour.
     brand_text_color: &'static str,
+    /// For lines and marks on white: the brand colour when it contrasts at least 3:1 with white,
+    /// else near-black.
+    accent_color: String,
     support_url: &'a str,
     support_email: Option<&'a str>,
 }
@@ -761,6 +1434,11 @@ impl<'a> ShopView<'a> {
         Self {
             name: settings.display_name.trim(),
             brand_text_color: text_color_on(&brand_color),
+            accent_color: if contrast_with_white(&brand_color) >= 3.0 {
+                brand_color.clone()
+            } else {
+                "#111827".to_owned()
+            },
             brand_color,
             support_url: web_url(Some(&settings.support_url)).unwrap_or_default(),
             support_email: non_empty(settings.support_email.as_deref()),
@@ -1281,15 +1959,25 @@ fn is_hex_color(color: &str) -> bool {
     b.len() == 7 && b[0] == b'#' && b[1..].iter().all(u8::is_ascii_hexdigit)
 }
 
-/// White or near-black text, whichever contrasts more with `#rrggbb` (WCAG relative luminance).
-fn text_color_on(color: &str) -> &'static str {
+/// The WCAG relative luminance of `#rrggbb`.
+fn luminance(color: &str) -> f64 {
     let channel = |i: usize| {
         let c = f64::from(u8::from_str_radix(&color[i..i + 2], 16).unwrap_or(0)) / 255.0;
         if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
     };
-    let luminance = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+    0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5)
+}
+
+/// The WCAG contrast ratio of `#rrggbb` against white.
+fn contrast_with_white(color: &str) -> f64 {
+    1.05 / (luminance(color) + 0.05)
+}
+
+/// White or near-black text, whichever contrasts more with `#rrggbb` (WCAG relative luminance).
+fn text_color_on(color: &str) -> &'static str {
+    let luminance = luminance(color);
     // #111827 has a relative luminance of about 0.012.
-    let on_white = 1.05 / (luminance + 0.05);
+    let on_white = contrast_with_white(color);
     let on_dark = (luminance + 0.05) / (0.012 + 0.05);
     if on_white >= on_dark { "#ffffff" } else { "#111827" }
 }
@@ -1411,6 +2099,9 @@ mod tests {
             "unsubscribed.html",
             "not_found.html",
             "invalid.html",
+            "tracking_page.html",
+            "returns_portal.html",
+            "return_result.html",
         ] {
             assert!(TEMPLATE_NAMES.contains(&shared), "{shared}");
         }
@@ -3148,5 +3839,767 @@ mod tests {
         assert!(html.contains("<h1>Oops, Demo Shop</h1>") && html.contains("<main>"), "{html}");
         // The override is the shop's: without its settings the default page shows.
         assert!(render_page(None, &Page::NotFound).unwrap().contains("This link is not valid or has expired."));
+    }
+
+    // --- Order pages: tracking, returns portal, return result ---------------------------------------
+
+    const PORTAL_ACTION: &str = "/returns/Pq7Lm3z?v=1&src=email";
+    const FORM_KEY: &str = "7f3c2a9e41b84d0e9c55a1d3e2f06b7a";
+
+    fn at(rfc3339: &str) -> DateTime<Utc> {
+        rfc3339.parse().unwrap()
+    }
+
+    /// Checks shared by every order page: a complete, self-contained, accessible document.
+    fn assert_order_page(html: &str, what: &str) {
+        assert!(html.starts_with("<!DOCTYPE html>\n"), "{what}");
+        for expected in [
+            "<html lang=\"en-US\">",
+            "<meta charset=\"utf-8\">",
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
+            "<style>",
+            "<header class=\"brand\">Demo Shop</header>",
+            "<main>",
+            "</main>",
+            "<h1>",
+            "<a href=\"https://demo-shop.example/help\">Contact Demo Shop support</a>",
+            "mailto:support@demo-shop.example",
+            "background:#0f766e;color:#ffffff",
+            "</html>",
+        ] {
+            assert!(html.contains(expected), "{what}: missing {expected:?} in\n{html}");
+        }
+        let title = html.split("<title>").nth(1).and_then(|t| t.split("</title>").next()).unwrap();
+        assert!(title.ends_with(" | Demo Shop") && title.len() > " | Demo Shop".len(), "{what}: {title}");
+        for forbidden in ["<script", "<img", "<link", "<iframe", " src=", "url(", "@import", "javascript:", ">none<"] {
+            assert!(!html.contains(forbidden), "{what}: {forbidden:?} in\n{html}");
+        }
+        // Every labelled control has its label.
+        for id in html.split(" id=\"").skip(1).filter_map(|rest| rest.split('"').next()) {
+            let control = html.contains(&format!("<select id=\"{id}\""))
+                || html.contains(&format!("<textarea id=\"{id}\""))
+                || html.contains(&format!("id=\"{id}\" name="));
+            if control {
+                assert!(html.contains(&format!("<label for=\"{id}\">")), "{what}: no label for {id}");
+            }
+        }
+    }
+
+    fn write_page(name: &str, html: &str) {
+        let _ = std::fs::write(std::env::temp_dir().join(format!("ppx-page-{name}.html")), html);
+    }
+
+    fn tracked_by(events: Vec<TrackingEvent>, estimate: Option<NaiveDate>) -> ShipmentTracking {
+        use crate::tracking::CarrierUpdate;
+        ShipmentTracking::default().merge(&CarrierUpdate {
+            tracking_number: TrackingNumber::parse("1Z999AA10123456784").unwrap(),
+            carrier: Some("UPS".to_owned()),
+            events,
+            estimated_delivery: estimate,
+            public_url: Some("https://www.ups.com/track?tracknum=1Z999AA10123456784".to_owned()),
+            provider_reference: None,
+        })
+    }
+
+    fn store_view(order: Order, shipments: Vec<(Shipment, Option<ShipmentTracking>)>) -> crate::store::OrderView {
+        let mut view = crate::store::OrderView { order: Some(order), ..Default::default() };
+        for (shipment, tracking) in shipments {
+            if let Some(value) = tracking {
+                view.tracking.insert(shipment.id.clone(), crate::store::Versioned { value, version: 1 });
+            }
+            view.shipments.push(shipment);
+        }
+        view
+    }
+
+    /// Monday 2026-11-30, noon UTC: 7 AM in New York.
+    fn page_now() -> DateTime<Utc> {
+        at("2026-11-30T12:00:00Z")
+    }
+
+    fn december(day: u32) -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(2026, 12, day)
+    }
+
+    fn current_step(html: &str) -> Vec<&str> {
+        html.split("aria-current=\"step\">")
+            .skip(1)
+            .filter_map(|rest| rest.split("</li>").next())
+            .map(|li| li.rsplit("</span>").next().unwrap_or(li))
+            .collect()
+    }
+
+    #[test]
+    fn tracking_page_shows_every_shipment_state() {
+        use TrackingStatus as S;
+        let (settings, order) = (settings(), order());
+        let label = checkpoint(S::LabelCreated, "2026-11-25T15:00:00Z", "Shipper created a label", "");
+        let with_estimate = |mut tracking: ShipmentTracking| {
+            tracking.estimated_delivery = december(1);
+            tracking
+        };
+        /// Name, tracking, headline, the current step (None: a panel instead), phrases, whether the
+        /// carrier's estimate shows.
+        type Case =
+            (&'static str, Option<ShipmentTracking>, &'static str, Option<&'static str>, Vec<&'static str>, bool);
+        let cases: Vec<Case> = vec![
+            ("shipped", None, "Shipped", Some("Shipped"), vec!["as soon as UPS scans it"], false),
+            (
+                "label-created",
+                Some(tracked_by(vec![label], december(1))),
+                "Label created",
+                Some("Shipped"),
+                vec!["packed and labelled, waiting for UPS to pick it up"],
+                true,
+            ),
+            (
+                "in-transit",
+                Some(journey(Vec::new(), december(1))),
+                "In transit",
+                Some("Shipped"),
+                vec!["on its way with UPS"],
+                true,
+            ),
+            (
+                "out-for-delivery",
+                Some(with_estimate(tracking_for(MessageKind::OutForDelivery))),
+                "Out for delivery",
+                Some("Out for delivery"),
+                vec!["should arrive today"],
+                true,
+            ),
+            (
+                "delivery-attempted",
+                Some(with_estimate(tracking_for(MessageKind::DeliveryAttempted))),
+                "Delivery attempted",
+                None,
+                vec![
+                    "UPS tried to deliver your parcel on Friday, November 27 at 2:30 PM EST, but couldn't.",
+                    "UPS says: “No one available to sign. A notice was left.”",
+                    "<strong>What happens next:</strong> UPS usually tries again the next business day.",
+                    "To reschedule or choose another delivery option, <a href=\"https://www.ups.com/track?tracknum=1Z999AA10123456784&amp;loc=en_US\">use the UPS tracking page</a>",
+                ],
+                true,
+            ),
+            (
+                "available-for-pickup",
+                Some(with_estimate(tracking_for(MessageKind::AvailableForPickup))),
+                "Ready for pickup",
+                None,
+                vec![
+                    "waiting for you to pick it up at:",
+                    "<strong>Held at The UPS Store #4521, 200 Court St<br>Brooklyn, NY, US</strong>",
+                    "bring a photo ID and your tracking number",
+                    "held for about a week",
+                ],
+                false,
+            ),
+            (
+                "delivered",
+                Some(with_estimate(tracking_for(MessageKind::Delivered))),
+                "Delivered",
+                Some("Delivered"),
+                vec![
+                    "delivered on <strong>Friday, November 27 at 2:30 PM EST</strong>",
+                    "Not received it?",
+                    "<a href=\"https://demo-shop.example/help\">contact our support team</a>",
+                ],
+                false,
+            ),
+            (
+                "exception",
+                Some(with_estimate(tracking_for(MessageKind::Exception))),
+                "Delivery problem",
+                None,
+                vec![
+                    "UPS reported a problem delivering your parcel: “The address is incomplete; the carrier is contacting the sender” (Memphis, TN, US)",
+                    "Don't worry, we're on it.",
+                    "<a href=\"https://demo-shop.example/help\">Contact our support team</a> or email",
+                ],
+                false,
+            ),
+            (
+                "returned-to-sender",
+                Some(with_estimate(tracking_for(MessageKind::ReturnedToSender))),
+                "Returned to sender",
+                None,
+                vec![
+                    "UPS couldn't deliver your parcel and is returning it to us.",
+                    "“Returned to shipper: address could not be corrected”",
+                    "we'll send it to you again or refund you",
+                    "<a href=\"https://demo-shop.example/help\">Contact our support team</a>",
+                ],
+                false,
+            ),
+        ];
+        for (name, tracking, headline, step, phrases, estimate_shown) in cases {
+            let view = store_view(order.clone(), vec![(whole_order(), tracking)]);
+            let html = render_tracking_page(&settings, &view, page_now()).unwrap();
+            assert_order_page(&html, name);
+            write_page(&format!("tracking-{name}"), &html);
+            assert!(html.contains(&format!("<p class=\"status\">{headline}</p>")), "{name}:\n{html}");
+            assert!(html.contains("<h2 id=\"shipment-1\">Your shipment</h2>"), "{name}");
+            match step {
+                Some(step) => {
+                    assert_eq!(current_step(&html), vec![step], "{name}:\n{html}");
+                    assert!(html.contains("<ol class=\"steps\" aria-label=\"Delivery progress\">"), "{name}");
+                    assert!(!html.contains("class=\"panel"), "{name}");
+                    // Done steps say so in words too.
+                    let done = STEPS.iter().position(|s| *s == step).unwrap();
+                    assert_eq!(html.matches("<span class=\"vh\"> (done)</span>").count(), done, "{name}");
+                }
+                None => {
+                    assert!(current_step(&html).is_empty() && !html.contains("class=\"steps\""), "{name}:\n{html}");
+                    assert!(html.contains("<div class=\"panel"), "{name}:\n{html}");
+                }
+            }
+            for phrase in phrases {
+                assert!(html.contains(phrase), "{name}: missing {phrase:?} in\n{html}");
+            }
+            // A calendar date is shown as it is: December 1 is tomorrow in New York.
+            assert_eq!(
+                html.contains("<dt>Carrier's estimate:</dt> <dd>Tuesday, December 1 (tomorrow)</dd>"),
+                estimate_shown,
+                "{name}:\n{html}"
+            );
+            assert!(html.contains("<dt>Promised delivery:</dt> <dd>Friday, December 4</dd>"), "{name}");
+            for expected in [
+                "<h1>Order #1001</h1>",
+                "<dt>Placed:</dt> <dd>November 23, 2026</dd>",
+                "<dt>Carrier:</dt> <dd>UPS</dd>",
+                "<dt>Tracking number:</dt> <dd>1Z999AA10123456784</dd>",
+                "<li>2 × Linen shirt (M / Sand)</li>",
+                "<li>1 × Canvas tote</li>",
+                "Track on the UPS website</a>",
+            ] {
+                assert!(html.contains(expected), "{name}: missing {expected:?} in\n{html}");
+            }
+            assert!(!html.contains("Not shipped yet"), "{name}");
+            assert!(html.len() < 30 * 1024, "{name}: {} bytes", html.len());
+        }
+    }
+
+    #[test]
+    fn tracking_page_dates_are_calendar_dates_whatever_the_time_zone() {
+        let mut settings = settings();
+        let order = order();
+        let tracking = journey(Vec::new(), december(1));
+        for (zone, suffix) in [
+            (chrono_tz::America::New_York, " (tomorrow)"),
+            // Monday noon UTC is already Tuesday 2 AM at UTC+14 (1 AM at UTC+13), still Monday 1 AM at
+            // UTC-11 and 9 PM at UTC+9.
+            (chrono_tz::Pacific::Kiritimati, " (today)"),
+            (chrono_tz::Pacific::Pago_Pago, " (tomorrow)"),
+            (chrono_tz::UTC, " (tomorrow)"),
+            (chrono_tz::Asia::Tokyo, " (tomorrow)"),
+            (chrono_tz::Pacific::Auckland, " (today)"),
+        ] {
+            settings.time_zone = zone;
+            let view = store_view(order.clone(), vec![(whole_order(), Some(tracking.clone()))]);
+            let html = render_tracking_page(&settings, &view, page_now()).unwrap();
+            assert!(html.contains(&format!("<dd>Tuesday, December 1{suffix}</dd>")), "{zone}:\n{html}");
+            assert!(html.contains("<dd>Friday, December 4</dd>"), "{zone}");
+            assert!(!html.contains("November 30</dd>") && !html.contains("December 2"), "{zone}");
+        }
+        // Just after midnight UTC on the day itself, New York is still on the evening before.
+        settings.time_zone = chrono_tz::America::New_York;
+        let view = store_view(order, vec![(whole_order(), Some(tracking))]);
+        let html = render_tracking_page(&settings, &view, at("2026-12-01T00:30:00Z")).unwrap();
+        assert!(html.contains("<dd>Tuesday, December 1 (tomorrow)</dd>"), "{html}");
+    }
+
+    #[test]
+    fn tracking_history_is_newest_first_in_the_shop_time_zone() {
+        use TrackingStatus as S;
+        let mut settings = settings();
+        let tracking = journey(
+            vec![
+                checkpoint(S::InTransit, "2026-11-27T16:18:00Z", "Arrived at facility", "Newark, NJ, US"),
+                checkpoint(S::OutForDelivery, "2026-11-28T12:05:00Z", "", "Brooklyn, NY, US"),
+            ],
+            None,
+        );
+        let view = store_view(order(), vec![(whole_order(), Some(tracking))]);
+        let html = render_tracking_page(&settings, &view, page_now()).unwrap();
+        write_page("tracking-history", &html);
+        assert!(html.contains("Newest first; times in America/New York time."), "{html}");
+        let entry = "<li><time datetime=\"2026-11-27T11:18-05:00\">Nov 27, 11:18 AM</time>Arrived at facility\
+                     <span class=\"loc\">Newark, NJ, US</span></li>";
+        assert!(html.contains(entry), "{html}");
+        // Without a message, the status says what happened.
+        assert!(html.contains("Nov 28, 7:05 AM</time>Out for delivery<span"), "{html}");
+        let order_of = |needle: &str| html.find(needle).unwrap_or_else(|| panic!("{needle:?} missing"));
+        let (newest, middle, oldest) =
+            (order_of("Nov 28, 7:05 AM"), order_of("Nov 27, 11:18 AM"), order_of("Shipper created a label"));
+        assert!(newest < middle && middle < order_of("Departed from facility") && order_of("Departed") < oldest);
+        assert!(html.contains("<time datetime=\"2026-11-25T10:00-05:00\">Nov 25, 10:00 AM</time>"), "{html}");
+
+        settings.time_zone = chrono_tz::Europe::Berlin;
+        let html = render_tracking_page(&settings, &view, page_now()).unwrap();
+        assert!(html.contains("<time datetime=\"2026-11-27T17:18+01:00\">Nov 27, 5:18 PM</time>"), "{html}");
+        assert!(html.contains("times in Europe/Berlin time"), "{html}");
+    }
+
+    #[test]
+    fn a_multi_shipment_order_has_a_card_per_shipment_and_lists_what_has_not_shipped() {
+        let settings = settings();
+        let order = return_order();
+        let mut first = shipment(vec![shipped("li-1", "Linen shirt", 2)]);
+        first.created_at = at("2026-11-24T15:00:00Z");
+        let mut second = shipment(vec![shipped("li-2", "", 1)]);
+        second.id = "f-2".to_owned();
+        second.carrier = Some("USPS".to_owned());
+        second.tracking_number = Some(TrackingNumber::parse("9400111899223197428490").unwrap());
+        second.tracking_url = Some("javascript:alert(1)".to_owned());
+        // Stored in another order than they were created.
+        let view = store_view(order, vec![(second, None), (first, Some(tracking_for(MessageKind::Delivered)))]);
+        let html = render_tracking_page(&settings, &view, page_now()).unwrap();
+        assert_order_page(&html, "multi");
+        write_page("tracking-multi", &html);
+        let one = html.find("<h2 id=\"shipment-1\">Shipment 1 of 2</h2>").expect(&html);
+        let two = html.find("<h2 id=\"shipment-2\">Shipment 2 of 2</h2>").expect(&html);
+        let rest = html.find("<h2 id=\"not-shipped\">Not shipped yet</h2>").expect(&html);
+        assert!(one < two && two < rest, "{html}");
+        let (card_one, card_two, unshipped) = (&html[one..two], &html[two..rest], &html[rest..]);
+        assert!(
+            card_one.contains("<p class=\"status\">Delivered</p>") && card_one.contains("2 × Linen shirt (M / Sand)")
+        );
+        assert!(!card_one.contains("Canvas tote") && !card_one.contains("Wool scarf"), "{card_one}");
+        assert!(card_two.contains("<p class=\"status\">Shipped</p>"), "{card_two}");
+        // The item's title comes from the order when the fulfillment has none.
+        assert!(card_two.contains("<li>1 × Canvas tote</li>") && card_two.contains("<dd>USPS</dd>"), "{card_two}");
+        assert!(!card_two.contains("Track on the") && !html.contains("javascript:"), "{card_two}");
+        assert!(unshipped.contains("<li>1 × Wool scarf</li>") && !unshipped.contains("Linen shirt"), "{unshipped}");
+        assert_eq!(current_step(&html), vec!["Delivered", "Shipped"]);
+        assert_eq!(html.matches("<section class=\"card\"").count(), 3);
+    }
+
+    #[test]
+    fn an_order_not_shipped_yet_is_being_prepared() {
+        let settings = settings();
+        let view = store_view(order(), Vec::new());
+        let html = render_tracking_page(&settings, &view, page_now()).unwrap();
+        assert_order_page(&html, "ordered");
+        write_page("tracking-ordered", &html);
+        assert!(html.contains("<h2 id=\"order-status\" class=\"status\">Ordered — we're preparing your order</h2>"));
+        assert_eq!(current_step(&html), vec!["Ordered"], "{html}");
+        assert!(html.contains("We promised delivery by <strong>Friday, December 4</strong>"), "{html}");
+        assert!(html.contains("<li>2 × Linen shirt (M / Sand)</li>") && html.contains("<li>1 × Canvas tote</li>"));
+        assert!(!html.contains("Not shipped yet") && !html.contains("Tracking history"), "{html}");
+
+        let mut cancelled = order();
+        cancelled.status = crate::order::OrderStatus::Cancelled;
+        let html = render_tracking_page(&settings, &store_view(cancelled, Vec::new()), page_now()).unwrap();
+        assert!(html.contains("This order was cancelled.") && !html.contains("preparing"), "{html}");
+
+        let empty = crate::store::OrderView::default();
+        assert!(matches!(
+            render_tracking_page(&settings, &empty, page_now()),
+            Err(TemplateError::InvalidPage { page: "tracking_page", .. })
+        ));
+    }
+
+    #[test]
+    fn a_big_order_tracking_page_stays_small() {
+        use TrackingStatus as S;
+        let settings = settings();
+        let mut order = return_order();
+        for (i, line) in order.items.iter_mut().enumerate() {
+            line.title = format!("Organic cotton heavyweight crew-neck sweatshirt, style {i}");
+            line.variant = Some("XL / Heather charcoal grey".to_owned());
+        }
+        let start = at("2026-11-20T08:00:00Z");
+        let busy = |n: i64| {
+            let events = (0..20)
+                .map(|i| {
+                    let status = if i == 0 { S::LabelCreated } else { S::InTransit };
+                    let when = (start + chrono::Duration::hours(n * 7 + i * 5)).to_rfc3339();
+                    checkpoint(
+                        status,
+                        &when,
+                        "Arrived at the regional sort facility and is being processed for onward transit",
+                        "Memphis International Hub, Memphis, TN, US",
+                    )
+                })
+                .collect();
+            tracked_by(events, december(3))
+        };
+        let shipments = (0..3)
+            .map(|n| {
+                let mut s = shipment(vec![shipped(&format!("li-{}", n + 1), "", 1)]);
+                s.id = format!("f-{n}");
+                (s, Some(busy(i64::from(n))))
+            })
+            .collect();
+        let html = render_tracking_page(&settings, &store_view(order, shipments), page_now()).unwrap();
+        write_page("tracking-big", &html);
+        assert_eq!(html.matches("<li><time datetime=").count(), 60);
+        assert!(html.contains("<h2 id=\"shipment-3\">Shipment 3 of 3</h2>"), "{html}");
+        assert!(html.len() < 30 * 1024, "{} bytes", html.len());
+
+        // A runaway carrier: the newest checkpoints, and a count of the rest.
+        let events = (0..60)
+            .map(|i| checkpoint(S::InTransit, &(start + chrono::Duration::hours(i)).to_rfc3339(), &"x".repeat(500), ""))
+            .collect();
+        let view = store_view(return_order(), vec![(whole_order(), Some(tracked_by(events, None)))]);
+        let html = render_tracking_page(&settings, &view, page_now()).unwrap();
+        assert_eq!(html.matches("<li><time datetime=").count(), TIMELINE_MAX_CHECKPOINTS);
+        assert!(html.contains("35 earlier updates not shown; see them on the carrier's website."), "{html}");
+        assert!(html.contains(&format!("{}…", "x".repeat(PAGE_TEXT_MAX_CHARS - 1))));
+        assert!(html.len() < 30 * 1024, "{} bytes", html.len());
+        // The newest one is listed first.
+        assert!(html.contains("<time datetime=\"2026-11-22T02:00-05:00\">Nov 22, 2:00 AM</time>"), "{html}");
+    }
+
+    #[test]
+    fn carrier_words_are_escaped_on_the_tracking_page() {
+        use TrackingStatus as S;
+        let settings = settings();
+        let mut order = order();
+        order.items[1].title = "Tote <b>bold</b>".to_owned();
+        // No title from the fulfillment: the order's is shown.
+        let mut ship = whole_order();
+        ship.items[1].title = String::new();
+        for status in [S::InTransit, S::Exception, S::AvailableForPickup, S::DeliveryAttempted, S::ReturnedToSender] {
+            let tracking = journey(
+                vec![checkpoint(
+                    status,
+                    "2026-11-28T10:00:00Z",
+                    "<script>alert('x')</script> & \"more\"",
+                    "<i>Memphis</i>",
+                )],
+                None,
+            );
+            let view = store_view(order.clone(), vec![(ship.clone(), Some(tracking))]);
+            let html = render_tracking_page(&settings, &view, page_now()).unwrap();
+            assert_order_page(&html, status.as_str());
+            assert!(!html.contains("<b>") && !html.contains("<i>"), "{status:?}:\n{html}");
+            assert!(
+                html.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;more&quot;"),
+                "{status:?}:\n{html}"
+            );
+            assert!(html.contains("&lt;i&gt;Memphis&lt;/i&gt;") && html.contains("Tote &lt;b&gt;bold&lt;/b&gt;"));
+        }
+    }
+
+    #[test]
+    fn tracking_page_can_be_overridden() {
+        let mut custom = settings();
+        custom.templates.insert(
+            "tracking_page.html".to_owned(),
+            "{% extends \"page_layout.html\" %}{% block content %}<h1>{{ order.number }}: \
+             {% for s in shipments %}{{ s.headline }}{% endfor %}</h1>{% endblock %}"
+                .to_owned(),
+        );
+        assert!(check_overrides(&custom.templates).is_ok());
+        let view = store_view(order(), vec![(whole_order(), Some(tracking_for(MessageKind::Delivered)))]);
+        let html = render_tracking_page(&custom, &view, page_now()).unwrap();
+        assert!(html.contains("<h1>#1001: Delivered</h1>") && html.contains("<main>"), "{html}");
+    }
+
+    #[test]
+    fn light_brand_colours_get_a_dark_accent_for_lines_and_marks() {
+        let mut settings = settings();
+        settings.brand_color = "#FDE047".to_owned();
+        let view = store_view(order(), vec![(whole_order(), Some(tracking_for(MessageKind::OutForDelivery)))]);
+        let html = render_tracking_page(&settings, &view, page_now()).unwrap();
+        write_page("tracking-light-brand", &html);
+        // Filled marks keep the brand colour with dark text; their outline and the bar are dark.
+        assert!(html.contains("border-color:#111827;background:#fde047;color:#111827"), "{html}");
+        assert!(html.contains(".steps .done::before,.steps .current::before{background:#111827}"), "{html}");
+        assert!(html.contains("background:#fde047;color:#111827"), "{html}");
+        assert!(contrast_with_white("#0f766e") >= 3.0 && contrast_with_white("#fde047") < 3.0);
+    }
+
+    // Returns portal.
+
+    fn portal_items(order: &Order, earlier: &[Return]) -> Vec<ItemEligibility> {
+        let settings = settings();
+        let delivered = Some(at("2026-11-27T19:30:00Z"));
+        crate::returns::returnable_items(
+            &settings.return_policy,
+            order,
+            delivered,
+            earlier,
+            at("2026-12-02T15:00:00Z"),
+            settings.time_zone,
+        )
+    }
+
+    /// The return order with its tote on final sale.
+    fn portal_order() -> Order {
+        let mut order = return_order();
+        order.items[1].tags = vec!["Final-Sale".to_owned()];
+        order
+    }
+
+    #[test]
+    fn portal_offers_returnable_items_and_explains_the_others() {
+        let settings = settings();
+        let order = portal_order();
+        let items = portal_items(&order, &[]);
+        let html = render_returns_portal(&settings, &order, &items, &[], PORTAL_ACTION, FORM_KEY, None).unwrap();
+        assert_order_page(&html, "portal");
+        write_page("returns-portal", &html);
+        for expected in [
+            "<h1>Return items</h1>",
+            "Order <strong>#1001</strong>, placed November 23, 2026.",
+            "Free returns within 30 days of delivery.",
+            "<form method=\"post\" action=\"/returns/Pq7Lm3z?v=1&amp;src=email\" \
+             enctype=\"application/x-www-form-urlencoded\">",
+            &format!("<input type=\"hidden\" name=\"idempotency_key\" value=\"{FORM_KEY}\">"),
+            "<legend>Linen shirt (M / Sand)</legend>",
+            "$45.00 each; you can return up to 2.",
+            "<label for=\"qty-1\">How many to return?</label>",
+            "<select id=\"qty-1\" name=\"qty_li-1\">\n<option value=\"0\" selected>0</option>\n\
+             <option value=\"1\">1</option>\n<option value=\"2\">2</option>\n</select>",
+            "<label for=\"reason-1\">Reason for returning</label>",
+            "<select id=\"reason-1\" name=\"reason_li-1\">\n<option value=\"\" selected>Choose a reason</option>\n\
+             <option value=\"damaged\">Arrived damaged</option>\n<option value=\"wrong_item\">Wrong item sent</option>\n\
+             <option value=\"doesnt_fit\">Doesn&#x27;t fit</option>\n\
+             <option value=\"not_as_described\">Not as described</option>\n\
+             <option value=\"changed_mind\">Changed my mind (return fee $4.95)</option>\n</select>",
+            "<textarea id=\"comment-1\" name=\"comment_li-1\" rows=\"2\" maxlength=\"2000\"></textarea>",
+            "<input type=\"url\" id=\"photo-1\" name=\"photo_li-1\" maxlength=\"2048\"",
+            "Needed for: Arrived damaged, Wrong item sent.",
+            "<legend>Wool scarf</legend>",
+            "<select id=\"qty-3\" name=\"qty_li-3\">",
+            "<p class=\"name\">Canvas tote</p>\n<p>This item can&#x27;t be returned (final sale, hygiene or gift card).</p>",
+            "<button type=\"submit\">Request return</button>",
+        ] {
+            assert!(html.contains(expected), "missing {expected:?} in\n{html}");
+        }
+        assert!(!html.contains("<option value=\"3\">"), "{html}");
+        for absent in ["name=\"qty_li-2\"", "name=\"reason_li-2\"", "role=\"alert\"", "earlier returns"] {
+            assert!(!html.contains(absent), "{absent:?} in\n{html}");
+        }
+    }
+
+    #[test]
+    fn portal_offers_only_the_shops_resolutions() {
+        let mut settings = settings();
+        let order = portal_order();
+        let items = portal_items(&order, &[]);
+        let html = render_returns_portal(&settings, &order, &items, &[], PORTAL_ACTION, FORM_KEY, None).unwrap();
+        for expected in [
+            "<legend>What would you like instead?</legend>",
+            "<label class=\"choice\"><input type=\"radio\" name=\"resolution\" value=\"refund\" checked> Refund to your original payment</label>",
+            "<label class=\"choice\"><input type=\"radio\" name=\"resolution\" value=\"store_credit\"> Store credit (+10% bonus)</label>",
+            "<label class=\"choice\"><input type=\"radio\" name=\"resolution\" value=\"exchange\"> Exchange for another size or colour</label>",
+            "<label for=\"exchange-variant\">Which size or colour would you like instead?</label>",
+            "<input type=\"text\" id=\"exchange-variant\" name=\"exchange_variant\" maxlength=\"200\"",
+        ] {
+            assert!(html.contains(expected), "missing {expected:?} in\n{html}");
+        }
+
+        let offered = &mut settings.return_policy.resolutions;
+        offered.refund = false;
+        offered.exchange = false;
+        offered.store_credit_bonus_percent = 0;
+        let html = render_returns_portal(&settings, &order, &items, &[], PORTAL_ACTION, FORM_KEY, None).unwrap();
+        assert!(html.contains("value=\"store_credit\" checked> Store credit</label>"), "{html}");
+        for absent in ["value=\"refund\"", "value=\"exchange\"", "exchange_variant", "bonus"] {
+            assert!(!html.contains(absent), "{absent:?} in\n{html}");
+        }
+        assert_eq!(html.matches("name=\"resolution\"").count(), 1);
+    }
+
+    #[test]
+    fn portal_shows_the_error_and_earlier_returns() {
+        let settings = settings();
+        let order = portal_order();
+        // An earlier return took the scarf.
+        let mut earlier = a_return(ReturnState::Approved, Resolution::StoreCredit, "8.80");
+        earlier.decision.items.retain(|item| item.line_item == "li-3");
+        earlier.request.items.retain(|item| item.line_item == "li-3");
+        let earlier = vec![earlier];
+        let items = portal_items(&order, &earlier);
+        assert_eq!(items[2].blocked, Some(RuleOutcome::QuantityExceeded { requested: 1, available: 0 }));
+        let error = "Please choose a reason for <each> item.\n";
+        let html =
+            render_returns_portal(&settings, &order, &items, &earlier, PORTAL_ACTION, FORM_KEY, Some(error)).unwrap();
+        write_page("returns-portal-error", &html);
+        let alert = "<div class=\"error\" role=\"alert\"><p>Please choose a reason for &lt;each&gt; item.</p></div>";
+        assert!(html.contains(alert), "{html}");
+        assert!(html.find(alert).unwrap() < html.find("<h1>").unwrap(), "the error comes first");
+        assert!(
+            html.contains("<p class=\"name\">Wool scarf</p>\n<p>All of these items are already part of a return.</p>")
+        );
+        assert!(!html.contains("name=\"qty_li-3\""), "{html}");
+        assert!(html.contains("<h2>Your earlier returns</h2>"), "{html}");
+        assert!(
+            html.contains(
+                "<li><strong>Approved: send the items back</strong>, requested December 1, 2026<br>\
+                 Store credit of $8.80 (includes a 10% bonus): 1 × Wool scarf</li>"
+            ),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn portal_without_anything_returnable_has_no_form() {
+        let settings = settings();
+        let order = portal_order();
+        let mut items = portal_items(&order, &[]);
+        let closed = RuleOutcome::OutsideWindow { last_day: NaiveDate::from_ymd_opt(2026, 12, 27).unwrap() };
+        for item in &mut items {
+            item.blocked.get_or_insert(closed.clone());
+            item.max_quantity = 0;
+        }
+        let html = render_returns_portal(&settings, &order, &items, &[], PORTAL_ACTION, FORM_KEY, None).unwrap();
+        assert_order_page(&html, "nothing returnable");
+        assert!(html.contains("None of the items of this order can be returned any more."), "{html}");
+        assert!(html.contains("The return window for this item closed on December 27, 2026."), "{html}");
+        for absent in ["<form", "<select", "idempotency_key", "Request return"] {
+            assert!(!html.contains(absent), "{absent:?} in\n{html}");
+        }
+    }
+
+    #[test]
+    fn portal_takes_big_quantities_in_a_number_field_and_escapes_line_keys() {
+        let settings = settings();
+        let mut order = portal_order();
+        order.items[0].quantity = 500;
+        order.items[2].id = Some("li\"3<x>".to_owned());
+        let items = portal_items(&order, &[]);
+        let html = render_returns_portal(&settings, &order, &items, &[], PORTAL_ACTION, FORM_KEY, None).unwrap();
+        assert!(html.contains(
+            "<input type=\"number\" id=\"qty-1\" name=\"qty_li-1\" value=\"0\" min=\"0\" max=\"500\" step=\"1\" inputmode=\"numeric\">"
+        ), "{html}");
+        assert!(html.contains("name=\"qty_li&quot;3&lt;x&gt;\"") && !html.contains("li\"3"), "{html}");
+        assert!(html.len() < 30 * 1024);
+    }
+
+    #[test]
+    fn portal_refuses_bad_actions_and_keys() {
+        let settings = settings();
+        let order = portal_order();
+        let items = portal_items(&order, &[]);
+        for (action, key) in
+            [("javascript:alert(1)", FORM_KEY), ("//evil.example", FORM_KEY), ("/r", ""), ("/r", " "), ("/r", "a\nb")]
+        {
+            let result = render_returns_portal(&settings, &order, &items, &[], action, key, None);
+            assert!(
+                matches!(result, Err(TemplateError::InvalidPage { page: "returns_portal", .. })),
+                "{action} {key:?}"
+            );
+        }
+        let long = "k".repeat(201);
+        assert!(render_returns_portal(&settings, &order, &items, &[], "/r", &long, None).is_err());
+        assert!(render_returns_portal(&settings, &order, &items, &[], "/r", &long[..200], None).is_ok());
+    }
+
+    // Return result.
+
+    #[test]
+    fn an_approved_return_says_what_comes_back_and_how_to_send_the_items() {
+        let (settings, order) = (settings(), return_order());
+        let mut ret = a_return(ReturnState::Approved, Resolution::StoreCredit, "107.80");
+        ret.label_url = Some(LABEL_URL.to_owned());
+        let html = render_return_result(&settings, &order, &ret, PORTAL_ACTION).unwrap();
+        assert_order_page(&html, "approved");
+        write_page("return-result-approved", &html);
+        let text = visible(&html);
+        for expected in [
+            "Your return is approved",
+            "Good news: your return for order #1001 is approved.",
+            "Store credit of $107.80 (includes a 10% bonus)",
+            "You'll get it once we've received and checked the items.",
+            "A return fee of $4.95 applies: Changed my mind",
+            "2 × Linen shirt (M / Sand) Reason: Doesn't fit",
+            "1 × Wool scarf Reason: Changed my mind Your note: “Not my colour”",
+            &format!("Not part of this return 1 × Canvas tote {EXCLUDED_TEXT}"),
+            "Print your return label",
+            "Attach the prepaid label to the parcel",
+            &format!("The label is addressed to: {ADDRESS}"),
+            PACKING,
+            "Back to your returns",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+        assert!(html.contains("href=\"https://labels.example/l/8842?fmt=pdf&amp;size=4x6\""), "{html}");
+        assert!(html.contains("<a href=\"/returns/Pq7Lm3z?v=1&amp;src=email\">Back to your returns</a>"), "{html}");
+        assert!(!text.contains(PHOTO_TEXT), "a rejected item's other rules stay unsaid");
+
+        // Without a label, the address to send the items to.
+        let ret = refund(ReturnState::Approved);
+        let text = visible(&render_return_result(&settings, &order, &ret, PORTAL_ACTION).unwrap());
+        assert!(text.contains(&format!("Send the items to: {ADDRESS}")), "{text}");
+        assert!(text.contains("Refund of $93.05 to your original payment") && !text.contains("Print"), "{text}");
+    }
+
+    #[test]
+    fn a_return_under_review_says_why_and_when_to_expect_news() {
+        let (settings, order) = (settings(), return_order());
+        let mut ret = a_return(ReturnState::NeedsReview, Resolution::Exchange { variant: "L / Sand".into() }, "98.00");
+        ret.decision.verdict = Verdict::NeedsReview;
+        ret.decision.items[0].verdict = Verdict::NeedsReview;
+        ret.decision.items[0].rules = vec![RuleOutcome::PhotoRequired { reason: "damaged".into() }];
+        ret.decision.rules = vec![RuleOutcome::AutoApproveOff];
+        let html = render_return_result(&settings, &order, &ret, PORTAL_ACTION).unwrap();
+        assert_order_page(&html, "needs_review");
+        write_page("return-result-needs-review", &html);
+        let text = visible(&html);
+        for expected in [
+            "We're reviewing your return",
+            "Before we can approve it, our team needs to take a look.",
+            "You asked to return 2 × Linen shirt (M / Sand) Reason: Doesn't fit",
+            "You asked for: an exchange for L / Sand",
+            &format!("Why it needs a review {PHOTO_TEXT} {TEAM_TEXT}"),
+            &format!("These items can't be returned 1 × Canvas tote {EXCLUDED_TEXT}"),
+            "usually within two business days",
+            "please don't send anything back yet",
+            "Back to your returns",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+        assert!(
+            html.contains("<title>We&#x27;re reviewing your return | Demo Shop</title>")
+                || html.contains("<title>We're reviewing your return | Demo Shop</title>"),
+            "{html}"
+        );
+        assert!(!text.contains("Print your return label") && !text.contains(ADDRESS), "{text}");
+    }
+
+    #[test]
+    fn a_rejected_return_gives_each_item_its_reason() {
+        let (settings, order) = (settings(), return_order());
+        let mut ret = refund(ReturnState::Rejected);
+        ret.decision.verdict = Verdict::Rejected;
+        let last_day = NaiveDate::from_ymd_opt(2026, 12, 27).unwrap();
+        ret.decision.items[0].verdict = Verdict::Rejected;
+        ret.decision.items[0].rules = vec![RuleOutcome::OutsideWindow { last_day }];
+        ret.decision.amount = usd("0");
+        let html = render_return_result(&settings, &order, &ret, PORTAL_ACTION).unwrap();
+        assert_order_page(&html, "rejected");
+        write_page("return-result-rejected", &html);
+        let text = visible(&html);
+        for expected in [
+            "We couldn't accept your return",
+            "2 × Linen shirt (M / Sand) The return window for this item closed on December 27, 2026.",
+            &format!("1 × Wool scarf {REJECTED_AFTER_REVIEW}"),
+            &format!("1 × Canvas tote {EXCLUDED_TEXT}"),
+            "please contact our support team or email support@demo-shop.example",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+        for absent in ["$0.00", "return fee", "Refund of", "Send the items", PHOTO_TEXT] {
+            assert!(!text.contains(absent), "{absent:?} in\n{text}");
+        }
+
+        // Only for the return's own order, and only with a safe link back.
+        let mut other = refund(ReturnState::Approved);
+        other.request.order_id = OrderId::parse("999").unwrap();
+        assert!(matches!(
+            render_return_result(&settings, &order, &other, PORTAL_ACTION),
+            Err(TemplateError::InvalidPage { page: "return_result", .. })
+        ));
+        assert!(render_return_result(&settings, &order, &ret, "javascript:history.back()").is_err());
+        // Later states read sensibly too.
+        for state in [ReturnState::InTransit, ReturnState::Received, ReturnState::Refunded, ReturnState::Closed] {
+            let html = render_return_result(&settings, &order, &refund(state), PORTAL_ACTION).unwrap();
+            assert_order_page(&html, state.as_str());
+            assert!(html.contains("<h1>Your return</h1>") && html.contains("#1001"), "{state:?}");
+        }
     }
 }

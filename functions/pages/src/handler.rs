@@ -3,22 +3,30 @@
 //! link gets a friendly 404 page that leaks nothing.
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{Method, Request, Response, StatusCode};
 use ppx_shared::clock::Clock;
 use ppx_shared::config::AppConfig;
+use ppx_shared::edge::html_response;
 use ppx_shared::link::{LinkClaims, LinkKey, LinkPurpose};
+use ppx_shared::portal::{PortalError, portal_page};
 use ppx_shared::settings::ShopSettings;
 use ppx_shared::settings_cache::SettingsCache;
 use ppx_shared::store::{Store, StoreError, SurveyAnswer};
-use ppx_shared::templates::{COMMENT_MAX_CHARS, PAGE_CONTENT_SECURITY_POLICY, Page, render_page};
+use ppx_shared::templates::{COMMENT_MAX_CHARS, Page, render_page, render_tracking_page};
 use std::sync::Arc;
 use tracing::{Instrument, field};
 
 /// Form posts are small; anything bigger is not ours.
 const MAX_FORM_BYTES: usize = 16 * 1024;
 
-pub const ROUTES: [&str; 4] =
-    ["GET /survey/{token}", "POST /survey/{token}", "GET /unsubscribe/{token}", "POST /unsubscribe/{token}"];
+pub const ROUTES: [&str; 6] = [
+    "GET /track/{token}",
+    "GET /returns/{token}",
+    "GET /survey/{token}",
+    "POST /survey/{token}",
+    "GET /unsubscribe/{token}",
+    "POST /unsubscribe/{token}",
+];
 
 pub struct Pages<S, C> {
     pub store: S,
@@ -89,10 +97,10 @@ impl<S: Store, C: Clock> Pages<S, C> {
                 }
             };
             match rendered {
-                Ok(rendered) => html(rendered.status, rendered.page),
+                Ok(rendered) => html_response(rendered.status, rendered.page),
                 Err(err) => {
                     tracing::error!(error = %err, "page template failed");
-                    html(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.".to_owned())
+                    html_response(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.".to_owned())
                 }
             }
         }
@@ -109,6 +117,8 @@ impl<S: Store, C: Clock> Pages<S, C> {
         let mut segments = path.rsplit('/');
         let token = segments.next().unwrap_or_default();
         let purpose = match segments.next() {
+            Some("track") => LinkPurpose::Track,
+            Some("returns") => LinkPurpose::Return,
             Some("survey") => LinkPurpose::Survey,
             Some("unsubscribe") => LinkPurpose::Unsubscribe,
             _ => return Err(PageError::NotFound),
@@ -126,6 +136,32 @@ impl<S: Store, C: Clock> Pages<S, C> {
             return Err(PageError::Invalid("That form was too large."));
         }
         let action = format!("/{}/{token}", purpose.path());
+        if matches!(purpose, LinkPurpose::Track | LinkPurpose::Return) {
+            if request.method() != Method::GET {
+                return Err(PageError::MethodNotAllowed);
+            }
+            let page = if purpose == LinkPurpose::Track {
+                let view = self.store.order_view(&claims.shop, &claims.order).await?;
+                if view.order.is_none() {
+                    return Err(PageError::NotFound);
+                }
+                render_tracking_page(&settings, &view, now).map_err(|err| {
+                    tracing::error!(error = %err, "page template failed");
+                    PageError::Invalid("Something went wrong on our side.")
+                })?
+            } else {
+                match portal_page(&self.store, &settings, &claims.order, &action, None, now).await {
+                    Ok(page) => page,
+                    Err(PortalError::OrderNotFound) => return Err(PageError::NotFound),
+                    Err(PortalError::Store(err)) => return Err(PageError::Store(err)),
+                    Err(PortalError::Template(err)) => {
+                        tracing::error!(error = %err, "page template failed");
+                        return Err(PageError::Invalid("Something went wrong on our side."));
+                    }
+                }
+            };
+            return Ok(Rendered { status: StatusCode::OK, page });
+        }
         let page = match (purpose, request.method().clone()) {
             (LinkPurpose::Survey, Method::GET) => {
                 let score = parse_score(request.uri().query().and_then(|q| form_field(q.as_bytes(), "score")))?;
@@ -165,21 +201,6 @@ impl<S: Store, C: Clock> Pages<S, C> {
         tracing::info!(score, "survey answer recorded");
         Ok(())
     }
-}
-
-/// Personal pages: never cached, never framed, no referrer, nothing loaded from elsewhere.
-fn html(status: StatusCode, body: String) -> Response<String> {
-    let mut response = Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
-        .body(body)
-        .expect("static response parts are valid");
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CONTENT_SECURITY_POLICY));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    response
 }
 
 #[cfg(test)]

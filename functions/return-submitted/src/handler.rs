@@ -6,24 +6,29 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use ppx_shared::clock::Clock;
 use ppx_shared::config::AppConfig;
-use ppx_shared::edge::{EdgeError, check_webhook_request, is_json_content_type, json_response};
+use ppx_shared::edge::{EdgeError, check_webhook_request, html_response, is_json_content_type, json_response};
 use ppx_shared::link::{CustomerLinks, LinkKey, LinkPurpose};
 use ppx_shared::messaging::{EmailSender, EventPublisher, SmsSender};
 use ppx_shared::notify::Outbox;
+use ppx_shared::portal::{PortalError, portal_page, request_from_form};
 use ppx_shared::providers::from_json;
-use ppx_shared::return_flow::{ReturnFlow, Submitted};
-use ppx_shared::returns::{Return, ReturnRequest};
-use ppx_shared::settings::WebhookSource;
+use ppx_shared::return_flow::{ReturnError, ReturnFlow, Submitted};
+use ppx_shared::returns::{RequestError, Return, ReturnRequest};
+use ppx_shared::settings::{ShopSettings, WebhookSource};
 use ppx_shared::settings_cache::SettingsCache;
 use ppx_shared::signature::{SignatureError, verify_timestamped};
 use ppx_shared::store::Store;
+use ppx_shared::templates::{Page, TemplateError, render_page, render_return_result};
 use serde_json::json;
 use sha2::Digest;
 use tracing::{Instrument, field};
 
 const PPX_SIGNATURE: &str = "ppx-signature";
+/// Portal forms are small; anything bigger is not ours.
+const MAX_FORM_BYTES: usize = 64 * 1024;
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
+/// `{shop}` for the JSON API; the same path with a returns-link token for the portal's form post.
 pub const ROUTES: [&str; 1] = ["POST /returns/{shop}"];
 
 pub struct ReturnSubmitted<S, E, T, P, C> {
@@ -34,6 +39,11 @@ pub struct ReturnSubmitted<S, E, T, P, C> {
     pub clock: C,
     settings: SettingsCache,
     links: CustomerLinks,
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    header(headers, http::header::CONTENT_TYPE.as_str())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -93,6 +103,9 @@ impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> Return
 
     pub async fn handle(&self, request: Request<Bytes>, request_id: &str) -> Response<String> {
         let span = tracing::info_span!("return_submitted", request_id, shop = field::Empty, order_id = field::Empty);
+        if is_form(request.headers()) {
+            return self.portal_submit(&request).instrument(span).await;
+        }
         async {
             match self.process(&request).await {
                 Ok(Submitted { ret, created }) => {
@@ -105,6 +118,79 @@ impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> Return
         }
         .instrument(span)
         .await
+    }
+
+    /// The returns portal's plain form post to `/returns/{token}`: answers with a page.
+    async fn portal_submit(&self, request: &Request<Bytes>) -> Response<String> {
+        let page = |status: StatusCode, page: Result<String, TemplateError>| match page {
+            Ok(page) => html_response(status, page),
+            Err(err) => {
+                tracing::error!(error = %err, "page template failed");
+                html_response(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.".to_owned())
+            }
+        };
+        let not_found = || page(StatusCode::NOT_FOUND, render_page(None, &Page::NotFound));
+        let unavailable = |settings: &ShopSettings| {
+            let message = "Something went wrong on our side. Please try again in a minute.";
+            page(StatusCode::SERVICE_UNAVAILABLE, render_page(Some(settings), &Page::Invalid { message }))
+        };
+        let token = request.uri().path().trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+        let now = self.clock.now();
+        let body = request.body();
+        if request.method() != http::Method::POST || body.len() > MAX_FORM_BYTES {
+            return not_found();
+        }
+        let Ok(claims) = self.links.key().open(token, LinkPurpose::Return, now) else { return not_found() };
+        let span = tracing::Span::current();
+        span.record("shop", claims.shop.as_str());
+        span.record("order_id", claims.order.as_str());
+        let settings = match self.settings.get(&self.store, &claims.shop, now).await {
+            Ok(Some(settings)) => settings,
+            Ok(None) => return not_found(),
+            Err(err) => {
+                tracing::error!(error = %err, "settings unavailable");
+                return html_response(StatusCode::SERVICE_UNAVAILABLE, "Please try again in a minute.".to_owned());
+            }
+        };
+        let action = format!("/returns/{token}");
+        let (settings_ref, order_id, action_ref) = (&settings, &claims.order, &action);
+        let retry = |message: String| async move {
+            match portal_page(&self.store, settings_ref, order_id, action_ref, Some(&message), now).await {
+                Ok(portal) => html_response(StatusCode::BAD_REQUEST, portal),
+                Err(PortalError::OrderNotFound) => not_found(),
+                Err(err) => {
+                    tracing::error!(error = %err, "returns portal failed");
+                    unavailable(settings_ref)
+                }
+            }
+        };
+        let (return_request, key) = match request_from_form(&claims.order, body) {
+            Ok(parsed) => parsed,
+            Err(message) => return retry(message.to_owned()).await,
+        };
+        let key = key.unwrap_or_else(|| hex::encode(sha2::Sha256::digest(body)));
+        match self.flow().submit(&settings, return_request, &key).await {
+            Ok(Submitted { ret, created }) => {
+                tracing::info!(
+                    return_id = ret.id,
+                    state = ret.state.as_str(),
+                    created,
+                    "return requested in the portal"
+                );
+                let Ok(Some(order)) = self.store.get_order(&settings.shop, &claims.order).await else {
+                    return unavailable(&settings);
+                };
+                page(StatusCode::OK, render_return_result(&settings, &order, &ret, &action))
+            }
+            Err(ReturnError::Request(RequestError::Field { problem, .. })) => {
+                retry(format!("Please check your choices: {problem}")).await
+            }
+            Err(ReturnError::OrderNotFound) => not_found(),
+            Err(err) => {
+                tracing::error!(error = %err, "return request failed");
+                unavailable(&settings)
+            }
+        }
     }
 
     async fn process(&self, request: &Request<Bytes>) -> Result<Submitted, EdgeError> {
