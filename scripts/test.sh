@@ -16,9 +16,20 @@ echo "test: SAM template lint"
 
 echo "test: unit and end-to-end tests"
 mkdir -p target
-cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
-status=${PIPESTATUS[0]}
-# One closing line for the whole run (cargo prints one per test binary, the last often empty).
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
-     END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.txt
+status=0
+cargo test --workspace --quiet 2>&1 | tee target/test-output.txt || status=$?
+
+echo "test: headless-Chromium tests of the customer pages"
+browser_status=0
+scripts/browser-test.sh 2>&1 | tee target/browser-output.txt || browser_status=$?
+# One closing line for the whole run (cargo prints one per test binary, the last often empty;
+# node prints `# pass N` / `# fail N`); a part that failed without counting a failure counts one.
+awk -v cargo_status="$status" -v browser_status="$browser_status" '
+     /^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) cf += $(i-1) } }
+     /^# pass [0-9]+$/ { p += $3 }
+     /^# (fail|cancelled) [0-9]+$/ { bf += $3 }
+     END { cf += (cargo_status != 0 && cf == 0); bf += (browser_status != 0 && bf == 0)
+           printf "tests: %d passed, %d failed\n", p, cf + bf }' \
+  target/test-output.txt target/browser-output.txt
+[ "$status" -ne 0 ] || status=$browser_status
 exit "$status"
