@@ -159,3 +159,18 @@ for m in state["ses"]["Message"]:
     print("\n".join(l for l in lines if l))
 print("=" * 78)
 PY
+
+echo
+echo "demo: the customer pages of order #1001 (the links of its emails)"
+TRACK_URL=$(.venv/bin/python - "$PPX_MOTO_URL" "$BASE" <<'PY'
+import json, re, sys, urllib.request
+state = json.load(urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json"))
+body = next(m["body"] for m in state["ses"]["Message"] if "confirmed" in m["subject"])
+print(re.search(re.escape(sys.argv[2]) + r"/track/[A-Za-z0-9_-]+", body).group(0))
+PY
+)
+echo "  tracking page: $TRACK_URL ($(curl -s "$TRACK_URL" | wc -c) bytes)"
+echo "  returns page:  $BASE/returns/$TOKEN ($(curl -s "$BASE/returns/$TOKEN" | wc -c) bytes)"
+if [ -t 0 ]; then
+  read -r -p "demo: ppx serve keeps running for you to open them; press Enter to stop it. " _
+fi
