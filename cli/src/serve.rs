@@ -9,6 +9,7 @@ use axum::routing::{any, get};
 use carrier_webhook::CarrierWebhook;
 use order_placed::OrderPlaced;
 use pages::Pages;
+use ppx_shared::aws::RequestCounter;
 use ppx_shared::aws_sdk_dynamodb;
 use ppx_shared::aws_sdk_sesv2;
 use ppx_shared::aws_sdk_sns;
@@ -36,9 +37,36 @@ pub struct Functions {
 
 impl Functions {
     pub fn new(sdk: &ppx_shared::aws::SdkConfig, config: &AppConfig, clock: AnyClock) -> Self {
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
-        let email = SesEmail::new(aws_sdk_sesv2::Client::new(sdk));
-        let sns = aws_sdk_sns::Client::new(sdk);
+        Self::counted(sdk, config, clock, None)
+    }
+
+    /// The same, with every AWS request counted (tests and benchmarks).
+    pub fn counted(
+        sdk: &ppx_shared::aws::SdkConfig,
+        config: &AppConfig,
+        clock: AnyClock,
+        counter: Option<RequestCounter>,
+    ) -> Self {
+        let dynamo = match &counter {
+            Some(c) => aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(c.clone()).build(),
+            ),
+            None => aws_sdk_dynamodb::Client::new(sdk),
+        };
+        let ses = match &counter {
+            Some(c) => aws_sdk_sesv2::Client::from_conf(
+                aws_sdk_sesv2::config::Builder::from(sdk).interceptor(c.clone()).build(),
+            ),
+            None => aws_sdk_sesv2::Client::new(sdk),
+        };
+        let sns = match &counter {
+            Some(c) => {
+                aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(sdk).interceptor(c.clone()).build())
+            }
+            None => aws_sdk_sns::Client::new(sdk),
+        };
+        let store = DynamoStore::new(dynamo, config.table.clone());
+        let email = SesEmail::new(ses);
         let sms = SnsSms::new(sns.clone());
         let events = SnsEvents::new(sns);
         Self {

@@ -6,3 +6,45 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 }
 
 pub use aws_config::SdkConfig;
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// Counts every request an SDK client sends (each attempt, so retries count), by service and
+/// operation. Attached to the clients in tests and benchmarks; what cost and bounds are made of.
+#[derive(Clone, Debug, Default)]
+pub struct RequestCounter {
+    counts: Arc<Mutex<BTreeMap<(String, String), u32>>>,
+}
+
+impl RequestCounter {
+    /// `(service, operation) -> requests` since the last call, and starts counting afresh.
+    pub fn take(&self) -> BTreeMap<(String, String), u32> {
+        std::mem::take(&mut *self.counts.lock().expect("counter lock"))
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(metadata) = cfg.load::<Metadata>() {
+            let key = (metadata.service().to_owned(), metadata.name().to_owned());
+            *self.counts.lock().expect("counter lock").entry(key).or_default() += 1;
+        }
+        Ok(())
+    }
+}

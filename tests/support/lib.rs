@@ -62,6 +62,8 @@ pub struct TestEnv {
     pub http: reqwest::Client,
     pub clock: ManualClock,
     pub sdk: aws_config::SdkConfig,
+    /// Every AWS request the served functions make (not the test's own).
+    pub requests: ppx_shared::aws::RequestCounter,
 }
 
 pub struct Reply {
@@ -98,12 +100,14 @@ impl TestEnv {
             public_url: PUBLIC_URL.to_owned(),
             settings_ttl: std::time::Duration::from_secs(60),
         };
-        let functions = Arc::new(Functions::new(&sdk, &config, AnyClock::Manual(clock.clone())));
+        let requests = ppx_shared::aws::RequestCounter::default();
+        let functions =
+            Arc::new(Functions::counted(&sdk, &config, AnyClock::Manual(clock.clone()), Some(requests.clone())));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router(functions)).await });
 
-        Self { suffix, table, settings, store, base_url, http: reqwest::Client::new(), clock, sdk }
+        Self { suffix, table, settings, store, base_url, http: reqwest::Client::new(), clock, sdk, requests }
     }
 
     pub fn shop(&self) -> &str {

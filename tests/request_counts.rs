@@ -1,0 +1,86 @@
+//! AWS requests per event, counted by an interceptor on the functions' SDK clients (each attempt
+//! counts). These bounds are what an event costs; a change that adds a request fails here.
+
+use ppx_e2e::{TestEnv, read_event};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+fn bytes(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap()
+}
+
+/// `service operation` -> count, for readable failures.
+fn counts(env: &TestEnv) -> BTreeMap<String, u32> {
+    env.requests.take().into_iter().map(|((service, op), n)| (format!("{service} {op}"), n)).collect()
+}
+
+fn of(counts: &BTreeMap<String, u32>, prefix: &str) -> u32 {
+    counts.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(_, n)| n).sum()
+}
+
+#[tokio::test]
+async fn requests_per_event_stay_within_their_bounds() {
+    let env = TestEnv::start().await;
+    let email = env.customer_email("count");
+    let phone = env.customer_phone();
+    let mut order = read_event("shopify-orders-create.json");
+    order["email"] = json!(email);
+    order["phone"] = json!(phone);
+    order["customer"]["email"] = json!(email);
+    let body = bytes(&order);
+
+    // A new order: settings (GetItem, then cached for the cold start), the delivery-id check
+    // (GetItem), the conditional order write (PutItem), the order's partition for shipments that
+    // came first (Query), claim + record per message (2 PutItem each, email and SMS), the
+    // delivery receipt (PutItem). One SES send, one SNS publish.
+    assert_eq!(env.post_shopify("orders/create", &body, "count-1").await.status, 200);
+    let first = counts(&env);
+    assert_eq!(of(&first, "DynamoDB GetItem"), 2, "{first:?}");
+    assert_eq!(of(&first, "DynamoDB PutItem"), 6, "{first:?}");
+    assert_eq!(of(&first, "DynamoDB Query"), 1, "{first:?}");
+    assert_eq!(of(&first, "DynamoDB"), 9, "{first:?}");
+    assert_eq!((of(&first, "SESv2"), of(&first, "SNS")), (1, 1), "{first:?}");
+
+    // The same delivery again: one read of its receipt, nothing sent.
+    assert_eq!(env.post_shopify("orders/create", &body, "count-1").await.status, 200);
+    let duplicate = counts(&env);
+    assert_eq!(duplicate.values().sum::<u32>(), 1, "{duplicate:?}");
+    assert_eq!(of(&duplicate, "DynamoDB GetItem"), 1, "{duplicate:?}");
+
+    // The fulfillment: receipt check, tracking index + conditional shipment write, the order,
+    // claim + record per message, pending carrier updates (Query), receipt.
+    let fulfillment = bytes(&read_event("shopify-fulfillments-create.json"));
+    assert_eq!(env.post_shopify("fulfillments/create", &fulfillment, "count-2").await.status, 200);
+    let shipped = counts(&env);
+    assert_eq!(of(&shipped, "DynamoDB"), 10, "{shipped:?}");
+    assert_eq!((of(&shipped, "SESv2"), of(&shipped, "SNS")), (1, 1), "{shipped:?}");
+
+    // A carrier scan that changes the state: the tracking number's partition and the order's
+    // (2 Query), the versioned tracking write, claim + record per message, then what was
+    // announced (PutItem).
+    let scan = |status: &str, hours_ago: i64| {
+        let at = env.clock_now() - chrono::Duration::hours(hours_ago);
+        bytes(&json!({
+            "tracking_number": "1Z999AA10123456784", "carrier": "UPS",
+            "events": [{ "status": status, "occurred_at": at.to_rfc3339() }],
+        }))
+    };
+    assert_eq!(env.post_tracking(&scan("out_for_delivery", 2)).await.status, 200);
+    let changed = counts(&env);
+    assert_eq!(of(&changed, "DynamoDB Query"), 2, "{changed:?}");
+    assert_eq!(of(&changed, "DynamoDB PutItem"), 6, "{changed:?}");
+    assert_eq!((of(&changed, "SESv2"), of(&changed, "SNS")), (1, 1), "{changed:?}");
+
+    // The same scan again: two reads, nothing written, nothing sent.
+    assert_eq!(env.post_tracking(&scan("out_for_delivery", 2)).await.status, 200);
+    let unchanged = counts(&env);
+    assert_eq!(unchanged.values().sum::<u32>(), 2, "{unchanged:?}");
+    assert_eq!(of(&unchanged, "DynamoDB Query"), 2, "{unchanged:?}");
+
+    // An older scan arriving late: the state stays, the timeline gains a checkpoint (one write),
+    // nothing is sent.
+    assert_eq!(env.post_tracking(&scan("in_transit", 20)).await.status, 200);
+    let late = counts(&env);
+    assert_eq!((of(&late, "DynamoDB Query"), of(&late, "DynamoDB PutItem")), (2, 1), "{late:?}");
+    assert_eq!(late.values().sum::<u32>(), 3, "{late:?}");
+}
