@@ -5,6 +5,7 @@ SHELL := /bin/bash
 help:
 	@echo "make demo   run the bundle locally against local AWS and replay events/"
 	@echo "make test   formatting, lints, unit and end-to-end tests, template lint"
+	@echo "make bench  cold starts (local Runtime API) and pure-path benchmarks: target/bench-report.md"
 
 demo:
 	scripts/demo.sh
@@ -12,4 +13,7 @@ demo:
 test:
 	scripts/test.sh
 
-.PHONY: help demo test
+bench:
+	scripts/bench.sh
+
+.PHONY: help demo test bench
