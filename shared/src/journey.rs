@@ -54,6 +54,10 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Journey<'_, S, E, T, C> {
         update: &CarrierUpdate,
     ) -> Result<TrackingOutcome, JourneyError> {
         let lookup = self.store().lookup_tracking(&settings.shop, &update.tracking_number).await?;
+        if let Some(target) = &lookup.target {
+            // The caller's span declares `order_id`; it is known only now.
+            tracing::Span::current().record("order_id", target.order_id.as_str());
+        }
         let Some(target) = lookup.target else {
             let expires_at = self.outbox.clock.now() + chrono::Duration::days(PENDING_UPDATE_TTL_DAYS);
             self.store().keep_pending_update(&settings.shop, update, expires_at).await?;

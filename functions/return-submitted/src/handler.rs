@@ -11,7 +11,7 @@ use ppx_shared::link::{CustomerLinks, LinkKey, LinkPurpose};
 use ppx_shared::messaging::{EmailSender, EventPublisher, SmsSender};
 use ppx_shared::notify::Outbox;
 use ppx_shared::portal::{PortalError, portal_page, request_from_form};
-use ppx_shared::providers::from_json;
+use ppx_shared::providers::from_json_object;
 use ppx_shared::return_flow::{ReturnError, ReturnFlow, Submitted};
 use ppx_shared::returns::{RequestError, Return, ReturnRequest};
 use ppx_shared::settings::{ShopSettings, WebhookSource};
@@ -229,7 +229,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> Return
         if !is_json_content_type(headers.get(http::header::CONTENT_TYPE)) {
             return Err(EdgeError::UnsupportedMediaType);
         }
-        let return_request: ReturnRequest = from_json(body)?;
+        let return_request: ReturnRequest = from_json_object(body)?;
         tracing::Span::current().record("order_id", return_request.order_id.as_str());
         if let Caller::Customer { order } = &caller
             && *order != return_request.order_id

@@ -61,6 +61,12 @@ pub fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ParseError> {
     Ok(value)
 }
 
+/// [`from_json`] for bodies that must be a JSON object (as every webhook body is), naming a
+/// missing field by its full path.
+pub fn from_json_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ParseError> {
+    wire::from_body(body)
+}
+
 /// An E.164 number (`+` and 8-15 digits) from what a customer typed, or `None` when the
 /// number has no country code and so cannot be texted safely.
 pub fn normalize_phone(raw: &str) -> Option<String> {
