@@ -219,6 +219,41 @@ impl DynamoStore {
         }
     }
 
+    /// One item by its key. Reads that decide something are consistent; cached ones need not be.
+    async fn get(&self, pk: String, sk: &str, consistent: bool) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item)
+    }
+
+    /// Whether an item exists, reading only its key.
+    async fn exists(&self, pk: String, sk: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .projection_expression(PARTITION_KEY)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item.is_some())
+    }
+
+    /// An unconditional write (idempotent items: settings, indexes, receipts).
+    async fn put(&self, item: Item) -> Result<(), StoreError> {
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
     /// Every item of one partition, of the table (consistent) or of gsi1.
     async fn query_partition(&self, partition: String, index: Option<&str>) -> Result<Vec<Item>, StoreError> {
         let (key_name, consistent) = match index {
@@ -273,15 +308,8 @@ impl DynamoStore {
 
 impl Store for DynamoStore {
     async fn get_settings(&self, shop: &ShopId) -> Result<Option<ShopSettings>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::shop(shop), keys::SETTINGS)))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.item.map(|item| decode(&item, "settings")).transpose()
+        let item = self.get(keys::shop(shop), keys::SETTINGS, false).await?;
+        item.map(|item| decode(&item, "settings")).transpose()
     }
 
     async fn put_settings(&self, settings: &ShopSettings) -> Result<(), StoreError> {
@@ -289,22 +317,11 @@ impl Store for DynamoStore {
         item.insert(GSI1_PARTITION_KEY.into(), s(keys::SHOPS));
         item.insert(GSI1_SORT_KEY.into(), s(settings.shop.as_str()));
         item.insert("settings".into(), encode(settings));
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
-        Ok(())
+        self.put(item).await
     }
 
     async fn webhook_seen(&self, shop: &ShopId, receipt: &WebhookReceipt) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::webhook(shop, receipt), keys::WEBHOOK)))
-            .consistent_read(true)
-            .projection_expression(PARTITION_KEY)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out.item.is_some())
+        self.exists(keys::webhook(shop, receipt), keys::WEBHOOK).await
     }
 
     async fn record_webhook(
@@ -315,8 +332,7 @@ impl Store for DynamoStore {
     ) -> Result<(), StoreError> {
         let mut item = key(keys::webhook(shop, receipt), keys::WEBHOOK);
         item.insert(TTL_ATTRIBUTE.into(), n(expires_at.timestamp()));
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
-        Ok(())
+        self.put(item).await
     }
 
     async fn upsert_order(&self, order: &Order) -> Result<Upsert<Order>, StoreError> {
@@ -330,16 +346,8 @@ impl Store for DynamoStore {
     }
 
     async fn get_order(&self, shop: &ShopId, id: &OrderId) -> Result<Option<Order>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::order(shop, id), keys::ORDER)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.item.map(|item| decode(&item, "order")).transpose()
+        let item = self.get(keys::order(shop, id), keys::ORDER, true).await?;
+        item.map(|item| decode(&item, "order")).transpose()
     }
 
     async fn order_view(&self, shop: &ShopId, id: &OrderId) -> Result<OrderView, StoreError> {
@@ -372,7 +380,7 @@ impl Store for DynamoStore {
             let mut index = key(keys::tracking(shop, number), keys::TRACKING);
             index.insert("order_id".into(), s(shipment.order_id.as_str()));
             index.insert("shipment_id".into(), s(shipment.id.as_str()));
-            self.client.put_item().table_name(&self.table).set_item(Some(index)).send().await.map_err(unavailable)?;
+            self.put(index).await?;
         }
         let mut item = key(keys::order(shop, &shipment.order_id), keys::shipment(&shipment.id));
         item.insert("shipment".into(), encode(shipment));
@@ -414,8 +422,7 @@ impl Store for DynamoStore {
         let mut item = key(keys::tracking(shop, &update.tracking_number), sk);
         item.insert("update".into(), encode(update));
         item.insert(TTL_ATTRIBUTE.into(), n(expires_at.timestamp()));
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
-        Ok(())
+        self.put(item).await
     }
 
     async fn put_tracking(
@@ -502,24 +509,13 @@ impl Store for DynamoStore {
     }
 
     async fn is_unsubscribed(&self, shop: &ShopId, email: &str) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::unsubscribed(shop, email), keys::UNSUBSCRIBED)))
-            .consistent_read(true)
-            .projection_expression(PARTITION_KEY)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out.item.is_some())
+        self.exists(keys::unsubscribed(shop, email), keys::UNSUBSCRIBED).await
     }
 
     async fn unsubscribe(&self, shop: &ShopId, email: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         let mut item = key(keys::unsubscribed(shop, email), keys::UNSUBSCRIBED);
         item.insert("at".into(), s(keys::time(at)));
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
-        Ok(())
+        self.put(item).await
     }
 
     async fn record_survey_answer(&self, shop: &ShopId, answer: &SurveyAnswer) -> Result<bool, StoreError> {
@@ -547,7 +543,7 @@ impl Store for DynamoStore {
         // The id index first: idempotent, and harmless if the return write then loses.
         let mut index = key(keys::return_id(shop, &ret.id), keys::RETURN_ID);
         index.insert("order_id".into(), s(ret.request.order_id.as_str()));
-        self.client.put_item().table_name(&self.table).set_item(Some(index)).send().await.map_err(unavailable)?;
+        self.put(index).await?;
         let result = self
             .client
             .put_item()
@@ -589,27 +585,10 @@ impl Store for DynamoStore {
     }
 
     async fn find_return(&self, shop: &ShopId, id: &str) -> Result<Option<Return>, StoreError> {
-        let index = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::return_id(shop, id), keys::RETURN_ID)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let Some(index) = index.item else { return Ok(None) };
+        let Some(index) = self.get(keys::return_id(shop, id), keys::RETURN_ID, true).await? else { return Ok(None) };
         let order: OrderId = decode(&index, "order_id")?;
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::order(shop, &order), keys::return_item(id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.item.map(|item| decode(&item, "ret")).transpose()
+        let item = self.get(keys::order(shop, &order), &keys::return_item(id), true).await?;
+        item.map(|item| decode(&item, "ret")).transpose()
     }
 
     async fn returns_in_state(&self, shop: &ShopId, state: ReturnState) -> Result<Vec<Return>, StoreError> {
@@ -628,8 +607,7 @@ impl Store for DynamoStore {
         index.insert("order_id".into(), s(order.as_str()));
         index.insert("shipment_id".into(), s(""));
         index.insert("return_id".into(), s(return_id));
-        self.client.put_item().table_name(&self.table).set_item(Some(index)).send().await.map_err(unavailable)?;
-        Ok(())
+        self.put(index).await
     }
 
     async fn claim_message(
