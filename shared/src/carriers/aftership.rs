@@ -16,18 +16,12 @@ pub const SIGNATURE_HEADER: &str = "aftership-hmac-sha256";
 /// Parses an AfterShip webhook body. `Ok(None)` for events other than `tracking_update`:
 /// acknowledge and ignore those.
 pub fn parse(body: &[u8]) -> Result<Option<CarrierUpdate>, ParseError> {
-    let head: Head = wire::from_body(body)?;
-    if head.event.trim() != "tracking_update" {
+    if !super::is_event(body, "tracking_update")? {
         return Ok(None);
     }
     let event: TrackingUpdate = wire::from_body(body)?;
     let tracking = event.msg.ok_or_else(|| ParseError::field("msg", "required for tracking_update events"))?;
     tracking.into_update().map(Some)
-}
-
-#[derive(Deserialize)]
-struct Head {
-    event: String,
 }
 
 #[derive(Deserialize)]

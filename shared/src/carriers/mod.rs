@@ -6,6 +6,19 @@ pub mod easypost;
 pub mod generic_tracking;
 pub mod shippo;
 
+use crate::providers::ParseError;
+
+/// Whether a body's top-level `event` names `expected` (Shippo, AfterShip); other events are
+/// authentic but not about a parcel, and are acknowledged and ignored.
+pub(crate) fn is_event(body: &[u8], expected: &str) -> Result<bool, ParseError> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        event: String,
+    }
+    let head: Head = crate::providers::from_json_object(body)?;
+    Ok(head.event.trim() == expected)
+}
+
 /// Helpers the carrier parsers' tests share.
 #[cfg(test)]
 pub(crate) mod test_support {

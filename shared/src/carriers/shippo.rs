@@ -28,18 +28,12 @@ pub fn verify_token(expected: &str, given: Option<&str>) -> Result<(), Signature
 /// Parses a Shippo webhook body. `Ok(None)` for events other than `track_updated`
 /// (`transaction_created`, `batch_purchased`...): acknowledge and ignore those.
 pub fn parse(body: &[u8]) -> Result<Option<CarrierUpdate>, ParseError> {
-    let head: Head = wire::from_body(body)?;
-    if head.event.trim() != "track_updated" {
+    if !super::is_event(body, "track_updated")? {
         return Ok(None);
     }
     let event: TrackUpdated = wire::from_body(body)?;
     let track = event.data.ok_or_else(|| ParseError::field("data", "required for track_updated events"))?;
     track.into_update().map(Some)
-}
-
-#[derive(Deserialize)]
-struct Head {
-    event: String,
 }
 
 #[derive(Deserialize)]
