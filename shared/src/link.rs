@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 const NONCE_LEN: usize = 24;
+/// Longer tokens are refused unread. The longest claims `seal` can be given (a 100-character
+/// shop, a 128-byte order id of `"` or `\`, which JSON doubles) make a 606-character token.
+const MAX_TOKEN_LEN: usize = 1024;
 /// Links in emails live this long by default.
 pub const DEFAULT_LINK_TTL_DAYS: i64 = 180;
 /// Unsubscribe links must keep working long after the email (CAN-SPAM asks for 30 days at least).
@@ -93,7 +96,7 @@ impl LinkKey {
     }
 
     pub fn open(&self, token: &str, purpose: LinkPurpose, now: DateTime<Utc>) -> Result<LinkClaims, LinkError> {
-        if token.len() > 512 {
+        if token.len() > MAX_TOKEN_LEN {
             return Err(LinkError::Invalid);
         }
         let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| LinkError::Invalid)?;
@@ -161,6 +164,27 @@ mod tests {
         assert_eq!(key.open(&token, LinkPurpose::Return, now), Err(LinkError::WrongPurpose));
         for junk in ["", "abc", "!!!!", &"A".repeat(600)] {
             assert_eq!(key.open(junk, LinkPurpose::Track, now), Err(LinkError::Invalid));
+        }
+    }
+
+    #[test]
+    fn the_longest_claims_still_open() {
+        // Found with fuzz/link_open (seal, then open): an order id of quotes, which JSON escapes
+        // to twice its length, sealed into a token longer than the 512 characters `open` accepted.
+        let now = Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap();
+        let key = LinkKey::from_secret("test secret");
+        for order in ["\"".repeat(128), "\\".repeat(128), "9".repeat(128)] {
+            let claims = LinkClaims {
+                shop: ShopId::parse(&"a".repeat(100)).unwrap(),
+                order: OrderId::parse(&order).unwrap(),
+                purpose: LinkPurpose::Unsubscribe,
+                expires_at: i64::MIN,
+            };
+            let token = key.seal(&claims);
+            assert!(token.len() <= MAX_TOKEN_LEN, "{} chars", token.len());
+            assert_eq!(key.open(&token, LinkPurpose::Unsubscribe, now), Err(LinkError::Expired));
+            let claims = LinkClaims { expires_at: now.timestamp(), ..claims };
+            assert_eq!(key.open(&key.seal(&claims), LinkPurpose::Unsubscribe, now), Ok(claims));
         }
     }
 

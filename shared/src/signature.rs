@@ -83,7 +83,8 @@ pub fn verify_timestamped(
         return Err(SignatureError::Mismatch);
     }
     // Checked after the MAC so an attacker learns nothing about the window from unsigned input.
-    if (now.timestamp() - timestamp).abs() > REPLAY_WINDOW_SECS {
+    // `abs_diff`: a signed `t` far from now (e.g. near i64::MIN/MAX) must not overflow.
+    if now.timestamp().abs_diff(timestamp) > REPLAY_WINDOW_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     Ok(())
@@ -167,6 +168,17 @@ mod tests {
         let old = sign_timestamped("old", body, now.timestamp());
         let both = format!("{old},v1={v1}");
         assert_eq!(verify_timestamped(SECRET, body, Some(&both), now), Ok(()));
+    }
+
+    #[test]
+    fn timestamped_extreme_timestamps_are_stale_not_a_panic() {
+        // Found by fuzz/sig_timestamped: `now - t` overflowed for a signed t near i64::MAX.
+        let now = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
+        let body = b"{}";
+        for t in [i64::MAX, 9_223_371_892_973_362_815, i64::MIN, now.timestamp().wrapping_sub(i64::MIN)] {
+            let header = sign_timestamped(SECRET, body, t);
+            assert_eq!(verify_timestamped(SECRET, body, Some(&header), now), Err(SignatureError::Stale), "t={t}");
+        }
     }
 
     #[test]
