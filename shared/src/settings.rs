@@ -116,7 +116,15 @@ pub enum SettingsError {
     /// An empty secret would let anyone sign.
     #[error("webhook_secrets.{0} must be at least 8 characters")]
     WeakSecret(&'static str),
+    /// Promised dates are counted a day at a time: a runaway number would stall every order.
+    #[error(
+        "delivery days must be at most {MAX_DELIVERY_DAYS} (processing, transit and each method), and cutoff_hour below 24"
+    )]
+    DeliveryDays,
 }
+
+/// More business days than any real shipping promise.
+pub const MAX_DELIVERY_DAYS: u32 = 120;
 
 impl ShopSettings {
     pub fn from_json(raw: &str) -> Result<Self, SettingsError> {
@@ -138,6 +146,12 @@ impl ShopSettings {
         }
         if let Some((source, _)) = self.webhook_secrets.iter().find(|(_, secret)| secret.expose().trim().len() < 8) {
             return Err(SettingsError::WeakSecret(source.as_str()));
+        }
+        let delivery = &self.delivery;
+        let days = [delivery.processing_days, delivery.default_transit_days];
+        let methods = delivery.methods.iter().map(|m| m.transit_days);
+        if days.into_iter().chain(methods).any(|d| d > MAX_DELIVERY_DAYS) || delivery.cutoff_hour > 23 {
+            return Err(SettingsError::DeliveryDays);
         }
         Ok(())
     }
@@ -194,6 +208,19 @@ mod tests {
         let printed = format!("{settings:?}");
         let secret = settings.secret(WebhookSource::Shopify).unwrap().expose();
         assert!(!printed.contains(secret));
+    }
+
+    #[test]
+    fn rejects_runaway_delivery_days() {
+        let mut settings = ShopSettings::from_json(include_str!("../../events/shop.example.json")).unwrap();
+        settings.delivery.default_transit_days = u32::MAX;
+        assert!(matches!(settings.validate(), Err(SettingsError::DeliveryDays)));
+        settings.delivery.default_transit_days = 5;
+        settings.delivery.methods[0].transit_days = MAX_DELIVERY_DAYS + 1;
+        assert!(matches!(settings.validate(), Err(SettingsError::DeliveryDays)));
+        settings.delivery.methods[0].transit_days = 2;
+        settings.delivery.cutoff_hour = 24;
+        assert!(matches!(settings.validate(), Err(SettingsError::DeliveryDays)));
     }
 
     #[test]
