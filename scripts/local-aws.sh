@@ -27,7 +27,8 @@ running() { curl -sf "$URL/moto-api/" >/dev/null 2>&1; }
 start() {
   install
   if ! running; then
-    nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$STATE/moto.log" 2>&1 &
+    # One request at a time: atomic conditional writes and transactions, as in DynamoDB.
+    nohup "$VENV/bin/python" scripts/moto_serialized.py -H 127.0.0.1 -p "$PORT" >"$STATE/moto.log" 2>&1 &
     echo $! >"$STATE/moto.pid"
     for _ in $(seq 1 100); do
       running && break
