@@ -9,7 +9,7 @@ use axum::routing::{any, get};
 use carrier_webhook::CarrierWebhook;
 use order_placed::OrderPlaced;
 use pages::Pages;
-use ppx_shared::aws::RequestCounter;
+use ppx_shared::aws::SharedInterceptor;
 use ppx_shared::aws_sdk_dynamodb;
 use ppx_shared::aws_sdk_sesv2;
 use ppx_shared::aws_sdk_sns;
@@ -37,34 +37,28 @@ pub struct Functions {
 
 impl Functions {
     pub fn new(sdk: &ppx_shared::aws::SdkConfig, config: &AppConfig, clock: AnyClock) -> Self {
-        Self::counted(sdk, config, clock, None)
+        Self::with_interceptors(sdk, config, clock, &[])
     }
 
-    /// The same, with every AWS request counted (tests and benchmarks).
-    pub fn counted(
+    /// The same, with interceptors on every SDK client: request counting in tests and
+    /// benchmarks, injected faults in the chaos tests.
+    pub fn with_interceptors(
         sdk: &ppx_shared::aws::SdkConfig,
         config: &AppConfig,
         clock: AnyClock,
-        counter: Option<RequestCounter>,
+        interceptors: &[SharedInterceptor],
     ) -> Self {
-        let dynamo = match &counter {
-            Some(c) => aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(c.clone()).build(),
-            ),
-            None => aws_sdk_dynamodb::Client::new(sdk),
-        };
-        let ses = match &counter {
-            Some(c) => aws_sdk_sesv2::Client::from_conf(
-                aws_sdk_sesv2::config::Builder::from(sdk).interceptor(c.clone()).build(),
-            ),
-            None => aws_sdk_sesv2::Client::new(sdk),
-        };
-        let sns = match &counter {
-            Some(c) => {
-                aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(sdk).interceptor(c.clone()).build())
-            }
-            None => aws_sdk_sns::Client::new(sdk),
-        };
+        let mut dynamo = aws_sdk_dynamodb::config::Builder::from(sdk);
+        let mut ses = aws_sdk_sesv2::config::Builder::from(sdk);
+        let mut sns = aws_sdk_sns::config::Builder::from(sdk);
+        for interceptor in interceptors {
+            dynamo.push_interceptor(interceptor.clone());
+            ses.push_interceptor(interceptor.clone());
+            sns.push_interceptor(interceptor.clone());
+        }
+        let dynamo = aws_sdk_dynamodb::Client::from_conf(dynamo.build());
+        let ses = aws_sdk_sesv2::Client::from_conf(ses.build());
+        let sns = aws_sdk_sns::Client::from_conf(sns.build());
         let store = DynamoStore::new(dynamo, config.table.clone());
         let email = SesEmail::new(ses);
         let sms = SnsSms::new(sns.clone());

@@ -6,6 +6,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 }
 
 pub use aws_config::SdkConfig;
+pub use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;

@@ -6,6 +6,7 @@
 
 use aws_config::BehaviorVersion;
 use ppx_cli::serve::{Functions, router};
+use ppx_shared::aws::SharedInterceptor;
 use ppx_shared::clock::{AnyClock, ManualClock};
 use ppx_shared::config::AppConfig;
 use ppx_shared::settings::{Secret, ShopSettings, WebhookSource};
@@ -16,6 +17,8 @@ use serde_json::Value;
 use std::sync::Arc;
 
 pub use ppx_shared;
+
+pub mod faults;
 
 pub const SENDER_DOMAIN: &str = "demo-shop.example";
 pub const LINK_SECRET: &str = "test-link-secret-0123456789abcdef0123";
@@ -33,6 +36,14 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .endpoint_url(moto_url())
         .load()
         .await
+}
+
+/// The SDK's standard retries (3 attempts), with backoffs short enough for tests that inject faults.
+pub fn quick_retries(sdk: &aws_config::SdkConfig) -> aws_config::SdkConfig {
+    let retry = aws_config::retry::RetryConfig::standard()
+        .with_initial_backoff(std::time::Duration::from_millis(5))
+        .with_max_backoff(std::time::Duration::from_millis(100));
+    sdk.to_builder().retry_config(retry).build()
 }
 
 pub fn repo_path(relative: &str) -> std::path::PathBuf {
@@ -78,6 +89,11 @@ impl TestEnv {
     }
 
     pub async fn start_with(customize: impl FnOnce(&mut ShopSettings)) -> Self {
+        Self::start_custom(customize, Vec::new()).await
+    }
+
+    /// The same, with more interceptors on the served functions' SDK clients (e.g. faults).
+    pub async fn start_custom(customize: impl FnOnce(&mut ShopSettings), extra: Vec<SharedInterceptor>) -> Self {
         let sdk = sdk_config().await;
         let suffix = unique();
         let table = format!("ppx-test-{suffix}");
@@ -101,8 +117,12 @@ impl TestEnv {
             settings_ttl: std::time::Duration::from_secs(60),
         };
         let requests = ppx_shared::aws::RequestCounter::default();
+        let mut interceptors = vec![SharedInterceptor::new(requests.clone())];
+        interceptors.extend(extra);
+        let served_sdk = quick_retries(&sdk);
+        let clock_for_functions = AnyClock::Manual(clock.clone());
         let functions =
-            Arc::new(Functions::counted(&sdk, &config, AnyClock::Manual(clock.clone()), Some(requests.clone())));
+            Arc::new(Functions::with_interceptors(&served_sdk, &config, clock_for_functions, &interceptors));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router(functions)).await });
@@ -127,6 +147,12 @@ impl TestEnv {
     pub fn customer_phone(&self) -> String {
         let digits: String = self.suffix.bytes().map(|b| char::from(b'0' + b % 10)).take(7).collect();
         format!("+1555{digits}")
+    }
+
+    /// The `n`th of up to 100,000 E.164 numbers no other test uses.
+    pub fn customer_phone_numbered(&self, n: usize) -> String {
+        let digits: String = self.suffix.bytes().map(|b| char::from(b'0' + b % 10)).take(8).collect();
+        format!("+1{digits}{n:05}")
     }
 
     pub async fn post(&self, path: &str, headers: &[(&str, String)], body: impl Into<Vec<u8>>) -> Reply {
