@@ -29,35 +29,36 @@ async fn requests_per_event_stay_within_their_bounds() {
     order["customer"]["email"] = json!(email);
     let body = bytes(&order);
 
-    // A new order: settings (GetItem, then cached for the cold start), the delivery-id check
-    // (GetItem), the conditional order write (PutItem), the order's partition for shipments that
-    // came first (Query), claim + record per message (2 PutItem each, email and SMS), the
-    // delivery receipt (PutItem). One SES send, one SNS publish.
+    // A new order: the settings (GetItem, then cached for the cold start), then the hot path,
+    // two requests: one transaction writes the order (if newer), checks that no shipment came
+    // first and claims the confirmation's email and SMS; after sending, one batch records both.
     assert_eq!(env.post_shopify("orders/create", &body, "count-1").await.status, 200);
     let first = counts(&env);
-    assert_eq!(of(&first, "DynamoDB GetItem"), 2, "{first:?}");
-    assert_eq!(of(&first, "DynamoDB PutItem"), 6, "{first:?}");
-    assert_eq!(of(&first, "DynamoDB Query"), 1, "{first:?}");
-    assert_eq!(of(&first, "DynamoDB"), 9, "{first:?}");
+    assert_eq!(of(&first, "DynamoDB GetItem"), 1, "{first:?}");
+    assert_eq!(of(&first, "DynamoDB TransactWriteItems"), 1, "{first:?}");
+    assert_eq!(of(&first, "DynamoDB BatchWriteItem"), 1, "{first:?}");
+    assert_eq!(of(&first, "DynamoDB"), 3, "{first:?}");
     assert_eq!((of(&first, "SESv2"), of(&first, "SNS")), (1, 1), "{first:?}");
 
-    // The same delivery again: one read of its receipt, nothing sent.
+    // The same delivery again: the same transaction, refused (the order is not newer, both
+    // messages are done). One request, nothing sent.
     assert_eq!(env.post_shopify("orders/create", &body, "count-1").await.status, 200);
     let duplicate = counts(&env);
     assert_eq!(duplicate.values().sum::<u32>(), 1, "{duplicate:?}");
-    assert_eq!(of(&duplicate, "DynamoDB GetItem"), 1, "{duplicate:?}");
+    assert_eq!(of(&duplicate, "DynamoDB TransactWriteItems"), 1, "{duplicate:?}");
 
-    // The fulfillment: receipt check, tracking index + conditional shipment write, the order,
-    // claim + record per message, pending carrier updates (Query), receipt.
+    // The fulfillment: tracking index (UpdateItem) and conditional shipment write (PutItem), the
+    // order (GetItem), the claims (one transaction) and their records (one batch), carrier
+    // updates kept for the number (Query).
     let fulfillment = bytes(&read_event("shopify-fulfillments-create.json"));
     assert_eq!(env.post_shopify("fulfillments/create", &fulfillment, "count-2").await.status, 200);
     let shipped = counts(&env);
-    assert_eq!(of(&shipped, "DynamoDB"), 10, "{shipped:?}");
+    assert_eq!(of(&shipped, "DynamoDB"), 6, "{shipped:?}");
     assert_eq!((of(&shipped, "SESv2"), of(&shipped, "SNS")), (1, 1), "{shipped:?}");
 
     // A carrier scan that changes the state: the tracking number's partition and the order's
-    // (2 Query), the versioned tracking write, claim + record per message, then what was
-    // announced (PutItem).
+    // (2 Query); one transaction writes the versioned state and claims the messages; after
+    // sending, one more records them and notes the update as applied on the tracking number.
     let scan = |status: &str, hours_ago: i64| {
         let at = env.clock_now() - chrono::Duration::hours(hours_ago);
         bytes(&json!({
@@ -68,19 +69,27 @@ async fn requests_per_event_stay_within_their_bounds() {
     assert_eq!(env.post_tracking(&scan("out_for_delivery", 2)).await.status, 200);
     let changed = counts(&env);
     assert_eq!(of(&changed, "DynamoDB Query"), 2, "{changed:?}");
-    assert_eq!(of(&changed, "DynamoDB PutItem"), 6, "{changed:?}");
+    assert_eq!(of(&changed, "DynamoDB TransactWriteItems"), 2, "{changed:?}");
+    // (and this function's first request reads the settings: GetItem, cached afterwards)
+    assert_eq!(of(&changed, "DynamoDB GetItem"), 1, "{changed:?}");
+    assert_eq!(of(&changed, "DynamoDB"), 5, "{changed:?}");
     assert_eq!((of(&changed, "SESv2"), of(&changed, "SNS")), (1, 1), "{changed:?}");
 
-    // The same scan again: two reads, nothing written, nothing sent.
+    // The same scan again: one read of the tracking number shows it applied. Nothing else.
     assert_eq!(env.post_tracking(&scan("out_for_delivery", 2)).await.status, 200);
     let unchanged = counts(&env);
-    assert_eq!(unchanged.values().sum::<u32>(), 2, "{unchanged:?}");
-    assert_eq!(of(&unchanged, "DynamoDB Query"), 2, "{unchanged:?}");
+    assert_eq!(unchanged.values().sum::<u32>(), 1, "{unchanged:?}");
+    assert_eq!(of(&unchanged, "DynamoDB Query"), 1, "{unchanged:?}");
 
-    // An older scan arriving late: the state stays, the timeline gains a checkpoint (one write),
-    // nothing is sent.
+    // An older scan arriving late: the state stays, the timeline gains a checkpoint (one
+    // transaction with the version condition), nothing is sent.
     assert_eq!(env.post_tracking(&scan("in_transit", 20)).await.status, 200);
     let late = counts(&env);
-    assert_eq!((of(&late, "DynamoDB Query"), of(&late, "DynamoDB PutItem")), (2, 1), "{late:?}");
+    assert_eq!((of(&late, "DynamoDB Query"), of(&late, "DynamoDB TransactWriteItems")), (2, 1), "{late:?}");
     assert_eq!(late.values().sum::<u32>(), 3, "{late:?}");
+
+    // The late scan once more: one read.
+    assert_eq!(env.post_tracking(&scan("in_transit", 20)).await.status, 200);
+    let replay = counts(&env);
+    assert_eq!(replay.values().sum::<u32>(), 1, "{replay:?}");
 }

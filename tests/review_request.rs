@@ -171,7 +171,7 @@ async fn a_failed_send_and_a_run_killed_after_its_claim_are_retried_once() {
         at: due_at,
         lease_until: due_at + Duration::seconds(ppx_shared::notify::CLAIM_LEASE_SECS),
     };
-    env.store.claim_message(&shop, &order, &key, &claim).await.unwrap();
+    env.store.claim_messages(&shop, &order, std::slice::from_ref(&key), &claim, None).await.unwrap();
 
     let clock = ManualClock::at(due_at + Duration::seconds(10));
     let flaky = Flaky { inner: env.ses(), failures_left: AtomicU32::new(1) };

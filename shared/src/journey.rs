@@ -2,12 +2,18 @@
 //! until it is known), and sends what the new state calls for, once.
 
 use crate::clock::Clock;
+use crate::ids::{OrderId, TrackingNumber};
+use crate::messages::{Channel, DeliveryState, MessageKind};
 use crate::messaging::{EmailSender, SmsSender};
-use crate::notify::{NotifyError, Outbox};
-use crate::order::{OrderStatus, Shipment};
+use crate::notify::{NotifyError, Outbox, message_channels};
+use crate::order::{Order, OrderStatus, Shipment};
 use crate::settings::ShopSettings;
-use crate::store::{DeliveryRecord, OrderView, Store, StoreError, TrackingTarget};
+use crate::store::{
+    Applied, ChangeOutcome, DeliveryRecord, OrderView, StateChange, Store, StoreError, TrackingChange, TrackingTarget,
+};
+use crate::templates::MessageContext;
 use crate::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Updates for unknown tracking numbers are kept this long for their fulfillment to arrive.
 pub const PENDING_UPDATE_TTL_DAYS: i64 = 30;
@@ -69,7 +75,13 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Journey<'_, S, E, T, C> {
         }
         let mut updates = lookup.pending;
         updates.push(update.clone());
-        self.apply_to(settings, &target, &updates).await
+        let digests: BTreeSet<String> = updates.iter().flat_map(CarrierUpdate::digests).collect();
+        if digests.is_subset(&lookup.digests) {
+            // A duplicate or a late replay: everything in it was applied (and announced) before.
+            return Ok(TrackingOutcome::Applied { status: lookup.status, messages_sent: 0 });
+        }
+        let digests: Vec<String> = digests.into_iter().collect();
+        self.apply_to(settings, &target, &updates, Some((&update.tracking_number, &digests))).await
     }
 
     /// Applies updates kept for a shipment's tracking number, when its fulfillment arrives.
@@ -85,114 +97,173 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Journey<'_, S, E, T, C> {
         }
         let target =
             TrackingTarget { order_id: shipment.order_id.clone(), shipment_id: shipment.id.clone(), return_id: None };
-        Ok(Some(self.apply_to(settings, &target, &lookup.pending).await?))
+        let digests: Vec<String> =
+            lookup.pending.iter().flat_map(CarrierUpdate::digests).collect::<BTreeSet<_>>().into_iter().collect();
+        Ok(Some(self.apply_to(settings, &target, &lookup.pending, Some((number, &digests))).await?))
     }
 
+    /// Sends what a shipment's stored tracking calls for and has not been sent yet (for an
+    /// order that arrives after its shipments).
+    pub async fn announce_stored(
+        &self,
+        settings: &ShopSettings,
+        order: &OrderId,
+        shipment_id: &str,
+    ) -> Result<TrackingOutcome, JourneyError> {
+        let target = TrackingTarget { order_id: order.clone(), shipment_id: shipment_id.to_owned(), return_id: None };
+        self.apply_to(settings, &target, &[], None).await
+    }
+
+    /// Reads the order, merges the updates, and writes the new state together with the claims of
+    /// what it calls for, in one transaction; then sends. A concurrent writer makes it read again.
     async fn apply_to(
         &self,
         settings: &ShopSettings,
         target: &TrackingTarget,
         updates: &[CarrierUpdate],
+        number: Option<(&TrackingNumber, &[String])>,
     ) -> Result<TrackingOutcome, JourneyError> {
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let view = self.store().order_view(&settings.shop, &target.order_id).await?;
             let stored = view.tracking.get(&target.shipment_id);
             let before = stored.map(|v| v.value.clone()).unwrap_or_default();
-            let mut version = stored.map(|v| v.version);
             let after = updates.iter().fold(before.clone(), |state, update| state.merge(update));
-            if !after.same_journey(&before) {
-                let written = self
-                    .store()
-                    .put_tracking(&settings.shop, &target.order_id, &target.shipment_id, &after, version)
-                    .await?;
-                if !written {
-                    continue;
-                }
-                version = Some(version.map_or(1, |v| v + 1));
+            let write = (!after.same_journey(&before)).then(|| stored.map(|v| v.version));
+            let shipment = (&target.order_id, target.shipment_id.as_str());
+            if let Some(outcome) = self.announce(settings, &view, shipment, after, write, number).await? {
+                return Ok(outcome);
             }
-            return self.announce(settings, &view, &target.shipment_id, after, version).await;
         }
         Err(JourneyError::Contended)
     }
 
-    /// Sends what a shipment's tracking state calls for and has not been sent yet.
-    pub async fn announce(
+    /// Writes the state (when `write` holds the version it must replace) and claims what it
+    /// calls for in one request, then sends. `None` when another request changed the order's
+    /// tracking first.
+    async fn announce(
         &self,
         settings: &ShopSettings,
         view: &OrderView,
-        shipment_id: &str,
+        (order_id, shipment_id): (&OrderId, &str),
         mut tracking: ShipmentTracking,
-        version: Option<u64>,
-    ) -> Result<TrackingOutcome, JourneyError> {
+        write: Option<Option<u64>>,
+        number: Option<(&TrackingNumber, &[String])>,
+    ) -> Result<Option<TrackingOutcome>, JourneyError> {
         let status = tracking.status;
         let shipment = view.shipments.iter().find(|s| s.id == shipment_id);
         // Without the order there is no one to tell yet: the order webhook announces it.
-        let (Some(order), Some(shipment)) = (&view.order, shipment) else {
-            return Ok(TrackingOutcome::Applied { status, messages_sent: 0 });
+        let audience = match (&view.order, shipment) {
+            (Some(order), Some(shipment)) if order.status != OrderStatus::Cancelled => Some((order, shipment)),
+            _ => None,
         };
-        if order.status == OrderStatus::Cancelled {
-            return Ok(TrackingOutcome::Applied { status, messages_sent: 0 });
-        }
-        let due = [
-            tracking.announcement(shipment_id, settings.time_zone),
-            tracking.delay_announcement(shipment_id, order.promised_delivery),
-        ];
-        let mut messages_sent = 0;
-        let mut marked = false;
-        for announcement in due.into_iter().flatten() {
-            messages_sent += self
-                .outbox
-                .notify(settings, order, Some(shipment), Some(&tracking), announcement.kind, &announcement.scope)
-                .await?;
-            tracking.mark_announced(&announcement);
-            marked = true;
-        }
-        if marked {
-            // Only saves a claim attempt next time; losing this race costs nothing else.
-            let _ = self.store().put_tracking(&settings.shop, &order.id, shipment_id, &tracking, version).await?;
-        }
-        if status == Some(TrackingStatus::Delivered) {
-            self.record_delivery_when_complete(settings, view, shipment_id, &tracking).await?;
-        }
-        Ok(TrackingOutcome::Applied { status, messages_sent })
-    }
-
-    /// When every item has been delivered: record it and queue the review request.
-    async fn record_delivery_when_complete(
-        &self,
-        settings: &ShopSettings,
-        view: &OrderView,
-        shipment_id: &str,
-        tracking: &ShipmentTracking,
-    ) -> Result<(), JourneyError> {
-        let Some(order) = &view.order else { return Ok(()) };
-        if view.delivery.is_some() {
-            return Ok(());
-        }
-        let ordered: u32 = order.items.iter().map(|i| i.quantity).sum();
-        let mut shipped = 0;
-        let mut last_delivery = tracking.delivered_at;
-        for shipment in &view.shipments {
-            let state = if shipment.id == shipment_id {
-                Some(tracking)
-            } else {
-                view.tracking.get(&shipment.id).map(|v| &v.value)
+        let links =
+            audience.map(|(order, _)| self.outbox.links.for_order(&order.shop, &order.id, self.outbox.clock.now()));
+        let mut prepared = Vec::new();
+        let mut delivery = None;
+        if let (Some((order, shipment)), Some(links)) = (audience, &links) {
+            tracking.recall(shipment_id, &done_keys(settings, order, view));
+            let due = [
+                tracking.announcement(shipment_id, settings.time_zone),
+                tracking.delay_announcement(shipment_id, order.promised_delivery),
+            ];
+            let ctx = MessageContext {
+                settings,
+                order,
+                shipment: Some(shipment),
+                tracking: Some(&tracking),
+                tracking_url: &links.tracking,
+                returns_url: &links.returns,
+                review: None,
+                return_update: None,
             };
-            let Some(delivered_at) = state.and_then(|s| s.delivered_at) else { return Ok(()) };
-            last_delivery = last_delivery.max(Some(delivered_at));
-            // A shipment that lists no items carries the whole order.
-            shipped +=
-                if shipment.items.is_empty() { ordered } else { shipment.items.iter().map(|i| i.quantity).sum() };
+            for announcement in due.into_iter().flatten() {
+                prepared.extend(self.outbox.prepare(&ctx, announcement.kind, &announcement.scope)?);
+            }
+            if status == Some(TrackingStatus::Delivered) && view.delivery.is_none() {
+                delivery = delivery_record(settings, view, shipment_id, &tracking);
+            }
         }
-        let Some(delivered_at) = last_delivery else { return Ok(()) };
-        if shipped < ordered {
-            return Ok(());
+        if write.is_none() && delivery.is_none() && prepared.is_empty() && number.is_none() {
+            return Ok(Some(TrackingOutcome::Applied { status, messages_sent: 0 }));
         }
-        let review_due_at = delivered_at + chrono::Duration::days(i64::from(settings.review_delay_days));
-        let record = DeliveryRecord { delivered_at, review_due_at };
-        if self.store().record_delivery(&settings.shop, &order.id, &record).await? {
-            tracing::info!(review_due_at = %review_due_at, "order delivered; review request queued");
+        // A delivery is decided from the other shipments' states: they must not move meanwhile,
+        // or two parcels delivered at once could each miss the other.
+        let others: Vec<(&str, Option<u64>)> =
+            match status == Some(TrackingStatus::Delivered) && view.delivery.is_none() {
+                true => view
+                    .shipments
+                    .iter()
+                    .filter(|s| s.id != shipment_id)
+                    .map(|s| (s.id.as_str(), view.tracking.get(&s.id).map(|v| v.version)))
+                    .collect(),
+                false => Vec::new(),
+            };
+        let applied = number.map(|(number, digests)| Applied { number, digests, status });
+        // Claims of an unchanged state need no version check: concurrent copies of one update
+        // then meet at the claims (one sends, the others find it in flight or done).
+        let needs_change = write.is_some() || delivery.is_some();
+        // What the update says is noted as applied with its last effect: the state change when it
+        // calls for no message, else the messages' records (a failed send must not look done).
+        let (with_change, after_sends) =
+            if prepared.is_empty() && needs_change { (applied, None) } else { (None, applied) };
+        let change = TrackingChange {
+            order: order_id,
+            shipment_id,
+            tracking: &tracking,
+            expected: write.unwrap_or_else(|| view.tracking.get(shipment_id).map(|v| v.version)),
+            applied: with_change,
+            delivery: delivery.as_ref(),
+            others: &others,
+        };
+        let change = needs_change.then_some(StateChange::Tracking(change));
+        let batch = self.outbox.send(settings, order_id, prepared, change, after_sends).await?;
+        if needs_change && batch.change != Some(ChangeOutcome::Written) {
+            return Ok(None);
         }
-        Ok(())
+        if let Some(record) = delivery {
+            tracing::info!(review_due_at = %record.review_due_at, "order delivered; review request queued");
+        }
+        Ok(Some(TrackingOutcome::Applied { status, messages_sent: batch.new_sends() }))
     }
+}
+
+/// Keys (`kind#scope`) of the order's messages that went out (or failed for good) on every
+/// channel their kind goes to this customer on.
+fn done_keys(settings: &ShopSettings, order: &Order, view: &OrderView) -> BTreeSet<String> {
+    let mut channels_done: BTreeMap<(MessageKind, &str), BTreeSet<Channel>> = BTreeMap::new();
+    for record in view.messages.iter().filter(|m| m.state != DeliveryState::Sending) {
+        channels_done.entry((record.kind, record.scope.as_str())).or_default().insert(record.channel);
+    }
+    channels_done
+        .into_iter()
+        .filter(|((kind, _), done)| message_channels(settings, order, *kind).iter().all(|c| done.contains(c)))
+        .map(|((kind, scope), _)| format!("{}#{scope}", kind.as_str()))
+        .collect()
+}
+
+/// When every item has been delivered: the delivery record that queues the review request.
+fn delivery_record(
+    settings: &ShopSettings,
+    view: &OrderView,
+    shipment_id: &str,
+    tracking: &ShipmentTracking,
+) -> Option<DeliveryRecord> {
+    let order = view.order.as_ref()?;
+    let ordered: u32 = order.items.iter().map(|i| i.quantity).sum();
+    let mut shipped = 0;
+    let mut last_delivery = tracking.delivered_at;
+    for shipment in &view.shipments {
+        let state =
+            if shipment.id == shipment_id { Some(tracking) } else { view.tracking.get(&shipment.id).map(|v| &v.value) };
+        let delivered_at = state.and_then(|s| s.delivered_at)?;
+        last_delivery = last_delivery.max(Some(delivered_at));
+        // A shipment that lists no items carries the whole order.
+        shipped += if shipment.items.is_empty() { ordered } else { shipment.items.iter().map(|i| i.quantity).sum() };
+    }
+    let delivered_at = last_delivery?;
+    if shipped < ordered {
+        return None;
+    }
+    let review_due_at = delivered_at + chrono::Duration::days(i64::from(settings.review_delay_days));
+    Some(DeliveryRecord { delivered_at, review_due_at })
 }

@@ -49,6 +49,22 @@ pub struct MessageContext<'a> {
     pub return_update: Option<&'a crate::returns::Return>,
 }
 
+impl<'a> MessageContext<'a> {
+    /// An order-wide message (no shipment, no return) with the order's customer links.
+    pub fn about_order(settings: &'a ShopSettings, order: &'a Order, links: &'a crate::link::OrderLinks) -> Self {
+        Self {
+            settings,
+            order,
+            shipment: None,
+            tracking: None,
+            tracking_url: &links.tracking,
+            returns_url: &links.returns,
+            review: None,
+            return_update: None,
+        }
+    }
+}
+
 /// Links only the review request carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReviewLinks {

@@ -99,11 +99,12 @@ pub struct ShipmentTracking {
     pub estimate_as_of: Option<DateTime<Utc>>,
     pub carrier: Option<String>,
     pub public_url: Option<String>,
-    /// Announcements already sent (`kind#scope`), so an unchanged state costs no claim.
-    #[serde(default)]
+    /// Announcements already made (`kind#scope`); recalled from the order's message records,
+    /// never stored, so a failed send cannot leave a mark that stops its retry.
+    #[serde(skip)]
     pub announced: BTreeSet<String>,
-    /// The latest estimate a delay message went out for.
-    #[serde(default)]
+    /// The latest estimate a delay message went out for (recalled the same way).
+    #[serde(skip)]
     pub delay_announced: Option<NaiveDate>,
 }
 
@@ -122,7 +123,40 @@ fn journey_rank(status: TrackingStatus) -> u8 {
     }
 }
 
+impl CarrierUpdate {
+    /// Short digests of everything this update says (each checkpoint, the estimate, the carrier
+    /// and its link). When every one of them was applied before, the update is no news.
+    pub fn digests(&self) -> Vec<String> {
+        use sha2::Digest;
+        let short = |bytes: &[u8]| hex::encode(&sha2::Sha256::digest(bytes)[..8]);
+        let mut digests: Vec<String> =
+            self.events.iter().map(|e| short(&serde_json::to_vec(e).expect("events serialize"))).collect();
+        if let Some(estimate) = self.estimated_delivery {
+            digests.push(format!("e{estimate}"));
+        }
+        if let Some(carrier) = &self.carrier {
+            digests.push(short(format!("carrier {carrier}").as_bytes()));
+        }
+        if let Some(url) = &self.public_url {
+            digests.push(short(format!("url {url}").as_bytes()));
+        }
+        digests
+    }
+}
+
 impl ShipmentTracking {
+    /// Recalls what was announced about `shipment_id` from the keys (`kind#scope`) of messages
+    /// that went out on every channel.
+    pub fn recall<'a>(&mut self, shipment_id: &str, done: impl IntoIterator<Item = &'a String>) {
+        let delayed = format!("{}#{shipment_id}#", MessageKind::Delayed.as_str());
+        for key in done {
+            if let Some(date) = key.strip_prefix(&delayed).and_then(|d| d.parse::<NaiveDate>().ok()) {
+                self.delay_announced = self.delay_announced.max(Some(date));
+            }
+            self.announced.insert(key.clone());
+        }
+    }
+
     /// Merges an update in and re-derives the state from all checkpoints.
     pub fn merge(&self, update: &CarrierUpdate) -> ShipmentTracking {
         let mut checkpoints = self.checkpoints.clone();
@@ -151,7 +185,7 @@ impl ShipmentTracking {
         next.estimated_delivery = estimate;
         next.carrier = update.carrier.clone().or_else(|| self.carrier.clone());
         next.public_url = update.public_url.clone().or_else(|| self.public_url.clone());
-        next.announced = self.announced.clone();
+        next.announced.clone_from(&self.announced);
         next.delay_announced = self.delay_announced;
         next
     }

@@ -17,12 +17,10 @@ use ppx_shared::providers::{OrderTopic, PlatformEvent, generic_order, shopify, w
 use ppx_shared::settings::{ShopSettings, WebhookSource};
 use ppx_shared::settings_cache::SettingsCache;
 use ppx_shared::signature::{verify_base64_hmac, verify_timestamped};
-use ppx_shared::store::{Store, Upsert, WebhookReceipt};
+use ppx_shared::store::{ChangeOutcome, StateChange, Store, Upsert};
+use ppx_shared::templates::MessageContext;
 use serde_json::json;
 use tracing::{Instrument, field};
-
-/// Receipts of processed deliveries are kept this long; platforms stop retrying well before.
-const RECEIPT_TTL_DAYS: i64 = 30;
 
 const SHOPIFY_HMAC: &str = "x-shopify-hmac-sha256";
 const SHOPIFY_TOPIC: &str = "x-shopify-topic";
@@ -104,6 +102,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
             shop = field::Empty,
             source = field::Empty,
             topic = field::Empty,
+            delivery_id = field::Empty,
             order_id = field::Empty,
         );
         async {
@@ -179,29 +178,19 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
             _ => ("", header(headers, PPX_DELIVERY_ID)),
         };
         span.record("topic", topic);
-        let receipt = delivery_id
-            .filter(|id| !id.is_empty() && id.len() <= 200)
-            .map(|id| WebhookReceipt { source, delivery_id: id.to_owned() });
-        if let Some(receipt) = &receipt
-            && self.store.webhook_seen(shop, receipt).await?
-        {
-            return Ok(Outcome::Duplicate);
+        if let Some(id) = delivery_id {
+            span.record("delivery_id", id);
         }
-
+        // Duplicates need no receipt: the conditional writes below find them, in one request.
         let event = match source {
             WebhookSource::Shopify => shopify::parse(shop, topic, body),
             WebhookSource::Woocommerce => woocommerce::parse(shop, topic, body),
             _ => generic_order::parse(shop, body),
         }?;
-        let outcome = match event {
-            PlatformEvent::Order { topic, order } => self.apply_order(&settings, topic, *order).await?,
-            PlatformEvent::Fulfillment { shipment } => self.apply_shipment(&settings, shipment).await?,
-        };
-        if let Some(receipt) = &receipt {
-            let expires_at = now + chrono::Duration::days(RECEIPT_TTL_DAYS);
-            self.store.record_webhook(shop, receipt, expires_at).await?;
+        match event {
+            PlatformEvent::Order { topic, order } => self.apply_order(&settings, topic, *order).await,
+            PlatformEvent::Fulfillment { shipment } => self.apply_shipment(&settings, shipment).await,
         }
-        Ok(outcome)
     }
 
     async fn apply_order(
@@ -219,35 +208,58 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
             settings.time_zone,
             order.shipping_method.as_deref(),
         ));
-        let upsert = self.store.upsert_order(&order).await?;
-        let is_new = upsert == Upsert::Created;
-        // A late `create` after an `update` still confirms, with the newest stored data.
-        let current = match upsert {
+        if topic != OrderTopic::Created || order.status == OrderStatus::Cancelled {
+            // Updates and cancellations tell the customer nothing: one conditional write.
+            return Ok(match self.store.upsert_order(&order).await? {
+                Upsert::Stale(_) => Outcome::Duplicate,
+                Upsert::Created | Upsert::Updated => Outcome::Processed { messages_sent: 0 },
+            });
+        }
+        // The usual case in one transaction: the new order and the claims of its confirmation.
+        let outbox = self.outbox();
+        let links = self.links.for_order(&order.shop, &order.id, self.clock.now());
+        let ctx = MessageContext::about_order(settings, &order, &links);
+        let prepared = outbox.prepare(&ctx, MessageKind::OrderConfirmation, "")?;
+        let batch = outbox.send(settings, &order.id, prepared, Some(StateChange::NewOrder(&order)), None).await?;
+        match batch.change {
+            Some(ChangeOutcome::Written) | None => Ok(Outcome::Processed { messages_sent: batch.new_sends() }),
+            Some(ChangeOutcome::ShipmentsFirst) => self.order_after_its_shipments(settings, order).await,
+            Some(ChangeOutcome::Stale) if batch.settled => Ok(Outcome::Duplicate),
+            Some(ChangeOutcome::Stale) => {
+                // A late create after an update still confirms, with the newest stored data.
+                let current = self.store.get_order(&order.shop, &order.id).await?.unwrap_or(order);
+                if current.status == OrderStatus::Cancelled {
+                    return Ok(Outcome::Processed { messages_sent: 0 });
+                }
+                let sent = outbox.notify(settings, &current, None, None, MessageKind::OrderConfirmation, "").await?;
+                Ok(Outcome::Processed { messages_sent: sent })
+            }
+        }
+    }
+
+    /// An order whose shipments (and their carrier news) came first: confirmed, then those are
+    /// announced.
+    async fn order_after_its_shipments(&self, settings: &ShopSettings, order: Order) -> Result<Outcome, EdgeError> {
+        let current = match self.store.upsert_order(&order).await? {
             Upsert::Stale(stored) => *stored,
             Upsert::Created | Upsert::Updated => order,
         };
-        let mut messages_sent = 0;
         if current.status == OrderStatus::Cancelled {
-            return Ok(Outcome::Processed { messages_sent });
+            return Ok(Outcome::Processed { messages_sent: 0 });
         }
         let outbox = self.outbox();
-        if topic == OrderTopic::Created {
-            messages_sent += outbox.notify(settings, &current, None, None, MessageKind::OrderConfirmation, "").await?;
-        }
-        if is_new {
-            // Shipments (and their carrier news) that arrived before their order are announced now.
-            let view = self.store.order_view(&current.shop, &current.id).await?;
-            for shipment in &view.shipments {
-                messages_sent +=
-                    outbox.notify(settings, &current, Some(shipment), None, MessageKind::Shipped, &shipment.id).await?;
-                if let Some(tracking) = view.tracking.get(&shipment.id) {
-                    let journey = Journey { outbox: self.outbox() };
-                    let announced = journey
-                        .announce(settings, &view, &shipment.id, tracking.value.clone(), Some(tracking.version))
-                        .await?;
-                    if let TrackingOutcome::Applied { messages_sent: n, .. } = announced {
-                        messages_sent += n;
-                    }
+        let mut messages_sent =
+            outbox.notify(settings, &current, None, None, MessageKind::OrderConfirmation, "").await?;
+        let view = self.store.order_view(&current.shop, &current.id).await?;
+        for shipment in &view.shipments {
+            messages_sent +=
+                outbox.notify(settings, &current, Some(shipment), None, MessageKind::Shipped, &shipment.id).await?;
+            if view.tracking.contains_key(&shipment.id) {
+                let journey = Journey { outbox: self.outbox() };
+                if let TrackingOutcome::Applied { messages_sent: n, .. } =
+                    journey.announce_stored(settings, &current.id, &shipment.id).await?
+                {
+                    messages_sent += n;
                 }
             }
         }
@@ -260,8 +272,17 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
             Upsert::Stale(stored) => *stored,
             Upsert::Created | Upsert::Updated => shipment,
         };
-        let Some(order) = self.store.get_order(&settings.shop, &current.order_id).await? else {
-            return Ok(Outcome::ShipmentAwaitingOrder);
+        let order = match self.store.get_order(&settings.shop, &current.order_id).await? {
+            Some(order) => order,
+            None => {
+                // Marked before looking again, so that the order's own write sees the mark or
+                // this look sees the order: one of the two announces the shipment.
+                self.store.mark_shipments_first(&settings.shop, &current.order_id).await?;
+                match self.store.get_order(&settings.shop, &current.order_id).await? {
+                    Some(order) => order,
+                    None => return Ok(Outcome::ShipmentAwaitingOrder),
+                }
+            }
         };
         if order.status == OrderStatus::Cancelled {
             return Ok(Outcome::Processed { messages_sent: 0 });
@@ -384,7 +405,7 @@ mod rules {
             at: now,
             lease_until: now + chrono::Duration::seconds(ppx_shared::notify::CLAIM_LEASE_SECS),
         };
-        app.store.claim_message(&shop, &order, &key, &claim).await.unwrap();
+        app.store.claim_messages(&shop, &order, std::slice::from_ref(&key), &claim, None).await.unwrap();
         let during = app.handle(shopify_request("orders/create", ORDER, "w1"), "r1").await;
         assert_eq!(during.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(app.email.sent().is_empty());

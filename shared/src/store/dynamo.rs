@@ -1,8 +1,8 @@
 //! The DynamoDB adapter. One table; keys are documented in the README ("Table design").
 
 use super::{
-    Claim, ClaimOutcome, DeliveryRecord, DueReview, OrderView, ReviewOutcome, Store, StoreError, SurveyAnswer,
-    TrackingLookup, TrackingTarget, Upsert, Versioned, WebhookReceipt,
+    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, OrderView, ReviewOutcome,
+    StateChange, Store, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert, Versioned,
 };
 use crate::ids::{OrderId, ShopId, TrackingNumber};
 use crate::messages::{DeliveryState, MessageKey, MessageRecord};
@@ -13,7 +13,11 @@ use crate::table::{GSI1, GSI1_PARTITION_KEY, GSI1_SORT_KEY, PARTITION_KEY, SORT_
 use crate::tracking::{CarrierUpdate, ShipmentTracking};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update, WriteRequest,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -31,11 +35,12 @@ pub mod keys {
     pub const ORDER: &str = "ORDER";
     pub const SHIPMENT_PREFIX: &str = "SHIPMENT#";
     pub const MESSAGE_PREFIX: &str = "MSG#";
-    pub const WEBHOOK: &str = "WEBHOOK";
     pub const TRACKING: &str = "TRACKING";
     pub const TRACKING_STATE_PREFIX: &str = "TRACKING#";
     pub const PENDING_PREFIX: &str = "PENDING#";
     pub const DELIVERY: &str = "DELIVERY";
+    /// Marks an order whose shipment arrived before it.
+    pub const SHIPMENTS_FIRST: &str = "SHIPMENTS_FIRST";
 
     pub fn shop(shop: &ShopId) -> String {
         format!("SHOP#{shop}")
@@ -91,9 +96,6 @@ pub mod keys {
     }
     pub fn time(at: DateTime<Utc>) -> String {
         at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-    }
-    pub fn webhook(shop: &ShopId, receipt: &WebhookReceipt) -> String {
-        format!("SHOP#{shop}#WEBHOOK#{}#{}", receipt.source.as_str(), receipt.delivery_id)
     }
 }
 
@@ -295,6 +297,178 @@ impl DynamoStore {
     }
 }
 
+/// A claim may be taken when none exists, or when its holder's lease ran out before sending.
+const CLAIM_CONDITION: &str = "attribute_not_exists(pk) OR (#state = :sending AND lease_until_ms < :now)";
+
+fn claim_item(shop: &ShopId, order: &OrderId, message: &MessageKey, claim: &Claim) -> Item {
+    let mut item = key(keys::order(shop, order), keys::message(message));
+    item.insert("state".into(), s("sending"));
+    item.insert("claim_token".into(), s(claim.token.as_str()));
+    item.insert("lease_until_ms".into(), n(claim.lease_until.timestamp_millis()));
+    item.insert("record".into(), encode(&MessageRecord::claimed(message, claim.at)));
+    item
+}
+
+fn record_item(shop: &ShopId, order: &OrderId, record: &MessageRecord) -> Item {
+    let message = MessageKey::new(record.kind, &record.scope, record.channel);
+    let state = match record.state {
+        DeliveryState::Sending => "sending",
+        DeliveryState::Sent => "sent",
+        DeliveryState::Failed => "failed",
+    };
+    let mut item = key(keys::order(shop, order), keys::message(&message));
+    item.insert("state".into(), s(state));
+    item.insert("record".into(), encode(record));
+    item
+}
+
+/// Why a claim was refused, from the item that refused it. A retry of our own claim whose
+/// response was lost finds its own token: that claim is ours.
+fn claim_refused(stored: Option<&Item>, claim: &Claim) -> ClaimOutcome {
+    let text = |name: &str| stored.and_then(|i| i.get(name)).and_then(|v| v.as_s().ok()).map(String::as_str);
+    match (text("state"), text("claim_token")) {
+        (Some("sending"), Some(token)) if token == claim.token => ClaimOutcome::Claimed,
+        (Some("sending"), _) => ClaimOutcome::InFlight,
+        _ => ClaimOutcome::AlreadyDone,
+    }
+}
+
+impl DynamoStore {
+    /// The transaction items of a state change, each with what its refusal means.
+    fn change_items(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        change: StateChange<'_>,
+    ) -> Vec<(TransactWriteItem, ChangeOutcome)> {
+        let put = |item: Item, condition: &str, values: Item| {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(condition)
+                .set_expression_attribute_values((!values.is_empty()).then_some(values))
+                .build()
+                .expect("table and item are set");
+            TransactWriteItem::builder().put(put).build()
+        };
+        match change {
+            StateChange::NewOrder(new) => {
+                let updated_at = n(new.updated_at.timestamp_millis());
+                let mut item = key(keys::order(shop, order), keys::ORDER);
+                item.insert("order".into(), encode(new));
+                item.insert("updated_at_ms".into(), updated_at.clone());
+                let newer = "attribute_not_exists(pk) OR updated_at_ms < :u";
+                let early = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(keys::order(shop, order), keys::SHIPMENTS_FIRST)))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .expect("table, key and condition are set");
+                vec![
+                    (put(item, newer, HashMap::from([(":u".to_owned(), updated_at)])), ChangeOutcome::Stale),
+                    (TransactWriteItem::builder().condition_check(early).build(), ChangeOutcome::ShipmentsFirst),
+                ]
+            }
+            StateChange::Tracking(change) => {
+                let mut items = Vec::with_capacity(3);
+                let (item, condition, values) =
+                    tracking_write(shop, order, change.shipment_id, change.tracking, change.expected);
+                items.push((put(item, condition, values), ChangeOutcome::Stale));
+                if let Some(applied) = change.applied.and_then(|a| self.applied_update(shop, a)) {
+                    items.push((TransactWriteItem::builder().update(applied).build(), ChangeOutcome::Stale));
+                }
+                if let Some(record) = change.delivery {
+                    let item = delivery_item(shop, order, record);
+                    items.push((put(item, "attribute_not_exists(pk)", HashMap::new()), ChangeOutcome::Stale));
+                }
+                for (shipment_id, version) in change.others {
+                    let check = ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(keys::order(shop, order), keys::tracking_state(shipment_id))));
+                    let check = match version {
+                        None => check.condition_expression("attribute_not_exists(pk)"),
+                        Some(v) => {
+                            check.condition_expression("version = :v").expression_attribute_values(":v", n(*v as i64))
+                        }
+                    };
+                    let check = check.build().expect("table, key and condition are set");
+                    items.push((TransactWriteItem::builder().condition_check(check).build(), ChangeOutcome::Stale));
+                }
+                items
+            }
+        }
+    }
+
+    /// The update that notes a carrier update as applied (nothing when it has no digests).
+    fn applied_update(&self, shop: &ShopId, applied: Applied<'_>) -> Option<Update> {
+        if applied.digests.is_empty() {
+            return None;
+        }
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tracking(shop, applied.number), keys::TRACKING)))
+            .expression_attribute_values(":d", AttributeValue::Ss(applied.digests.to_vec()));
+        let update = match applied.status {
+            Some(status) => update
+                .update_expression("ADD digests :d SET tracking_status = :s")
+                .expression_attribute_values(":s", s(status.as_str())),
+            None => update.update_expression("ADD digests :d"),
+        };
+        Some(update.build().expect("table, key and expression are set"))
+    }
+
+    /// A claim without a state change: one conditional put.
+    async fn claim_one(&self, item: Item, claim: &Claim) -> Result<ClaimOutcome, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(CLAIM_CONDITION)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":now", n(claim.at.timestamp_millis()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ClaimOutcome::Claimed),
+            Err(err) => match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
+                    Ok(claim_refused(c.item.as_ref(), claim))
+                }
+                _ => Err(unavailable(err)),
+            },
+        }
+    }
+}
+
+/// A shipment's tracking item with the condition on its version.
+fn tracking_write(
+    shop: &ShopId,
+    order: &OrderId,
+    shipment_id: &str,
+    tracking: &ShipmentTracking,
+    expected: Option<u64>,
+) -> (Item, &'static str, Item) {
+    let mut item = key(keys::order(shop, order), keys::tracking_state(shipment_id));
+    item.insert("tracking".into(), encode(tracking));
+    item.insert("version".into(), n(expected.map_or(1, |v| v as i64 + 1)));
+    match expected {
+        None => (item, "attribute_not_exists(pk)", HashMap::new()),
+        Some(version) => (item, "version = :v", HashMap::from([(":v".to_owned(), n(version as i64))])),
+    }
+}
+
+fn delivery_item(shop: &ShopId, order: &OrderId, record: &DeliveryRecord) -> Item {
+    let mut item = key(keys::order(shop, order), keys::DELIVERY);
+    item.insert(GSI1_PARTITION_KEY.into(), s(keys::review_due(shop)));
+    item.insert(GSI1_SORT_KEY.into(), s(keys::by_time(record.review_due_at, order)));
+    item.insert("order_id".into(), s(order.as_str()));
+    item.insert("delivery".into(), encode(record));
+    item
+}
+
 impl DynamoStore {
     fn return_item(shop: &ShopId, ret: &Return) -> Item {
         let mut item = key(keys::order(shop, &ret.request.order_id), keys::return_item(&ret.id));
@@ -317,21 +491,6 @@ impl Store for DynamoStore {
         item.insert(GSI1_PARTITION_KEY.into(), s(keys::SHOPS));
         item.insert(GSI1_SORT_KEY.into(), s(settings.shop.as_str()));
         item.insert("settings".into(), encode(settings));
-        self.put(item).await
-    }
-
-    async fn webhook_seen(&self, shop: &ShopId, receipt: &WebhookReceipt) -> Result<bool, StoreError> {
-        self.exists(keys::webhook(shop, receipt), keys::WEBHOOK).await
-    }
-
-    async fn record_webhook(
-        &self,
-        shop: &ShopId,
-        receipt: &WebhookReceipt,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let mut item = key(keys::webhook(shop, receipt), keys::WEBHOOK);
-        item.insert(TTL_ATTRIBUTE.into(), n(expires_at.timestamp()));
         self.put(item).await
     }
 
@@ -376,11 +535,18 @@ impl Store for DynamoStore {
 
     async fn upsert_shipment(&self, shop: &ShopId, shipment: &Shipment) -> Result<Upsert<Shipment>, StoreError> {
         // The index goes first and is idempotent: a crash after it leaves nothing a retry would skip.
+        // An update, so that what carrier updates recorded on the number stays.
         if let Some(number) = &shipment.tracking_number {
-            let mut index = key(keys::tracking(shop, number), keys::TRACKING);
-            index.insert("order_id".into(), s(shipment.order_id.as_str()));
-            index.insert("shipment_id".into(), s(shipment.id.as_str()));
-            self.put(index).await?;
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::tracking(shop, number), keys::TRACKING)))
+                .update_expression("SET order_id = :o, shipment_id = :s")
+                .expression_attribute_values(":o", s(shipment.order_id.as_str()))
+                .expression_attribute_values(":s", s(shipment.id.as_str()))
+                .send()
+                .await
+                .map_err(unavailable)?;
         }
         let mut item = key(keys::order(shop, &shipment.order_id), keys::shipment(&shipment.id));
         item.insert("shipment".into(), encode(shipment));
@@ -402,6 +568,12 @@ impl Store for DynamoStore {
                     shipment_id: decode(item, "shipment_id")?,
                     return_id: item.contains_key("return_id").then(|| decode(item, "return_id")).transpose()?,
                 });
+                if let Some(AttributeValue::Ss(digests)) = item.get("digests") {
+                    lookup.digests = digests.iter().cloned().collect();
+                }
+                if item.contains_key("tracking_status") {
+                    lookup.status = Some(decode(item, "tracking_status")?);
+                }
             } else if sk.starts_with(keys::PENDING_PREFIX) {
                 lookup.pending.push(decode(item, "update")?);
             }
@@ -433,16 +605,8 @@ impl Store for DynamoStore {
         tracking: &ShipmentTracking,
         expected: Option<u64>,
     ) -> Result<bool, StoreError> {
-        let mut item = key(keys::order(shop, order), keys::tracking_state(shipment_id));
-        item.insert("tracking".into(), encode(tracking));
-        item.insert("version".into(), n(expected.map_or(1, |v| v as i64 + 1)));
-        match expected {
-            None => self.put_conditional(item, "attribute_not_exists(pk)", HashMap::new()).await,
-            Some(version) => {
-                let values = HashMap::from([(":v".to_owned(), n(version as i64))]);
-                self.put_conditional(item, "version = :v", values).await
-            }
-        }
+        let (item, condition, values) = tracking_write(shop, order, shipment_id, tracking, expected);
+        self.put_conditional(item, condition, values).await
     }
 
     async fn record_delivery(
@@ -451,12 +615,11 @@ impl Store for DynamoStore {
         order: &OrderId,
         record: &DeliveryRecord,
     ) -> Result<bool, StoreError> {
-        let mut item = key(keys::order(shop, order), keys::DELIVERY);
-        item.insert(GSI1_PARTITION_KEY.into(), s(keys::review_due(shop)));
-        item.insert(GSI1_SORT_KEY.into(), s(keys::by_time(record.review_due_at, order)));
-        item.insert("order_id".into(), s(order.as_str()));
-        item.insert("delivery".into(), encode(record));
-        self.put_conditional(item, "attribute_not_exists(pk)", HashMap::new()).await
+        self.put_conditional(delivery_item(shop, order, record), "attribute_not_exists(pk)", HashMap::new()).await
+    }
+
+    async fn mark_shipments_first(&self, shop: &ShopId, order: &OrderId) -> Result<(), StoreError> {
+        self.put(key(keys::order(shop, order), keys::SHIPMENTS_FIRST)).await
     }
 
     async fn list_shops(&self) -> Result<Vec<ShopId>, StoreError> {
@@ -610,66 +773,135 @@ impl Store for DynamoStore {
         self.put(index).await
     }
 
-    async fn claim_message(
+    async fn claim_messages(
         &self,
         shop: &ShopId,
         order: &OrderId,
-        message: &MessageKey,
+        keys: &[MessageKey],
         claim: &Claim,
-    ) -> Result<ClaimOutcome, StoreError> {
-        let record = MessageRecord::claimed(message, claim.at);
-        let mut item = key(keys::order(shop, order), keys::message(message));
-        item.insert("state".into(), s("sending"));
-        item.insert("claim_token".into(), s(claim.token.as_str()));
-        item.insert("lease_until_ms".into(), n(claim.lease_until.timestamp_millis()));
-        item.insert("record".into(), encode(&record));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR (#state = :sending AND lease_until_ms < :now)")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":sending", s("sending"))
-            .expression_attribute_values(":now", n(claim.at.timestamp_millis()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(ClaimOutcome::Claimed),
-            Err(err) => match err.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
-                    let in_flight = c
-                        .item
-                        .as_ref()
-                        .and_then(|i| i.get("state"))
-                        .and_then(|v| v.as_s().ok())
-                        .is_some_and(|state| state == "sending");
-                    Ok(if in_flight { ClaimOutcome::InFlight } else { ClaimOutcome::AlreadyDone })
+        change: Option<StateChange<'_>>,
+    ) -> Result<ClaimBatch, StoreError> {
+        let change_items = change.map(|c| self.change_items(shop, order, c)).unwrap_or_default();
+        let mut claims = vec![ClaimOutcome::NotAttempted; keys.len()];
+        let mut open: Vec<usize> = (0..keys.len()).collect();
+        let mut conflicts = 0;
+        loop {
+            if change_items.is_empty() && open.len() <= 1 {
+                if let Some(&i) = open.first() {
+                    claims[i] = self.claim_one(claim_item(shop, order, &keys[i], claim), claim).await?;
                 }
-                _ => Err(unavailable(err)),
-            },
+                return Ok(ClaimBatch { change: None, claims });
+            }
+            let mut items: Vec<TransactWriteItem> = change_items.iter().map(|(item, _)| item.clone()).collect();
+            for &i in &open {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(claim_item(shop, order, &keys[i], claim)))
+                    .condition_expression(CLAIM_CONDITION)
+                    .expression_attribute_names("#state", "state")
+                    .expression_attribute_values(":sending", s("sending"))
+                    .expression_attribute_values(":now", n(claim.at.timestamp_millis()))
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .build()
+                    .expect("table and item are set");
+                items.push(TransactWriteItem::builder().put(put).build());
+            }
+            let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+            let reasons = match result {
+                Ok(_) => {
+                    for &i in &open {
+                        claims[i] = ClaimOutcome::Claimed;
+                    }
+                    return Ok(ClaimBatch { change: change.map(|_| ChangeOutcome::Written), claims });
+                }
+                Err(err) => match err.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(e)) => e.cancellation_reasons().to_vec(),
+                    _ => return Err(unavailable(err)),
+                },
+            };
+            if reasons.len() != change_items.len() + open.len() {
+                return Err(StoreError::Unavailable(format!("transaction cancelled with {} reasons", reasons.len())));
+            }
+            let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+            if (0..reasons.len()).any(|i| code(i) == "TransactionConflict") {
+                // Another transaction on the same items: try again, a few times.
+                conflicts += 1;
+                if conflicts < 3 {
+                    continue;
+                }
+                return Err(StoreError::Unavailable("transaction conflicts on the order's items".into()));
+            }
+            if let Some(other) = (0..reasons.len()).map(code).find(|c| !matches!(*c, "None" | "ConditionalCheckFailed"))
+            {
+                return Err(StoreError::Unavailable(format!("transaction cancelled: {other}")));
+            }
+            let refused = change_items.iter().enumerate().find(|(i, _)| code(*i) == "ConditionalCheckFailed");
+            let mut still_open = Vec::new();
+            for (position, &i) in open.iter().enumerate() {
+                let reason = &reasons[change_items.len() + position];
+                if reason.code() == Some("ConditionalCheckFailed") {
+                    claims[i] = claim_refused(reason.item(), claim);
+                } else {
+                    still_open.push(i);
+                }
+            }
+            if let Some((_, (_, outcome))) = refused {
+                return Ok(ClaimBatch { change: Some(*outcome), claims });
+            }
+            open = still_open;
         }
     }
 
-    async fn complete_message(
+    async fn complete_messages(
         &self,
         shop: &ShopId,
         order: &OrderId,
-        message: &MessageKey,
-        claim_token: &str,
-        record: &MessageRecord,
-    ) -> Result<bool, StoreError> {
-        let state = match record.state {
-            DeliveryState::Sending => "sending",
-            DeliveryState::Sent => "sent",
-            DeliveryState::Failed => "failed",
-        };
-        let mut item = key(keys::order(shop, order), keys::message(message));
-        item.insert("state".into(), s(state));
-        item.insert("record".into(), encode(record));
-        let values = HashMap::from([(":token".to_owned(), s(claim_token))]);
-        self.put_conditional(item, "claim_token = :token", values).await
+        records: &[MessageRecord],
+        applied: Option<Applied<'_>>,
+    ) -> Result<(), StoreError> {
+        if let Some(update) = applied.and_then(|a| self.applied_update(shop, a)) {
+            let mut items: Vec<TransactWriteItem> = records
+                .iter()
+                .map(|record| {
+                    let put = Put::builder().table_name(&self.table).set_item(Some(record_item(shop, order, record)));
+                    TransactWriteItem::builder().put(put.build().expect("table and item are set")).build()
+                })
+                .collect();
+            items.push(TransactWriteItem::builder().update(update).build());
+            self.client.transact_write_items().set_transact_items(Some(items)).send().await.map_err(unavailable)?;
+            return Ok(());
+        }
+        if records.is_empty() {
+            return Ok(());
+        }
+        if let [record] = records {
+            return self.put(record_item(shop, order, record)).await;
+        }
+        let mut requests: Vec<WriteRequest> = records
+            .iter()
+            .map(|record| {
+                let put = PutRequest::builder().set_item(Some(record_item(shop, order, record))).build();
+                WriteRequest::builder().put_request(put.expect("item is set")).build()
+            })
+            .collect();
+        // Throttled parts come back unprocessed; they are retried here, briefly.
+        for attempt in 0..5 {
+            if requests.is_empty() {
+                return Ok(());
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            requests = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+        }
+        Err(StoreError::Unavailable(format!("{} message records left unprocessed", requests.len())))
     }
 
     async fn release_message(

@@ -2,17 +2,17 @@
 //! decided under one lock.
 
 use super::{
-    Claim, ClaimOutcome, DeliveryRecord, DueReview, OrderView, ReviewOutcome, Store, StoreError, SurveyAnswer,
-    TrackingLookup, TrackingTarget, Upsert, Versioned, WebhookReceipt, email_key,
+    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, OrderView, ReviewOutcome,
+    StateChange, Store, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert, Versioned, email_key,
 };
 use crate::ids::{OrderId, ShopId, TrackingNumber};
 use crate::messages::{DeliveryState, MessageKey, MessageRecord};
 use crate::order::{Order, Shipment};
 use crate::returns::{Return, ReturnState};
 use crate::settings::ShopSettings;
-use crate::tracking::{CarrierUpdate, ShipmentTracking};
+use crate::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 
 type OrderKey = (ShopId, OrderId);
@@ -23,7 +23,6 @@ type MessageSlot = (String, String, String);
 #[derive(Default)]
 struct State {
     settings: HashMap<ShopId, ShopSettings>,
-    webhooks: HashSet<(ShopId, WebhookReceiptKey)>,
     orders: HashMap<OrderKey, Order>,
     shipments: HashMap<OrderKey, BTreeMap<String, Shipment>>,
     messages: HashMap<OrderKey, BTreeMap<MessageSlot, LogEntry>>,
@@ -31,14 +30,14 @@ struct State {
     pending: HashMap<(ShopId, TrackingNumber), Vec<CarrierUpdate>>,
     tracking: HashMap<OrderKey, BTreeMap<String, Versioned<ShipmentTracking>>>,
     deliveries: HashMap<OrderKey, DeliveryRecord>,
+    shipments_first: HashSet<OrderKey>,
+    /// Per tracking number: digests of applied updates and the latest status.
+    applied: HashMap<(ShopId, TrackingNumber), (BTreeSet<String>, Option<TrackingStatus>)>,
     review_outcomes: HashMap<OrderKey, ReviewOutcome>,
     unsubscribed: HashSet<(ShopId, String)>,
     surveys: HashMap<OrderKey, SurveyAnswer>,
     returns: HashMap<(ShopId, String), Return>,
 }
-
-#[derive(PartialEq, Eq, Hash)]
-struct WebhookReceiptKey(&'static str, String);
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -59,6 +58,12 @@ impl MemoryStore {
     }
 }
 
+fn note_applied(s: &mut State, shop: &ShopId, applied: Applied<'_>) {
+    let noted = s.applied.entry((shop.clone(), applied.number.clone())).or_default();
+    noted.0.extend(applied.digests.iter().cloned());
+    noted.1 = applied.status.or(noted.1);
+}
+
 fn message_slot(key: &MessageKey) -> MessageSlot {
     (key.kind.as_str().to_owned(), key.scope.clone(), key.channel.as_str().to_owned())
 }
@@ -70,22 +75,6 @@ impl Store for MemoryStore {
 
     async fn put_settings(&self, settings: &ShopSettings) -> Result<(), StoreError> {
         self.with(|s| s.settings.insert(settings.shop.clone(), settings.clone()));
-        Ok(())
-    }
-
-    async fn webhook_seen(&self, shop: &ShopId, receipt: &WebhookReceipt) -> Result<bool, StoreError> {
-        let key = (shop.clone(), WebhookReceiptKey(receipt.source.as_str(), receipt.delivery_id.clone()));
-        Ok(self.with(|s| s.webhooks.contains(&key)))
-    }
-
-    async fn record_webhook(
-        &self,
-        shop: &ShopId,
-        receipt: &WebhookReceipt,
-        _: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let key = (shop.clone(), WebhookReceiptKey(receipt.source.as_str(), receipt.delivery_id.clone()));
-        self.with(|s| s.webhooks.insert(key));
         Ok(())
     }
 
@@ -145,9 +134,14 @@ impl Store for MemoryStore {
 
     async fn lookup_tracking(&self, shop: &ShopId, number: &TrackingNumber) -> Result<TrackingLookup, StoreError> {
         let key = (shop.clone(), number.clone());
-        Ok(self.with(|s| TrackingLookup {
-            target: s.tracking_index.get(&key).cloned(),
-            pending: s.pending.get(&key).cloned().unwrap_or_default(),
+        Ok(self.with(|s| {
+            let (digests, status) = s.applied.get(&key).cloned().unwrap_or_default();
+            TrackingLookup {
+                target: s.tracking_index.get(&key).cloned(),
+                pending: s.pending.get(&key).cloned().unwrap_or_default(),
+                digests,
+                status,
+            }
         }))
     }
 
@@ -342,46 +336,101 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn claim_message(
+    async fn claim_messages(
         &self,
         shop: &ShopId,
         order: &OrderId,
-        key: &MessageKey,
+        keys: &[MessageKey],
         claim: &Claim,
-    ) -> Result<ClaimOutcome, StoreError> {
+        change: Option<StateChange<'_>>,
+    ) -> Result<ClaimBatch, StoreError> {
+        let order_key = (shop.clone(), order.clone());
         Ok(self.with(|s| {
-            let log = s.messages.entry((shop.clone(), order.clone())).or_default();
-            let slot = message_slot(key);
-            match log.get(&slot) {
-                Some((record, _, _)) if record.state != DeliveryState::Sending => ClaimOutcome::AlreadyDone,
-                Some((_, _, lease_until)) if *lease_until >= claim.at => ClaimOutcome::InFlight,
-                _ => {
+            let log = s.messages.entry(order_key.clone()).or_default();
+            let mut claims: Vec<ClaimOutcome> = keys
+                .iter()
+                .map(|key| match log.get(&message_slot(key)) {
+                    Some((record, _, _)) if record.state != DeliveryState::Sending => ClaimOutcome::AlreadyDone,
+                    Some((_, token, _)) if token.as_deref() == Some(claim.token.as_str()) => ClaimOutcome::Claimed,
+                    Some((_, _, lease_until)) if *lease_until >= claim.at => ClaimOutcome::InFlight,
+                    _ => ClaimOutcome::NotAttempted,
+                })
+                .collect();
+            let refused = change.and_then(|change| match change {
+                StateChange::NewOrder(new) => {
+                    if s.orders.get(&order_key).is_some_and(|stored| stored.updated_at >= new.updated_at) {
+                        Some(ChangeOutcome::Stale)
+                    } else if s.shipments_first.contains(&order_key) {
+                        Some(ChangeOutcome::ShipmentsFirst)
+                    } else {
+                        None
+                    }
+                }
+                StateChange::Tracking(t) => {
+                    let stored = s.tracking.get(&order_key);
+                    let version = |id: &str| stored.and_then(|m| m.get(id)).map(|v| v.version);
+                    let delivered_before = t.delivery.is_some() && s.deliveries.contains_key(&order_key);
+                    let others_moved = t.others.iter().any(|(id, expected)| version(id) != *expected);
+                    (version(t.shipment_id) != t.expected || delivered_before || others_moved)
+                        .then_some(ChangeOutcome::Stale)
+                }
+            });
+            if let Some(outcome) = refused {
+                return ClaimBatch { change: Some(outcome), claims };
+            }
+            match change {
+                Some(StateChange::NewOrder(new)) => {
+                    s.orders.insert(order_key.clone(), new.clone());
+                }
+                Some(StateChange::Tracking(t)) => {
+                    let version = t.expected.map_or(1, |v| v + 1);
+                    let slot = s.tracking.entry(order_key.clone()).or_default();
+                    slot.insert(t.shipment_id.to_owned(), Versioned { value: t.tracking.clone(), version });
+                    if let Some(applied) = t.applied {
+                        note_applied(s, shop, applied);
+                    }
+                    if let Some(record) = t.delivery {
+                        s.deliveries.insert(order_key.clone(), record.clone());
+                    }
+                }
+                None => {}
+            }
+            let log = s.messages.entry(order_key).or_default();
+            for (key, outcome) in keys.iter().zip(claims.iter_mut()) {
+                if *outcome == ClaimOutcome::NotAttempted {
                     let record = MessageRecord::claimed(key, claim.at);
-                    log.insert(slot, (record, Some(claim.token.clone()), claim.lease_until));
-                    ClaimOutcome::Claimed
+                    log.insert(message_slot(key), (record, Some(claim.token.clone()), claim.lease_until));
+                    *outcome = ClaimOutcome::Claimed;
                 }
             }
+            ClaimBatch { change: change.map(|_| ChangeOutcome::Written), claims }
         }))
     }
 
-    async fn complete_message(
+    async fn complete_messages(
         &self,
         shop: &ShopId,
         order: &OrderId,
-        key: &MessageKey,
-        claim_token: &str,
-        record: &MessageRecord,
-    ) -> Result<bool, StoreError> {
-        Ok(self.with(|s| {
-            let log = s.messages.entry((shop.clone(), order.clone())).or_default();
-            match log.get_mut(&message_slot(key)) {
-                Some(entry) if entry.1.as_deref() == Some(claim_token) => {
-                    *entry = (record.clone(), None, entry.2);
-                    true
-                }
-                _ => false,
+        records: &[MessageRecord],
+        applied: Option<Applied<'_>>,
+    ) -> Result<(), StoreError> {
+        self.with(|s| {
+            if let Some(applied) = applied {
+                note_applied(s, shop, applied);
             }
-        }))
+            let log = s.messages.entry((shop.clone(), order.clone())).or_default();
+            for record in records {
+                let key = MessageKey::new(record.kind, &record.scope, record.channel);
+                let lease = log.get(&message_slot(&key)).map_or(record.at, |e| e.2);
+                log.insert(message_slot(&key), (record.clone(), None, lease));
+            }
+        });
+        Ok(())
+    }
+
+    async fn mark_shipments_first(&self, shop: &ShopId, order: &OrderId) -> Result<(), StoreError> {
+        self.with(|s| s.shipments_first.insert((shop.clone(), order.clone())));
+        Ok(())
     }
 
     async fn release_message(

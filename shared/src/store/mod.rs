@@ -8,11 +8,11 @@ pub mod memory;
 use crate::ids::{OrderId, ShopId, TrackingNumber};
 use crate::messages::{MessageKey, MessageRecord};
 use crate::order::{Order, Shipment};
-use crate::settings::{ShopSettings, WebhookSource};
+use crate::settings::ShopSettings;
 use crate::tracking::{CarrierUpdate, ShipmentTracking};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,59 @@ pub enum ClaimOutcome {
     AlreadyDone,
     /// Someone else holds an unexpired claim; retry later.
     InFlight,
+    /// Free, but not taken: the state change it went with was refused.
+    NotAttempted,
+}
+
+/// A state change written in one transaction with the claims of the messages it calls for, so
+/// that one request both records what happened and reserves what must be said about it.
+#[derive(Debug, Clone, Copy)]
+pub enum StateChange<'a> {
+    /// A new order, unless a version as new or newer is stored, and only while no shipment of
+    /// it came first (then the caller needs the whole order view).
+    NewOrder(&'a Order),
+    Tracking(TrackingChange<'a>),
+}
+
+/// A shipment's tracking, written if its stored version is still `expected` (`None`: never written).
+#[derive(Debug, Clone, Copy)]
+pub struct TrackingChange<'a> {
+    pub order: &'a OrderId,
+    pub shipment_id: &'a str,
+    pub tracking: &'a ShipmentTracking,
+    pub expected: Option<u64>,
+    /// Recorded with the change when it calls for no message (else with the messages' records).
+    pub applied: Option<Applied<'a>>,
+    /// Written with it when this change completes the order's delivery (once).
+    pub delivery: Option<&'a DeliveryRecord>,
+    /// The other shipments' tracking versions the delivery was decided from: if one moved,
+    /// the change is stale (two parcels delivered at once must not both miss the delivery).
+    pub others: &'a [(&'a str, Option<u64>)],
+}
+
+/// A carrier update whose every effect is done, noted on its tracking number: its digests
+/// (`CarrierUpdate::digests`), so that a replay costs one read, and the status it led to.
+#[derive(Debug, Clone, Copy)]
+pub struct Applied<'a> {
+    pub number: &'a TrackingNumber,
+    pub digests: &'a [String],
+    pub status: Option<crate::tracking::TrackingStatus>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    Written,
+    /// A newer order is stored, the tracking moved on, or the delivery was recorded meanwhile.
+    Stale,
+    /// Shipments of this new order arrived before it.
+    ShipmentsFirst,
+}
+
+/// What [`Store::claim_messages`] did: the change (if one was asked) and each claim, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimBatch {
+    pub change: Option<ChangeOutcome>,
+    pub claims: Vec<ClaimOutcome>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,13 +106,6 @@ pub struct Claim {
     pub at: DateTime<Utc>,
     /// After this a crashed sender's claim may be taken over.
     pub lease_until: DateTime<Utc>,
-}
-
-/// A webhook delivery as identified by its sender, for cheap duplicate detection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookReceipt {
-    pub source: WebhookSource,
-    pub delivery_id: String,
 }
 
 /// An order with everything recorded about it, as operators see it.
@@ -85,6 +131,10 @@ pub struct Versioned<T> {
 pub struct TrackingLookup {
     pub target: Option<TrackingTarget>,
     pub pending: Vec<CarrierUpdate>,
+    /// Digests of every carrier update applied to the number (`CarrierUpdate::digests`).
+    pub digests: BTreeSet<String>,
+    /// The shipment's status as of the last applied update.
+    pub status: Option<crate::tracking::TrackingStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,19 +220,6 @@ pub trait Store: Send + Sync {
     fn get_settings(&self, shop: &ShopId) -> impl Future<Output = Result<Option<ShopSettings>, StoreError>> + Send;
     fn put_settings(&self, settings: &ShopSettings) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    fn webhook_seen(
-        &self,
-        shop: &ShopId,
-        receipt: &WebhookReceipt,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Written only after every effect of the delivery is done.
-    fn record_webhook(
-        &self,
-        shop: &ShopId,
-        receipt: &WebhookReceipt,
-        expires_at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
     /// Stores the order unless the stored one has the same or a newer `updated_at`.
     fn upsert_order(&self, order: &Order) -> impl Future<Output = Result<Upsert<Order>, StoreError>> + Send;
     fn get_order(&self, shop: &ShopId, id: &OrderId) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
@@ -219,6 +256,12 @@ pub trait Store: Send + Sync {
         tracking: &ShipmentTracking,
         expected: Option<u64>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Notes that a shipment of an order came before the order itself (see `StateChange::NewOrder`).
+    fn mark_shipments_first(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Records the order's delivery and queues its review request, once. Returns false if it
     /// was already recorded.
     fn record_delivery(
@@ -308,23 +351,27 @@ pub trait Store: Send + Sync {
         return_id: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    fn claim_message(
+    /// Claims messages of an order, together with a state change in one transaction when one is
+    /// given. A refused change leaves every claim untaken; a claim that is done or in flight does
+    /// not stop the others or the change.
+    fn claim_messages(
         &self,
         shop: &ShopId,
         order: &OrderId,
-        key: &MessageKey,
+        keys: &[MessageKey],
         claim: &Claim,
-    ) -> impl Future<Output = Result<ClaimOutcome, StoreError>> + Send;
-    /// Marks a claimed message sent (or permanently failed) with its log entry.
-    /// Returns false when the claim was lost to another sender after its lease ran out.
-    fn complete_message(
+        change: Option<StateChange<'_>>,
+    ) -> impl Future<Output = Result<ClaimBatch, StoreError>> + Send;
+    /// Records claimed messages as sent (or failed for good), with the carrier update they came
+    /// from when it is now fully applied, in one request. Unconditional and idempotent: a record
+    /// only ever says that a message went out or never will.
+    fn complete_messages(
         &self,
         shop: &ShopId,
         order: &OrderId,
-        key: &MessageKey,
-        claim_token: &str,
-        record: &MessageRecord,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+        records: &[MessageRecord],
+        applied: Option<Applied<'_>>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Gives a claim back after a failed send, so a retry can send.
     fn release_message(
         &self,
