@@ -17,7 +17,10 @@ echo "test: SAM template lint"
 echo "test: unit and end-to-end tests"
 mkdir -p target
 status=0
+rm -f target/chaos-summary.txt
 cargo test --workspace --quiet 2>&1 | tee target/test-output.txt || status=$?
+# The chaos replay's one-line summaries (tests/chaos.rs writes them; cargo hides test output).
+[ -f target/chaos-summary.txt ] && cat target/chaos-summary.txt
 
 echo "test: headless-Chromium tests of the customer pages"
 browser_status=0

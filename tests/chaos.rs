@@ -619,6 +619,15 @@ fn chaos_templates(settings: &mut ppx_shared::settings::ShopSettings) {
     }
 }
 
+/// Appends a summary line to `target/chaos-summary.txt`, which `make test` prints.
+fn note_summary(line: &str) {
+    use std::io::Write;
+    let path = ppx_e2e::repo_path("target/chaos-summary.txt");
+    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(file, "{line}");
+    }
+}
+
 struct Outcome {
     summary: String,
     /// Messages sent beyond the expected ones (only possible through an injected lost response).
@@ -744,6 +753,7 @@ async fn replay(name: &str, faults: Option<FaultInjector>, seed: u64, orders: us
         violations.len()
     );
     println!("{summary}");
+    note_summary(&summary);
     if let (Some(f), Some(_)) = (&faults, std::env::var_os("PPX_CHAOS_VERBOSE")) {
         eprintln!("{:#?}", f.counts());
     }
@@ -773,6 +783,9 @@ async fn every_order_gets_its_messages_when_aws_calls_fail() {
         })
         .map(|(_, n)| *n)
         .sum();
-    println!("chaos faults: {} extra messages, {lost_sends} SES/SNS responses lost after sending", outcome.extra);
+    let line =
+        format!("chaos faults: {} extra messages, {lost_sends} SES/SNS responses lost after sending", outcome.extra);
+    println!("{line}");
+    note_summary(&line);
     assert!(outcome.extra <= lost_sends as usize, "{} extra messages, {lost_sends} lost send responses", outcome.extra);
 }
