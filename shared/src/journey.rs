@@ -167,14 +167,9 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Journey<'_, S, E, T, C> {
                 tracking.delay_announcement(shipment_id, order.promised_delivery),
             ];
             let ctx = MessageContext {
-                settings,
-                order,
                 shipment: Some(shipment),
                 tracking: Some(&tracking),
-                tracking_url: &links.tracking,
-                returns_url: &links.returns,
-                review: None,
-                return_update: None,
+                ..MessageContext::about_order(settings, order, links)
             };
             for announcement in due.into_iter().flatten() {
                 prepared.extend(self.outbox.prepare(&ctx, announcement.kind, &announcement.scope)?);

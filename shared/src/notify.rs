@@ -67,6 +67,17 @@ pub fn message_channels(settings: &ShopSettings, order: &Order, kind: MessageKin
     channels
 }
 
+impl Claim {
+    /// A fresh claim taken at `now`, with the lease a send must finish within.
+    fn new(now: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            token: uuid::Uuid::new_v4().to_string(),
+            at: now,
+            lease_until: now + chrono::Duration::seconds(CLAIM_LEASE_SECS),
+        }
+    }
+}
+
 pub struct Outbox<'a, S, E, T, C> {
     pub store: &'a S,
     pub email: &'a E,
@@ -88,16 +99,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
         scope: &str,
     ) -> Result<usize, NotifyError> {
         let links = self.links.for_order(&order.shop, &order.id, self.clock.now());
-        let ctx = MessageContext {
-            settings,
-            order,
-            shipment,
-            tracking,
-            tracking_url: &links.tracking,
-            returns_url: &links.returns,
-            review: None,
-            return_update: None,
-        };
+        let ctx = MessageContext { shipment, tracking, ..MessageContext::about_order(settings, order, &links) };
         let deliveries = self.send_once(&ctx, kind, scope).await?;
         Ok(deliveries.iter().filter(|d| d.is_new_send()).count())
     }
@@ -163,11 +165,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
     ) -> Result<Batch, NotifyError> {
         let shop = &settings.shop;
         let now = self.clock.now();
-        let claim = Claim {
-            token: uuid::Uuid::new_v4().to_string(),
-            at: now,
-            lease_until: now + chrono::Duration::seconds(CLAIM_LEASE_SECS),
-        };
+        let claim = Claim::new(now);
         let keys: Vec<MessageKey> = prepared.iter().map(|p| p.key.clone()).collect();
         let claimed = self.store.claim_messages(shop, order, &keys, &claim, change).await?;
         if claimed.change.is_some_and(|c| c != ChangeOutcome::Written) {
@@ -324,11 +322,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
         Fut: std::future::Future<Output = Result<String, SendError>>,
     {
         let now = self.clock.now();
-        let claim = Claim {
-            token: uuid::Uuid::new_v4().to_string(),
-            at: now,
-            lease_until: now + chrono::Duration::seconds(CLAIM_LEASE_SECS),
-        };
+        let claim = Claim::new(now);
         let claimed = self.store.claim_messages(shop, order, std::slice::from_ref(key), &claim, None).await?;
         match claimed.claims.first() {
             Some(ClaimOutcome::Claimed) => {}

@@ -200,16 +200,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> Return
     async fn announce(&self, settings: &ShopSettings, order: &Order, ret: &Return) -> Result<usize, ReturnError> {
         let scope = format!("{}#{}", ret.id, ret.state.as_str());
         let links = self.outbox.links.for_order(&order.shop, &order.id, self.outbox.clock.now());
-        let ctx = MessageContext {
-            settings,
-            order,
-            shipment: None,
-            tracking: None,
-            tracking_url: &links.tracking,
-            returns_url: &links.returns,
-            review: None,
-            return_update: Some(ret),
-        };
+        let ctx = MessageContext { return_update: Some(ret), ..MessageContext::about_order(settings, order, &links) };
         let deliveries = self.outbox.send_once(&ctx, MessageKind::ReturnUpdate, &scope).await?;
         let mut sent = deliveries.iter().filter(|d| d.is_new_send()).count();
         if let Some(topic) = settings.return_events_topic_arn.as_deref() {

@@ -155,16 +155,8 @@ impl<S: Store, E: EmailSender, C: Clock> ReviewRequest<S, E, C> {
             (None, Some(order)) => {
                 let links = self.links.for_order(&order.shop, &order.id, now);
                 let review = self.links.for_review(&order.shop, &order.id, now);
-                let ctx = MessageContext {
-                    settings,
-                    order,
-                    shipment: None,
-                    tracking: None,
-                    tracking_url: &links.tracking,
-                    returns_url: &links.returns,
-                    review: Some(&review),
-                    return_update: None,
-                };
+                let ctx =
+                    MessageContext { review: Some(&review), ..MessageContext::about_order(settings, order, &links) };
                 let outbox = Outbox {
                     store: &self.store,
                     email: &self.email,
