@@ -2,7 +2,7 @@
 
 DynamoDB makes each conditional write and each transaction atomic. moto's threaded server does
 not: two requests can both pass a condition before either writes. The concurrency tests need
-DynamoDB's guarantee, so every AWS request here runs under one lock (moto is GIL-bound anyway).
+DynamoDB's guarantee, so every request here runs under one lock (moto is GIL-bound anyway).
 
 moto backs up every table a transaction touches with a deep copy, once per item, before it
 starts: on a table of a few thousand items that costs seconds and gigabytes. Since requests run
@@ -24,10 +24,7 @@ _handle = DomainDispatcherApplication.__call__
 
 
 def _serialized(self, environ, start_response):
-    # moto's own API (the state dump tests read back) is slow on a big state and changes
-    # nothing: it must not hold up the AWS calls.
-    if environ.get("PATH_INFO", "").startswith("/moto-api"):
-        return _handle(self, environ, start_response)
+    # moto's own API too: its state dump, read while another request changes the state, fails.
     with _lock:
         # moto answers with lists; materialise anything lazy while the lock is held.
         return list(_handle(self, environ, start_response))
