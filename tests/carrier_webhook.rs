@@ -123,6 +123,75 @@ async fn a_carrier_event_before_the_fulfillment_is_applied_when_it_arrives() {
     assert_eq!(view.tracking.values().next().unwrap().value.status, Some(TrackingStatus::OutForDelivery));
 }
 
+/// The carrier's first scan and the shop's fulfillment arrive together: whichever comes first,
+/// the scan is applied and announced once (the two meet on the tracking number's item).
+#[tokio::test]
+async fn a_carrier_event_racing_its_fulfillment_is_applied_once_either_way() {
+    async fn race(env: TestEnv) {
+        let (email, _) = place_order(&env).await;
+        let scan = checkpoint(&env, "out_for_delivery", 2, "Out for delivery");
+        let (carrier, shop) = tokio::join!(env.post_tracking(&scan), fulfill(&env));
+        assert!(matches!(carrier.status, 200 | 202 | 503), "{} {}", carrier.status, carrier.body);
+        assert!(matches!(shop.status, 200 | 503), "{} {}", shop.status, shop.body);
+        // What got a 5xx is re-delivered, as the providers do.
+        if carrier.status == 503 {
+            assert_eq!(env.post_tracking(&scan).await.status, 200);
+        }
+        if shop.status == 503 {
+            assert_eq!(fulfill(&env).await.status, 200);
+        }
+        let sent = subjects(&env.emails_to(&email).await);
+        assert_eq!(sent.len(), 3, "confirmation, shipped, out for delivery: {sent:?}");
+        assert_eq!(sent.iter().filter(|s| s.contains("out for delivery")).count(), 1, "{sent:?}");
+        let view = env.order_view(ORDER_ID).await;
+        assert_eq!(view.tracking.values().next().unwrap().value.status, Some(TrackingStatus::OutForDelivery));
+    }
+    let envs = futures::future::join_all((0..8).map(|_| TestEnv::start())).await;
+    futures::future::join_all(envs.into_iter().map(race)).await;
+}
+
+/// The two orders of that race, one at a time, through the DynamoDB adapter itself.
+#[tokio::test]
+async fn a_kept_update_and_its_shipments_index_exclude_each_other() {
+    use ppx_shared::store::{ChangeOutcome, Claim, StateChange, Store};
+    let env = TestEnv::start().await;
+    let shop = env.settings.shop.clone();
+    let update = |number: &str| {
+        let mut body: Value = serde_json::from_slice(&checkpoint(&env, "in_transit", 5, "Departed")).unwrap();
+        body["tracking_number"] = json!(number);
+        ppx_shared::carriers::generic_tracking::parse(&bytes(&body)).unwrap().unwrap()
+    };
+    let shipment = |number: &str| {
+        let body = bytes(&read_event("shopify-fulfillments-create.json"));
+        let event = ppx_shared::providers::shopify::parse(&shop, "fulfillments/create", &body).unwrap();
+        let ppx_shared::providers::PlatformEvent::Fulfillment { mut shipment } = event else { panic!("{event:?}") };
+        shipment.id = format!("{number}-shipment");
+        shipment.tracking_number = Some(ppx_shared::ids::TrackingNumber::parse(number).unwrap());
+        shipment
+    };
+    let claim = Claim { token: "t".into(), at: env.clock_now(), lease_until: env.clock_now() };
+    let expires = env.clock_now() + chrono::Duration::days(1);
+
+    // The update first: kept, and the shipment then hears that updates wait for its number.
+    let early = update("RACE-1");
+    assert!(env.store.keep_pending_update(&shop, &early, expires).await.unwrap());
+    let first = shipment("RACE-1");
+    let batch = env.store.claim_messages(&shop, &first.order_id, &[], &claim, Some(StateChange::NewShipment(&first)));
+    assert_eq!(batch.await.unwrap().change, Some(ChangeOutcome::UpdatesWaiting));
+    let lookup = env.store.lookup_tracking(&shop, &early.tracking_number).await.unwrap();
+    assert_eq!((lookup.target, lookup.pending.len()), (None, 1));
+
+    // The shipment first: indexed, and the update then finds it and keeps nothing.
+    let second = shipment("RACE-2");
+    let batch = env.store.claim_messages(&shop, &second.order_id, &[], &claim, Some(StateChange::NewShipment(&second)));
+    assert_eq!(batch.await.unwrap().change, Some(ChangeOutcome::Written));
+    let late = update("RACE-2");
+    assert!(!env.store.keep_pending_update(&shop, &late, expires).await.unwrap());
+    let lookup = env.store.lookup_tracking(&shop, &late.tracking_number).await.unwrap();
+    assert_eq!(lookup.target.map(|t| t.shipment_id), Some(second.id.clone()));
+    assert!(lookup.pending.is_empty());
+}
+
 #[tokio::test]
 async fn forged_malformed_and_envelope_only_callbacks_write_nothing() {
     let env = TestEnv::start().await;

@@ -59,15 +59,23 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Journey<'_, S, E, T, C> {
         settings: &ShopSettings,
         update: &CarrierUpdate,
     ) -> Result<TrackingOutcome, JourneyError> {
-        let lookup = self.store().lookup_tracking(&settings.shop, &update.tracking_number).await?;
-        if let Some(target) = &lookup.target {
-            // The caller's span declares `order_id`; it is known only now.
-            tracing::Span::current().record("order_id", target.order_id.as_str());
-        }
-        let Some(target) = lookup.target else {
+        let mut attempts = 0;
+        let (lookup, target) = loop {
+            let mut lookup = self.store().lookup_tracking(&settings.shop, &update.tracking_number).await?;
+            if let Some(target) = lookup.target.take() {
+                // The caller's span declares `order_id`; it is known only now.
+                tracing::Span::current().record("order_id", target.order_id.as_str());
+                break (lookup, target);
+            }
             let expires_at = self.outbox.clock.now() + chrono::Duration::days(PENDING_UPDATE_TTL_DAYS);
-            self.store().keep_pending_update(&settings.shop, update, expires_at).await?;
-            return Ok(TrackingOutcome::AwaitingShipment);
+            if self.store().keep_pending_update(&settings.shop, update, expires_at).await? {
+                return Ok(TrackingOutcome::AwaitingShipment);
+            }
+            // Its shipment arrived since the lookup: look again.
+            attempts += 1;
+            if attempts == MAX_WRITE_ATTEMPTS {
+                return Err(JourneyError::Contended);
+            }
         };
         if let Some(return_id) = target.return_id {
             let status = ShipmentTracking::default().merge(update).status;

@@ -223,7 +223,9 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
         let batch = outbox.send(settings, &order.id, prepared, Some(StateChange::NewOrder(&order)), None).await?;
         match batch.change {
             Some(ChangeOutcome::Written) | None => Ok(Outcome::Processed { messages_sent: batch.new_sends() }),
-            Some(ChangeOutcome::ShipmentsFirst) => self.order_after_its_shipments(settings, order).await,
+            Some(ChangeOutcome::ShipmentsFirst | ChangeOutcome::UpdatesWaiting) => {
+                self.order_after_its_shipments(settings, order).await
+            }
             Some(ChangeOutcome::Stale) if batch.settled => Ok(Outcome::Duplicate),
             Some(ChangeOutcome::Stale) => {
                 // A late create after an update still confirms, with the newest stored data.
@@ -266,8 +268,34 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
         Ok(Outcome::Processed { messages_sent })
     }
 
+    /// The usual case: the order is stored and no carrier news waits for the tracking number. One
+    /// read (the order), one transaction (the shipment if newer, its number, the claims of its
+    /// notice), one batch of records.
     async fn apply_shipment(&self, settings: &ShopSettings, shipment: Shipment) -> Result<Outcome, EdgeError> {
         tracing::Span::current().record("order_id", shipment.order_id.as_str());
+        let order = match self.store.get_order(&settings.shop, &shipment.order_id).await? {
+            Some(order) if order.status != OrderStatus::Cancelled => order,
+            _ => return self.shipment_in_steps(settings, shipment).await,
+        };
+        let outbox = self.outbox();
+        let links = self.links.for_order(&order.shop, &order.id, self.clock.now());
+        let ctx = MessageContext { shipment: Some(&shipment), ..MessageContext::about_order(settings, &order, &links) };
+        let prepared = outbox.prepare(&ctx, MessageKind::Shipped, &shipment.id)?;
+        let batch = outbox.send(settings, &order.id, prepared, Some(StateChange::NewShipment(&shipment)), None).await?;
+        match batch.change {
+            Some(ChangeOutcome::Written) | None => Ok(Outcome::Processed { messages_sent: batch.new_sends() }),
+            Some(ChangeOutcome::Stale) if batch.settled => Ok(Outcome::Duplicate),
+            // Stale with its notice unsent (it goes out with the newest stored shipment), or carrier
+            // updates waiting for the number (they are applied too).
+            Some(ChangeOutcome::Stale | ChangeOutcome::UpdatesWaiting | ChangeOutcome::ShipmentsFirst) => {
+                self.shipment_in_steps(settings, shipment).await
+            }
+        }
+    }
+
+    /// A shipment before its order, of a cancelled order, stale, or with carrier updates waiting:
+    /// stored, then announced with whatever came before it.
+    async fn shipment_in_steps(&self, settings: &ShopSettings, shipment: Shipment) -> Result<Outcome, EdgeError> {
         let current = match self.store.upsert_shipment(&settings.shop, &shipment).await? {
             Upsert::Stale(stored) => *stored,
             Upsert::Created | Upsert::Updated => shipment,

@@ -25,6 +25,9 @@ use std::collections::HashMap;
 
 type Item = HashMap<String, AttributeValue>;
 
+/// On a tracking number's item: carrier updates wait for its shipment.
+const PENDING_ATTRIBUTE: &str = "pending";
+
 /// Key layout. Free-form parts (shipment ids, delivery ids, message scopes) always come last,
 /// so a `#` inside them cannot collide with another key.
 pub mod keys {
@@ -369,6 +372,31 @@ impl DynamoStore {
                     (TransactWriteItem::builder().condition_check(early).build(), ChangeOutcome::ShipmentsFirst),
                 ]
             }
+            StateChange::NewShipment(shipment) => {
+                let mut items = Vec::with_capacity(2);
+                // The number first: when updates wait for it, that is what the caller must hear
+                // (a stale shipment, a duplicate, must still get them applied).
+                if let Some(number) = &shipment.tracking_number {
+                    let (key, expression, values) = shipment_index(shop, number, shipment);
+                    let index = Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key))
+                        .update_expression(expression)
+                        .set_expression_attribute_values(Some(values))
+                        .condition_expression("attribute_not_exists(#pending)")
+                        .expression_attribute_names("#pending", PENDING_ATTRIBUTE)
+                        .build()
+                        .expect("table, key and expression are set");
+                    items.push((TransactWriteItem::builder().update(index).build(), ChangeOutcome::UpdatesWaiting));
+                }
+                let updated_at = n(shipment.updated_at.timestamp_millis());
+                let mut item = key(keys::order(shop, order), keys::shipment(&shipment.id));
+                item.insert("shipment".into(), encode(shipment));
+                item.insert("updated_at_ms".into(), updated_at.clone());
+                let newer = "attribute_not_exists(pk) OR updated_at_ms < :u";
+                items.push((put(item, newer, HashMap::from([(":u".to_owned(), updated_at)])), ChangeOutcome::Stale));
+                items
+            }
             StateChange::Tracking(change) => {
                 let mut items = Vec::with_capacity(3);
                 let (item, condition, values) =
@@ -441,6 +469,14 @@ impl DynamoStore {
             },
         }
     }
+}
+
+/// Points a tracking number at its shipment: key, update expression and values. An update, so
+/// that what carrier updates recorded on the number stays.
+fn shipment_index(shop: &ShopId, number: &TrackingNumber, shipment: &Shipment) -> (Item, &'static str, Item) {
+    let values =
+        HashMap::from([(":o".to_owned(), s(shipment.order_id.as_str())), (":s".to_owned(), s(shipment.id.as_str()))]);
+    (key(keys::tracking(shop, number), keys::TRACKING), "SET order_id = :o, shipment_id = :s", values)
 }
 
 /// A shipment's tracking item with the condition on its version.
@@ -535,15 +571,14 @@ impl Store for DynamoStore {
 
     async fn upsert_shipment(&self, shop: &ShopId, shipment: &Shipment) -> Result<Upsert<Shipment>, StoreError> {
         // The index goes first and is idempotent: a crash after it leaves nothing a retry would skip.
-        // An update, so that what carrier updates recorded on the number stays.
         if let Some(number) = &shipment.tracking_number {
+            let (key, expression, values) = shipment_index(shop, number, shipment);
             self.client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(key(keys::tracking(shop, number), keys::TRACKING)))
-                .update_expression("SET order_id = :o, shipment_id = :s")
-                .expression_attribute_values(":o", s(shipment.order_id.as_str()))
-                .expression_attribute_values(":s", s(shipment.id.as_str()))
+                .set_key(Some(key))
+                .update_expression(expression)
+                .set_expression_attribute_values(Some(values))
                 .send()
                 .await
                 .map_err(unavailable)?;
@@ -563,11 +598,14 @@ impl Store for DynamoStore {
         for item in &items {
             let sk = item.get(SORT_KEY).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
             if sk == keys::TRACKING {
-                lookup.target = Some(TrackingTarget {
-                    order_id: decode(item, "order_id")?,
-                    shipment_id: decode(item, "shipment_id")?,
-                    return_id: item.contains_key("return_id").then(|| decode(item, "return_id")).transpose()?,
-                });
+                // Without an order the item only marks updates waiting for their shipment.
+                if item.contains_key("order_id") {
+                    lookup.target = Some(TrackingTarget {
+                        order_id: decode(item, "order_id")?,
+                        shipment_id: decode(item, "shipment_id")?,
+                        return_id: item.contains_key("return_id").then(|| decode(item, "return_id")).transpose()?,
+                    });
+                }
                 if let Some(AttributeValue::Ss(digests)) = item.get("digests") {
                     lookup.digests = digests.iter().cloned().collect();
                 }
@@ -586,7 +624,7 @@ impl Store for DynamoStore {
         shop: &ShopId,
         update: &CarrierUpdate,
         expires_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         use sha2::Digest;
         // Keyed by content, so the same webhook delivered again overwrites itself.
         let digest = sha2::Sha256::digest(serde_json::to_vec(update).expect("updates serialize"));
@@ -594,7 +632,36 @@ impl Store for DynamoStore {
         let mut item = key(keys::tracking(shop, &update.tracking_number), sk);
         item.insert("update".into(), encode(update));
         item.insert(TTL_ATTRIBUTE.into(), n(expires_at.timestamp()));
-        self.put(item).await
+        let kept = Put::builder().table_name(&self.table).set_item(Some(item)).build().expect("table and item are set");
+        // The mark and the shipment's index write (`StateChange::NewShipment`) meet on one item:
+        // either the shipment sees updates waiting, or this sees the shipment and keeps nothing.
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tracking(shop, &update.tracking_number), keys::TRACKING)))
+            .update_expression("SET #pending = :t")
+            .condition_expression("attribute_not_exists(order_id)")
+            .expression_attribute_names("#pending", PENDING_ATTRIBUTE)
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .build()
+            .expect("table, key and expression are set");
+        let items =
+            vec![TransactWriteItem::builder().put(kept).build(), TransactWriteItem::builder().update(mark).build()];
+        for _ in 0..3 {
+            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let reasons = match result {
+                Ok(_) => return Ok(true),
+                Err(err) => match err.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(e)) => e.cancellation_reasons().to_vec(),
+                    _ => return Err(unavailable(err)),
+                },
+            };
+            match reasons.iter().find_map(|r| r.code().filter(|c| *c != "None")) {
+                Some("ConditionalCheckFailed") => return Ok(false),
+                Some("TransactionConflict") => continue,
+                other => return Err(StoreError::Unavailable(format!("transaction cancelled: {other:?}"))),
+            }
+        }
+        Err(StoreError::Unavailable("transaction conflicts on the tracking number".into()))
     }
 
     async fn put_tracking(

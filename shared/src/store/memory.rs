@@ -64,6 +64,14 @@ fn note_applied(s: &mut State, shop: &ShopId, applied: Applied<'_>) {
     noted.1 = applied.status.or(noted.1);
 }
 
+fn index_shipment(s: &mut State, shop: &ShopId, shipment: &Shipment) {
+    if let Some(number) = &shipment.tracking_number {
+        let target =
+            TrackingTarget { order_id: shipment.order_id.clone(), shipment_id: shipment.id.clone(), return_id: None };
+        s.tracking_index.insert((shop.clone(), number.clone()), target);
+    }
+}
+
 fn message_slot(key: &MessageKey) -> MessageSlot {
     (key.kind.as_str().to_owned(), key.scope.clone(), key.channel.as_str().to_owned())
 }
@@ -112,14 +120,7 @@ impl Store for MemoryStore {
 
     async fn upsert_shipment(&self, shop: &ShopId, shipment: &Shipment) -> Result<Upsert<Shipment>, StoreError> {
         Ok(self.with(|s| {
-            if let Some(number) = &shipment.tracking_number {
-                let target = TrackingTarget {
-                    order_id: shipment.order_id.clone(),
-                    shipment_id: shipment.id.clone(),
-                    return_id: None,
-                };
-                s.tracking_index.insert((shop.clone(), number.clone()), target);
-            }
+            index_shipment(s, shop, shipment);
             let slot = s.shipments.entry((shop.clone(), shipment.order_id.clone())).or_default();
             match slot.get(&shipment.id) {
                 Some(stored) if stored.updated_at >= shipment.updated_at => Upsert::Stale(Box::new(stored.clone())),
@@ -150,14 +151,18 @@ impl Store for MemoryStore {
         shop: &ShopId,
         update: &CarrierUpdate,
         _: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.with(|s| {
-            let kept = s.pending.entry((shop.clone(), update.tracking_number.clone())).or_default();
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), update.tracking_number.clone());
+            if s.tracking_index.contains_key(&key) {
+                return false;
+            }
+            let kept = s.pending.entry(key).or_default();
             if !kept.contains(update) {
                 kept.push(update.clone());
             }
-        });
-        Ok(())
+            true
+        }))
     }
 
     async fn put_tracking(
@@ -366,6 +371,17 @@ impl Store for MemoryStore {
                         None
                     }
                 }
+                StateChange::NewShipment(new) => {
+                    let number = new.tracking_number.as_ref().map(|n| (shop.clone(), n.clone()));
+                    let stored = s.shipments.get(&order_key).and_then(|m| m.get(&new.id));
+                    if number.is_some_and(|key| s.pending.get(&key).is_some_and(|kept| !kept.is_empty())) {
+                        Some(ChangeOutcome::UpdatesWaiting)
+                    } else if stored.is_some_and(|stored| stored.updated_at >= new.updated_at) {
+                        Some(ChangeOutcome::Stale)
+                    } else {
+                        None
+                    }
+                }
                 StateChange::Tracking(t) => {
                     let stored = s.tracking.get(&order_key);
                     let version = |id: &str| stored.and_then(|m| m.get(id)).map(|v| v.version);
@@ -381,6 +397,10 @@ impl Store for MemoryStore {
             match change {
                 Some(StateChange::NewOrder(new)) => {
                     s.orders.insert(order_key.clone(), new.clone());
+                }
+                Some(StateChange::NewShipment(new)) => {
+                    index_shipment(s, shop, new);
+                    s.shipments.entry(order_key.clone()).or_default().insert(new.id.clone(), new.clone());
                 }
                 Some(StateChange::Tracking(t)) => {
                     let version = t.expected.map_or(1, |v| v + 1);

@@ -55,6 +55,10 @@ pub enum StateChange<'a> {
     /// A new order, unless a version as new or newer is stored, and only while no shipment of
     /// it came first (then the caller needs the whole order view).
     NewOrder(&'a Order),
+    /// A shipment of a stored order, unless a version as new or newer is stored; its tracking
+    /// number is indexed with it, only while no carrier update waits for the number (then the
+    /// caller applies those too).
+    NewShipment(&'a Shipment),
     Tracking(TrackingChange<'a>),
 }
 
@@ -90,6 +94,8 @@ pub enum ChangeOutcome {
     Stale,
     /// Shipments of this new order arrived before it.
     ShipmentsFirst,
+    /// Carrier updates for this new shipment's tracking number arrived before it.
+    UpdatesWaiting,
 }
 
 /// What [`Store::claim_messages`] did: the change (if one was asked) and each claim, in order.
@@ -239,13 +245,15 @@ pub trait Store: Send + Sync {
         shop: &ShopId,
         number: &TrackingNumber,
     ) -> impl Future<Output = Result<TrackingLookup, StoreError>> + Send;
-    /// Keeps an update for a number no shipment claims yet (idempotent for the same update).
+    /// Keeps an update for a number no shipment claims yet (idempotent for the same update), and
+    /// marks the number as having updates waiting. False, keeping nothing, when a shipment or
+    /// return claimed the number meanwhile: then the caller looks it up again.
     fn keep_pending_update(
         &self,
         shop: &ShopId,
         update: &CarrierUpdate,
         expires_at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Writes a shipment's tracking state if its version is still `expected` (`None`: not yet
     /// written). Returns false when another writer got there first.
     fn put_tracking(
