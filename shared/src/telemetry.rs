@@ -1,14 +1,52 @@
 //! JSON logs through tracing. Fields carry shop, order id and request id; never personal data.
 
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::prelude::*;
+
+/// Installs the JSON log formatter, filtered by `RUST_LOG` (`info`, `debug`,
+/// `info,order_placed=debug`: a default level and levels per target), INFO when it is unset,
+/// empty or not understood.
 pub fn init_json_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let layer = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
         .without_time()
-        .try_init();
+        .with_filter(filter(std::env::var("RUST_LOG").ok().as_deref()));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+/// `RUST_LOG`'s directives as [`Targets`] (no regex engine, unlike `EnvFilter`).
+fn filter(rust_log: Option<&str>) -> Targets {
+    rust_log
+        .filter(|directives| !directives.trim().is_empty())
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    #[test]
+    fn rust_log_sets_the_default_level_and_levels_per_target() {
+        let unset = filter(None);
+        assert!(unset.would_enable("order_placed", &Level::INFO));
+        assert!(!unset.would_enable("order_placed", &Level::DEBUG));
+        assert_eq!(filter(Some("  ")).default_level(), Some(LevelFilter::INFO));
+        assert_eq!(filter(Some("warn")).default_level(), Some(LevelFilter::WARN));
+
+        let mixed = filter(Some("info,order_placed=debug,aws_smithy_runtime=warn"));
+        assert!(mixed.would_enable("order_placed::handler", &Level::DEBUG));
+        assert!(!mixed.would_enable("ppx_shared::notify", &Level::DEBUG));
+        assert!(mixed.would_enable("ppx_shared::notify", &Level::INFO));
+        assert!(!mixed.would_enable("aws_smithy_runtime::client", &Level::INFO));
+    }
+
+    #[test]
+    fn directives_it_cannot_read_fall_back_to_info() {
+        assert_eq!(filter(Some("order_placed=loud")).default_level(), Some(LevelFilter::INFO));
+    }
 }
