@@ -1,8 +1,27 @@
 //! Loading the AWS SDK configuration once per cold start. Honours the standard environment
 //! (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL` for a local endpoint such as moto).
 
+/// The standard configuration.
+///
+/// Lambda gives a function its role's credentials in `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, where the default chain looks first; when
+/// they are there, naming the environment provider skips building the rest of the chain (its
+/// web-identity provider builds an STS client) for the same credentials. Without them (`ppx` on
+/// a workstation: profiles, SSO, instance roles) the default chain.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    let loader = if credentials_in_env() {
+        loader.credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new())
+    } else {
+        loader
+    };
+    loader.load().await
+}
+
+fn credentials_in_env() -> bool {
+    ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+        .iter()
+        .all(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
 }
 
 pub use aws_config::SdkConfig;
