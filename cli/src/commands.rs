@@ -15,6 +15,8 @@ use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
+    #[error(transparent)]
+    CaBundle(#[from] ppx_shared::aws::CaBundleError),
     #[error("cannot read {path}: {source}")]
     Read { path: String, source: std::io::Error },
     #[error(transparent)]

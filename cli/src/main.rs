@@ -159,7 +159,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<String, CommandError> {
-    let sdk = ppx_shared::aws::sdk_config().await;
+    let sdk = ppx_shared::aws::sdk_config().await?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), cli.table.clone());
     match cli.command {
         Command::Init => commands::init(&store).await,

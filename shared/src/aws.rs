@@ -1,21 +1,27 @@
 //! Loading the AWS SDK configuration once per cold start. Honours the standard environment
-//! (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL` for a local endpoint such as moto).
+//! (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL` for a local endpoint such as moto,
+//! `AWS_CA_BUNDLE`, `HTTPS_PROXY`).
 
-/// The standard configuration.
+mod http_client;
+
+pub use http_client::{AWS_ROOTS_PEM, CaBundleError, http_client, http_client_trusting, read_ca_bundle};
+
+/// The standard configuration, with [`http_client`] for every SDK client built from it and for
+/// the credentials chain. Fails only when `AWS_CA_BUNDLE` names a bundle it cannot use.
 ///
 /// Lambda gives a function its role's credentials in `AWS_ACCESS_KEY_ID`,
 /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, where the default chain looks first; when
 /// they are there, naming the environment provider skips building the rest of the chain (its
 /// web-identity provider builds an STS client) for the same credentials. Without them (`ppx` on
 /// a workstation: profiles, SSO, instance roles) the default chain.
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+pub async fn sdk_config() -> Result<aws_config::SdkConfig, CaBundleError> {
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http_client()?);
     let loader = if credentials_in_env() {
         loader.credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new())
     } else {
         loader
     };
-    loader.load().await
+    Ok(loader.load().await)
 }
 
 fn credentials_in_env() -> bool {

@@ -34,6 +34,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static"))
         .endpoint_url(moto_url())
+        .http_client(ppx_shared::aws::http_client().expect("AWS_CA_BUNDLE"))
         .load()
         .await
 }

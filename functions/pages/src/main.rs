@@ -10,7 +10,7 @@ use ppx_shared::{aws, aws_sdk_dynamodb, lambda, telemetry};
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_json_logs();
     let config = AppConfig::from_env()?;
-    let sdk = aws::sdk_config().await;
+    let sdk = aws::sdk_config().await?;
     let app =
         Pages::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()), SystemClock, &config);
     let app = &app;

@@ -12,7 +12,7 @@ use return_submitted::ReturnSubmitted;
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_json_logs();
     let config = AppConfig::from_env()?;
-    let sdk = aws::sdk_config().await;
+    let sdk = aws::sdk_config().await?;
     let sns = aws_sdk_sns::Client::new(&sdk);
     let app = ReturnSubmitted::new(
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()),

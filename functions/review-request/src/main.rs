@@ -16,7 +16,7 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 async fn main() -> Result<(), Error> {
     telemetry::init_json_logs();
     let config = AppConfig::from_env()?;
-    let sdk = aws::sdk_config().await;
+    let sdk = aws::sdk_config().await?;
     let app = ReviewRequest::new(
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()),
         SesEmail::new(aws_sdk_sesv2::Client::new(&sdk)),
