@@ -150,10 +150,11 @@ async fn a_carrier_event_racing_its_fulfillment_is_applied_once_either_way() {
     futures::future::join_all(envs.into_iter().map(race)).await;
 }
 
-/// The two orders of that race, one at a time, through the DynamoDB adapter itself.
+/// The two orders of that race, one at a time, through the DynamoDB adapter itself; and a
+/// callback's state written before its shipment.
 #[tokio::test]
 async fn a_kept_update_and_its_shipments_index_exclude_each_other() {
-    use ppx_shared::store::{ChangeOutcome, Claim, StateChange, Store};
+    use ppx_shared::store::{ChangeOutcome, Claim, StateChange, Store, TrackingChange, Unannounced};
     let env = TestEnv::start().await;
     let shop = env.settings.shop.clone();
     let update = |number: &str| {
@@ -190,6 +191,26 @@ async fn a_kept_update_and_its_shipments_index_exclude_each_other() {
     let lookup = env.store.lookup_tracking(&shop, &late.tracking_number).await.unwrap();
     assert_eq!(lookup.target.map(|t| t.shipment_id), Some(second.id.clone()));
     assert!(lookup.pending.is_empty());
+
+    // A callback that found the number but not yet its shipment stores its state unannounced,
+    // only while the shipment is still missing: else it must read again and announce.
+    let state = ppx_shared::tracking::ShipmentTracking::default().merge(&late);
+    let unannounced = |shipment_id| TrackingChange {
+        order: &second.order_id,
+        shipment_id,
+        tracking: &state,
+        expected: None,
+        applied: None,
+        delivery: None,
+        others: &[],
+        unannounced: Unannounced { order_missing: false, shipment_missing: true },
+    };
+    let change = Some(StateChange::Tracking(unannounced(&second.id)));
+    let batch = env.store.claim_messages(&shop, &second.order_id, &[], &claim, change).await.unwrap();
+    assert_eq!(batch.change, Some(ChangeOutcome::Stale), "the shipment is stored");
+    let change = Some(StateChange::Tracking(unannounced("not-yet-stored")));
+    let batch = env.store.claim_messages(&shop, &second.order_id, &[], &claim, change).await.unwrap();
+    assert_eq!(batch.change, Some(ChangeOutcome::Written));
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use crate::order::{Order, OrderStatus, Shipment};
 use crate::settings::ShopSettings;
 use crate::store::{
     Applied, ChangeOutcome, DeliveryRecord, OrderView, StateChange, Store, StoreError, TrackingChange, TrackingTarget,
+    Unannounced,
 };
 use crate::templates::MessageContext;
 use crate::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
@@ -92,7 +93,9 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Journey<'_, S, E, T, C> {
         self.apply_to(settings, &target, &updates, Some((&update.tracking_number, &digests))).await
     }
 
-    /// Applies updates kept for a shipment's tracking number, when its fulfillment arrives.
+    /// When a fulfillment arrives the slow way: applies the updates kept for its tracking number,
+    /// and announces what its stored tracking calls for (a callback that found the number before
+    /// the shipment or the order was stored wrote its state unannounced).
     pub async fn apply_pending(
         &self,
         settings: &ShopSettings,
@@ -100,14 +103,12 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Journey<'_, S, E, T, C> {
     ) -> Result<Option<TrackingOutcome>, JourneyError> {
         let Some(number) = &shipment.tracking_number else { return Ok(None) };
         let lookup = self.store().lookup_tracking(&settings.shop, number).await?;
-        if lookup.pending.is_empty() {
-            return Ok(None);
-        }
         let target =
             TrackingTarget { order_id: shipment.order_id.clone(), shipment_id: shipment.id.clone(), return_id: None };
         let digests: Vec<String> =
             lookup.pending.iter().flat_map(CarrierUpdate::digests).collect::<BTreeSet<_>>().into_iter().collect();
-        Ok(Some(self.apply_to(settings, &target, &lookup.pending, Some((number, &digests))).await?))
+        let number = (!digests.is_empty()).then_some((number, digests.as_slice()));
+        Ok(Some(self.apply_to(settings, &target, &lookup.pending, number).await?))
     }
 
     /// Sends what a shipment's stored tracking calls for and has not been sent yet (for an
@@ -217,6 +218,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Journey<'_, S, E, T, C> {
             applied: with_change,
             delivery: delivery.as_ref(),
             others: &others,
+            unannounced: Unannounced { order_missing: view.order.is_none(), shipment_missing: shipment.is_none() },
         };
         let change = needs_change.then_some(StateChange::Tracking(change));
         let batch = self.outbox.send(settings, order_id, prepared, change, after_sends).await?;

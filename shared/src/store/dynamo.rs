@@ -409,6 +409,19 @@ impl DynamoStore {
                     let item = delivery_item(shop, order, record);
                     items.push((put(item, "attribute_not_exists(pk)", HashMap::new()), ChangeOutcome::Stale));
                 }
+                let missing = [
+                    (change.unannounced.order_missing, keys::ORDER.to_owned()),
+                    (change.unannounced.shipment_missing, keys::shipment(change.shipment_id)),
+                ];
+                for (_, sort_key) in missing.into_iter().filter(|(missing, _)| *missing) {
+                    let check = ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(keys::order(shop, order), sort_key)))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .expect("table, key and condition are set");
+                    items.push((TransactWriteItem::builder().condition_check(check).build(), ChangeOutcome::Stale));
+                }
                 for (shipment_id, version) in change.others {
                     let check = ConditionCheck::builder()
                         .table_name(&self.table)

@@ -387,7 +387,11 @@ impl Store for MemoryStore {
                     let version = |id: &str| stored.and_then(|m| m.get(id)).map(|v| v.version);
                     let delivered_before = t.delivery.is_some() && s.deliveries.contains_key(&order_key);
                     let others_moved = t.others.iter().any(|(id, expected)| version(id) != *expected);
-                    (version(t.shipment_id) != t.expected || delivered_before || others_moved)
+                    let order_came = t.unannounced.order_missing && s.orders.contains_key(&order_key);
+                    let shipment_came = t.unannounced.shipment_missing
+                        && s.shipments.get(&order_key).is_some_and(|m| m.contains_key(t.shipment_id));
+                    let audience_came = order_came || shipment_came;
+                    (version(t.shipment_id) != t.expected || delivered_before || others_moved || audience_came)
                         .then_some(ChangeOutcome::Stale)
                 }
             });

@@ -76,6 +76,17 @@ pub struct TrackingChange<'a> {
     /// The other shipments' tracking versions the delivery was decided from: if one moved,
     /// the change is stale (two parcels delivered at once must not both miss the delivery).
     pub others: &'a [(&'a str, Option<u64>)],
+    /// Written unannounced because the order or the shipment was not stored yet: if it is
+    /// stored meanwhile, the change is stale (read again and announce), so that what arrives
+    /// next (the order, the fulfillment) finds this state to announce.
+    pub unannounced: Unannounced,
+}
+
+/// What a tracking change written without messages found missing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unannounced {
+    pub order_missing: bool,
+    pub shipment_missing: bool,
 }
 
 /// A carrier update whose every effect is done, noted on its tracking number: its digests
