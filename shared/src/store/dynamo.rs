@@ -354,6 +354,16 @@ impl DynamoStore {
                 .expect("table and item are set");
             TransactWriteItem::builder().put(put).build()
         };
+        // A check that an item of the order is (still) absent.
+        let absent = |sort_key: String| {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::order(shop, order), sort_key)))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .expect("table, key and condition are set");
+            TransactWriteItem::builder().condition_check(check).build()
+        };
         match change {
             StateChange::NewOrder(new) => {
                 let updated_at = n(new.updated_at.timestamp_millis());
@@ -361,15 +371,9 @@ impl DynamoStore {
                 item.insert("order".into(), encode(new));
                 item.insert("updated_at_ms".into(), updated_at.clone());
                 let newer = "attribute_not_exists(pk) OR updated_at_ms < :u";
-                let early = ConditionCheck::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key(keys::order(shop, order), keys::SHIPMENTS_FIRST)))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .build()
-                    .expect("table, key and condition are set");
                 vec![
                     (put(item, newer, HashMap::from([(":u".to_owned(), updated_at)])), ChangeOutcome::Stale),
-                    (TransactWriteItem::builder().condition_check(early).build(), ChangeOutcome::ShipmentsFirst),
+                    (absent(keys::SHIPMENTS_FIRST.to_owned()), ChangeOutcome::ShipmentsFirst),
                 ]
             }
             StateChange::NewShipment(shipment) => {
@@ -414,25 +418,20 @@ impl DynamoStore {
                     (change.unannounced.shipment_missing, keys::shipment(change.shipment_id)),
                 ];
                 for (_, sort_key) in missing.into_iter().filter(|(missing, _)| *missing) {
-                    let check = ConditionCheck::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(key(keys::order(shop, order), sort_key)))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build()
-                        .expect("table, key and condition are set");
-                    items.push((TransactWriteItem::builder().condition_check(check).build(), ChangeOutcome::Stale));
+                    items.push((absent(sort_key), ChangeOutcome::Stale));
                 }
                 for (shipment_id, version) in change.others {
+                    let Some(version) = version else {
+                        items.push((absent(keys::tracking_state(shipment_id)), ChangeOutcome::Stale));
+                        continue;
+                    };
                     let check = ConditionCheck::builder()
                         .table_name(&self.table)
-                        .set_key(Some(key(keys::order(shop, order), keys::tracking_state(shipment_id))));
-                    let check = match version {
-                        None => check.condition_expression("attribute_not_exists(pk)"),
-                        Some(v) => {
-                            check.condition_expression("version = :v").expression_attribute_values(":v", n(*v as i64))
-                        }
-                    };
-                    let check = check.build().expect("table, key and condition are set");
+                        .set_key(Some(key(keys::order(shop, order), keys::tracking_state(shipment_id))))
+                        .condition_expression("version = :v")
+                        .expression_attribute_values(":v", n(*version as i64))
+                        .build()
+                        .expect("table, key and condition are set");
                     items.push((TransactWriteItem::builder().condition_check(check).build(), ChangeOutcome::Stale));
                 }
                 items
