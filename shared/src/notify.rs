@@ -98,10 +98,27 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
         kind: MessageKind,
         scope: &str,
     ) -> Result<usize, NotifyError> {
+        let batch = self.send_about(settings, order, shipment, tracking, kind, scope, None).await?;
+        Ok(batch.new_sends())
+    }
+
+    /// Renders `kind` about an order (and one of its shipments) with fresh customer links and
+    /// sends it as [`Outbox::send`] does, claimed together with `change`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn send_about(
+        &self,
+        settings: &ShopSettings,
+        order: &Order,
+        shipment: Option<&Shipment>,
+        tracking: Option<&ShipmentTracking>,
+        kind: MessageKind,
+        scope: &str,
+        change: Option<StateChange<'_>>,
+    ) -> Result<Batch, NotifyError> {
         let links = self.links.for_order(&order.shop, &order.id, self.clock.now());
         let ctx = MessageContext { shipment, tracking, ..MessageContext::about_order(settings, order, &links) };
-        let deliveries = self.send_once(&ctx, kind, scope).await?;
-        Ok(deliveries.iter().filter(|d| d.is_new_send()).count())
+        let prepared = self.prepare(&ctx, kind, scope)?;
+        self.send(settings, &order.id, prepared, change, None).await
     }
 
     /// Renders `kind` about `scope` (a shipment id, or "" for the order) for every channel the

@@ -18,7 +18,6 @@ use ppx_shared::settings::{ShopSettings, WebhookSource};
 use ppx_shared::settings_cache::SettingsCache;
 use ppx_shared::signature::{verify_base64_hmac, verify_timestamped};
 use ppx_shared::store::{ChangeOutcome, StateChange, Store, Upsert};
-use ppx_shared::templates::MessageContext;
 use serde_json::json;
 use tracing::{Instrument, field};
 
@@ -217,10 +216,8 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
         }
         // The usual case in one transaction: the new order and the claims of its confirmation.
         let outbox = self.outbox();
-        let links = self.links.for_order(&order.shop, &order.id, self.clock.now());
-        let ctx = MessageContext::about_order(settings, &order, &links);
-        let prepared = outbox.prepare(&ctx, MessageKind::OrderConfirmation, "")?;
-        let batch = outbox.send(settings, &order.id, prepared, Some(StateChange::NewOrder(&order)), None).await?;
+        let change = Some(StateChange::NewOrder(&order));
+        let batch = outbox.send_about(settings, &order, None, None, MessageKind::OrderConfirmation, "", change).await?;
         match batch.change {
             Some(ChangeOutcome::Written) | None => Ok(Outcome::Processed { messages_sent: batch.new_sends() }),
             Some(ChangeOutcome::ShipmentsFirst | ChangeOutcome::UpdatesWaiting) => {
@@ -275,32 +272,37 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
         tracing::Span::current().record("order_id", shipment.order_id.as_str());
         let order = match self.store.get_order(&settings.shop, &shipment.order_id).await? {
             Some(order) if order.status != OrderStatus::Cancelled => order,
-            _ => return self.shipment_in_steps(settings, shipment).await,
+            known => return self.shipment_in_steps(settings, shipment, known).await,
         };
-        let outbox = self.outbox();
-        let links = self.links.for_order(&order.shop, &order.id, self.clock.now());
-        let ctx = MessageContext { shipment: Some(&shipment), ..MessageContext::about_order(settings, &order, &links) };
-        let prepared = outbox.prepare(&ctx, MessageKind::Shipped, &shipment.id)?;
-        let batch = outbox.send(settings, &order.id, prepared, Some(StateChange::NewShipment(&shipment)), None).await?;
+        let change = Some(StateChange::NewShipment(&shipment));
+        let batch = self
+            .outbox()
+            .send_about(settings, &order, Some(&shipment), None, MessageKind::Shipped, &shipment.id, change)
+            .await?;
         match batch.change {
             Some(ChangeOutcome::Written) | None => Ok(Outcome::Processed { messages_sent: batch.new_sends() }),
             Some(ChangeOutcome::Stale) if batch.settled => Ok(Outcome::Duplicate),
             // Stale with its notice unsent (it goes out with the newest stored shipment), or carrier
             // updates waiting for the number (they are applied too).
             Some(ChangeOutcome::Stale | ChangeOutcome::UpdatesWaiting | ChangeOutcome::ShipmentsFirst) => {
-                self.shipment_in_steps(settings, shipment).await
+                self.shipment_in_steps(settings, shipment, Some(order)).await
             }
         }
     }
 
     /// A shipment before its order, of a cancelled order, stale, or with carrier updates waiting:
-    /// stored, then announced with whatever came before it.
-    async fn shipment_in_steps(&self, settings: &ShopSettings, shipment: Shipment) -> Result<Outcome, EdgeError> {
+    /// stored, then announced with whatever came before it. `known`: the order, when it was read.
+    async fn shipment_in_steps(
+        &self,
+        settings: &ShopSettings,
+        shipment: Shipment,
+        known: Option<Order>,
+    ) -> Result<Outcome, EdgeError> {
         let current = match self.store.upsert_shipment(&settings.shop, &shipment).await? {
             Upsert::Stale(stored) => *stored,
             Upsert::Created | Upsert::Updated => shipment,
         };
-        let order = match self.store.get_order(&settings.shop, &current.order_id).await? {
+        let order = match known {
             Some(order) => order,
             None => {
                 // Marked before looking again, so that the order's own write sees the mark or

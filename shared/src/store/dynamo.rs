@@ -15,8 +15,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Put, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update, WriteRequest,
+    AttributeValue, CancellationReason, ConditionCheck, Put, PutRequest, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -281,6 +281,19 @@ impl DynamoStore {
             .map_err(unavailable)
     }
 
+    /// One transaction: written, or cancelled with a reason per item; anything else is an error.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Result<(), Vec<CancellationReason>>, StoreError> {
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(Ok(())),
+            Err(err) => match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+                    Ok(Err(e.cancellation_reasons().to_vec()))
+                }
+                _ => Err(unavailable(err)),
+            },
+        }
+    }
+
     /// A put that must not fail its condition for any reason but "already done".
     async fn put_conditional(&self, item: Item, condition: &str, values: Item) -> Result<bool, StoreError> {
         let result = self
@@ -354,6 +367,13 @@ impl DynamoStore {
                 .expect("table and item are set");
             TransactWriteItem::builder().put(put).build()
         };
+        // A put that wins only over an older version (or nothing).
+        let newer = |mut item: Item, updated_at: DateTime<Utc>| {
+            let updated_at = n(updated_at.timestamp_millis());
+            item.insert("updated_at_ms".into(), updated_at.clone());
+            let values = HashMap::from([(":u".to_owned(), updated_at)]);
+            put(item, "attribute_not_exists(pk) OR updated_at_ms < :u", values)
+        };
         // A check that an item of the order is (still) absent.
         let absent = |sort_key: String| {
             let check = ConditionCheck::builder()
@@ -366,13 +386,10 @@ impl DynamoStore {
         };
         match change {
             StateChange::NewOrder(new) => {
-                let updated_at = n(new.updated_at.timestamp_millis());
                 let mut item = key(keys::order(shop, order), keys::ORDER);
                 item.insert("order".into(), encode(new));
-                item.insert("updated_at_ms".into(), updated_at.clone());
-                let newer = "attribute_not_exists(pk) OR updated_at_ms < :u";
                 vec![
-                    (put(item, newer, HashMap::from([(":u".to_owned(), updated_at)])), ChangeOutcome::Stale),
+                    (newer(item, new.updated_at), ChangeOutcome::Stale),
                     (absent(keys::SHIPMENTS_FIRST.to_owned()), ChangeOutcome::ShipmentsFirst),
                 ]
             }
@@ -393,12 +410,9 @@ impl DynamoStore {
                         .expect("table, key and expression are set");
                     items.push((TransactWriteItem::builder().update(index).build(), ChangeOutcome::UpdatesWaiting));
                 }
-                let updated_at = n(shipment.updated_at.timestamp_millis());
                 let mut item = key(keys::order(shop, order), keys::shipment(&shipment.id));
                 item.insert("shipment".into(), encode(shipment));
-                item.insert("updated_at_ms".into(), updated_at.clone());
-                let newer = "attribute_not_exists(pk) OR updated_at_ms < :u";
-                items.push((put(item, newer, HashMap::from([(":u".to_owned(), updated_at)])), ChangeOutcome::Stale));
+                items.push((newer(item, shipment.updated_at), ChangeOutcome::Stale));
                 items
             }
             StateChange::Tracking(change) => {
@@ -659,14 +673,7 @@ impl Store for DynamoStore {
         let items =
             vec![TransactWriteItem::builder().put(kept).build(), TransactWriteItem::builder().update(mark).build()];
         for _ in 0..3 {
-            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
-            let reasons = match result {
-                Ok(_) => return Ok(true),
-                Err(err) => match err.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(e)) => e.cancellation_reasons().to_vec(),
-                    _ => return Err(unavailable(err)),
-                },
-            };
+            let Err(reasons) = self.transact(items.clone()).await? else { return Ok(true) };
             match reasons.iter().find_map(|r| r.code().filter(|c| *c != "None")) {
                 Some("ConditionalCheckFailed") => return Ok(false),
                 Some("TransactionConflict") => continue,
@@ -885,18 +892,11 @@ impl Store for DynamoStore {
                     .expect("table and item are set");
                 items.push(TransactWriteItem::builder().put(put).build());
             }
-            let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
-            let reasons = match result {
-                Ok(_) => {
-                    for &i in &open {
-                        claims[i] = ClaimOutcome::Claimed;
-                    }
-                    return Ok(ClaimBatch { change: change.map(|_| ChangeOutcome::Written), claims });
+            let Err(reasons) = self.transact(items).await? else {
+                for &i in &open {
+                    claims[i] = ClaimOutcome::Claimed;
                 }
-                Err(err) => match err.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(e)) => e.cancellation_reasons().to_vec(),
-                    _ => return Err(unavailable(err)),
-                },
+                return Ok(ClaimBatch { change: change.map(|_| ChangeOutcome::Written), claims });
             };
             if reasons.len() != change_items.len() + open.len() {
                 return Err(StoreError::Unavailable(format!("transaction cancelled with {} reasons", reasons.len())));
