@@ -1,19 +1,17 @@
 //! Checks on `infra/template.yaml` that need no AWS: the DynamoDB table is the one of
 //! `ppx_shared::table::table_def()` (defined once, so the template cannot drift), every
 //! function runs on provided.al2023/arm64, the order webhooks are the expected routes,
-//! and the IAM statements stay least-privilege.
-//!
-//! The template uses short-form intrinsics (`!Ref`, `!Sub`, `!GetAtt`, `!If`, ...), which
-//! serde_yaml parses as `Value::Tagged`; `to_json` rewrites them into the long form
-//! (`{"Ref": ..}`, `{"Fn::GetAtt": [resource, attribute]}`, `{"Fn::Sub": ..}`), so the
-//! assertions below read like the JSON CloudFormation would see.
+//! and the IAM statements stay least-privilege. The template is read in its long form
+//! (`ppx_e2e::template`), as CloudFormation sees it. That the statements are enough for what
+//! each function calls is checked on every request of the end-to-end tests (`ppx_e2e::iam`).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 
+use ppx_e2e::template::{
+    actions, function_allow_statements, is_allow, one_or_many, resource, resources, template, template_path,
+};
 use ppx_shared::table::{KeyDef, table_def};
-use serde_json::{Map, Value as Json, json};
-use serde_yaml::Value as Yaml;
+use serde_json::{Value as Json, json};
 
 /// What each function is allowed, and why: its routes come from its handler crate, so the code
 /// and the template cannot disagree; its actions are the ones its code calls.
@@ -29,16 +27,31 @@ struct FunctionSpec {
     sms: bool,
 }
 
-/// Webhooks: settings (GetItem), conditional writes (PutItem), releasing a failed claim
-/// (DeleteItem), an order's items and a tracking number's (Query). No Scan, no UpdateItem.
-const WEBHOOK_ACTIONS: &[&str] = &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"];
+/// Every function: settings and orders (GetItem), conditional writes and message claims
+/// (PutItem), a failed send's claim given back (DeleteItem), an order's items (Query). No Scan.
+const BASE_ACTIONS: [&str; 4] = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"];
+/// The webhooks that change an order's state in transactions: a tracking number's item
+/// (UpdateItem), items that must still be absent or unchanged (ConditionCheckItem), and a
+/// message's email and SMS records in one request (BatchWriteItem).
+const STATE_ACTIONS: [&str; 7] = [
+    BASE_ACTIONS[0],
+    BASE_ACTIONS[1],
+    BASE_ACTIONS[2],
+    BASE_ACTIONS[3],
+    "dynamodb:UpdateItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:BatchWriteItem",
+];
+/// Returns: the base, and a notice's email and SMS records in one request.
+const RETURN_ACTIONS: [&str; 5] =
+    [BASE_ACTIONS[0], BASE_ACTIONS[1], BASE_ACTIONS[2], BASE_ACTIONS[3], "dynamodb:BatchWriteItem"];
 
 const FUNCTIONS: [FunctionSpec; 5] = [
     FunctionSpec {
         resource: "OrderPlacedFunction",
         binary: "order-placed",
         routes: &order_placed::ROUTES,
-        table_actions: WEBHOOK_ACTIONS,
+        table_actions: &STATE_ACTIONS,
         index: false,
         email: true,
         sms: true,
@@ -47,7 +60,7 @@ const FUNCTIONS: [FunctionSpec; 5] = [
         resource: "CarrierWebhookFunction",
         binary: "carrier-webhook",
         routes: &carrier_webhook::ROUTES,
-        table_actions: WEBHOOK_ACTIONS,
+        table_actions: &STATE_ACTIONS,
         index: false,
         email: true,
         sms: true,
@@ -56,7 +69,7 @@ const FUNCTIONS: [FunctionSpec; 5] = [
         resource: "ReturnSubmittedFunction",
         binary: "return-submitted",
         routes: &return_submitted::ROUTES,
-        table_actions: WEBHOOK_ACTIONS,
+        table_actions: &RETURN_ACTIONS,
         index: false,
         email: true,
         sms: true,
@@ -65,7 +78,7 @@ const FUNCTIONS: [FunctionSpec; 5] = [
         resource: "ReviewRequestFunction",
         binary: "review-request",
         routes: &[],
-        table_actions: WEBHOOK_ACTIONS,
+        table_actions: &BASE_ACTIONS,
         index: true,
         email: true,
         sms: false,
@@ -81,69 +94,6 @@ const FUNCTIONS: [FunctionSpec; 5] = [
     },
 ];
 
-fn template_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml")
-}
-
-/// The template as JSON, short-form intrinsics rewritten to their long form.
-fn template() -> Json {
-    let path = template_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let yaml: Yaml =
-        serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()));
-    to_json(&yaml)
-}
-
-fn to_json(value: &Yaml) -> Json {
-    match value {
-        Yaml::Null => Json::Null,
-        Yaml::Bool(b) => Json::Bool(*b),
-        Yaml::Number(n) => serde_json::to_value(n).expect("a YAML number is a JSON number"),
-        Yaml::String(s) => Json::String(s.clone()),
-        Yaml::Sequence(items) => Json::Array(items.iter().map(to_json).collect()),
-        Yaml::Mapping(mapping) => {
-            let mut object = Map::new();
-            for (key, item) in mapping {
-                let key = match key {
-                    Yaml::String(s) => s.clone(),
-                    other => panic!("non-string mapping key in the template: {other:?}"),
-                };
-                object.insert(key, to_json(item));
-            }
-            Json::Object(object)
-        }
-        Yaml::Tagged(tagged) => {
-            let tag = tagged.tag.to_string();
-            let name = tag.trim_start_matches('!');
-            let inner = to_json(&tagged.value);
-            let (key, inner) = match name {
-                "Ref" | "Condition" => (name.to_owned(), inner),
-                // `!GetAtt Resource.Attribute` is `{"Fn::GetAtt": ["Resource", "Attribute"]}`.
-                "GetAtt" => match inner {
-                    Json::String(s) => {
-                        let (resource, attribute) =
-                            s.split_once('.').unwrap_or_else(|| panic!("!GetAtt {s} has no attribute"));
-                        ("Fn::GetAtt".to_owned(), json!([resource, attribute]))
-                    }
-                    other => ("Fn::GetAtt".to_owned(), other),
-                },
-                _ => (format!("Fn::{name}"), inner),
-            };
-            let mut object = Map::new();
-            object.insert(key, inner);
-            Json::Object(object)
-        }
-    }
-}
-
-fn resources(template: &Json) -> &Map<String, Json> {
-    template["Resources"].as_object().expect("the template has Resources")
-}
-
-fn resource<'a>(template: &'a Json, name: &str) -> &'a Json {
-    resources(template).get(name).unwrap_or_else(|| panic!("the template has no resource {name}"))
-}
-
 fn resources_of_type<'a>(template: &'a Json, ty: &'a str) -> impl Iterator<Item = (&'a String, &'a Json)> {
     resources(template).iter().filter(move |(_, r)| r["Type"] == ty)
 }
@@ -152,15 +102,6 @@ fn resources_of_type<'a>(template: &'a Json, ty: &'a str) -> impl Iterator<Item 
 fn function_property<'a>(template: &'a Json, function: &'a Json, property: &str) -> &'a Json {
     let own = &function["Properties"][property];
     if own.is_null() { &template["Globals"]["Function"][property] } else { own }
-}
-
-/// A value that may be a single item or a list of items, as a list.
-fn one_or_many(value: &Json) -> Vec<&Json> {
-    match value {
-        Json::Array(items) => items.iter().collect(),
-        Json::Null => Vec::new(),
-        other => vec![other],
-    }
 }
 
 fn key_schema(keys: &KeyDef) -> Json {
@@ -367,27 +308,6 @@ fn statements(template: &Json) -> Vec<(String, &Json)> {
     out
 }
 
-fn is_allow(statement: &Json) -> bool {
-    // A statement without Effect is invalid; count it as Allow so it is checked.
-    statement["Effect"] != "Deny"
-}
-
-fn actions(statement: &Json) -> Vec<&str> {
-    one_or_many(&statement["Action"])
-        .into_iter()
-        .map(|a| a.as_str().unwrap_or_else(|| panic!("Action must be a string, got {a}")))
-        .collect()
-}
-
-/// The Allow statements of one function's inline policies.
-fn function_allow_statements<'a>(template: &'a Json, function: &str) -> Vec<&'a Json> {
-    one_or_many(&resource(template, function)["Properties"]["Policies"])
-        .into_iter()
-        .flat_map(|policy| one_or_many(&policy["Statement"]))
-        .filter(|s| is_allow(s))
-        .collect()
-}
-
 #[test]
 fn no_statement_allows_a_wildcard_action() {
     let template = template();
@@ -502,4 +422,43 @@ fn each_function_sends_email_from_the_sender_identity_only() {
             assert_eq!(extra["Fn::If"][2], json!({ "Ref": "AWS::NoValue" }));
         }
     }
+}
+
+#[test]
+fn the_iam_guard_asks_for_each_part_of_a_transaction_and_the_index_of_a_query() {
+    use aws_sdk_dynamodb::operation::query::QueryInput;
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+    use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
+    use aws_smithy_runtime_api::client::interceptors::context::Input;
+    use ppx_e2e::iam::{Grants, Target, required_actions};
+
+    let put = Put::builder().table_name("t").set_item(Some(Default::default())).build().unwrap();
+    let update = Update::builder().table_name("t").set_key(Some(Default::default())).update_expression("SET a = :a");
+    let check = ConditionCheck::builder().table_name("t").set_key(Some(Default::default())).condition_expression("c");
+    let transaction = TransactWriteItemsInput::builder()
+        .transact_items(TransactWriteItem::builder().put(put).build())
+        .transact_items(TransactWriteItem::builder().update(update.build().unwrap()).build())
+        .transact_items(TransactWriteItem::builder().condition_check(check.build().unwrap()).build())
+        .build()
+        .unwrap();
+    let needed = required_actions("DynamoDB", "TransactWriteItems", &Input::erase(transaction));
+    let on_table = |action: &str| (action.to_owned(), Target::Table);
+    assert_eq!(
+        needed,
+        [on_table("dynamodb:PutItem"), on_table("dynamodb:UpdateItem"), on_table("dynamodb:ConditionCheckItem")]
+    );
+
+    let by_index = QueryInput::builder().table_name("t").index_name("gsi1").build().unwrap();
+    let needed = required_actions("DynamoDB", "Query", &Input::erase(by_index));
+    assert_eq!(needed, [("dynamodb:Query".to_owned(), Target::Index)]);
+
+    // The pages read and answer; they change no order state and read no index.
+    let pages = Grants::of("pages");
+    assert!(pages.allow("dynamodb:Query", Target::Table));
+    assert!(!pages.allow("dynamodb:Query", Target::Index));
+    assert!(!pages.allow("dynamodb:UpdateItem", Target::Table));
+    assert!(Grants::of("review-request").allow("dynamodb:Query", Target::Index));
+    assert!(Grants::of("order-placed").allow("dynamodb:ConditionCheckItem", Target::Table));
+    assert!(Grants::of("order-placed").allow("ses:SendEmail", Target::Other));
+    assert!(!Grants::of("pages").allow("ses:SendEmail", Target::Other));
 }

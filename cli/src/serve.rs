@@ -37,17 +37,62 @@ pub struct Functions {
 
 impl Functions {
     pub fn new(sdk: &ppx_shared::aws::SdkConfig, config: &AppConfig, clock: AnyClock) -> Self {
-        Self::with_interceptors(sdk, config, clock, &[])
+        Self::with_interceptors(sdk, config, clock, |_| Vec::new())
     }
 
-    /// The same, with interceptors on every SDK client: request counting in tests and
-    /// benchmarks, injected faults in the chaos tests.
+    /// The same, each function with its own SDK clients carrying `interceptors(its binary's
+    /// name)`: request counting in tests and benchmarks, injected faults in the chaos tests, the
+    /// template's IAM statements in the end-to-end tests.
     pub fn with_interceptors(
         sdk: &ppx_shared::aws::SdkConfig,
         config: &AppConfig,
         clock: AnyClock,
-        interceptors: &[SharedInterceptor],
+        interceptors: impl Fn(&'static str) -> Vec<SharedInterceptor>,
     ) -> Self {
+        let clients = |function| Clients::new(sdk, config, &interceptors(function));
+        let order_placed = clients("order-placed");
+        let carrier = clients("carrier-webhook");
+        let pages = clients("pages");
+        let returns = clients("return-submitted");
+        Self {
+            order_placed: OrderPlaced::new(
+                order_placed.store,
+                order_placed.email,
+                order_placed.sms,
+                clock.clone(),
+                config,
+            ),
+            carrier_webhook: CarrierWebhook::new(
+                carrier.store,
+                carrier.email,
+                carrier.sms,
+                carrier.events,
+                clock.clone(),
+                config,
+            ),
+            pages: Pages::new(pages.store, clock.clone(), config),
+            return_submitted: ReturnSubmitted::new(
+                returns.store,
+                returns.email,
+                returns.sms,
+                returns.events,
+                clock,
+                config,
+            ),
+        }
+    }
+}
+
+/// One function's adapters over its own SDK clients.
+struct Clients {
+    store: DynamoStore,
+    email: SesEmail,
+    sms: SnsSms,
+    events: SnsEvents,
+}
+
+impl Clients {
+    fn new(sdk: &ppx_shared::aws::SdkConfig, config: &AppConfig, interceptors: &[SharedInterceptor]) -> Self {
         let mut dynamo = aws_sdk_dynamodb::config::Builder::from(sdk);
         let mut ses = aws_sdk_sesv2::config::Builder::from(sdk);
         let mut sns = aws_sdk_sns::config::Builder::from(sdk);
@@ -56,25 +101,12 @@ impl Functions {
             ses.push_interceptor(interceptor.clone());
             sns.push_interceptor(interceptor.clone());
         }
-        let dynamo = aws_sdk_dynamodb::Client::from_conf(dynamo.build());
-        let ses = aws_sdk_sesv2::Client::from_conf(ses.build());
         let sns = aws_sdk_sns::Client::from_conf(sns.build());
-        let store = DynamoStore::new(dynamo, config.table.clone());
-        let email = SesEmail::new(ses);
-        let sms = SnsSms::new(sns.clone());
-        let events = SnsEvents::new(sns);
         Self {
-            order_placed: OrderPlaced::new(store.clone(), email.clone(), sms.clone(), clock.clone(), config),
-            carrier_webhook: CarrierWebhook::new(
-                store.clone(),
-                email.clone(),
-                sms.clone(),
-                events.clone(),
-                clock.clone(),
-                config,
-            ),
-            pages: Pages::new(store.clone(), clock.clone(), config),
-            return_submitted: ReturnSubmitted::new(store, email, sms, events, clock, config),
+            store: DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamo.build()), config.table.clone()),
+            email: SesEmail::new(aws_sdk_sesv2::Client::from_conf(ses.build())),
+            sms: SnsSms::new(sns.clone()),
+            events: SnsEvents::new(sns),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! Each test gets its own table, shop id and customer addresses, so tests run in parallel.
 
 use aws_config::BehaviorVersion;
+use iam::IamGuard;
 use ppx_cli::serve::{Functions, router};
 use ppx_shared::aws::SharedInterceptor;
 use ppx_shared::clock::{AnyClock, ManualClock};
@@ -14,11 +15,13 @@ use ppx_shared::signature::{sign_base64_hmac, sign_timestamped};
 use ppx_shared::store::dynamo::{DynamoStore, create_table_if_missing};
 use ppx_shared::store::{OrderView, Store};
 use serde_json::Value;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub use ppx_shared;
 
 pub mod faults;
+pub mod iam;
+pub mod template;
 
 pub const SENDER_DOMAIN: &str = "demo-shop.example";
 pub const LINK_SECRET: &str = "test-link-secret-0123456789abcdef0123";
@@ -76,11 +79,22 @@ pub struct TestEnv {
     pub sdk: aws_config::SdkConfig,
     /// Every AWS request the served functions make (not the test's own).
     pub requests: ppx_shared::aws::RequestCounter,
+    /// Requests of the functions that their IAM statements do not allow (the test fails on any).
+    denied: Arc<Mutex<Vec<String>>>,
 }
 
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let denied = std::mem::take(&mut *self.denied.lock().expect("denials lock"));
+        if !denied.is_empty() && !std::thread::panicking() {
+            panic!("requests the template's IAM statements do not allow:\n{}", denied.join("\n"));
+        }
+    }
 }
 
 impl TestEnv {
@@ -118,17 +132,24 @@ impl TestEnv {
             settings_ttl: std::time::Duration::from_secs(60),
         };
         let requests = ppx_shared::aws::RequestCounter::default();
-        let mut interceptors = vec![SharedInterceptor::new(requests.clone())];
-        interceptors.extend(extra);
+        let denied = Arc::new(Mutex::new(Vec::new()));
+        // The IAM guard first: a request the template does not allow is neither sent nor counted.
+        let interceptors = |function| {
+            let mut interceptors = vec![
+                SharedInterceptor::new(IamGuard::new(function, denied.clone())),
+                SharedInterceptor::new(requests.clone()),
+            ];
+            interceptors.extend(extra.iter().cloned());
+            interceptors
+        };
         let served_sdk = quick_retries(&sdk);
         let clock_for_functions = AnyClock::Manual(clock.clone());
-        let functions =
-            Arc::new(Functions::with_interceptors(&served_sdk, &config, clock_for_functions, &interceptors));
+        let functions = Arc::new(Functions::with_interceptors(&served_sdk, &config, clock_for_functions, interceptors));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router(functions)).await });
 
-        Self { suffix, table, settings, store, base_url, http: reqwest::Client::new(), clock, sdk, requests }
+        Self { suffix, table, settings, store, base_url, http: reqwest::Client::new(), clock, sdk, requests, denied }
     }
 
     pub fn shop(&self) -> &str {
@@ -268,13 +289,10 @@ impl TestEnv {
         email: E,
         clock: ManualClock,
     ) -> review_request::ReviewRequest<DynamoStore, E, ManualClock> {
-        review_request::ReviewRequest::new(
-            self.store.clone(),
-            email,
-            clock,
-            &self.config(),
-            review_request::ReviewConfig::default(),
-        )
+        let mut dynamo = aws_sdk_dynamodb::config::Builder::from(&self.sdk);
+        dynamo.push_interceptor(SharedInterceptor::new(IamGuard::new("review-request", self.denied.clone())));
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamo.build()), self.table.clone());
+        review_request::ReviewRequest::new(store, email, clock, &self.config(), review_request::ReviewConfig::default())
     }
 
     pub fn ses(&self) -> ppx_shared::messaging::ses::SesEmail {
