@@ -11,7 +11,7 @@ use ppx_shared::journey::{Journey, TrackingOutcome};
 use ppx_shared::link::{CustomerLinks, LinkKey};
 use ppx_shared::messages::MessageKind;
 use ppx_shared::messaging::{EmailSender, SmsSender};
-use ppx_shared::notify::Outbox;
+use ppx_shared::notify::{Outbox, message_channels};
 use ppx_shared::order::{Order, OrderStatus, Shipment};
 use ppx_shared::providers::{OrderTopic, PlatformEvent, generic_order, shopify, woocommerce};
 use ppx_shared::settings::{ShopSettings, WebhookSource};
@@ -266,11 +266,20 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
     }
 
     /// The usual case: the order is stored and no carrier news waits for the tracking number. One
-    /// read (the order), one transaction (the shipment if newer, its number, the claims of its
-    /// notice), one batch of records.
+    /// read (the order, and what is stored of the shipment), one transaction (the shipment if
+    /// newer, its number, the claims of its notice), one batch of records. A duplicate stops
+    /// after the read.
     async fn apply_shipment(&self, settings: &ShopSettings, shipment: Shipment) -> Result<Outcome, EdgeError> {
         tracing::Span::current().record("order_id", shipment.order_id.as_str());
-        let order = match self.store.get_order(&settings.shop, &shipment.order_id).await? {
+        let view = self.store.fulfillment_view(&settings.shop, &shipment).await?;
+        let announced = |order: &Order| {
+            order.status != OrderStatus::Cancelled
+                && view.already_applied(&shipment, &message_channels(settings, order, MessageKind::Shipped))
+        };
+        if view.order.as_ref().is_some_and(announced) {
+            return Ok(Outcome::Duplicate);
+        }
+        let order = match view.order {
             Some(order) if order.status != OrderStatus::Cancelled => order,
             known => return self.shipment_in_steps(settings, shipment, known).await,
         };

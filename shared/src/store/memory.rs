@@ -2,11 +2,12 @@
 //! decided under one lock.
 
 use super::{
-    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, OrderView, ReviewOutcome,
-    StateChange, Store, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert, Versioned, email_key,
+    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, FulfillmentView, OrderView,
+    ReviewOutcome, StateChange, Store, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert, Versioned,
+    email_key,
 };
 use crate::ids::{OrderId, ShopId, TrackingNumber};
-use crate::messages::{DeliveryState, MessageKey, MessageRecord};
+use crate::messages::{DeliveryState, MessageKey, MessageKind, MessageRecord};
 use crate::order::{Order, Shipment};
 use crate::returns::{Return, ReturnState};
 use crate::settings::ShopSettings;
@@ -130,6 +131,30 @@ impl Store for MemoryStore {
                     outcome
                 }
             }
+        }))
+    }
+
+    async fn fulfillment_view(&self, shop: &ShopId, shipment: &Shipment) -> Result<FulfillmentView, StoreError> {
+        let key = (shop.clone(), shipment.order_id.clone());
+        Ok(self.with(|s| FulfillmentView {
+            order: s.orders.get(&key).cloned(),
+            shipment: s.shipments.get(&key).and_then(|m| m.get(&shipment.id)).cloned(),
+            indexed: shipment.tracking_number.as_ref().is_none_or(|number| {
+                let number = (shop.clone(), number.clone());
+                let target = s.tracking_index.get(&number);
+                let waiting = s.pending.get(&number).is_some_and(|kept| !kept.is_empty());
+                !waiting && target.is_some_and(|t| t.order_id == shipment.order_id && t.shipment_id == shipment.id)
+            }),
+            shipped: s
+                .messages
+                .get(&key)
+                .map(|log| {
+                    log.values()
+                        .filter(|(record, _, _)| record.kind == MessageKind::Shipped && record.scope == shipment.id)
+                        .map(|(record, _, _)| record.clone())
+                        .collect()
+                })
+                .unwrap_or_default(),
         }))
     }
 

@@ -6,7 +6,7 @@ pub mod dynamo;
 pub mod memory;
 
 use crate::ids::{OrderId, ShopId, TrackingNumber};
-use crate::messages::{MessageKey, MessageRecord};
+use crate::messages::{Channel, DeliveryState, MessageKey, MessageRecord};
 use crate::order::{Order, Shipment};
 use crate::settings::ShopSettings;
 use crate::tracking::{CarrierUpdate, ShipmentTracking};
@@ -163,6 +163,35 @@ pub struct TrackingTarget {
     pub return_id: Option<String>,
 }
 
+/// What is stored about a fulfillment before it is applied, read in one request: enough to tell
+/// a duplicate without writing, and the order to announce it to otherwise.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FulfillmentView {
+    pub order: Option<Order>,
+    /// The stored version of the shipment.
+    pub shipment: Option<Shipment>,
+    /// Its tracking number leads to it and no carrier update waits for the number (or it has none).
+    pub indexed: bool,
+    /// The records of its "shipped" notice, one per channel it was claimed on.
+    pub shipped: Vec<MessageRecord>,
+}
+
+impl FulfillmentView {
+    /// Whether applying `shipment` would change nothing: a version as new is stored and indexed,
+    /// and its notice went out (or failed for good) on each of `channels`. Each of these stays
+    /// true once true, so a read may tell it; anything else goes on to the conditional writes.
+    pub fn already_applied(&self, shipment: &Shipment, channels: &[Channel]) -> bool {
+        let stored_as_new = self
+            .shipment
+            .as_ref()
+            .is_some_and(|stored| stored.updated_at.timestamp_millis() >= shipment.updated_at.timestamp_millis());
+        let done = |channel: &Channel| {
+            self.shipped.iter().any(|record| record.channel == *channel && record.state != DeliveryState::Sending)
+        };
+        stored_as_new && self.indexed && channels.iter().all(done)
+    }
+}
+
 /// A review request whose time has come.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueReview {
@@ -249,6 +278,14 @@ pub trait Store: Send + Sync {
         shop: &ShopId,
         shipment: &Shipment,
     ) -> impl Future<Output = Result<Upsert<Shipment>, StoreError>> + Send;
+
+    /// One read of what a fulfillment would change: the order, the stored version of the
+    /// shipment, its tracking number's item and the records of its "shipped" notice.
+    fn fulfillment_view(
+        &self,
+        shop: &ShopId,
+        shipment: &Shipment,
+    ) -> impl Future<Output = Result<FulfillmentView, StoreError>> + Send;
 
     /// One query: the shipment a tracking number belongs to, and updates kept for it.
     fn lookup_tracking(
@@ -405,4 +442,55 @@ pub trait Store: Send + Sync {
 pub fn email_key(email: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(email.trim().to_lowercase().as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::MessageKind;
+    use chrono::TimeZone;
+
+    fn shipment(updated_at_ms: i64) -> Shipment {
+        let at = Utc.timestamp_millis_opt(updated_at_ms).unwrap();
+        Shipment {
+            id: "f1".into(),
+            order_id: OrderId::parse("1001").unwrap(),
+            tracking_number: None,
+            carrier: None,
+            tracking_url: None,
+            items: Vec::new(),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn record(channel: Channel, state: DeliveryState) -> MessageRecord {
+        let key = MessageKey::new(MessageKind::Shipped, "f1", channel);
+        MessageRecord { state, ..MessageRecord::claimed(&key, Utc::now()) }
+    }
+
+    #[test]
+    fn a_fulfillment_is_already_applied_only_when_stored_as_new_indexed_and_announced_everywhere() {
+        let both = [Channel::Email, Channel::Sms];
+        let done = FulfillmentView {
+            order: None,
+            shipment: Some(shipment(2_000)),
+            indexed: true,
+            shipped: vec![record(Channel::Email, DeliveryState::Sent), record(Channel::Sms, DeliveryState::Failed)],
+        };
+        assert!(done.already_applied(&shipment(2_000), &both));
+        assert!(done.already_applied(&shipment(1_000), &both), "an older version changes nothing either");
+        assert!(!done.already_applied(&shipment(2_001), &both), "a newer version is written");
+        assert!(!FulfillmentView { indexed: false, ..done.clone() }.already_applied(&shipment(2_000), &both));
+        assert!(!FulfillmentView { shipment: None, ..done.clone() }.already_applied(&shipment(2_000), &both));
+
+        let email_only = FulfillmentView { shipped: vec![record(Channel::Email, DeliveryState::Sent)], ..done.clone() };
+        assert!(email_only.already_applied(&shipment(2_000), &[Channel::Email]));
+        assert!(!email_only.already_applied(&shipment(2_000), &both), "the SMS is still to send");
+        let in_flight = FulfillmentView {
+            shipped: vec![record(Channel::Email, DeliveryState::Sent), record(Channel::Sms, DeliveryState::Sending)],
+            ..done
+        };
+        assert!(!in_flight.already_applied(&shipment(2_000), &both), "a claim is not a send");
+    }
 }
