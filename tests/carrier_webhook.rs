@@ -154,7 +154,7 @@ async fn a_carrier_event_racing_its_fulfillment_is_applied_once_either_way() {
 /// callback's state written before its shipment.
 #[tokio::test]
 async fn a_kept_update_and_its_shipments_index_exclude_each_other() {
-    use ppx_shared::store::{ChangeOutcome, Claim, StateChange, Store, TrackingChange, Unannounced};
+    use ppx_shared::store::{ChangeOutcome, Claim, StateChange, Store, TrackingChange, Unannounced, Upsert};
     let env = TestEnv::start().await;
     let shop = env.settings.shop.clone();
     let update = |number: &str| {
@@ -181,6 +181,11 @@ async fn a_kept_update_and_its_shipments_index_exclude_each_other() {
     assert_eq!(batch.await.unwrap().change, Some(ChangeOutcome::UpdatesWaiting));
     let lookup = env.store.lookup_tracking(&shop, &early.tracking_number).await.unwrap();
     assert_eq!((lookup.target, lookup.pending.len()), (None, 1));
+    // Stored the slow way, it is not marked as indexed with nothing waiting: its re-deliveries
+    // are not taken for duplicates until the kept update is applied.
+    assert!(matches!(env.store.upsert_shipment(&shop, &first).await.unwrap(), Upsert::Created));
+    let view = env.store.order_view(&shop, &first.order_id).await.unwrap();
+    assert!(view.shipments.iter().any(|s| s.id == first.id) && !view.indexed.contains(&first.id), "{view:?}");
 
     // The shipment first: indexed, and the update then finds it and keeps nothing.
     let second = shipment("RACE-2");
@@ -191,6 +196,8 @@ async fn a_kept_update_and_its_shipments_index_exclude_each_other() {
     let lookup = env.store.lookup_tracking(&shop, &late.tracking_number).await.unwrap();
     assert_eq!(lookup.target.map(|t| t.shipment_id), Some(second.id.clone()));
     assert!(lookup.pending.is_empty());
+    let view = env.store.order_view(&shop, &second.order_id).await.unwrap();
+    assert!(view.indexed.contains(&second.id), "written with its index, nothing waiting: {view:?}");
 
     // A callback that found the number but not yet its shipment stores its state unannounced,
     // only while the shipment is still missing: else it must read again and announce.

@@ -42,18 +42,6 @@ const STATE_ACTIONS: [&str; 7] = [
     "dynamodb:ConditionCheckItem",
     "dynamodb:BatchWriteItem",
 ];
-/// Orders: the state changes, and the order with what is stored of a fulfillment in one
-/// request (BatchGetItem).
-const ORDER_ACTIONS: [&str; 8] = [
-    STATE_ACTIONS[0],
-    STATE_ACTIONS[1],
-    STATE_ACTIONS[2],
-    STATE_ACTIONS[3],
-    STATE_ACTIONS[4],
-    STATE_ACTIONS[5],
-    STATE_ACTIONS[6],
-    "dynamodb:BatchGetItem",
-];
 /// Returns: the base, and a notice's email and SMS records in one request.
 const RETURN_ACTIONS: [&str; 5] =
     [BASE_ACTIONS[0], BASE_ACTIONS[1], BASE_ACTIONS[2], BASE_ACTIONS[3], "dynamodb:BatchWriteItem"];
@@ -63,7 +51,7 @@ const FUNCTIONS: [FunctionSpec; 5] = [
         resource: "OrderPlacedFunction",
         binary: "order-placed",
         routes: &order_placed::ROUTES,
-        table_actions: &ORDER_ACTIONS,
+        table_actions: &STATE_ACTIONS,
         index: false,
         email: true,
         sms: true,

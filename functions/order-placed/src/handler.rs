@@ -266,12 +266,12 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
     }
 
     /// The usual case: the order is stored and no carrier news waits for the tracking number. One
-    /// read (the order, and what is stored of the shipment), one transaction (the shipment if
-    /// newer, its number, the claims of its notice), one batch of records. A duplicate stops
-    /// after the read.
+    /// read (the order's partition: who to tell, and what is stored of the shipment), one
+    /// transaction (the shipment if newer, its number, the claims of its notice), one batch of
+    /// records. A duplicate stops after the read.
     async fn apply_shipment(&self, settings: &ShopSettings, shipment: Shipment) -> Result<Outcome, EdgeError> {
         tracing::Span::current().record("order_id", shipment.order_id.as_str());
-        let view = self.store.fulfillment_view(&settings.shop, &shipment).await?;
+        let view = self.store.order_view(&settings.shop, &shipment.order_id).await?;
         let announced = |order: &Order| {
             order.status != OrderStatus::Cancelled
                 && view.already_applied(&shipment, &message_channels(settings, order, MessageKind::Shipped))

@@ -1,11 +1,11 @@
 //! The DynamoDB adapter. One table; keys are documented in the README ("Table design").
 
 use super::{
-    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, FulfillmentView, OrderView,
-    ReviewOutcome, StateChange, Store, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert, Versioned,
+    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, OrderView, ReviewOutcome,
+    StateChange, Store, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert, Versioned,
 };
 use crate::ids::{OrderId, ShopId, TrackingNumber};
-use crate::messages::{Channel, DeliveryState, MessageKey, MessageKind, MessageRecord};
+use crate::messages::{DeliveryState, MessageKey, MessageRecord};
 use crate::order::{Order, Shipment};
 use crate::returns::{Return, ReturnState};
 use crate::settings::ShopSettings;
@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, KeysAndAttributes, Put, PutRequest, ReturnValue,
+    AttributeValue, CancellationReason, ConditionCheck, Put, PutRequest, ReturnValue,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
 use chrono::{DateTime, Utc};
@@ -27,6 +27,9 @@ type Item = HashMap<String, AttributeValue>;
 
 /// On a tracking number's item: carrier updates wait for its shipment.
 const PENDING_ATTRIBUTE: &str = "pending";
+/// On a shipment's item: written with its tracking number's index while nothing waited for it
+/// (`OrderView::indexed`).
+const INDEXED_ATTRIBUTE: &str = "indexed";
 
 /// Key layout. Free-form parts (shipment ids, delivery ids, message scopes) always come last,
 /// so a `#` inside them cannot collide with another key.
@@ -253,31 +256,6 @@ impl DynamoStore {
         Ok(out.item.is_some())
     }
 
-    /// Items by their keys in one request (consistent), in no particular order. Keys DynamoDB
-    /// leaves unprocessed (throttling) are asked again, briefly.
-    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::with_capacity(keys.len());
-        let mut wanted = KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build();
-        for attempt in 0..5 {
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-            }
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, wanted.expect("keys are set"))
-                .send()
-                .await
-                .map_err(unavailable)?;
-            items.extend(out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
-            match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
-                Some(rest) if !rest.keys.is_empty() => wanted = Ok(rest),
-                _ => return Ok(items),
-            }
-        }
-        Err(StoreError::Unavailable("keys left unprocessed by BatchGetItem".into()))
-    }
-
     /// An unconditional write (idempotent items: settings, indexes, receipts).
     async fn put(&self, item: Item) -> Result<(), StoreError> {
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
@@ -437,6 +415,7 @@ impl DynamoStore {
                 }
                 let mut item = key(keys::order(shop, order), keys::shipment(&shipment.id));
                 item.insert("shipment".into(), encode(shipment));
+                item.insert(INDEXED_ATTRIBUTE.into(), AttributeValue::Bool(true));
                 items.push((newer(item, shipment.updated_at), ChangeOutcome::Stale));
                 items
             }
@@ -603,8 +582,11 @@ impl Store for DynamoStore {
             let sk = item.get(SORT_KEY).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
             if sk == keys::ORDER {
                 view.order = Some(decode(item, "order")?);
-            } else if sk.starts_with(keys::SHIPMENT_PREFIX) {
+            } else if let Some(shipment_id) = sk.strip_prefix(keys::SHIPMENT_PREFIX) {
                 view.shipments.push(decode(item, "shipment")?);
+                if item.get(INDEXED_ATTRIBUTE).is_some_and(|v| v.as_bool() == Ok(&true)) {
+                    view.indexed.insert(shipment_id.to_owned());
+                }
             } else if sk.starts_with(keys::MESSAGE_PREFIX) {
                 view.messages.push(decode(item, "record")?);
             } else if let Some(shipment_id) = sk.strip_prefix(keys::TRACKING_STATE_PREFIX) {
@@ -641,36 +623,6 @@ impl Store for DynamoStore {
             Ok(false) => Ok(Upsert::Created),
             Err(stored) => Ok(Upsert::Stale(Box::new(decode(&stored, "shipment")?))),
         }
-    }
-
-    async fn fulfillment_view(&self, shop: &ShopId, shipment: &Shipment) -> Result<FulfillmentView, StoreError> {
-        let order_pk = keys::order(shop, &shipment.order_id);
-        let shipment_sk = keys::shipment(&shipment.id);
-        let notices: Vec<String> = [Channel::Email, Channel::Sms]
-            .into_iter()
-            .map(|channel| keys::message(&MessageKey::new(MessageKind::Shipped, shipment.id.as_str(), channel)))
-            .collect();
-        let mut wanted = vec![key(order_pk.clone(), keys::ORDER), key(order_pk.clone(), shipment_sk.as_str())];
-        wanted.extend(notices.iter().map(|sk| key(order_pk.clone(), sk.as_str())));
-        let number_pk = shipment.tracking_number.as_ref().map(|number| keys::tracking(shop, number));
-        wanted.extend(number_pk.iter().map(|pk| key(pk.clone(), keys::TRACKING)));
-        let mut view = FulfillmentView { indexed: number_pk.is_none(), ..FulfillmentView::default() };
-        for item in self.batch_get(wanted).await? {
-            let attribute = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
-            let (pk, sk) = (attribute(PARTITION_KEY), attribute(SORT_KEY));
-            if number_pk.as_deref() == Some(pk) {
-                view.indexed = !item.contains_key(PENDING_ATTRIBUTE)
-                    && attribute("order_id") == shipment.order_id.as_str()
-                    && attribute("shipment_id") == shipment.id;
-            } else if sk == keys::ORDER {
-                view.order = Some(decode(&item, "order")?);
-            } else if sk == shipment_sk {
-                view.shipment = Some(decode(&item, "shipment")?);
-            } else if notices.iter().any(|notice| notice == sk) {
-                view.shipped.push(decode(&item, "record")?);
-            }
-        }
-        Ok(view)
     }
 
     async fn lookup_tracking(&self, shop: &ShopId, number: &TrackingNumber) -> Result<TrackingLookup, StoreError> {

@@ -2,12 +2,11 @@
 //! decided under one lock.
 
 use super::{
-    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, FulfillmentView, OrderView,
-    ReviewOutcome, StateChange, Store, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert, Versioned,
-    email_key,
+    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, OrderView, ReviewOutcome,
+    StateChange, Store, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert, Versioned, email_key,
 };
 use crate::ids::{OrderId, ShopId, TrackingNumber};
-use crate::messages::{DeliveryState, MessageKey, MessageKind, MessageRecord};
+use crate::messages::{DeliveryState, MessageKey, MessageRecord};
 use crate::order::{Order, Shipment};
 use crate::returns::{Return, ReturnState};
 use crate::settings::ShopSettings;
@@ -26,6 +25,8 @@ struct State {
     settings: HashMap<ShopId, ShopSettings>,
     orders: HashMap<OrderKey, Order>,
     shipments: HashMap<OrderKey, BTreeMap<String, Shipment>>,
+    /// Shipments written with their number's index while nothing waited (`OrderView::indexed`).
+    indexed: HashMap<OrderKey, BTreeSet<String>>,
     messages: HashMap<OrderKey, BTreeMap<MessageSlot, LogEntry>>,
     tracking_index: HashMap<(ShopId, TrackingNumber), TrackingTarget>,
     pending: HashMap<(ShopId, TrackingNumber), Vec<CarrierUpdate>>,
@@ -110,6 +111,7 @@ impl Store for MemoryStore {
             messages: s.messages.get(&key).map(|m| m.values().map(|(r, _, _)| r.clone()).collect()).unwrap_or_default(),
             tracking: s.tracking.get(&key).cloned().unwrap_or_default(),
             delivery: s.deliveries.get(&key).cloned(),
+            indexed: s.indexed.get(&key).cloned().unwrap_or_default(),
             returns: s
                 .returns
                 .iter()
@@ -128,33 +130,12 @@ impl Store for MemoryStore {
                 previous => {
                     let outcome = if previous.is_some() { Upsert::Updated } else { Upsert::Created };
                     slot.insert(shipment.id.clone(), shipment.clone());
+                    // The item is replaced whole, without the mark.
+                    let key = (shop.clone(), shipment.order_id.clone());
+                    s.indexed.entry(key).or_default().remove(&shipment.id);
                     outcome
                 }
             }
-        }))
-    }
-
-    async fn fulfillment_view(&self, shop: &ShopId, shipment: &Shipment) -> Result<FulfillmentView, StoreError> {
-        let key = (shop.clone(), shipment.order_id.clone());
-        Ok(self.with(|s| FulfillmentView {
-            order: s.orders.get(&key).cloned(),
-            shipment: s.shipments.get(&key).and_then(|m| m.get(&shipment.id)).cloned(),
-            indexed: shipment.tracking_number.as_ref().is_none_or(|number| {
-                let number = (shop.clone(), number.clone());
-                let target = s.tracking_index.get(&number);
-                let waiting = s.pending.get(&number).is_some_and(|kept| !kept.is_empty());
-                !waiting && target.is_some_and(|t| t.order_id == shipment.order_id && t.shipment_id == shipment.id)
-            }),
-            shipped: s
-                .messages
-                .get(&key)
-                .map(|log| {
-                    log.values()
-                        .filter(|(record, _, _)| record.kind == MessageKind::Shipped && record.scope == shipment.id)
-                        .map(|(record, _, _)| record.clone())
-                        .collect()
-                })
-                .unwrap_or_default(),
         }))
     }
 
@@ -430,6 +411,7 @@ impl Store for MemoryStore {
                 Some(StateChange::NewShipment(new)) => {
                     index_shipment(s, shop, new);
                     s.shipments.entry(order_key.clone()).or_default().insert(new.id.clone(), new.clone());
+                    s.indexed.entry(order_key.clone()).or_default().insert(new.id.clone());
                 }
                 Some(StateChange::Tracking(t)) => {
                     let version = t.expected.map_or(1, |v| v + 1);

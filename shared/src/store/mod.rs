@@ -6,7 +6,7 @@ pub mod dynamo;
 pub mod memory;
 
 use crate::ids::{OrderId, ShopId, TrackingNumber};
-use crate::messages::{Channel, DeliveryState, MessageKey, MessageRecord};
+use crate::messages::{Channel, DeliveryState, MessageKey, MessageKind, MessageRecord};
 use crate::order::{Order, Shipment};
 use crate::settings::ShopSettings;
 use crate::tracking::{CarrierUpdate, ShipmentTracking};
@@ -135,6 +135,32 @@ pub struct OrderView {
     pub tracking: BTreeMap<String, Versioned<ShipmentTracking>>,
     pub delivery: Option<DeliveryRecord>,
     pub returns: Vec<crate::returns::Return>,
+    /// Shipments (ids) stored in one transaction with their tracking number's index, while no
+    /// carrier update waited for the number (`StateChange::NewShipment`): nothing was left to
+    /// apply to them, and nothing can be since (an update is kept only for a number no shipment
+    /// claims).
+    pub indexed: BTreeSet<String>,
+}
+
+impl OrderView {
+    /// Whether applying `shipment` would change nothing: a version as new is stored and was
+    /// indexed with nothing waiting, and its "shipped" notice went out (or failed for good) on
+    /// each of `channels`. Each of these stays true once true, so a read may tell it; anything
+    /// else goes on to the conditional writes.
+    pub fn already_applied(&self, shipment: &Shipment, channels: &[Channel]) -> bool {
+        let stored_as_new = self.shipments.iter().any(|stored| {
+            stored.id == shipment.id && stored.updated_at.timestamp_millis() >= shipment.updated_at.timestamp_millis()
+        });
+        let done = |channel: &Channel| {
+            self.messages.iter().any(|record| {
+                record.kind == MessageKind::Shipped
+                    && record.scope == shipment.id
+                    && record.channel == *channel
+                    && record.state != DeliveryState::Sending
+            })
+        };
+        stored_as_new && self.indexed.contains(&shipment.id) && channels.iter().all(done)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,35 +187,6 @@ pub struct TrackingTarget {
     /// Set when the number is a return parcel's (then `shipment_id` is empty).
     #[serde(default)]
     pub return_id: Option<String>,
-}
-
-/// What is stored about a fulfillment before it is applied, read in one request: enough to tell
-/// a duplicate without writing, and the order to announce it to otherwise.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct FulfillmentView {
-    pub order: Option<Order>,
-    /// The stored version of the shipment.
-    pub shipment: Option<Shipment>,
-    /// Its tracking number leads to it and no carrier update waits for the number (or it has none).
-    pub indexed: bool,
-    /// The records of its "shipped" notice, one per channel it was claimed on.
-    pub shipped: Vec<MessageRecord>,
-}
-
-impl FulfillmentView {
-    /// Whether applying `shipment` would change nothing: a version as new is stored and indexed,
-    /// and its notice went out (or failed for good) on each of `channels`. Each of these stays
-    /// true once true, so a read may tell it; anything else goes on to the conditional writes.
-    pub fn already_applied(&self, shipment: &Shipment, channels: &[Channel]) -> bool {
-        let stored_as_new = self
-            .shipment
-            .as_ref()
-            .is_some_and(|stored| stored.updated_at.timestamp_millis() >= shipment.updated_at.timestamp_millis());
-        let done = |channel: &Channel| {
-            self.shipped.iter().any(|record| record.channel == *channel && record.state != DeliveryState::Sending)
-        };
-        stored_as_new && self.indexed && channels.iter().all(done)
-    }
 }
 
 /// A review request whose time has come.
@@ -278,14 +275,6 @@ pub trait Store: Send + Sync {
         shop: &ShopId,
         shipment: &Shipment,
     ) -> impl Future<Output = Result<Upsert<Shipment>, StoreError>> + Send;
-
-    /// One read of what a fulfillment would change: the order, the stored version of the
-    /// shipment, its tracking number's item and the records of its "shipped" notice.
-    fn fulfillment_view(
-        &self,
-        shop: &ShopId,
-        shipment: &Shipment,
-    ) -> impl Future<Output = Result<FulfillmentView, StoreError>> + Send;
 
     /// One query: the shipment a tracking number belongs to, and updates kept for it.
     fn lookup_tracking(
@@ -447,7 +436,6 @@ pub fn email_key(email: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::MessageKind;
     use chrono::TimeZone;
 
     fn shipment(updated_at_ms: i64) -> Shipment {
@@ -464,33 +452,48 @@ mod tests {
         }
     }
 
-    fn record(channel: Channel, state: DeliveryState) -> MessageRecord {
-        let key = MessageKey::new(MessageKind::Shipped, "f1", channel);
+    fn record(kind: MessageKind, channel: Channel, state: DeliveryState) -> MessageRecord {
+        let key = MessageKey::new(kind, "f1", channel);
         MessageRecord { state, ..MessageRecord::claimed(&key, Utc::now()) }
     }
 
     #[test]
     fn a_fulfillment_is_already_applied_only_when_stored_as_new_indexed_and_announced_everywhere() {
         let both = [Channel::Email, Channel::Sms];
-        let done = FulfillmentView {
-            order: None,
-            shipment: Some(shipment(2_000)),
-            indexed: true,
-            shipped: vec![record(Channel::Email, DeliveryState::Sent), record(Channel::Sms, DeliveryState::Failed)],
+        let done = OrderView {
+            shipments: vec![shipment(2_000)],
+            indexed: BTreeSet::from(["f1".to_owned()]),
+            messages: vec![
+                record(MessageKind::Shipped, Channel::Email, DeliveryState::Sent),
+                record(MessageKind::Shipped, Channel::Sms, DeliveryState::Failed),
+            ],
+            ..OrderView::default()
         };
         assert!(done.already_applied(&shipment(2_000), &both));
         assert!(done.already_applied(&shipment(1_000), &both), "an older version changes nothing either");
         assert!(!done.already_applied(&shipment(2_001), &both), "a newer version is written");
-        assert!(!FulfillmentView { indexed: false, ..done.clone() }.already_applied(&shipment(2_000), &both));
-        assert!(!FulfillmentView { shipment: None, ..done.clone() }.already_applied(&shipment(2_000), &both));
+        let slow_path = OrderView { indexed: BTreeSet::new(), ..done.clone() };
+        assert!(!slow_path.already_applied(&shipment(2_000), &both), "kept updates may wait for it");
+        assert!(!OrderView { shipments: Vec::new(), ..done.clone() }.already_applied(&shipment(2_000), &both));
 
-        let email_only = FulfillmentView { shipped: vec![record(Channel::Email, DeliveryState::Sent)], ..done.clone() };
+        let email_only = OrderView { messages: done.messages[..1].to_vec(), ..done.clone() };
         assert!(email_only.already_applied(&shipment(2_000), &[Channel::Email]));
         assert!(!email_only.already_applied(&shipment(2_000), &both), "the SMS is still to send");
-        let in_flight = FulfillmentView {
-            shipped: vec![record(Channel::Email, DeliveryState::Sent), record(Channel::Sms, DeliveryState::Sending)],
-            ..done
+        let in_flight = OrderView {
+            messages: vec![
+                record(MessageKind::Shipped, Channel::Email, DeliveryState::Sent),
+                record(MessageKind::Shipped, Channel::Sms, DeliveryState::Sending),
+            ],
+            ..done.clone()
         };
         assert!(!in_flight.already_applied(&shipment(2_000), &both), "a claim is not a send");
+        let other_kind = OrderView {
+            messages: vec![
+                record(MessageKind::Shipped, Channel::Email, DeliveryState::Sent),
+                record(MessageKind::OutForDelivery, Channel::Sms, DeliveryState::Sent),
+            ],
+            ..done
+        };
+        assert!(!other_kind.already_applied(&shipment(2_000), &both));
     }
 }
