@@ -56,9 +56,18 @@ pub fn http_client_trusting(extra_roots: Option<Vec<u8>>) -> SharedHttpClient {
         trust = trust.with_pem_certificate(pem);
     }
     let tls = TlsContext::builder().with_trust_store(trust).build().expect("a TLS context with a trust store");
+    // Called without settings, this is the SDK's warm-up, once per SDK client as it is built
+    // (`validate_base_client_config`): it builds a connector and drops it, to load the system's
+    // roots before the first request. Ours are compiled in, and each real connector (built with
+    // the request's settings, cached per settings) decodes them anyway: decoding them for the
+    // warm-up too was a fifth of a three-client function's init. So the warm-up gets a
+    // connector that trusts nothing; were a real request ever given one, it would be refused
+    // (`a_root_from_the_ca_bundle_is_trusted` fails then).
+    let trusting_nothing = TlsContext::builder().with_trust_store(TrustStore::empty()).build().expect("a TLS context");
     // The SDK's default client is built the same way (aws-smithy-runtime's
     // `default_https_client`): `Builder::build_https` would leave the proxy variables unread.
     Builder::new().build_with_connector_fn(move |settings, components| {
+        let tls = if settings.is_some() { &tls } else { &trusting_nothing };
         let mut connector =
             ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring)).tls_context(tls.clone());
         connector.set_connector_settings(settings.cloned());
