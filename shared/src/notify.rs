@@ -87,21 +87,6 @@ pub struct Outbox<'a, S, E, T, C> {
 }
 
 impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
-    /// Sends `kind` about an order (and one of its shipments) with fresh customer links;
-    /// returns how many messages actually went out now.
-    pub async fn notify(
-        &self,
-        settings: &ShopSettings,
-        order: &Order,
-        shipment: Option<&Shipment>,
-        tracking: Option<&ShipmentTracking>,
-        kind: MessageKind,
-        scope: &str,
-    ) -> Result<usize, NotifyError> {
-        let batch = self.send_about(settings, order, shipment, tracking, kind, scope, None).await?;
-        Ok(batch.new_sends())
-    }
-
     /// Renders `kind` about an order (and one of its shipments) with fresh customer links and
     /// sends it as [`Outbox::send`] does, claimed together with `change`.
     #[allow(clippy::too_many_arguments)]

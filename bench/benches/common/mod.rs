@@ -199,7 +199,7 @@ impl Scenarios {
         .expect("a valid request")
     }
 
-    /// The customer message of `kind` about `order`, as `Outbox::notify` builds it.
+    /// The customer message of `kind` about `order`, as `Outbox::send_about` builds it.
     pub fn render(
         &self,
         order: &Order,

@@ -230,7 +230,8 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
                 if current.status == OrderStatus::Cancelled {
                     return Ok(Outcome::Processed { messages_sent: 0 });
                 }
-                let sent = outbox.notify(settings, &current, None, None, MessageKind::OrderConfirmation, "").await?;
+                let batch = outbox.send_about(settings, &current, None, None, MessageKind::OrderConfirmation, "", None);
+                let sent = batch.await?.new_sends();
                 Ok(Outcome::Processed { messages_sent: sent })
             }
         }
@@ -247,12 +248,13 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
             return Ok(Outcome::Processed { messages_sent: 0 });
         }
         let outbox = self.outbox();
-        let mut messages_sent =
-            outbox.notify(settings, &current, None, None, MessageKind::OrderConfirmation, "").await?;
+        let confirmation = outbox.send_about(settings, &current, None, None, MessageKind::OrderConfirmation, "", None);
+        let mut messages_sent = confirmation.await?.new_sends();
         let view = self.store.order_view(&current.shop, &current.id).await?;
         for shipment in &view.shipments {
-            messages_sent +=
-                outbox.notify(settings, &current, Some(shipment), None, MessageKind::Shipped, &shipment.id).await?;
+            let shipped =
+                outbox.send_about(settings, &current, Some(shipment), None, MessageKind::Shipped, &shipment.id, None);
+            messages_sent += shipped.await?.new_sends();
             if view.tracking.contains_key(&shipment.id) {
                 let journey = Journey { outbox: self.outbox() };
                 if let TrackingOutcome::Applied { messages_sent: n, .. } =
@@ -326,8 +328,10 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
         if order.status == OrderStatus::Cancelled {
             return Ok(Outcome::Processed { messages_sent: 0 });
         }
-        let mut messages_sent =
-            self.outbox().notify(settings, &order, Some(&current), None, MessageKind::Shipped, &current.id).await?;
+        let outbox = self.outbox();
+        let shipped =
+            outbox.send_about(settings, &order, Some(&current), None, MessageKind::Shipped, &current.id, None);
+        let mut messages_sent = shipped.await?.new_sends();
         // Carrier news that came before this fulfillment is applied (and announced) now.
         let journey = Journey { outbox: self.outbox() };
         if let Some(TrackingOutcome::Applied { messages_sent: n, .. }) =
