@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fills fuzz/corpus/<target>/ with seed inputs: the real provider payloads of
-# ../shared/fixtures (relative to the repo; read-only, never edited) and the repo's events/.
+# tests/fixtures (see its SOURCES.md; never edited) and the repo's events/.
 # The corpora are not committed; run this before `cargo +nightly fuzz run <target>`.
 #
 #   fuzz/seed.sh            # all targets
@@ -11,7 +11,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
-fixtures="${FIXTURES:-$repo/../shared/fixtures}"
+fixtures="${FIXTURES:-$repo/tests/fixtures}"
 events="$repo/events"
 corpus="$here/corpus"
 

@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "test: the repository stands alone (nothing read from outside it)"
+python3 scripts/check_standalone.py
+
 echo "test: formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings

@@ -60,7 +60,7 @@ pub fn read_event(name: &str) -> Value {
 }
 
 pub fn fixture_bytes(name: &str) -> Vec<u8> {
-    std::fs::read(repo_path(&format!("../shared/fixtures/{name}"))).expect("fixture file")
+    std::fs::read(repo_path(&format!("tests/fixtures/{name}"))).expect("fixture file")
 }
 
 /// A short random id for names that must not collide between tests.

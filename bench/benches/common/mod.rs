@@ -17,10 +17,10 @@ use ppx_shared::signature::{sign_base64_hmac, verify_base64_hmac};
 use ppx_shared::templates::{MessageContext, RenderedEmail, has_sms, render_email, render_sms};
 use ppx_shared::tracking::{CarrierUpdate, ShipmentTracking};
 
-/// A provider's published sample payload (`shared/fixtures/`, see its SOURCES.md).
+/// A provider's published sample payload (`tests/fixtures/`, see its SOURCES.md).
 macro_rules! fixture {
     ($name:literal) => {
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/", $name)).as_slice()
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/", $name)).as_slice()
     };
 }
 

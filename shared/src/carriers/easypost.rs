@@ -199,12 +199,12 @@ mod tests {
 
     const SIGNED: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/easypost-tracker-updated-in_transit-signed-fixture.json"
+        "/../tests/fixtures/easypost-tracker-updated-in_transit-signed-fixture.json"
     );
     const DELIVERED: &str =
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/easypost-tracker-updated-delivered.json");
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/easypost-tracker-updated-delivered.json");
     const MINIMAL: &str =
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/easypost-event-envelope-minimal.json");
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/easypost-event-envelope-minimal.json");
     const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/easypost-tracker-updated.json");
 
     /// EasyPost's official test vector (fixtures/SOURCES.md).

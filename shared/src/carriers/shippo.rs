@@ -183,7 +183,7 @@ mod tests {
     use serde_json::{Value, json};
 
     const DOCS_SAMPLE: &str =
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/shippo-track_updated-docs-sample.json");
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/shippo-track_updated-docs-sample.json");
     const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/shippo-track-updated.json");
 
     #[test]

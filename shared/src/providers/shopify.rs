@@ -318,10 +318,9 @@ mod tests {
     use crate::money::Currency;
     use chrono::{TimeZone, Utc};
 
-    const ORDERS_CREATE: &str =
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/shopify-orders-create.json");
+    const ORDERS_CREATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/shopify-orders-create.json");
     const FULFILLMENTS_CREATE: &str =
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/shopify-fulfillments-create.json");
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/shopify-fulfillments-create.json");
     const EVENT_ORDER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/shopify-orders-create.json");
     const EVENT_FULFILLMENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/shopify-fulfillments-create.json");
 

@@ -336,7 +336,7 @@ mod tests {
     use serde_json::json;
 
     const ORDER_CREATED: &str =
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/woocommerce-order-created-docs.json");
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/woocommerce-order-created-docs.json");
     const EVENT_ORDER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/woocommerce-order-created.json");
 
     fn shop() -> ShopId {
