@@ -42,9 +42,16 @@ const STATE_ACTIONS: [&str; 7] = [
     "dynamodb:ConditionCheckItem",
     "dynamodb:BatchWriteItem",
 ];
-/// Returns: the base, and a notice's email and SMS records in one request.
-const RETURN_ACTIONS: [&str; 5] =
-    [BASE_ACTIONS[0], BASE_ACTIONS[1], BASE_ACTIONS[2], BASE_ACTIONS[3], "dynamodb:BatchWriteItem"];
+/// Returns: the base, a return stored in one transaction with its order's returns version
+/// (UpdateItem), and a notice's email and SMS records in one request.
+const RETURN_ACTIONS: [&str; 6] = [
+    BASE_ACTIONS[0],
+    BASE_ACTIONS[1],
+    BASE_ACTIONS[2],
+    BASE_ACTIONS[3],
+    "dynamodb:UpdateItem",
+    "dynamodb:BatchWriteItem",
+];
 
 const FUNCTIONS: [FunctionSpec; 5] = [
     FunctionSpec {

@@ -241,3 +241,49 @@ async fn an_order_with_a_return_gets_no_review_request() {
     assert_eq!((report.sent, report.skipped.get("return_requested").copied()), (0, Some(1)), "{report:?}");
     assert!(env.raw_emails_to(&email).await.is_empty());
 }
+
+/// Units of each line that the order's stored returns hold (every return not rejected, its
+/// items not rejected): never more than was bought.
+async fn reserved(env: &TestEnv, line: &str) -> u32 {
+    let view = env.order_view(ORDER_ID).await;
+    view.returns
+        .iter()
+        .filter(|r| r.state != ReturnState::Rejected)
+        .flat_map(|r| &r.decision.items)
+        .filter(|item| item.line_item == line && item.verdict != ppx_shared::returns::Verdict::Rejected)
+        .map(|item| item.quantity)
+        .sum()
+}
+
+#[tokio::test]
+async fn concurrent_returns_with_different_keys_never_return_more_than_was_bought() {
+    let env = TestEnv::start().await;
+    delivered_order(&env).await;
+    let token = env.return_token(ORDER_ID);
+    let submit_all = |line: &'static str, count: usize, prefix: &'static str| {
+        let (env, token) = (&env, &token);
+        futures::future::join_all((0..count).map(move |i| async move {
+            let body = request(
+                json!([{ "line_item": line, "quantity": 1, "reason": "doesnt_fit" }]),
+                json!({ "type": "refund" }),
+            );
+            // Two portal tabs, a double click, a script: every request with its own key.
+            submit_as_customer(env, token, &body, &format!("{prefix}-{i}")).await
+        }))
+    };
+
+    // 20 at once for the one tote that was bought, and 5 at once for one of the 2 shirts each.
+    let (totes, shirts) = tokio::join!(submit_all(TOTE, 20, "tote"), submit_all(SHIRT, 5, "shirt"));
+    for (replies, line, bought) in [(&totes, TOTE, 1_usize), (&shirts, SHIRT, 2)] {
+        assert!(replies.iter().all(|r| r.status == 201), "{:?}", replies.iter().map(|r| &r.body).collect::<Vec<_>>());
+        let accepted = replies.iter().filter(|r| r.body["verdict"] != "rejected").count();
+        assert_eq!(accepted, bought, "{line}: accepted {accepted} of {} requests", replies.len());
+        // The others hear what a request after them hears: nothing is left to return.
+        for refused in replies.iter().filter(|r| r.body["verdict"] == "rejected") {
+            let reasons = refused.body["items"][0]["reasons"].to_string();
+            assert!(reasons.contains("already part of a return"), "{reasons}");
+        }
+        assert_eq!(reserved(&env, line).await as usize, bought);
+    }
+    assert_eq!(env.order_view(ORDER_ID).await.returns.len(), 25, "every request stored its return, once");
+}

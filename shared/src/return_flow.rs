@@ -11,10 +11,22 @@ use crate::notify::{Delivery, NotifyError, Outbox};
 use crate::order::Order;
 use crate::returns::{Decision, RequestError, Return, ReturnRequest, ReturnState, Verdict, decide, return_id};
 use crate::settings::ShopSettings;
-use crate::store::{Store, StoreError};
+use crate::store::{ReturnCreated, Store, StoreError};
 use crate::templates::MessageContext;
 use crate::tracking::TrackingStatus;
 use serde_json::json;
+
+/// Reads and decisions a return request may take when other returns of its order keep
+/// reserving quantities first (each round, one of the concurrent requests wins).
+const MAX_SUBMIT_ATTEMPTS: u32 = 10;
+
+/// A short, jittered pause before deciding again, so that concurrent losers do not all read
+/// at the same instant (5-35 ms, growing with the attempt).
+async fn contention_pause(attempt: u32) {
+    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 20);
+    let millis = 5 + jitter + 5 * u64::from(attempt.min(3));
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReturnError {
@@ -26,7 +38,9 @@ pub enum ReturnError {
     ReturnNotFound,
     #[error("a return that is {from} cannot become {to}")]
     Transition { from: &'static str, to: &'static str },
-    #[error("the return changed while it was being updated; retry")]
+    /// The return changed while it was being updated, or other returns of the order kept
+    /// reserving quantities first: retry.
+    #[error("the order's returns changed while this request was decided; retry")]
     Contended,
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -74,7 +88,9 @@ impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> Return
     }
 
     /// Decides and stores a return; a retry with the same idempotency key finds the same return
-    /// and sends nothing new.
+    /// and sends nothing new. A return that reserves quantities is stored only if no other did
+    /// since its decision was read (else it is decided again from a fresh read), so concurrent
+    /// requests never return more than was bought.
     pub async fn submit(
         &self,
         settings: &ShopSettings,
@@ -82,35 +98,43 @@ impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> Return
         idempotency_key: &str,
     ) -> Result<Submitted, ReturnError> {
         let shop = &settings.shop;
-        let view = self.store().order_view(shop, &request.order_id).await?;
-        let order = view.order.as_ref().ok_or(ReturnError::OrderNotFound)?;
-        let id = return_id(shop, &order.id, idempotency_key);
-        if let Some(existing) = view.returns.iter().find(|r| r.id == id) {
-            // Finish what a crashed first attempt may have left unsent.
-            self.announce(settings, order, existing).await?;
-            return Ok(Submitted { ret: existing.clone(), created: false });
+        for attempt in 0..MAX_SUBMIT_ATTEMPTS {
+            if attempt > 0 {
+                contention_pause(attempt).await;
+            }
+            let view = self.store().order_view(shop, &request.order_id).await?;
+            let order = view.order.as_ref().ok_or(ReturnError::OrderNotFound)?;
+            let id = return_id(shop, &order.id, idempotency_key);
+            if let Some(existing) = view.returns.iter().find(|r| r.id == id) {
+                // Finish what a crashed first attempt may have left unsent.
+                self.announce(settings, order, existing).await?;
+                return Ok(Submitted { ret: existing.clone(), created: false });
+            }
+            let now = self.outbox.clock.now();
+            let delivered_at = view.delivery.as_ref().map(|d| d.delivered_at);
+            let decision =
+                decide(&settings.return_policy, order, delivered_at, &view.returns, &request, now, settings.time_zone)?;
+            let reserves = decision.reserves_quantities().then_some(view.returns_version);
+            let ret = Return {
+                id,
+                state: first_state(&decision),
+                request: request.clone(),
+                decision,
+                created_at: now,
+                updated_at: now,
+                tracking_number: None,
+                label_url: None,
+                operator_note: None,
+            };
+            let (ret, created) = match self.store().create_return(shop, &ret, reserves).await? {
+                ReturnCreated::Created => (ret, true),
+                ReturnCreated::Exists(existing) => (*existing, false),
+                ReturnCreated::Stale => continue,
+            };
+            self.announce(settings, order, &ret).await?;
+            return Ok(Submitted { ret, created });
         }
-        let now = self.outbox.clock.now();
-        let delivered_at = view.delivery.as_ref().map(|d| d.delivered_at);
-        let decision =
-            decide(&settings.return_policy, order, delivered_at, &view.returns, &request, now, settings.time_zone)?;
-        let ret = Return {
-            id,
-            state: first_state(&decision),
-            request,
-            decision,
-            created_at: now,
-            updated_at: now,
-            tracking_number: None,
-            label_url: None,
-            operator_note: None,
-        };
-        let (ret, created) = match self.store().create_return(shop, &ret).await? {
-            None => (ret, true),
-            Some(existing) => (existing, false),
-        };
-        self.announce(settings, order, &ret).await?;
-        Ok(Submitted { ret, created })
+        Err(ReturnError::Contended)
     }
 
     /// Moves a return on (an operator's decision, received, refunded...). Asking for the state it

@@ -225,6 +225,14 @@ pub struct Decision {
     pub amount: Money,
 }
 
+impl Decision {
+    /// Whether storing it takes quantities of the order's lines (any item not rejected): such a
+    /// return must be stored only if no other took them since it was decided.
+    pub fn reserves_quantities(&self) -> bool {
+        self.items.iter().any(|item| item.verdict != Verdict::Rejected)
+    }
+}
+
 /// The life of a return. One customer message per state it enters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

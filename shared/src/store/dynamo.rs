@@ -1,8 +1,8 @@
 //! The DynamoDB adapter. One table; keys are documented in the README ("Table design").
 
 use super::{
-    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, OrderView, ReviewOutcome,
-    StateChange, Store, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert, Versioned,
+    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, OrderView, ReturnCreated,
+    ReviewOutcome, StateChange, Store, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert, Versioned,
 };
 use crate::ids::{OrderId, ShopId, TrackingNumber};
 use crate::messages::{DeliveryState, MessageKey, MessageRecord};
@@ -69,6 +69,8 @@ pub mod keys {
     pub const SURVEY: &str = "SURVEY";
     pub const RETURN_PREFIX: &str = "RETURN#";
     pub const RETURN_ID: &str = "RETURN";
+    /// The order's returns version: bumped by every return that reserves quantities.
+    pub const RETURNS_VERSION: &str = "RETURNS";
 
     pub fn return_item(id: &str) -> String {
         format!("{RETURN_PREFIX}{id}")
@@ -596,6 +598,8 @@ impl Store for DynamoStore {
                 view.delivery = Some(decode(item, "delivery")?);
             } else if sk.starts_with(keys::RETURN_PREFIX) {
                 view.returns.push(decode(item, "ret")?);
+            } else if sk == keys::RETURNS_VERSION {
+                view.returns_version = decode(item, "version")?;
             }
         }
         view.messages.sort_by_key(|m| m.at);
@@ -795,29 +799,75 @@ impl Store for DynamoStore {
         items.iter().map(|item| decode(item, "answer")).collect()
     }
 
-    async fn create_return(&self, shop: &ShopId, ret: &Return) -> Result<Option<Return>, StoreError> {
+    async fn create_return(
+        &self,
+        shop: &ShopId,
+        ret: &Return,
+        reserves: Option<u64>,
+    ) -> Result<ReturnCreated, StoreError> {
         // The id index first: idempotent, and harmless if the return write then loses.
         let mut index = key(keys::return_id(shop, &ret.id), keys::RETURN_ID);
         index.insert("order_id".into(), s(ret.request.order_id.as_str()));
         self.put(index).await?;
-        let result = self
-            .client
-            .put_item()
+        let item = Self::return_item(shop, ret);
+        let existing = |item: Option<&Item>| -> Result<ReturnCreated, StoreError> {
+            let existing = item.cloned().unwrap_or_default();
+            Ok(ReturnCreated::Exists(Box::new(decode(&existing, "ret")?)))
+        };
+        let Some(read_at) = reserves else {
+            // Reserves nothing (every item rejected): stored whatever else happened meanwhile.
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            return match result {
+                Ok(_) => Ok(ReturnCreated::Created),
+                Err(err) => match err.as_service_error() {
+                    Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
+                        existing(c.item.as_ref())
+                    }
+                    _ => Err(unavailable(err)),
+                },
+            };
+        };
+        // The version the decision was read at moves on in the same transaction: of two returns
+        // decided from one view, only the first is stored; the other reads again.
+        let version = Update::builder()
             .table_name(&self.table)
-            .set_item(Some(Self::return_item(shop, ret)))
+            .set_key(Some(key(keys::order(shop, &ret.request.order_id), keys::RETURNS_VERSION)))
+            .update_expression("SET version = :next")
+            .expression_attribute_values(":next", n(read_at as i64 + 1));
+        let version = match read_at {
+            0 => version.condition_expression("attribute_not_exists(version)"),
+            _ => {
+                version.condition_expression("version = :read").expression_attribute_values(":read", n(read_at as i64))
+            }
+        };
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(None),
-            Err(err) => match err.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
-                    let existing = c.item.clone().unwrap_or_default();
-                    Ok(Some(decode(&existing, "ret")?))
-                }
-                _ => Err(unavailable(err)),
-            },
+            .build()
+            .expect("table and item are set");
+        let items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().update(version.build().expect("table, key and expression are set")).build(),
+        ];
+        let Err(reasons) = self.transact(items).await? else { return Ok(ReturnCreated::Created) };
+        let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+        match (code(0), code(1)) {
+            ("ConditionalCheckFailed", _) => existing(reasons[0].item()),
+            // Moved on, or being moved by another transaction right now: read again.
+            (_, "ConditionalCheckFailed") | ("TransactionConflict", _) | (_, "TransactionConflict") => {
+                Ok(ReturnCreated::Stale)
+            }
+            other => Err(StoreError::Unavailable(format!("return transaction cancelled: {other:?}"))),
         }
     }
 

@@ -2,8 +2,9 @@
 //! decided under one lock.
 
 use super::{
-    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, OrderView, ReviewOutcome,
-    StateChange, Store, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert, Versioned, email_key,
+    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, OrderView, ReturnCreated,
+    ReviewOutcome, StateChange, Store, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert, Versioned,
+    email_key,
 };
 use crate::ids::{OrderId, ShopId, TrackingNumber};
 use crate::messages::{DeliveryState, MessageKey, MessageRecord};
@@ -39,6 +40,7 @@ struct State {
     unsubscribed: HashSet<(ShopId, String)>,
     surveys: HashMap<OrderKey, SurveyAnswer>,
     returns: HashMap<(ShopId, String), Return>,
+    returns_versions: HashMap<OrderKey, u64>,
 }
 
 #[derive(Default)]
@@ -112,6 +114,7 @@ impl Store for MemoryStore {
             tracking: s.tracking.get(&key).cloned().unwrap_or_default(),
             delivery: s.deliveries.get(&key).cloned(),
             indexed: s.indexed.get(&key).cloned().unwrap_or_default(),
+            returns_version: s.returns_versions.get(&key).copied().unwrap_or_default(),
             returns: s
                 .returns
                 .iter()
@@ -300,14 +303,26 @@ impl Store for MemoryStore {
         }))
     }
 
-    async fn create_return(&self, shop: &ShopId, ret: &Return) -> Result<Option<Return>, StoreError> {
+    async fn create_return(
+        &self,
+        shop: &ShopId,
+        ret: &Return,
+        reserves: Option<u64>,
+    ) -> Result<ReturnCreated, StoreError> {
         Ok(self.with(|s| {
             let key = (shop.clone(), ret.id.clone());
             if let Some(existing) = s.returns.get(&key) {
-                return Some(existing.clone());
+                return ReturnCreated::Exists(Box::new(existing.clone()));
+            }
+            if let Some(read_at) = reserves {
+                let version = s.returns_versions.entry((shop.clone(), ret.request.order_id.clone())).or_default();
+                if *version != read_at {
+                    return ReturnCreated::Stale;
+                }
+                *version += 1;
             }
             s.returns.insert(key, ret.clone());
-            None
+            ReturnCreated::Created
         }))
     }
 

@@ -140,6 +140,9 @@ pub struct OrderView {
     /// apply to them, and nothing can be since (an update is kept only for a number no shipment
     /// claims).
     pub indexed: BTreeSet<String>,
+    /// How many returns that reserve quantities were stored for the order: a new one is stored
+    /// only at the version its decision was read at ([`Store::create_return`]).
+    pub returns_version: u64,
 }
 
 impl OrderView {
@@ -161,6 +164,16 @@ impl OrderView {
         };
         stored_as_new && self.indexed.contains(&shipment.id) && channels.iter().all(done)
     }
+}
+
+/// What [`Store::create_return`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReturnCreated {
+    Created,
+    /// A return with this id was stored before (a retried request): it is left as it was.
+    Exists(Box<crate::returns::Return>),
+    /// Another return reserved quantities since the decision was read: read again, decide again.
+    Stale,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -363,12 +376,16 @@ pub trait Store: Send + Sync {
         to: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<SurveyAnswer>, StoreError>> + Send;
 
-    /// Stores a new return unless one with its id exists; returns the existing one then.
+    /// Stores a new return unless one with its id exists (then returns that one). A return that
+    /// reserves quantities (`reserves`: the [`OrderView::returns_version`] its decision was read
+    /// at) is stored only while that version is current, and bumps it in the same write: two
+    /// returns decided from the same view can never both reserve the last unit.
     fn create_return(
         &self,
         shop: &ShopId,
         ret: &crate::returns::Return,
-    ) -> impl Future<Output = Result<Option<crate::returns::Return>, StoreError>> + Send;
+        reserves: Option<u64>,
+    ) -> impl Future<Output = Result<ReturnCreated, StoreError>> + Send;
     /// Moves a return to `ret.state` if it is still in `from`; false when another request moved it.
     fn update_return(
         &self,
