@@ -202,16 +202,26 @@ async fn nps_answers_comments_and_unsubscribe_through_the_links() {
     let survey = link(&env, &request, "/survey/");
     let (path, _) = survey.split_once('?').expect("score query");
 
-    // One click on "9", then on "10": the latest answer wins.
-    let (status, page) = env.get(&format!("{path}?score=9")).await;
-    assert_eq!(status, 200, "{page}");
-    assert!(page.contains("<form") && page.contains("comment"), "the thank-you page offers a comment");
-    assert_eq!(env.get(&format!("{path}?score=10")).await.0, 200);
+    // A mail scanner opens every score link: that records nothing. Each shows its score to confirm.
+    let now = env.clock_now();
+    let answers = || async {
+        env.store.survey_answers(&env.settings.shop, now - Duration::days(1), now + Duration::days(1)).await.unwrap()
+    };
+    for score in 0..=10 {
+        let (status, page) = env.get(&format!("{path}?score={score}")).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains(&format!("You chose <strong class=\"score\">{score}</strong>")), "{page}");
+        assert!(page.contains(&format!("<form method=\"post\" action=\"{path}\">")), "{page}");
+    }
+    assert!(answers().await.is_empty(), "a GET recorded an answer");
+    // The customer confirms a 9, then adds a comment with a 10: the latest answer wins.
+    let (status, page) = env.post_form(path, "score=9&comment=").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<textarea"), "the thank-you page offers a comment: {page}");
+    assert_eq!((answers().await[0].score, answers().await[0].confirmed), (9, true));
     let (status, _) = env.post_form(path, "score=10&comment=Fast+and+friendly").await;
     assert_eq!(status, 200);
-    let now = env.clock_now();
-    let answers =
-        env.store.survey_answers(&env.settings.shop, now - Duration::days(1), now + Duration::days(1)).await.unwrap();
+    let answers = answers().await;
     assert_eq!(answers.len(), 1, "{answers:?}");
     assert_eq!((answers[0].score, answers[0].comment.as_deref()), (10, Some("Fast and friendly")));
 
@@ -283,12 +293,14 @@ async fn kpi_reports_nps_answers_and_outcomes_from_the_table() {
     let clock = ManualClock::at(delivered_at + Duration::days(5));
     assert_eq!(env.review_app(env.ses(), clock.clone()).run(None).await.unwrap().sent, 3);
     let now = env.clock_now();
-    for (id, score) in [("7601", 10), ("7602", 9), ("7603", 3)] {
+    // The fourth was recorded without confirmation (by a score link's GET, before that rule).
+    for (id, score, confirmed) in [("7601", 10, true), ("7602", 9, true), ("7603", 3, true), ("7604", 0, false)] {
         let answer = ppx_shared::store::SurveyAnswer {
             order_id: ppx_shared::ids::OrderId::parse(id).unwrap(),
             score,
             comment: None,
             answered_at: now,
+            confirmed,
         };
         env.store.record_survey_answer(&env.settings.shop, &answer).await.unwrap();
     }
@@ -298,6 +310,7 @@ async fn kpi_reports_nps_answers_and_outcomes_from_the_table() {
     // (2 promoters - 1 detractor) / 3 answers = +33.3.
     assert!(report.contains("NPS               +33.3"), "{report}");
     assert!(report.contains("answers           3"), "{report}");
+    assert!(report.contains("not counted       1 unconfirmed"), "{report}");
     assert!(report.contains("requests sent     3"), "{report}");
     assert!(report.contains("response rate     100.0%"), "{report}");
 }

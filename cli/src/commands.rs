@@ -184,7 +184,10 @@ pub async fn kpi(
     if from > to {
         return Err(CommandError::Usage("--from must not be after --to".into()));
     }
-    let answers = store.survey_answers(&shop_id, from, to).await?;
+    // Only answers confirmed on the survey page count: a score link opened by a mail scanner
+    // (or recorded by a GET before that rule) says nothing about the customer.
+    let (answers, unconfirmed): (Vec<_>, Vec<_>) =
+        store.survey_answers(&shop_id, from, to).await?.into_iter().partition(|a| a.confirmed);
     let outcomes = store.review_outcomes(&shop_id, from, to).await?;
     let nps = NpsSummary::from_scores(answers.iter().map(|a| a.score));
     let sent = outcomes.iter().filter(|o| matches!(o, ReviewOutcome::Sent { .. })).count();
@@ -206,6 +209,10 @@ pub async fn kpi(
         nps.detractors
     );
     let _ = writeln!(out, "  answers           {} ({} with a comment)", nps.answers, comments);
+    if !unconfirmed.is_empty() {
+        let _ =
+            writeln!(out, "  not counted       {} unconfirmed (a score link opened, never sent)", unconfirmed.len());
+    }
     let rate = if sent == 0 { "n/a".to_owned() } else { format!("{:.1}%", nps.answers as f64 * 100.0 / sent as f64) };
     let _ = writeln!(out, "  response rate     {rate} of review requests sent in the period");
     let _ = writeln!(out, "  requests sent     {sent}");

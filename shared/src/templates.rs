@@ -162,6 +162,7 @@ const DEFAULT_TEMPLATES: &[(&str, &str)] = embedded_templates!(
         "shipment_details.html",
         "shipment_details.txt",
         "page_layout.html",
+        "survey_confirm.html",
         "survey_thanks.html",
         "unsubscribe_confirm.html",
         "unsubscribed.html",
@@ -388,7 +389,11 @@ pub const PAGE_CONTENT_SECURITY_POLICY: &str =
 /// A customer page. Each is one template (see [`Page::template_name`]) in `page_layout.html`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Page<'a> {
-    /// After a one-click NPS answer; offers an optional comment form (POST to `comment_action`,
+    /// GET /survey/{token}?score=N, the score link of the review request: shows the chosen
+    /// score (changeable) and an optional comment, and records nothing: only the form's plain
+    /// POST to `action` (fields `score` and `comment`) does, since mail scanners open every link.
+    SurveyConfirm { score: u8, action: &'a str },
+    /// After an NPS answer was recorded; offers an optional comment form (POST to `comment_action`,
     /// fields `score` (hidden) and `comment`, at most [`COMMENT_MAX_CHARS`]). With
     /// `comment_saved`, thanks for the comment instead of the form.
     SurveyThanks { score: u8, comment_action: &'a str, comment_saved: bool },
@@ -406,6 +411,7 @@ pub enum Page<'a> {
 impl Page<'_> {
     pub fn template_name(&self) -> &'static str {
         match self {
+            Self::SurveyConfirm { .. } => "survey_confirm.html",
             Self::SurveyThanks { .. } => "survey_thanks.html",
             Self::UnsubscribeConfirm { .. } => "unsubscribe_confirm.html",
             Self::Unsubscribed => "unsubscribed.html",
@@ -417,7 +423,10 @@ impl Page<'_> {
     /// The HTTP status to serve the page with.
     pub fn status_code(&self) -> u16 {
         match self {
-            Self::SurveyThanks { .. } | Self::UnsubscribeConfirm { .. } | Self::Unsubscribed => 200,
+            Self::SurveyConfirm { .. }
+            | Self::SurveyThanks { .. }
+            | Self::UnsubscribeConfirm { .. }
+            | Self::Unsubscribed => 200,
             Self::NotFound => 404,
             Self::Invalid { .. } => 400,
         }
@@ -453,7 +462,7 @@ struct PageView<'a> {
     /// Survey thanks: the comment was saved (no form then).
     comment_saved: bool,
     comment_max_chars: usize,
-    /// Unsubscribe confirmation: where the confirm button posts.
+    /// Survey and unsubscribe confirmations: where the confirm button posts.
     action: Option<&'a str>,
     /// Invalid request: what was wrong, one line.
     message: Option<String>,
@@ -472,6 +481,13 @@ impl<'a> PageView<'a> {
             message: None,
         };
         match *page {
+            Page::SurveyConfirm { score, action } => {
+                if score > 10 {
+                    return Err(TemplateError::InvalidPage { page: "survey_confirm", reason: "score must be 0-10" });
+                }
+                view.score = Some(score);
+                view.action = Some(form_action(action, "survey_confirm")?);
+            }
             Page::SurveyThanks { score, comment_action, comment_saved } => {
                 if score > 10 {
                     return Err(TemplateError::InvalidPage { page: "survey_thanks", reason: "score must be 0-10" });
@@ -2110,6 +2126,7 @@ mod tests {
             "shipment_details.html",
             "shipment_details.txt",
             "page_layout.html",
+            "survey_confirm.html",
             "survey_thanks.html",
             "unsubscribe_confirm.html",
             "unsubscribed.html",
@@ -3702,8 +3719,9 @@ mod tests {
     const COMMENT_ACTION: &str = "/survey/Nq4v8Tz/comment?v=1&src=email";
     const UNSUBSCRIBE_ACTION: &str = "https://t.ppx.example/unsubscribe/Nq4v8Tz";
 
-    fn all_pages() -> [Page<'static>; 6] {
+    fn all_pages() -> [Page<'static>; 7] {
         [
+            Page::SurveyConfirm { score: 9, action: COMMENT_ACTION },
             Page::SurveyThanks { score: 9, comment_action: COMMENT_ACTION, comment_saved: false },
             Page::SurveyThanks { score: 3, comment_action: COMMENT_ACTION, comment_saved: true },
             Page::UnsubscribeConfirm { action: UNSUBSCRIBE_ACTION },
@@ -3790,6 +3808,33 @@ mod tests {
                 .unwrap();
         assert!(saved.contains("Thanks for your comment") && saved.contains(">3</strong>"), "{saved}");
         assert!(!saved.contains("<form") && !saved.contains("<textarea"), "{saved}");
+    }
+
+    #[test]
+    fn the_survey_link_only_shows_the_answer_to_confirm_with_a_plain_form_post() {
+        let settings = settings();
+        for shop in [Some(&settings), None] {
+            let html = render_page(shop, &Page::SurveyConfirm { score: 3, action: COMMENT_ACTION }).unwrap();
+            assert!(
+                html.contains("<form method=\"post\" action=\"/survey/Nq4v8Tz/comment?v=1&amp;src=email\">"),
+                "{html}"
+            );
+            assert!(html.contains("You chose <strong class=\"score\">3</strong> out of 10"), "{html}");
+            // Every score can be picked, the chosen one is preselected.
+            for score in 0..=10 {
+                let checked = if score == 3 { " checked" } else { "" };
+                let radio = format!("<input type=\"radio\" name=\"score\" value=\"{score}\"{checked}>");
+                assert!(html.contains(&radio), "{radio} in {html}");
+            }
+            assert_eq!(html.matches(" checked").count(), 1, "{html}");
+            assert!(html.contains("<textarea id=\"comment\" name=\"comment\""), "{html}");
+            assert!(!html.contains(" required"), "the comment is optional: {html}");
+            assert!(html.contains("<button type=\"submit\">Send my answer</button>"), "{html}");
+        }
+        let page = Page::SurveyConfirm { score: 11, action: "/c" };
+        assert!(matches!(render_page(None, &page), Err(TemplateError::InvalidPage { .. })));
+        let page = Page::SurveyConfirm { score: 1, action: "javascript:alert(1)" };
+        assert!(matches!(render_page(None, &page), Err(TemplateError::InvalidPage { .. })));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Customer pages behind sealed links: one-click NPS answers with an optional comment, and
+//! Customer pages behind sealed links: NPS answers (the email's score link shows the answer, a
+//! form POST confirms it, with an optional comment), and
 //! unsubscribe (a confirmation page, and RFC 8058 one-click POST). A wrong, expired or tampered
 //! link gets a friendly 404 page that leaks nothing.
 
@@ -163,18 +164,20 @@ impl<S: Store, C: Clock> Pages<S, C> {
             return Ok(Rendered { status: StatusCode::OK, page });
         }
         let page = match (purpose, request.method().clone()) {
+            // A GET never records: mail scanners and link previews open every score link. It
+            // shows the chosen score to confirm with a plain form POST.
             (LinkPurpose::Survey, Method::GET) => {
                 let score = parse_score(request.uri().query().and_then(|q| form_field(q.as_bytes(), "score")))?;
-                self.record_answer(&claims, score, None).await?;
-                Page::SurveyThanks { score, comment_action: &action, comment_saved: false }
+                Page::SurveyConfirm { score, action: &action }
             }
             (LinkPurpose::Survey, Method::POST) => {
                 let score = parse_score(form_field(body, "score"))?;
                 let comment = form_field(body, "comment")
                     .map(|c| c.trim().chars().take(COMMENT_MAX_CHARS).collect::<String>())
                     .filter(|c| !c.is_empty());
+                let comment_saved = comment.is_some();
                 self.record_answer(&claims, score, comment).await?;
-                Page::SurveyThanks { score, comment_action: &action, comment_saved: true }
+                Page::SurveyThanks { score, comment_action: &action, comment_saved }
             }
             (LinkPurpose::Unsubscribe, Method::GET) => Page::UnsubscribeConfirm { action: &action },
             // The confirmation form and mail clients' RFC 8058 one-click POST alike.
@@ -196,7 +199,13 @@ impl<S: Store, C: Clock> Pages<S, C> {
     }
 
     async fn record_answer(&self, claims: &LinkClaims, score: u8, comment: Option<String>) -> Result<(), PageError> {
-        let answer = SurveyAnswer { order_id: claims.order.clone(), score, comment, answered_at: self.clock.now() };
+        let answer = SurveyAnswer {
+            order_id: claims.order.clone(),
+            score,
+            comment,
+            answered_at: self.clock.now(),
+            confirmed: true,
+        };
         self.store.record_survey_answer(&claims.shop, &answer).await?;
         tracing::info!(score, "survey answer recorded");
         Ok(())

@@ -263,6 +263,10 @@ pub struct SurveyAnswer {
     pub score: u8,
     pub comment: Option<String>,
     pub answered_at: DateTime<Utc>,
+    /// Given by the page's form POST. Answers stored before that rule (a score link's GET
+    /// recorded them, and mail scanners open every link) read as unconfirmed and never count.
+    #[serde(default)]
+    pub confirmed: bool,
 }
 
 /// Written once, when every item of an order has been delivered; queues the review request.
