@@ -278,3 +278,40 @@ async fn generic_format_happy_path_and_stale_signature() {
     let reply = env.post(&format!("/webhooks/orders/{}", env.shop()), &headers, body).await;
     assert_eq!((reply.status, reply.body["error"].as_str()), (401, Some("stale_signature")));
 }
+
+#[tokio::test]
+async fn control_characters_in_names_and_titles_never_reach_the_email_the_page_or_the_table() {
+    let env = TestEnv::start().await;
+    let (mut order, email, phone) = shopify_order(&env, true);
+    // A NUL (mail relays reject it), a terminal escape, a C1 control, a line break in a name.
+    order["customer"]["first_name"] = json!("Ad\u{0}a\u{1b}[31m");
+    order["billing_address"]["first_name"] = json!("Ad\u{0}a\u{1b}[31m");
+    order["shipping_address"]["first_name"] = json!("Ad\u{0}a\u{1b}[31m");
+    order["line_items"][0]["title"] = json!("Linen\u{85} shirt\r\nBcc: x@evil.example");
+    order["line_items"][0]["variant_title"] = json!("M /\u{9b}2J Sand");
+    let reply = env.post_shopify("orders/create", &bytes(&order), "wh-controls").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    let controls = |text: &str| text.chars().filter(|c| c.is_control() && !matches!(c, '\n' | '\t')).count();
+    let stored = env.order_view(ORDER_ID).await.order.expect("order stored");
+    let stored_json = serde_json::to_string(&stored).unwrap();
+    assert!(!stored_json.contains("\\u00") && !stored_json.contains("\\r"), "{stored_json}");
+    assert_eq!(stored.items[0].title, "Linen shirt  Bcc: x@evil.example");
+
+    let emails = env.emails_to(&email).await;
+    assert_eq!(emails.len(), 1);
+    assert_eq!(controls(&emails[0].body) + controls(&emails[0].subject), 0, "{:?}", emails[0].body);
+    assert!(emails[0].body.contains("Linen shirt  Bcc: x@evil.example"), "{}", emails[0].body);
+    let sms = env.sms_to(&phone).await;
+    assert_eq!(controls(&sms[0]), 0, "{:?}", sms[0]);
+    // The tracking page of the email's link.
+    let start = emails[0].body.find("/track/").expect("tracking link");
+    let token: String = emails[0].body[start + 7..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let (status, page) = env.get(&format!("/track/{token}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(controls(&page), 0, "{page:?}");
+    assert!(page.contains("Linen shirt"), "{page}");
+}

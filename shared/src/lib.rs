@@ -29,6 +29,7 @@ pub mod store;
 pub mod table;
 pub mod telemetry;
 pub mod templates;
+pub mod text;
 pub mod tracking;
 
 #[cfg(feature = "dynamodb")]

@@ -13,6 +13,7 @@ use crate::returns::{Decision, RequestError, Return, ReturnRequest, ReturnState,
 use crate::settings::ShopSettings;
 use crate::store::{ReturnCreated, Store, StoreError};
 use crate::templates::MessageContext;
+use crate::text::CleanText;
 use crate::tracking::TrackingStatus;
 use serde_json::json;
 
@@ -94,10 +95,12 @@ impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> Return
     pub async fn submit(
         &self,
         settings: &ShopSettings,
-        request: ReturnRequest,
+        mut request: ReturnRequest,
         idempotency_key: &str,
     ) -> Result<Submitted, ReturnError> {
         let shop = &settings.shop;
+        // The portal's form and the JSON API alike: no control character gets further.
+        request.clean_text();
         for attempt in 0..MAX_SUBMIT_ATTEMPTS {
             if attempt > 0 {
                 contention_pause(attempt).await;

@@ -17,6 +17,7 @@ use ppx_shared::settings::WebhookSource;
 use ppx_shared::settings_cache::SettingsCache;
 use ppx_shared::signature::{verify_base64_hmac, verify_timestamped};
 use ppx_shared::store::Store;
+use ppx_shared::text::CleanText;
 use ppx_shared::tracking::TrackingStatus;
 use serde_json::json;
 use tracing::{Instrument, field};
@@ -163,7 +164,9 @@ impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> Carrie
             WebhookSource::Aftership => aftership::parse(body),
             _ => generic_tracking::parse(body),
         }?;
-        let Some(update) = update else { return Ok(Outcome::Ignored) };
+        let Some(mut update) = update else { return Ok(Outcome::Ignored) };
+        // No control character in a carrier's texts gets further.
+        update.clean_text();
         let outbox =
             Outbox { store: &self.store, email: &self.email, sms: &self.sms, clock: &self.clock, links: &self.links };
         let journey = Journey { outbox };

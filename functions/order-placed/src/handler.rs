@@ -18,6 +18,7 @@ use ppx_shared::settings::{ShopSettings, WebhookSource};
 use ppx_shared::settings_cache::SettingsCache;
 use ppx_shared::signature::{verify_base64_hmac, verify_timestamped};
 use ppx_shared::store::{ChangeOutcome, StateChange, Store, Upsert};
+use ppx_shared::text::CleanText;
 use serde_json::json;
 use tracing::{Instrument, field};
 
@@ -181,11 +182,13 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
             span.record("delivery_id", id);
         }
         // Duplicates need no receipt: the conditional writes below find them, in one request.
-        let event = match source {
+        let mut event = match source {
             WebhookSource::Shopify => shopify::parse(shop, topic, body),
             WebhookSource::Woocommerce => woocommerce::parse(shop, topic, body),
             _ => generic_order::parse(shop, body),
         }?;
+        // No control character (a NUL in a name, an escape sequence in a title) gets further.
+        event.clean_text();
         match event {
             PlatformEvent::Order { topic, order } => self.apply_order(&settings, topic, *order).await,
             PlatformEvent::Fulfillment { shipment } => self.apply_shipment(&settings, shipment).await,

@@ -9,7 +9,7 @@ use crate::order::{Order, Shipment};
 use serde::de::DeserializeOwned;
 
 /// What an order webhook tells us.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum PlatformEvent {
     Order {
         topic: OrderTopic,
@@ -21,7 +21,7 @@ pub enum PlatformEvent {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum OrderTopic {
     Created,
     Updated,
