@@ -315,3 +315,21 @@ async fn control_characters_in_names_and_titles_never_reach_the_email_the_page_o
     assert_eq!(controls(&page), 0, "{page:?}");
     assert!(page.contains("Linen shirt"), "{page}");
 }
+
+#[tokio::test]
+async fn a_shop_template_that_does_not_render_still_confirms_the_order_with_the_default() {
+    // Stored before `ppx shop put` checked overrides (or edited in the table by hand).
+    let env = TestEnv::start_with(|s| {
+        s.templates.insert("order_confirmation.html".into(), "Hi {{ order.numbr }}".into());
+        s.templates.insert("order_confirmation.sms.txt".into(), "{% for x in %}".into());
+    })
+    .await;
+    let (order, email, phone) = shopify_order(&env, true);
+    let reply = env.post_shopify("orders/create", &bytes(&order), "wh-broken-template").await;
+    // Not a 5xx the platform would retry for days: the customer hears from the shop now.
+    assert_eq!((reply.status, reply.body["messages_sent"].as_u64()), (200, Some(2)), "{}", reply.body);
+    let emails = env.emails_to(&email).await;
+    assert_eq!(emails.len(), 1);
+    assert!(emails[0].body.contains("Linen shirt") && emails[0].body.contains("/track/"), "{}", emails[0].body);
+    assert!(env.sms_to(&phone).await[0].contains("#1001"));
+}

@@ -27,6 +27,8 @@ pub enum CommandError {
     Usage(String),
     #[error("order {order} of shop {shop} not found")]
     OrderNotFound { shop: String, order: String },
+    #[error("not saved: the shop's template overrides do not render: {0}")]
+    Templates(#[from] ppx_shared::templates::TemplateError),
 }
 
 pub async fn init(store: &DynamoStore) -> Result<String, CommandError> {
@@ -42,6 +44,8 @@ pub async fn shop_put(store: &impl Store, file: &Path) -> Result<String, Command
     let raw = std::fs::read_to_string(file)
         .map_err(|source| CommandError::Read { path: file.display().to_string(), source })?;
     let settings = ShopSettings::from_json(&raw)?;
+    // Every message and page must render with the shop's overrides before any order meets them.
+    ppx_shared::template_check::check_overrides_render(&settings)?;
     store.put_settings(&settings).await?;
     Ok(format!("saved settings of shop {}", settings.shop))
 }
@@ -308,4 +312,37 @@ where
 async fn settings_of(store: &impl Store, shop: &str) -> Result<ShopSettings, CommandError> {
     let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
     store.get_settings(&shop_id).await?.ok_or_else(|| CommandError::Usage(format!("unknown shop {shop}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ppx_shared::store::memory::MemoryStore;
+
+    #[tokio::test]
+    async fn shop_put_refuses_overrides_that_do_not_render_and_saves_nothing() {
+        let example: serde_json::Value =
+            serde_json::from_str(include_str!("../../events/shop.example.json")).expect("example settings");
+        let dir = std::env::temp_dir().join(format!("ppx-shop-put-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = MemoryStore::new();
+        let shop = ShopId::parse(example["shop"].as_str().unwrap()).unwrap();
+
+        let mut broken = example.clone();
+        broken["templates"] = serde_json::json!({ "delivered.html": "Hi {{ order.numbr }}" });
+        let file = dir.join("broken.json");
+        std::fs::write(&file, broken.to_string()).unwrap();
+        let err = shop_put(&store, &file).await.unwrap_err();
+        assert!(matches!(err, CommandError::Templates(_)), "{err}");
+        assert!(err.to_string().contains("delivered.html"), "{err}");
+        assert!(store.get_settings(&shop).await.unwrap().is_none(), "nothing saved");
+
+        let mut fine = example;
+        fine["templates"] = serde_json::json!({ "delivered.subject.txt": "Delivered: {{ order.number }}" });
+        let file = dir.join("fine.json");
+        std::fs::write(&file, fine.to_string()).unwrap();
+        shop_put(&store, &file).await.unwrap();
+        assert!(store.get_settings(&shop).await.unwrap().is_some());
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -28,6 +28,7 @@ pub mod signature;
 pub mod store;
 pub mod table;
 pub mod telemetry;
+pub mod template_check;
 pub mod templates;
 pub mod text;
 pub mod tracking;

@@ -10,7 +10,7 @@ use crate::messaging::{EmailSender, OutboundEmail, SendError, SmsSender};
 use crate::order::{Order, Shipment};
 use crate::settings::ShopSettings;
 use crate::store::{Applied, ChangeOutcome, Claim, ClaimOutcome, StateChange, Store, StoreError};
-use crate::templates::{MessageContext, RenderedEmail, TemplateError, render_email, render_sms};
+use crate::templates::{MessageContext, RenderedEmail, TemplateError, or_default_templates, render_email, render_sms};
 use crate::tracking::ShipmentTracking;
 
 /// A claim older than this is presumed dead (its Lambda timed out) and may be taken over.
@@ -120,7 +120,9 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
             let customer = &ctx.order.customer;
             match channel {
                 Channel::Email => {
-                    let email = render_email(kind, ctx)?;
+                    let email = or_default_templates(ctx.settings, kind.as_str(), |settings| {
+                        render_email(kind, &MessageContext { settings, ..*ctx })
+                    })?;
                     // RFC 8058 one-click unsubscribe for everything a customer can unsubscribe from.
                     let headers: Vec<(&'static str, String)> = match ctx.review {
                         Some(review) => vec![
@@ -133,7 +135,9 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
                     prepared.push(Prepared { key, to, payload: Payload::Email { email, headers } });
                 }
                 _ => {
-                    let body = render_sms(kind, ctx)?;
+                    let body = or_default_templates(ctx.settings, kind.as_str(), |settings| {
+                        render_sms(kind, &MessageContext { settings, ..*ctx })
+                    })?;
                     let to = customer.phone.as_deref().expect("a channel only with a number");
                     prepared.push(Prepared { key, to, payload: Payload::Sms(body) });
                 }

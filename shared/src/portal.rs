@@ -5,7 +5,7 @@ use crate::ids::OrderId;
 use crate::returns::{RequestedItem, Resolution, ReturnRequest, returnable_items};
 use crate::settings::ShopSettings;
 use crate::store::{Store, StoreError};
-use crate::templates::{TemplateError, render_returns_portal};
+use crate::templates::{TemplateError, or_default_templates, render_returns_portal};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +33,9 @@ pub async fn portal_page<S: Store>(
     let items = returnable_items(&settings.return_policy, order, delivered_at, &view.returns, now, settings.time_zone);
     // The form carries its own idempotency key: a double submit is one return.
     let form_key = uuid::Uuid::new_v4().simple().to_string();
-    Ok(render_returns_portal(settings, order, &items, &view.returns, action, &form_key, error)?)
+    Ok(or_default_templates(settings, "returns_portal.html", |settings| {
+        render_returns_portal(settings, order, &items, &view.returns, action, &form_key, error)
+    })?)
 }
 
 /// The portal's form (`qty_{line}`, `reason_{line}`, `comment_{line}`, `photo_{line}`,

@@ -12,8 +12,9 @@
 //! thanks, unsubscribe): see [`render_page`]. Their templates (`page_layout.html`, ...) can be
 //! overridden the same way.
 //!
-//! HTML templates (`.html`) are auto-escaped, text templates (`.txt`) are not. Nothing here logs:
-//! the context holds personal data.
+//! HTML templates (`.html`) are auto-escaped, text templates (`.txt`) are not. The context holds
+//! personal data: only [`or_default_templates`] logs, a failing override by template name and
+//! engine message.
 
 use crate::ids::TrackingNumber;
 use crate::messages::MessageKind;
@@ -101,8 +102,8 @@ pub enum TemplateError {
     Empty { template: String },
     #[error("{name:?} is not a template name; expected one of {}", TEMPLATE_NAMES.join(", "))]
     UnknownTemplate { name: String },
-    #[error("the SMS is {chars} characters long; at most {max} are allowed")]
-    SmsTooLong { chars: usize, max: usize },
+    #[error("template {template:?} renders an SMS of {chars} characters; at most {max} are allowed")]
+    SmsTooLong { template: String, chars: usize, max: usize },
     #[error("a {0} message needs the shipment it is about")]
     MissingShipment(&'static str),
     #[error("{0} messages go by email only; there is no SMS for them")]
@@ -119,14 +120,20 @@ pub enum TemplateError {
     InvalidPage { page: &'static str, reason: &'static str },
     #[error("cannot format an amount: {0}")]
     Money(#[from] MoneyError),
+    /// An override that could build values without bound (see [`unbounded_operator`]).
+    #[error("template {template:?} uses {operator}, which template overrides may not use: {hint}")]
+    UnboundedOperator { template: String, operator: &'static str, hint: &'static str },
 }
 
 /// Hard limit for a rendered SMS (two concatenated GSM-7 segments hold 306).
 pub const SMS_MAX_CHARS: usize = 300;
 
-/// Instruction budget for renders with shop overrides, so a runaway loop fails instead of
-/// running until the Lambda times out. The default templates use a few thousand per render.
-const OVERRIDE_FUEL: u64 = 2_000_000;
+/// Budget for renders with shop overrides, so that a runaway loop fails instead of running until
+/// the Lambda times out, and a runaway value fails instead of exhausting its memory. One fuel is
+/// an instruction or 64 bytes produced (minijinja 3): 400,000 is 25.6 MB of strings, and twice
+/// what the largest default render needs (a returns portal of 250 lines of 50 units, tested).
+/// `shared/tests/override_memory.rs` holds a render's peak to some 25 MB above the process's.
+const OVERRIDE_FUEL: u64 = 400_000;
 
 /// Embeds the shared templates, then the four templates of each kind: `{kind}.subject.txt`,
 /// `{kind}.html`, `{kind}.txt` and `{kind}.sms.txt`; email-only kinds have no `.sms.txt`.
@@ -270,9 +277,117 @@ fn environment(
     let mut env = defaults.clone();
     env.set_fuel(Some(OVERRIDE_FUEL));
     for (name, source) in overrides {
+        if let Some((operator, hint)) = unbounded_operator(source) {
+            return Err(TemplateError::UnboundedOperator { template: name.clone(), operator, hint });
+        }
         env.add_template_owned(name.clone(), source.clone()).map_err(|e| render_error(name, &e))?;
     }
     Ok(std::borrow::Cow::Owned(env))
+}
+
+/// Runs `render` with the shop's settings; when one of its template overrides is at fault (it
+/// does not compile, fails to render or uses what overrides may not, renders nothing, drops the
+/// unsubscribe link, makes the SMS too long), logs that at ERROR and runs it again with the
+/// default templates. A broken override must not stop a customer's message: the platform would
+/// retry the webhook for days and the order would never be confirmed. `ppx shop put` refuses
+/// such overrides before they are saved; this catches what was stored before that check.
+pub fn or_default_templates<T>(
+    settings: &ShopSettings,
+    rendering: &str,
+    render: impl Fn(&ShopSettings) -> Result<T, TemplateError>,
+) -> Result<T, TemplateError> {
+    match render(settings) {
+        Err(err) if err.is_an_override_fault() && !settings.templates.is_empty() => {
+            // Template names and engine messages only: never context values.
+            tracing::error!(error = %err, rendering, "a shop template override failed; the default template is used");
+            render(&ShopSettings { templates: BTreeMap::new(), ..settings.clone() })
+        }
+        other => other,
+    }
+}
+
+impl TemplateError {
+    /// Whether an override can be the cause (the defaults then render).
+    fn is_an_override_fault(&self) -> bool {
+        matches!(
+            self,
+            Self::Render { .. }
+                | Self::Empty { .. }
+                | Self::MissingUnsubscribe { .. }
+                | Self::SmsTooLong { .. }
+                | Self::UnboundedOperator { .. }
+        )
+    }
+}
+
+/// The operator of a shop override that could build values without bound, with a hint.
+///
+/// Fuel bounds what minijinja allocates for strings, but `*` and `+` also repeat and chain
+/// lists lazily, for free: `([s] * 1000)|join` or `{{ [s] * 1000 }}` then builds a gigabyte
+/// from one megabyte before any fuel is charged, and a 128 MB function dies instead of failing
+/// the render. Overrides are text with loops and filters, so they may not use `*` at all, and
+/// `+` only next to a number (`n + 1` is arithmetic whatever `n` is). Scans the tags (`{{ }}`,
+/// `{% %}`), skipping comments, string literals and `{% raw %}` blocks.
+fn unbounded_operator(source: &str) -> Option<(&'static str, &'static str)> {
+    const REPEAT: (&str, &str) = ("`*`", "write a loop instead of repeating a value");
+    const PLUS: (&str, &str) = ("`+` between non-numbers", "print the values one after the other instead");
+    let bytes = source.as_bytes();
+    let mut i = 0;
+    while let Some(offset) = source[i..].find('{') {
+        let open = i + offset;
+        let &kind = bytes.get(open + 1)?;
+        let close = match kind {
+            b'{' => "}}",
+            b'%' => "%}",
+            b'#' => {
+                i = source[open..].find("#}").map_or(bytes.len(), |end| open + end + 2);
+                continue;
+            }
+            _ => {
+                i = open + 1;
+                continue;
+            }
+        };
+        let mut j = open + 2;
+        let mut tag = String::new();
+        while j < bytes.len() && !bytes[j..].starts_with(close.as_bytes()) {
+            match bytes[j] {
+                quote @ (b'"' | b'\'') => {
+                    j += 1;
+                    while j < bytes.len() && bytes[j] != quote {
+                        j += if bytes[j] == b'\\' { 2 } else { 1 };
+                    }
+                    tag.push('s');
+                }
+                b'*' if bytes.get(j + 1) == Some(&b'*') => {
+                    tag.push_str("**");
+                    j += 1;
+                }
+                b'*' => return Some(REPEAT),
+                other => tag.push(char::from(other)),
+            }
+            j += 1;
+        }
+        let words: Vec<&str> = tag.trim_matches('-').split_whitespace().collect();
+        if kind == b'%' && words.first() == Some(&"raw") {
+            // Everything up to `endraw` is text.
+            i = source.get(j..).and_then(|rest| rest.find("endraw")).map_or(bytes.len(), |end| j + end);
+            continue;
+        }
+        // `+` is arithmetic when a number literal stands on either side of it.
+        let number = |text: &str| text.trim().starts_with(|c: char| c.is_ascii_digit());
+        let mut rest = tag.as_str();
+        while let Some(plus) = rest.find('+') {
+            let (before, after) = (&rest[..plus], &rest[plus + 1..]);
+            let left = before.trim_end().rsplit(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.')).next();
+            if !number(after) && !left.is_some_and(number) {
+                return Some(PLUS);
+            }
+            rest = after;
+        }
+        i = (j + close.len()).min(bytes.len());
+    }
+    None
 }
 
 /// Checks a shop's overrides before they are saved: known names, and each one compiles.
@@ -367,10 +482,11 @@ pub fn render_sms(kind: MessageKind, ctx: &MessageContext<'_>) -> Result<String,
     }
     let view = Value::from(Serde(View::build(kind, ctx)?));
     let env = environment(&ctx.settings.templates)?;
-    let sms = one_line(&render(&env, &format!("{}.sms.txt", kind.as_str()), &view)?);
+    let template = format!("{}.sms.txt", kind.as_str());
+    let sms = one_line(&render(&env, &template, &view)?);
     let chars = sms.chars().count();
     if chars > SMS_MAX_CHARS {
-        return Err(TemplateError::SmsTooLong { chars, max: SMS_MAX_CHARS });
+        return Err(TemplateError::SmsTooLong { template, chars, max: SMS_MAX_CHARS });
     }
     Ok(sms)
 }
@@ -2309,6 +2425,64 @@ mod tests {
         let unknown = BTreeMap::from([("order_confirmaton.html".to_owned(), "hi".to_owned())]);
         assert!(matches!(check_overrides(&unknown), Err(TemplateError::UnknownTemplate { .. })));
         assert!(check_overrides(&BTreeMap::new()).is_ok());
+    }
+
+    #[test]
+    fn overrides_may_not_repeat_or_chain_values_without_bound() {
+        for allowed in [
+            "{{ order.number }} and {{ item.quantity + 1 }}",
+            "{% for n in range(item.max_quantity + 1) %}{{ n }}{% endfor %}",
+            "{{ 1 + n }} {{ 2 ** 10 }} {{ 10 - 3 }}",
+            "{{ \"a * b + c\" }} {{ 'it''s' }} {{ \"say \\\" + \\\" it\" }}",
+            "{# a * b + c #}Stars * and + in text are text.",
+            "{% raw %}{{ a * b }} {{ a + b }}{% endraw %}{{ shop.name }}",
+            "{%- raw -%}{{ a * b }}{%- endraw -%}",
+            "{{ café }} {{ \"ünïcode *\" }}",
+        ] {
+            assert_eq!(unbounded_operator(allowed), None, "{allowed}");
+        }
+        for refused in [
+            "{{ [shop.name] * 1000 }}",
+            "{{ \"x\" * 300000000 }}",
+            "{{ a + b }}",
+            "{{ \"x\" + \"y\" }}",
+            "{%- set ns.l = ns.l + ns.l -%}",
+            "{{ (items * 3)|join }}",
+            "text {{ ok }} then {{ a*2 }}",
+            "{{ unterminated * ",
+        ] {
+            assert!(unbounded_operator(refused).is_some(), "{refused}");
+        }
+        let overrides = BTreeMap::from([("shipped.html".to_owned(), "{{ [1] * 9 }}".to_owned())]);
+        let err = check_overrides(&overrides).unwrap_err();
+        assert!(
+            matches!(&err, TemplateError::UnboundedOperator { template, .. } if template == "shipped.html"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("write a loop"), "{err}");
+    }
+
+    #[test]
+    fn a_failing_override_falls_back_to_the_default_template() {
+        let order = order();
+        let defaults = render_email(MessageKind::OrderConfirmation, &ctx(&settings(), &order, None)).unwrap();
+        for source in ["{% for item in order.items %}", "{{ order.numbr }}", "   ", "{{ [1] * 9 }}"] {
+            let mut custom = settings();
+            custom.templates.insert("order_confirmation.html".to_owned(), source.to_owned());
+            let strict = render_email(MessageKind::OrderConfirmation, &ctx(&custom, &order, None));
+            assert!(strict.as_ref().is_err_and(TemplateError::is_an_override_fault), "{source}");
+            let email = or_default_templates(&custom, "order_confirmation", |settings| {
+                render_email(MessageKind::OrderConfirmation, &ctx(settings, &order, None))
+            })
+            .unwrap();
+            assert_eq!((email.subject, email.html), (defaults.subject.clone(), defaults.html.clone()), "{source}");
+        }
+        // A fault that is not the override's is not hidden.
+        let custom = settings();
+        let missing = or_default_templates(&custom, "shipped", |settings| {
+            render_email(MessageKind::Shipped, &ctx(settings, &order, None))
+        });
+        assert!(matches!(missing, Err(TemplateError::MissingShipment(_))), "{missing:?}");
     }
 
     #[test]
@@ -4392,6 +4566,25 @@ mod tests {
         let mut order = return_order();
         order.items[1].tags = vec!["Final-Sale".to_owned()];
         order
+    }
+
+    #[test]
+    fn the_override_fuel_renders_the_largest_default_pages_and_emails() {
+        // 250 lines of 50 units each: a portal of 250 quantity menus, an email of 250 lines.
+        let mut order = return_order();
+        let line = order.items[0].clone();
+        order.items = (0..250)
+            .map(|i| LineItem { id: Some(format!("L{i}")), quantity: 50, title: format!("Item {i}"), ..line.clone() })
+            .collect();
+        let mut custom = settings();
+        // Any override makes the whole render run on the override fuel.
+        custom.templates.insert("page_layout.html".to_owned(), DEFAULT_TEMPLATES[3].1.to_owned());
+        custom.templates.insert("layout.html".to_owned(), DEFAULT_TEMPLATES[0].1.to_owned());
+        assert_eq!((DEFAULT_TEMPLATES[0].0, DEFAULT_TEMPLATES[3].0), ("layout.html", "page_layout.html"));
+        let items = portal_items(&order, &[]);
+        assert_eq!(items.len(), 250);
+        render_returns_portal(&custom, &order, &items, &[], PORTAL_ACTION, FORM_KEY, None).unwrap();
+        render_email(MessageKind::OrderConfirmation, &ctx(&custom, &order, None)).unwrap();
     }
 
     #[test]

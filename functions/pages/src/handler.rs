@@ -13,7 +13,9 @@ use ppx_shared::portal::{PortalError, portal_page};
 use ppx_shared::settings::ShopSettings;
 use ppx_shared::settings_cache::SettingsCache;
 use ppx_shared::store::{Store, StoreError, SurveyAnswer};
-use ppx_shared::templates::{COMMENT_MAX_CHARS, Page, render_page, render_tracking_page};
+use ppx_shared::templates::{
+    COMMENT_MAX_CHARS, Page, TemplateError, or_default_templates, render_page, render_tracking_page,
+};
 use std::sync::Arc;
 use tracing::{Instrument, field};
 
@@ -53,6 +55,14 @@ struct Rendered {
     page: String,
 }
 
+/// A page in the shop's look, with its overrides or, when one fails, the defaults.
+fn page_for(settings: Option<&ShopSettings>, page: &Page<'_>) -> Result<String, TemplateError> {
+    match settings {
+        Some(settings) => or_default_templates(settings, page.template_name(), |s| render_page(Some(s), page)),
+        None => render_page(None, page),
+    }
+}
+
 fn form_field(body: &[u8], name: &str) -> Option<String> {
     form_urlencoded::parse(body).find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
 }
@@ -84,13 +94,13 @@ impl<S: Store, C: Clock> Pages<S, C> {
                 Err(PageError::NotFound) => {
                     render_page(None, &Page::NotFound).map(|page| Rendered { status: StatusCode::NOT_FOUND, page })
                 }
-                Err(PageError::Invalid(message)) => render_page(settings.as_deref(), &Page::Invalid { message })
+                Err(PageError::Invalid(message)) => page_for(settings.as_deref(), &Page::Invalid { message })
                     .map(|page| Rendered { status: StatusCode::BAD_REQUEST, page }),
                 Err(PageError::MethodNotAllowed) => render_page(None, &Page::NotFound)
                     .map(|page| Rendered { status: StatusCode::METHOD_NOT_ALLOWED, page }),
                 Err(PageError::Store(err)) => {
                     tracing::error!(error = %err, "page failed");
-                    render_page(
+                    page_for(
                         settings.as_deref(),
                         &Page::Invalid { message: "Something went wrong on our side. Please try again in a minute." },
                     )
@@ -146,10 +156,12 @@ impl<S: Store, C: Clock> Pages<S, C> {
                 if view.order.is_none() {
                     return Err(PageError::NotFound);
                 }
-                render_tracking_page(&settings, &view, now).map_err(|err| {
-                    tracing::error!(error = %err, "page template failed");
-                    PageError::Invalid("Something went wrong on our side.")
-                })?
+                or_default_templates(&settings, "tracking_page.html", |s| render_tracking_page(s, &view, now)).map_err(
+                    |err| {
+                        tracing::error!(error = %err, "page template failed");
+                        PageError::Invalid("Something went wrong on our side.")
+                    },
+                )?
             } else {
                 match portal_page(&self.store, &settings, &claims.order, &action, None, now).await {
                     Ok(page) => page,
@@ -191,7 +203,7 @@ impl<S: Store, C: Clock> Pages<S, C> {
             }
             _ => return Err(PageError::MethodNotAllowed),
         };
-        let page = render_page(Some(&settings), &page).map_err(|err| {
+        let page = page_for(Some(&settings), &page).map_err(|err| {
             tracing::error!(error = %err, "page template failed");
             PageError::Invalid("Something went wrong on our side.")
         })?;

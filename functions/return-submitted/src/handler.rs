@@ -18,7 +18,7 @@ use ppx_shared::settings::{ShopSettings, WebhookSource};
 use ppx_shared::settings_cache::SettingsCache;
 use ppx_shared::signature::{SignatureError, verify_timestamped};
 use ppx_shared::store::Store;
-use ppx_shared::templates::{Page, TemplateError, render_page, render_return_result};
+use ppx_shared::templates::{Page, TemplateError, or_default_templates, render_page, render_return_result};
 use serde_json::json;
 use sha2::Digest;
 use tracing::{Instrument, field};
@@ -132,7 +132,9 @@ impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> Return
         let not_found = || page(StatusCode::NOT_FOUND, render_page(None, &Page::NotFound));
         let unavailable = |settings: &ShopSettings| {
             let message = "Something went wrong on our side. Please try again in a minute.";
-            page(StatusCode::SERVICE_UNAVAILABLE, render_page(Some(settings), &Page::Invalid { message }))
+            let invalid = Page::Invalid { message };
+            let rendered = or_default_templates(settings, invalid.template_name(), |s| render_page(Some(s), &invalid));
+            page(StatusCode::SERVICE_UNAVAILABLE, rendered)
         };
         let token = request.uri().path().trim_end_matches('/').rsplit('/').next().unwrap_or_default();
         let now = self.clock.now();
@@ -180,7 +182,10 @@ impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> Return
                 let Ok(Some(order)) = self.store.get_order(&settings.shop, &claims.order).await else {
                     return unavailable(&settings);
                 };
-                page(StatusCode::OK, render_return_result(&settings, &order, &ret, &action))
+                let result = or_default_templates(&settings, "return_result.html", |s| {
+                    render_return_result(s, &order, &ret, &action)
+                });
+                page(StatusCode::OK, result)
             }
             Err(ReturnError::Request(RequestError::Field { problem, .. })) => {
                 retry(format!("Please check your choices: {problem}")).await
