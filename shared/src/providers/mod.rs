@@ -51,14 +51,35 @@ pub fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ParseError> {
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
+        let problem = without_values(&inner.to_string());
         if inner.is_syntax() || inner.is_eof() || path == "." {
-            ParseError::Json(inner.to_string())
+            ParseError::Json(problem)
         } else {
-            ParseError::Field { field: path, problem: inner.to_string() }
+            ParseError::Field { field: path, problem }
         }
     })?;
     de.end().map_err(|e| ParseError::Json(e.to_string()))?;
     Ok(value)
+}
+
+/// serde's message without the value it quotes: `invalid type: integer `5551234567`, expected a
+/// string` names a customer's phone number, and these messages are logged and answered. What
+/// was expected stays (it comes from our types, never from the sender).
+fn without_values(problem: &str) -> String {
+    for (prefix, end) in [("invalid type: ", ", expected"), ("invalid value: ", ", expected"), ("invalid length ", ",")]
+    {
+        if let Some(rest) = problem.strip_prefix(prefix) {
+            let (found, expected) = rest.split_once(end).unwrap_or((rest, ""));
+            // `integer `5551234567`` or `string "ada@example.com"`: keep the kind only.
+            let kind = found.split([' ', '`', '"']).next().unwrap_or_default();
+            return format!("{prefix}{kind}{end}{expected}");
+        }
+    }
+    if let Some(rest) = problem.strip_prefix("unknown variant `") {
+        let expected = rest.split_once("`, ").map_or("", |(_, expected)| expected);
+        return format!("unknown variant, {expected}");
+    }
+    problem.to_owned()
 }
 
 /// [`from_json`] for bodies that must be a JSON object (as every webhook body is), naming a
@@ -96,6 +117,38 @@ mod tests {
         assert_eq!(normalize_phone("555-555-SHIP"), None);
         assert_eq!(normalize_phone("+1"), None);
         assert_eq!(normalize_phone(""), None);
+    }
+
+    #[test]
+    fn serde_problems_never_carry_the_value_they_refused() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Customer {
+            phone: Option<String>,
+            kind: Option<Kind>,
+            tags: Option<[String; 2]>,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(rename_all = "snake_case")]
+        enum Kind {
+            Person,
+        }
+        for (body, field, value) in [
+            (r#"{"phone": 5551234567}"#, "phone", "5551234567"),
+            (r#"{"phone": -15551234567}"#, "phone", "15551234567"),
+            (r#"{"phone": 555.1234}"#, "phone", "555.1234"),
+            (r#"{"phone": true}"#, "phone", "true"),
+            (r#"{"kind": "ada@example.com"}"#, "kind", "ada@example.com"),
+            (r#"{"tags": ["ada@example.com"]}"#, "tags", "ada@example.com"),
+        ] {
+            let err = from_json::<Customer>(body.as_bytes()).unwrap_err();
+            let ParseError::Field { field: named, problem } = &err else { panic!("{body}: {err:?}") };
+            assert_eq!(named, field, "{body}");
+            assert!(!err.to_string().contains(value), "{body}: {err}");
+            assert!(problem.contains("expected") || problem.contains("invalid length"), "{body}: {problem}");
+        }
+        let err = from_json::<Customer>(br#"{"phone": 5551234567}"#).unwrap_err();
+        assert_eq!(err.to_string(), "field `phone`: invalid type: integer, expected a string at line 1 column 20");
     }
 
     #[test]
