@@ -333,3 +333,30 @@ async fn a_shop_template_that_does_not_render_still_confirms_the_order_with_the_
     assert!(emails[0].body.contains("Linen shirt") && emails[0].body.contains("/track/"), "{}", emails[0].body);
     assert!(env.sms_to(&phone).await[0].contains("#1001"));
 }
+
+#[tokio::test]
+async fn an_order_too_large_to_store_is_refused_for_good_and_writes_nothing() {
+    let env = TestEnv::start().await;
+    let mut order = read_event("generic-order-created.json");
+    order["order"]["customer"]["email"] = json!(env.customer_email("big"));
+    // 240 lines with 1,800-character titles and tags: under the body limit and the line cap,
+    // over DynamoDB's 400 KB for one item.
+    let line = order["order"]["items"][0].clone();
+    let lines: Vec<Value> = (0..240)
+        .map(|i| {
+            let mut line = line.clone();
+            line["id"] = json!(format!("G-1001-{i}"));
+            line["title"] = json!(format!("{i} {}", "Enigma puzzle box ".repeat(100)));
+            line
+        })
+        .collect();
+    order["order"]["items"] = json!(lines);
+    order["order"]["totals"]["subtotal"] = json!("8376.00");
+    order["order"]["totals"]["total"] = json!("8380.90");
+    let body = bytes(&order);
+    assert!(body.len() < 1024 * 1024, "{} bytes", body.len());
+    let reply = env.post_generic(&body, "g-big").await;
+    // Not a 5xx that the platform retries for days: the order can never be stored.
+    assert_eq!((reply.status, reply.body["error"].as_str()), (422, Some("item_too_large")), "{}", reply.body);
+    assert!(env.items_written().await.is_empty(), "{:?}", env.items_written().await);
+}

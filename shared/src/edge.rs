@@ -66,6 +66,9 @@ impl EdgeError {
             Self::MissingHeader(_) => StatusCode::BAD_REQUEST,
             Self::Parse(ParseError::UnsupportedTopic(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Parse(_) => StatusCode::BAD_REQUEST,
+            // Permanent: no retry could ever store it.
+            Self::Store(StoreError::TooLarge { .. })
+            | Self::Notify(NotifyError::Store(StoreError::TooLarge { .. })) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(StoreError::Corrupt { .. }) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Notify(NotifyError::InFlight { .. }) => StatusCode::SERVICE_UNAVAILABLE,
@@ -95,6 +98,8 @@ impl EdgeError {
             Self::Parse(ParseError::Json(_)) => "invalid_json",
             Self::Parse(ParseError::Field { .. }) => "invalid_field",
             Self::Parse(ParseError::UnsupportedTopic(_)) => "unsupported_topic",
+            Self::Store(StoreError::TooLarge { .. })
+            | Self::Notify(NotifyError::Store(StoreError::TooLarge { .. })) => "item_too_large",
             Self::Store(_) => "storage_unavailable",
             Self::Notify(NotifyError::InFlight { .. }) => "in_progress",
             Self::Notify(NotifyError::Send { .. }) => "send_failed",
@@ -104,8 +109,9 @@ impl EdgeError {
     }
 
     /// Logs the refusal (a warning) or failure (an error) in the request's span, then answers.
+    /// Input we can never store is an error too: the sender stops retrying, the operator must act.
     pub fn log_and_respond(self, what: &str) -> Response<String> {
-        if self.status().is_server_error() {
+        if self.status().is_server_error() || self.code() == "item_too_large" {
             tracing::error!(error = %self, code = self.code(), "{what} failed");
         } else {
             tracing::warn!(error = %self, code = self.code(), "{what} refused");
@@ -197,6 +203,16 @@ mod tests {
         let sig = EdgeError::Signature { header: "X-Shopify-Hmac-Sha256", error: SignatureError::Mismatch };
         assert_eq!(sig.status(), StatusCode::UNAUTHORIZED);
         assert!(sig.to_string().contains("X-Shopify-Hmac-Sha256"));
+    }
+
+    #[test]
+    fn what_can_never_be_stored_is_refused_for_good() {
+        let too_large = || StoreError::TooLarge { key: "SHOP#s#ORDER#1/ORDER".into(), bytes: 500_000, limit: 409_600 };
+        for err in [EdgeError::Store(too_large()), EdgeError::Notify(NotifyError::Store(too_large()))] {
+            assert_eq!((err.status(), err.code()), (StatusCode::UNPROCESSABLE_ENTITY, "item_too_large"));
+            let body: serde_json::Value = serde_json::from_str(err.into_response().body()).unwrap();
+            assert!(body["message"].as_str().unwrap().contains("500000 bytes"), "{body}");
+        }
     }
 
     #[test]

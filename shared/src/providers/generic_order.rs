@@ -3,7 +3,7 @@
 //! Strict on purpose: unknown fields are refused (a typo must not silently drop data) and
 //! money must be a decimal string, never a JSON number.
 
-use super::wire::{self, DecimalString, FlexId, Timestamp};
+use super::wire::{self, AtMost, DecimalString, FlexId, MAX_LINE_ITEMS, Timestamp};
 use super::{OrderTopic, ParseError, PlatformEvent, non_empty, normalize_phone};
 use crate::ids::{ShopId, TrackingNumber};
 use crate::money::Money;
@@ -65,7 +65,7 @@ struct RawOrder {
     status: Option<RawStatus>,
     payment_status: Option<RawPayment>,
     customer: RawCustomer,
-    items: Vec<RawItem>,
+    items: AtMost<RawItem, MAX_LINE_ITEMS>,
     totals: RawTotals,
     shipping_address: Option<RawAddress>,
     shipping_method: Option<String>,
@@ -141,7 +141,7 @@ struct RawShipment {
     tracking_number: Option<String>,
     carrier: Option<String>,
     tracking_url: Option<String>,
-    items: Option<Vec<RawShipmentItem>>,
+    items: Option<AtMost<RawShipmentItem, MAX_LINE_ITEMS>>,
     created_at: Timestamp,
     updated_at: Timestamp,
 }

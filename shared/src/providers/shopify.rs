@@ -4,7 +4,7 @@
 //! strings, timestamps with the shop's UTC offset, the order's `email` winning over
 //! `customer.email`, and lower-case tracking numbers.
 
-use super::wire::{self, DecimalString, FlexId, Timestamp};
+use super::wire::{self, AtMost, DecimalString, FlexId, MAX_LINE_ITEMS, Timestamp};
 use super::{OrderTopic, ParseError, PlatformEvent, non_empty, normalize_phone};
 use crate::ids::{ShopId, TrackingNumber};
 use crate::money::Money;
@@ -55,7 +55,7 @@ struct RawOrder {
     total_discounts: Option<DecimalString>,
     total_shipping_price_set: Option<RawPriceSet>,
     shipping_lines: Option<Vec<RawShippingLine>>,
-    line_items: Vec<RawLineItem>,
+    line_items: AtMost<RawLineItem, MAX_LINE_ITEMS>,
     shipping_address: Option<RawAddress>,
     billing_address: Option<RawAddress>,
     created_at: Timestamp,
@@ -261,7 +261,7 @@ struct RawFulfillment {
     tracking_numbers: Option<Vec<Option<String>>>,
     tracking_url: Option<String>,
     tracking_urls: Option<Vec<Option<String>>>,
-    line_items: Option<Vec<RawFulfillmentLine>>,
+    line_items: Option<AtMost<RawFulfillmentLine, MAX_LINE_ITEMS>>,
     created_at: Timestamp,
     updated_at: Option<Timestamp>,
 }
@@ -348,6 +348,20 @@ mod tests {
 
     fn usd(minor: i64) -> Money {
         Money { minor, currency: Currency::parse("USD").unwrap() }
+    }
+
+    #[test]
+    fn an_order_of_more_line_items_than_any_real_one_is_refused_naming_them() {
+        let mut order = fixture_value();
+        let line = order["line_items"][0].clone();
+        order["line_items"] = serde_json::Value::Array(vec![line.clone(); wire::MAX_LINE_ITEMS]);
+        assert!(parse(&shop(), "orders/create", order.to_string().as_bytes()).is_ok());
+        order["line_items"] = serde_json::Value::Array(vec![line; wire::MAX_LINE_ITEMS + 1]);
+        let err = parse(&shop(), "orders/create", order.to_string().as_bytes()).unwrap_err();
+        assert!(
+            matches!(&err, ParseError::Field { field, problem } if field == "line_items" && problem.contains("at most 500")),
+            "{err:?}"
+        );
     }
 
     /// The fixture as a JSON value, to derive variants from.

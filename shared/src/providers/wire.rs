@@ -123,6 +123,59 @@ impl<'de> Deserialize<'de> for DecimalString {
     }
 }
 
+/// Most line items an order (or a shipment) may list: more than any real order (Shopify
+/// checkouts stop at 500), so that an order's item stays well under DynamoDB's 400 KB.
+pub const MAX_LINE_ITEMS: usize = 500;
+
+/// A JSON array of at most `N` elements. More is refused while reading (naming the array's
+/// path), so a huge array is never collected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AtMost<T, const N: usize>(pub Vec<T>);
+
+impl<T, const N: usize> Default for AtMost<T, N> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<T, const N: usize> std::ops::Deref for AtMost<T, N> {
+    type Target = Vec<T>;
+    fn deref(&self) -> &Vec<T> {
+        &self.0
+    }
+}
+
+impl<T, const N: usize> IntoIterator for AtMost<T, N> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'de, T: Deserialize<'de>, const N: usize> Deserialize<'de> for AtMost<T, N> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SeqVisitor<T, const N: usize>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>, const N: usize> Visitor<'de> for SeqVisitor<T, N> {
+            type Value = AtMost<T, N>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "an array of at most {N} items")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(N));
+                while let Some(item) = seq.next_element()? {
+                    if items.len() == N {
+                        return Err(de::Error::custom(format_args!("at most {N} items are accepted")));
+                    }
+                    items.push(item);
+                }
+                Ok(AtMost(items))
+            }
+        }
+        deserializer.deserialize_seq(SeqVisitor(std::marker::PhantomData))
+    }
+}
+
 /// An RFC 3339 timestamp with any offset, converted to UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timestamp(pub DateTime<Utc>);

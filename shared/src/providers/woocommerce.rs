@@ -4,7 +4,7 @@
 //! `line_items[].price` (a JSON number, and after discounts), unset addresses are empty
 //! strings, and line item names carry HTML entities (`&ndash;`).
 
-use super::wire::{self, DecimalString, FlexId};
+use super::wire::{self, AtMost, DecimalString, FlexId, MAX_LINE_ITEMS};
 use super::{OrderTopic, ParseError, PlatformEvent, non_empty, normalize_phone};
 use crate::ids::ShopId;
 use crate::money::{Currency, Money, MoneyError};
@@ -41,7 +41,7 @@ struct RawOrder {
     total: DecimalString,
     billing: Option<RawAddress>,
     shipping: Option<RawAddress>,
-    line_items: Vec<RawLineItem>,
+    line_items: AtMost<RawLineItem, MAX_LINE_ITEMS>,
     shipping_lines: Option<Vec<RawShippingLine>>,
 }
 

@@ -139,6 +139,45 @@ fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(err: SdkError
     StoreError::Unavailable(DisplayErrorContext(&err).to_string())
 }
 
+/// DynamoDB's limit on one item.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// An item's size as DynamoDB counts it (developer guide, "Item sizes"): attribute names and
+/// strings in UTF-8 bytes, binary in bytes, a number about one byte per two digits plus one, a
+/// boolean or null one byte, a list or map three bytes plus one per element.
+fn item_size(item: &Item) -> usize {
+    item.iter().map(|(name, value)| name.len() + value_size(value)).sum()
+}
+
+fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(text) => text.len(),
+        AttributeValue::N(number) => number.len().div_ceil(2) + 1,
+        AttributeValue::B(bytes) => bytes.as_ref().len(),
+        AttributeValue::Ss(texts) => texts.iter().map(String::len).sum(),
+        AttributeValue::Ns(numbers) => numbers.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+        AttributeValue::Bs(blobs) => blobs.iter().map(|b| b.as_ref().len()).sum(),
+        AttributeValue::L(values) => 3 + values.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        AttributeValue::M(fields) => 3 + fields.iter().map(|(name, v)| 1 + name.len() + value_size(v)).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+/// Refuses an item DynamoDB would refuse for its size: no retry could ever store it, so the
+/// caller answers for good instead of failing on every retry.
+fn fits(item: &Item) -> Result<(), StoreError> {
+    let bytes = item_size(item);
+    if bytes <= MAX_ITEM_BYTES {
+        return Ok(());
+    }
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map_or("?", String::as_str);
+    Err(StoreError::TooLarge {
+        key: format!("{}/{}", text(PARTITION_KEY), text(SORT_KEY)),
+        bytes,
+        limit: MAX_ITEM_BYTES,
+    })
+}
+
 fn encode<T: Serialize>(value: &T) -> AttributeValue {
     serde_dynamo::to_attribute_value(value).expect("domain types serialize to DynamoDB")
 }
@@ -166,6 +205,7 @@ impl DynamoStore {
     /// A put that only replaces an older `updated_at_ms`. Returns the stored item when it lost.
     async fn put_if_newer(&self, mut item: Item, updated_at: DateTime<Utc>) -> Result<Result<bool, Item>, StoreError> {
         item.insert("updated_at_ms".into(), n(updated_at.timestamp_millis()));
+        fits(&item)?;
         let result = self
             .client
             .put_item()
@@ -260,6 +300,7 @@ impl DynamoStore {
 
     /// An unconditional write (idempotent items: settings, indexes, receipts).
     async fn put(&self, item: Item) -> Result<(), StoreError> {
+        fits(&item)?;
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())
     }
@@ -288,6 +329,9 @@ impl DynamoStore {
 
     /// One transaction: written, or cancelled with a reason per item; anything else is an error.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Result<(), Vec<CancellationReason>>, StoreError> {
+        for put in items.iter().filter_map(TransactWriteItem::put) {
+            fits(put.item())?;
+        }
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(Ok(())),
             Err(err) => match err.as_service_error() {
@@ -301,6 +345,7 @@ impl DynamoStore {
 
     /// A put that must not fail its condition for any reason but "already done".
     async fn put_conditional(&self, item: Item, condition: &str, values: Item) -> Result<bool, StoreError> {
+        fits(&item)?;
         let result = self
             .client
             .put_item()
@@ -810,6 +855,7 @@ impl Store for DynamoStore {
         index.insert("order_id".into(), s(ret.request.order_id.as_str()));
         self.put(index).await?;
         let item = Self::return_item(shop, ret);
+        fits(&item)?;
         let existing = |item: Option<&Item>| -> Result<ReturnCreated, StoreError> {
             let existing = item.cloned().unwrap_or_default();
             Ok(ReturnCreated::Exists(Box::new(decode(&existing, "ret")?)))
@@ -872,12 +918,14 @@ impl Store for DynamoStore {
     }
 
     async fn update_return(&self, shop: &ShopId, ret: &Return, from: ReturnState) -> Result<bool, StoreError> {
+        let item = Self::return_item(shop, ret);
+        fits(&item)?;
         let values = HashMap::from([(":from".to_owned(), s(from.as_str()))]);
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(Self::return_item(shop, ret)))
+            .set_item(Some(item))
             .condition_expression("#state = :from")
             .expression_attribute_names("#state", "state")
             .set_expression_attribute_values(Some(values))
@@ -1128,4 +1176,24 @@ pub async fn create_table_if_missing(client: &Client, table: &str) -> Result<boo
         .await
         .map_err(unavailable)?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_sizes_are_counted_as_dynamodb_counts_them() {
+        let item = key("SHOP#a".into(), "ORDER");
+        assert_eq!(item_size(&item), "pk".len() + 6 + "sk".len() + 5);
+        let value = encode(&serde_json::json!({ "n": 12345, "ok": true, "list": ["ab", "c"] }));
+        // A map: 3 + per field 1 + name + value; the list 3 + per element 1 + value.
+        assert_eq!(value_size(&value), 3 + (1 + 1 + 4) + (1 + 2 + 1) + (1 + 4 + (3 + 3 + 2)));
+        let mut big = key("SHOP#a".into(), "ORDER");
+        big.insert("order".into(), s("x".repeat(MAX_ITEM_BYTES)));
+        let Err(StoreError::TooLarge { key, bytes, .. }) = fits(&big) else { panic!("a 400 KB string fits") };
+        assert_eq!((key.as_str(), bytes), ("SHOP#a/ORDER", MAX_ITEM_BYTES + 20));
+        big.insert("order".into(), s("x".repeat(MAX_ITEM_BYTES - 20)));
+        assert!(fits(&big).is_ok());
+    }
 }

@@ -23,6 +23,10 @@ pub enum StoreError {
     /// A stored item does not decode: a bug or a manual edit; needs an operator.
     #[error("stored item {key} is corrupt: {detail}")]
     Corrupt { key: String, detail: String },
+    /// The item would be larger than the store takes (DynamoDB: 400 KB): refused before it is
+    /// sent, since no retry can ever store it.
+    #[error("item {key} would take {bytes} bytes; at most {limit} can be stored")]
+    TooLarge { key: String, bytes: usize, limit: usize },
 }
 
 /// What a conditional upsert did.
