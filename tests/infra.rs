@@ -42,6 +42,9 @@ const STATE_ACTIONS: [&str; 7] = [
     "dynamodb:ConditionCheckItem",
     "dynamodb:BatchWriteItem",
 ];
+/// The review run: the base, and a failed request deferred behind the others (UpdateItem).
+const REVIEW_ACTIONS: [&str; 5] =
+    [BASE_ACTIONS[0], BASE_ACTIONS[1], BASE_ACTIONS[2], BASE_ACTIONS[3], "dynamodb:UpdateItem"];
 /// Returns: the base, a return stored in one transaction with its order's returns version
 /// (UpdateItem), and a notice's email and SMS records in one request.
 const RETURN_ACTIONS: [&str; 6] = [
@@ -85,7 +88,7 @@ const FUNCTIONS: [FunctionSpec; 5] = [
         resource: "ReviewRequestFunction",
         binary: "review-request",
         routes: &[],
-        table_actions: &BASE_ACTIONS,
+        table_actions: &REVIEW_ACTIONS,
         index: true,
         email: true,
         sms: false,

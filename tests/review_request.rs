@@ -180,8 +180,9 @@ async fn a_failed_send_and_a_run_killed_after_its_claim_are_retried_once() {
     assert!(review_requests(&env.raw_emails_to(&failing).await).is_empty());
     assert!(review_requests(&env.raw_emails_to(&killed).await).is_empty());
 
-    // After the lease, the next run sends both, once.
-    clock.advance(Duration::seconds(ppx_shared::notify::CLAIM_LEASE_SECS));
+    // The failed one waits out its backoff (longer than the dead run's lease): then the next run
+    // sends both, once.
+    clock.advance(review_request::retry_backoff(1));
     let report = env.review_app(env.ses(), clock.clone()).run(None).await.unwrap();
     assert_eq!(report.sent, 2, "{report:?}");
     clock.advance(Duration::minutes(15));
@@ -313,4 +314,104 @@ async fn kpi_reports_nps_answers_and_outcomes_from_the_table() {
     assert!(report.contains("not counted       1 unconfirmed"), "{report}");
     assert!(report.contains("requests sent     3"), "{report}");
     assert!(report.contains("response rate     100.0%"), "{report}");
+}
+
+/// Fails every email to an address with `+fails` in it, as SES would while throttled, and
+/// counts the attempts per address.
+struct FailsSome<E> {
+    inner: E,
+    attempts: std::sync::Mutex<std::collections::BTreeMap<String, u32>>,
+}
+
+impl<E: EmailSender> EmailSender for FailsSome<E> {
+    async fn send_email(&self, email: &OutboundEmail<'_>) -> Result<String, SendError> {
+        if email.to.contains("+fails") {
+            *self.attempts.lock().unwrap().entry(email.to.to_owned()).or_default() += 1;
+            return Err(SendError::Transient("injected: throttled".into()));
+        }
+        self.inner.send_email(email).await
+    }
+}
+
+/// Stores a delivered order of `shop` due for its review request at `due_at` (straight into the
+/// table: the webhooks' part is tested elsewhere).
+async fn stored_delivered_order(
+    env: &TestEnv,
+    shop: &ppx_shared::ids::ShopId,
+    id: u64,
+    email: &str,
+    due_at: DateTime<Utc>,
+) {
+    let mut body = read_event("shopify-orders-create.json");
+    body["id"] = json!(id);
+    body["email"] = json!(email);
+    body["customer"]["email"] = json!(email);
+    let ppx_shared::providers::PlatformEvent::Order { order, .. } =
+        ppx_shared::providers::shopify::parse(shop, "orders/create", &bytes(&body)).unwrap()
+    else {
+        panic!("an order")
+    };
+    env.store.upsert_order(&order).await.unwrap();
+    let record = ppx_shared::store::DeliveryRecord { delivered_at: due_at - Duration::days(5), review_due_at: due_at };
+    assert!(env.store.record_delivery(shop, &order.id, &record).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_failing_shop_never_starves_the_others_and_its_requests_are_given_up_after_five_runs() {
+    let env = TestEnv::start().await;
+    // A shop whose every send fails, and sorts first; and a healthy one.
+    let failing = ppx_shared::ids::ShopId::parse(&format!("a-{}", env.shop())).unwrap();
+    let healthy = env.settings.shop.clone();
+    env.store
+        .put_settings(&ppx_shared::settings::ShopSettings { shop: failing.clone(), ..env.settings.clone() })
+        .await
+        .unwrap();
+    let due_at = env.clock_now() - Duration::days(1);
+    for i in 0..12 {
+        let email = env.customer_email(&format!("shopa{i}+fails"));
+        // Older than the healthy shop's: oldest-first would serve all of them first.
+        stored_delivered_order(&env, &failing, 8800 + i, &email, due_at - Duration::hours(1)).await;
+    }
+    let mut healthy_emails = Vec::new();
+    for i in 0..3 {
+        let email = env.customer_email(&format!("shopb{i}"));
+        stored_delivered_order(&env, &healthy, 8900 + i, &email, due_at).await;
+        healthy_emails.push(email);
+    }
+    let sender = FailsSome { inner: env.ses(), attempts: Default::default() };
+    let config = review_request::ReviewConfig { batch: 10, max_age: Duration::days(30) };
+    let clock = ManualClock::at(env.clock_now());
+    let app = env.review_app_with(sender, clock.clone(), config);
+
+    // The first run serves the healthy shop at once, whatever the other's backlog.
+    let first = app.run(None).await.unwrap();
+    assert_eq!((first.due, first.sent, first.failed), (10, 3, 7), "{first:?}");
+    for email in &healthy_emails {
+        assert_eq!(review_requests(&env.raw_emails_to(email).await).len(), 1, "{email}");
+    }
+    // Later runs (each past the longest backoff) retry the failing ones, five times each, then
+    // give them up: skipped as failed and reported, never retried for the rest of the month.
+    let (mut gave_up, mut runs) = (first.gave_up, 1);
+    loop {
+        clock.advance(Duration::hours(9));
+        let report = app.run(None).await.unwrap();
+        runs += 1;
+        assert_eq!(report.sent, 0, "{report:?}");
+        gave_up += report.gave_up;
+        if report.due == 0 || runs > 10 {
+            break;
+        }
+    }
+    assert_eq!(gave_up, 12, "after {runs} runs");
+    let attempts = app.email.attempts.lock().unwrap().clone();
+    assert_eq!(attempts.len(), 12);
+    assert!(attempts.values().all(|n| *n == review_request::MAX_REVIEW_ATTEMPTS), "{attempts:?}");
+    let outcomes = env.store.review_outcomes(&failing, due_at - Duration::days(1), clock.now()).await.unwrap();
+    let failed = outcomes
+        .iter()
+        .filter(|o| {
+            matches!(o, ppx_shared::store::ReviewOutcome::Skipped { reason: ppx_shared::store::SkipReason::Failed, .. })
+        })
+        .count();
+    assert_eq!(failed, 12);
 }

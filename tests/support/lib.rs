@@ -289,10 +289,20 @@ impl TestEnv {
         email: E,
         clock: ManualClock,
     ) -> review_request::ReviewRequest<DynamoStore, E, ManualClock> {
+        self.review_app_with(email, clock, review_request::ReviewConfig::default())
+    }
+
+    /// The same, with its own batch size and age limit.
+    pub fn review_app_with<E: ppx_shared::messaging::EmailSender>(
+        &self,
+        email: E,
+        clock: ManualClock,
+        config: review_request::ReviewConfig,
+    ) -> review_request::ReviewRequest<DynamoStore, E, ManualClock> {
         let mut dynamo = aws_sdk_dynamodb::config::Builder::from(&self.sdk);
         dynamo.push_interceptor(SharedInterceptor::new(IamGuard::new("review-request", self.denied.clone())));
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamo.build()), self.table.clone());
-        review_request::ReviewRequest::new(store, email, clock, &self.config(), review_request::ReviewConfig::default())
+        review_request::ReviewRequest::new(store, email, clock, &self.config(), config)
     }
 
     pub fn ses(&self) -> ppx_shared::messaging::ses::SesEmail {

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use ppx_shared::clock::Clock;
 use ppx_shared::config::AppConfig;
+use ppx_shared::ids::OrderId;
 use ppx_shared::link::{CustomerLinks, LinkKey};
 use ppx_shared::messages::{Channel, DeliveryState, MessageKind};
 use ppx_shared::messaging::{EmailSender, NoSms};
@@ -15,7 +16,7 @@ use ppx_shared::settings::ShopSettings;
 use ppx_shared::store::{DueReview, ReviewOutcome, SkipReason, Store, StoreError};
 use ppx_shared::templates::MessageContext;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,8 +54,10 @@ pub struct RunReport {
     pub skipped: BTreeMap<&'static str, usize>,
     /// Being sent by an overlapping run; that run finishes it.
     pub in_flight: usize,
-    /// Failed this time (logged); retried by a later run.
+    /// Failed this time (logged): deferred behind the others, or given up.
     pub failed: usize,
+    /// Failed for the last time: skipped as `failed`, reported here and in `ppx kpi`.
+    pub gave_up: usize,
     /// The batch or the deadline ended the run with due requests left.
     pub more_due: bool,
 }
@@ -62,6 +65,48 @@ pub struct RunReport {
 enum Handled {
     Finished(ReviewOutcome),
     InFlight,
+}
+
+/// Runs that may fail a review request before it is given up: with [`retry_backoff`], about
+/// eight hours of retries.
+pub const MAX_REVIEW_ATTEMPTS: u32 = 5;
+
+/// How long a request that failed `attempts` times waits: 30 minutes, doubling (30 min, 1 h,
+/// 2 h, 4 h), so a passing outage is waited out and a broken one stops costing runs.
+pub fn retry_backoff(attempts: u32) -> chrono::Duration {
+    chrono::Duration::minutes(30 << attempts.saturating_sub(1).min(8))
+}
+
+/// One shop's turn in a run: its due requests fetched so far, and whether the index may hold more.
+struct ShopTurn {
+    settings: ShopSettings,
+    due: VecDeque<DueReview>,
+    /// Orders taken this run: the index still lists those in flight, never take them twice.
+    seen: BTreeSet<OrderId>,
+    more: bool,
+}
+
+impl ShopTurn {
+    /// Fetches up to `share` requests not taken yet in this run.
+    async fn refill<S: Store>(
+        &mut self,
+        store: &S,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        share: usize,
+    ) -> Result<(), StoreError> {
+        let limit = self.seen.len() + share + 1;
+        let fetched = store.due_reviews(&self.settings.shop, from, to, limit).await?;
+        self.more = fetched.len() == limit;
+        for request in fetched {
+            if self.due.len() < share && self.seen.insert(request.order_id.clone()) {
+                self.due.push_back(request);
+            }
+        }
+        // Nothing new among them: whatever is left is in flight elsewhere.
+        self.more &= !self.due.is_empty();
+        Ok(())
+    }
 }
 
 pub struct ReviewRequest<S, E, C> {
@@ -79,48 +124,83 @@ impl<S: Store, E: EmailSender, C: Clock> ReviewRequest<S, E, C> {
     }
 
     /// One run over every shop. `deadline`: stop taking new orders after it (the Lambda's time).
+    ///
+    /// Shops take turns, one request each, with an equal share of the batch (what a shop leaves
+    /// unused goes to the others in later rounds), so one shop's backlog or failures never starve
+    /// the rest. A request that fails waits behind the others (deferred with a growing backoff)
+    /// and, after [`MAX_REVIEW_ATTEMPTS`] failed runs, is given up and reported.
     pub async fn run(&self, deadline: Option<Instant>) -> Result<RunReport, StoreError> {
         let now = self.clock.now();
         let mut report = RunReport { now: Some(now), ..RunReport::default() };
         let shops = self.store.list_shops().await?;
         report.shops = shops.len();
+        let mut turns = Vec::with_capacity(shops.len());
         for shop in shops {
+            if let Some(settings) = self.store.get_settings(&shop).await? {
+                turns.push(ShopTurn { settings, due: VecDeque::new(), seen: BTreeSet::new(), more: true });
+            }
+        }
+        loop {
             let budget = self.config.batch.saturating_sub(report.due);
-            if budget == 0 {
-                report.more_due = true;
+            let waiting: Vec<&mut ShopTurn> = turns.iter_mut().filter(|t| t.more && t.due.is_empty()).collect();
+            if budget == 0 || waiting.is_empty() {
                 break;
             }
-            let Some(settings) = self.store.get_settings(&shop).await? else { continue };
-            // One more than the budget tells whether anything is left for the next run.
-            let due = self.store.due_reviews(&shop, now - self.config.max_age, now, budget + 1).await?;
-            if due.len() > budget {
-                report.more_due = true;
+            let share = budget.div_ceil(waiting.len());
+            for turn in waiting {
+                turn.refill(&self.store, now - self.config.max_age, now, share).await?;
             }
-            for request in due.iter().take(budget) {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    report.more_due = true;
-                    return Ok(report);
-                }
-                report.due += 1;
-                let span = tracing::info_span!("review_request", shop = %shop, order_id = %request.order_id);
-                let _enter = span.enter();
-                match self.handle(&settings, request, now).await {
-                    Ok(Handled::Finished(ReviewOutcome::Sent { .. })) => report.sent += 1,
-                    Ok(Handled::Finished(ReviewOutcome::Skipped { reason, .. })) => {
-                        tracing::info!(reason = reason.as_str(), "review request skipped");
-                        *report.skipped.entry(reason.as_str()).or_default() += 1;
+            while report.due < self.config.batch && turns.iter().any(|t| !t.due.is_empty()) {
+                for turn in turns.iter_mut() {
+                    let Some(request) = turn.due.pop_front() else { continue };
+                    if report.due >= self.config.batch {
+                        turn.due.push_front(request);
+                        break;
                     }
-                    Ok(Handled::InFlight) => report.in_flight += 1,
-                    // One order's failure does not stop the others.
-                    Err(err) => {
-                        tracing::error!(error = %err, "review request failed; a later run retries it");
-                        report.failed += 1;
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        report.more_due = true;
+                        tracing::info!(?report, "review run stopped at its deadline");
+                        return Ok(report);
                     }
+                    report.due += 1;
+                    self.take(&turn.settings, &request, now, &mut report).await;
                 }
             }
         }
+        report.more_due = turns.iter().any(|t| t.more || !t.due.is_empty());
         tracing::info!(?report, "review run done");
         Ok(report)
+    }
+
+    /// Handles one due request and counts what became of it. One order's failure does not stop
+    /// the others: it is deferred, or given up after its last attempt.
+    async fn take(&self, settings: &ShopSettings, request: &DueReview, now: DateTime<Utc>, report: &mut RunReport) {
+        let span = tracing::info_span!("review_request", shop = %settings.shop, order_id = %request.order_id);
+        let _enter = span.enter();
+        let error = match self.handle(settings, request, now).await {
+            Ok(Handled::Finished(ReviewOutcome::Sent { .. })) => return report.sent += 1,
+            Ok(Handled::Finished(ReviewOutcome::Skipped { reason, .. })) => {
+                tracing::info!(reason = reason.as_str(), "review request skipped");
+                return *report.skipped.entry(reason.as_str()).or_default() += 1;
+            }
+            Ok(Handled::InFlight) => return report.in_flight += 1,
+            Err(err) => err,
+        };
+        report.failed += 1;
+        let attempts = request.attempts + 1;
+        let settled = if attempts >= MAX_REVIEW_ATTEMPTS {
+            tracing::error!(error = %error, attempts, "review request failed on every attempt; given up");
+            let outcome = ReviewOutcome::Skipped { at: now, reason: SkipReason::Failed };
+            self.store.finish_review(&settings.shop, request, &outcome).await.map(|_| report.gave_up += 1)
+        } else {
+            let until = now + retry_backoff(attempts);
+            tracing::error!(error = %error, attempts, retry_at = %until, "review request failed; deferred");
+            self.store.defer_review(&settings.shop, request, until).await.map(|_| ())
+        };
+        if let Err(err) = settled {
+            // Left where it was: the next run takes it again.
+            tracing::error!(error = %err, "could not defer a failed review request");
+        }
     }
 
     async fn handle(

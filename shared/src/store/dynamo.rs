@@ -779,8 +779,40 @@ impl Store for DynamoStore {
         let items = self.index_range(keys::review_due(shop), from, to, Some(limit)).await?;
         items
             .iter()
-            .map(|item| Ok(DueReview { order_id: decode(item, "order_id")?, delivery: decode(item, "delivery")? }))
+            .map(|item| {
+                Ok(DueReview {
+                    order_id: decode(item, "order_id")?,
+                    delivery: decode(item, "delivery")?,
+                    attempts: item.contains_key("attempts").then(|| decode(item, "attempts")).transpose()?.unwrap_or(0),
+                })
+            })
             .collect()
+    }
+
+    async fn defer_review(&self, shop: &ShopId, due: &DueReview, until: DateTime<Utc>) -> Result<bool, StoreError> {
+        // Only while it is still due and no other run counted this attempt.
+        let condition = match due.attempts {
+            0 => "gsi1pk = :due AND attribute_not_exists(attempts)",
+            _ => "gsi1pk = :due AND attempts = :previous",
+        };
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::order(shop, &due.order_id), keys::DELIVERY)))
+            .update_expression("SET gsi1sk = :sk, attempts = :attempts")
+            .condition_expression(condition)
+            .expression_attribute_values(":due", s(keys::review_due(shop)))
+            .expression_attribute_values(":sk", s(keys::by_time(until, &due.order_id)))
+            .expression_attribute_values(":attempts", n(i64::from(due.attempts) + 1));
+        if due.attempts > 0 {
+            update = update.expression_attribute_values(":previous", n(i64::from(due.attempts)));
+        }
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(unavailable(err)),
+        }
     }
 
     async fn finish_review(&self, shop: &ShopId, due: &DueReview, outcome: &ReviewOutcome) -> Result<bool, StoreError> {

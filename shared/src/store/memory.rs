@@ -41,6 +41,8 @@ struct State {
     surveys: HashMap<OrderKey, SurveyAnswer>,
     returns: HashMap<(ShopId, String), Return>,
     returns_versions: HashMap<OrderKey, u64>,
+    /// Deferred review requests: failed attempts and the time they are due again.
+    review_retries: HashMap<OrderKey, (u32, DateTime<Utc>)>,
 }
 
 #[derive(Default)]
@@ -224,19 +226,37 @@ impl Store for MemoryStore {
         limit: usize,
     ) -> Result<Vec<DueReview>, StoreError> {
         Ok(self.with(|s| {
-            let mut due: Vec<DueReview> = s
+            let due_at = |key: &OrderKey, record: &DeliveryRecord| {
+                s.review_retries.get(key).map_or((0, record.review_due_at), |(attempts, at)| (*attempts, *at))
+            };
+            let mut due: Vec<(DateTime<Utc>, DueReview)> = s
                 .deliveries
                 .iter()
-                .filter(|((sh, order), record)| {
-                    sh == shop
-                        && (from..=to).contains(&record.review_due_at)
-                        && !s.review_outcomes.contains_key(&(sh.clone(), order.clone()))
+                .filter(|(key, record)| {
+                    key.0 == *shop
+                        && (from..=to).contains(&due_at(key, record).1)
+                        && !s.review_outcomes.contains_key(key)
                 })
-                .map(|((_, order), record)| DueReview { order_id: order.clone(), delivery: record.clone() })
+                .map(|(key, record)| {
+                    let (attempts, at) = due_at(key, record);
+                    (at, DueReview { order_id: key.1.clone(), delivery: record.clone(), attempts })
+                })
                 .collect();
-            due.sort_by(|a, b| (a.delivery.review_due_at, &a.order_id).cmp(&(b.delivery.review_due_at, &b.order_id)));
+            due.sort_by(|(a_at, a), (b_at, b)| (a_at, &a.order_id).cmp(&(b_at, &b.order_id)));
             due.truncate(limit);
-            due
+            due.into_iter().map(|(_, due)| due).collect()
+        }))
+    }
+
+    async fn defer_review(&self, shop: &ShopId, due: &DueReview, until: DateTime<Utc>) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), due.order_id.clone());
+            let attempts = s.review_retries.get(&key).map_or(0, |(attempts, _)| *attempts);
+            if s.review_outcomes.contains_key(&key) || attempts != due.attempts {
+                return false;
+            }
+            s.review_retries.insert(key, (due.attempts + 1, until));
+            true
         }))
     }
 

@@ -211,6 +211,8 @@ pub struct TrackingTarget {
 pub struct DueReview {
     pub order_id: OrderId,
     pub delivery: DeliveryRecord,
+    /// Runs that failed to handle it so far ([`Store::defer_review`]).
+    pub attempts: u32,
 }
 
 /// Why a review request was not sent.
@@ -227,6 +229,8 @@ pub enum SkipReason {
     AlreadySent,
     /// The provider refused the email for good.
     Rejected,
+    /// Every run that tried it failed, a few times over hours: given up and reported.
+    Failed,
 }
 
 impl SkipReason {
@@ -240,6 +244,7 @@ impl SkipReason {
             Self::OrderMissing => "order_missing",
             Self::AlreadySent => "already_sent",
             Self::Rejected => "rejected",
+            Self::Failed => "failed",
         }
     }
 }
@@ -347,6 +352,15 @@ pub trait Store: Send + Sync {
         to: DateTime<Utc>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<DueReview>, StoreError>> + Send;
+    /// Moves a review request that a run failed to handle later in the due index, counting the
+    /// attempt (`due.attempts` + 1), so that it waits behind the others instead of coming first
+    /// again. False when another run finished or deferred it meanwhile.
+    fn defer_review(
+        &self,
+        shop: &ShopId,
+        due: &DueReview,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Takes a review request out of the due index with its outcome (once; false if already done).
     fn finish_review(
         &self,
