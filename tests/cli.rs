@@ -21,13 +21,19 @@ fn order_with(id: u64, number: &str, test: bool) -> Vec<u8> {
     serde_json::to_vec(&order).unwrap()
 }
 
-#[tokio::test]
-async fn order_show_finds_an_order_by_the_number_its_customer_sees() {
+/// A fresh table and shop with the sample Shopify order (id 5550001001, number #1001) stored
+/// through its webhook; the shop's and the table's names.
+async fn with_the_sample_order() -> (TestEnv, String, String) {
     let env = TestEnv::start().await;
-    let shop = env.shop().to_owned();
-    let table = env.table.clone();
     let reply = env.post_shopify("orders/create", &order_with(5550001001, "#1001", false), "wh-create").await;
     assert_eq!(reply.status, 200, "{}", reply.body);
+    let (shop, table) = (env.shop().to_owned(), env.table.clone());
+    (env, shop, table)
+}
+
+#[tokio::test]
+async fn order_show_finds_an_order_by_the_number_its_customer_sees() {
+    let (env, shop, table) = with_the_sample_order().await;
 
     for wanted in ["1001", "#1001", "5550001001"] {
         let shown = ppx(&env, &["--table", &table, "order", "show", &shop, wanted]).await.unwrap();
@@ -54,11 +60,7 @@ async fn order_show_finds_an_order_by_the_number_its_customer_sees() {
 
 #[tokio::test]
 async fn read_only_commands_need_no_link_secret_or_public_url() {
-    let env = TestEnv::start().await;
-    let shop = env.shop().to_owned();
-    let table = env.table.clone();
-    let reply = env.post_shopify("orders/create", &order_with(5550001001, "#1001", false), "wh-create").await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
+    let (env, shop, table) = with_the_sample_order().await;
 
     let listed = ppx(&env, &["--table", &table, "return", "list", &shop]).await.unwrap();
     assert_eq!(listed, format!("0 return(s) needs_review in shop {shop}\n"));
