@@ -183,10 +183,15 @@ pub async fn run(
             return Err(problem.into());
         }
     }
+    let creating = matches!(cli.command, Command::Init);
     let store = DynamoStore::new(client.clone(), cli.table.clone());
     match execute(cli, sdk, store, env).await {
         Err(CommandError::Store(StoreError::Unavailable(detail))) => {
             match aws_problem::diagnose(&client, &target).await {
+                // `ppx init` failing to create the table is not told to run `ppx init`.
+                Some(AwsProblem::TableMissing { .. }) if creating => {
+                    Err(CommandError::Store(StoreError::Unavailable(detail)))
+                }
                 Some(problem) => Err(problem.into()),
                 None => Err(CommandError::Store(StoreError::Unavailable(detail))),
             }
