@@ -2,6 +2,15 @@
 # `make demo`: the main job on this machine. Local AWS (moto), the table, the example shop,
 # `ppx serve`, then the sample webhooks of events/ signed like the platforms sign them; prints
 # every message the customer received and the stored order.
+#
+#   PPX_DEMO_PORT=3000     where `ppx serve` listens
+#   PPX_MOTO_PORT=4599     where local AWS listens
+#   PPX_DEMO_KEEP_AWS=1|0  keep local AWS (and the demo's data, for the CLI) running afterwards;
+#                          default 1 when run from a terminal, 0 otherwise (CI, `</dev/null`)
+#   RUST_LOG=warn          what ppx logs (JSON on stderr)
+#
+# Its last line says whether local AWS still runs and how to stop it; a local AWS that was
+# already running is reset (a clean slate, so the demo shows what this run sent) and left running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,21 +18,64 @@ PORT="${PPX_DEMO_PORT:-3000}"
 BASE="http://127.0.0.1:${PORT}"
 SHOP=demo-shop
 PPX=target/debug/ppx
+export PPX_TABLE=ppx-demo
 # The sample events happen in late November 2026; the demo's clock stands just after them,
 # and the review run moves it five days on, so the demo shows the same on any day.
 export PPX_DEMO_NOW=2026-11-27T17:00:00Z
 REVIEW_NOW=2026-12-02T17:00:00Z
 
-scripts/local-aws.sh start
+if [ -t 0 ]; then KEEP_AWS="${PPX_DEMO_KEEP_AWS:-1}"; else KEEP_AWS="${PPX_DEMO_KEEP_AWS:-0}"; fi
+# The commands a user pastes name the port only when it is not the default.
+PORT_PREFIX=
+[ -z "${PPX_MOTO_PORT:-}" ] || [ "$PPX_MOTO_PORT" = 4599 ] || PORT_PREFIX="PPX_MOTO_PORT=$PPX_MOTO_PORT "
 eval "$(scripts/local-aws.sh env)"
+AWS_WAS_RUNNING=
+scripts/local-aws.sh status >/dev/null 2>&1 && AWS_WAS_RUNNING=1
+SERVE_PID=
+
+# At exit, also after a failure: stop `ppx serve`, stop or keep local AWS, and say which.
+finish() {
+  local status=$? kept=1
+  if [ -n "$SERVE_PID" ]; then
+    kill "$SERVE_PID" 2>/dev/null || true
+    wait "$SERVE_PID" 2>/dev/null || true
+  fi
+  local stop="${PORT_PREFIX}scripts/local-aws.sh stop"
+  local last
+  if [ -n "$AWS_WAS_RUNNING" ]; then
+    last="demo: local AWS was already running on $PPX_MOTO_URL and keeps running; stop it with: $stop"
+  elif [ "$KEEP_AWS" = 1 ]; then
+    last="demo: local AWS keeps running on $PPX_MOTO_URL with the demo's data; stop it with: $stop"
+  else
+    scripts/local-aws.sh stop >/dev/null || true
+    kept=
+    last="demo: local AWS (started by the demo) is stopped and the demo's data with it; PPX_DEMO_KEEP_AWS=1 make demo keeps both"
+  fi
+  if [ "$status" = 0 ]; then
+    echo
+    if [ -n "$kept" ]; then
+      echo "demo: to use the CLI on the demo's data, paste these two lines (then e.g. $PPX order show $SHOP 1001):"
+    else
+      echo "demo: after PPX_DEMO_KEEP_AWS=1 make demo, these two lines let the CLI use the demo's data:"
+    fi
+    echo "  eval \"\$(${PORT_PREFIX}scripts/local-aws.sh env)\""
+    echo "  export PPX_TABLE=$PPX_TABLE"
+  fi
+  echo "$last"
+}
+trap finish EXIT
+
+if [ -n "$AWS_WAS_RUNNING" ]; then
+  echo "demo: local AWS already runs on $PPX_MOTO_URL; the demo resets its data and leaves it running"
+fi
+scripts/local-aws.sh start
 # A clean slate each run, so the demo shows exactly what this run sent.
 curl -sf -X POST "$PPX_MOTO_URL/moto-api/reset" >/dev/null
 scripts/local-aws.sh start >/dev/null
 
-echo "demo: building ppx"
-cargo build --quiet -p ppx-cli
+echo "demo: building ppx (cargo build -p ppx-cli; the first build takes several minutes)"
+cargo build -p ppx-cli
 
-export PPX_TABLE=ppx-demo
 export PPX_LINK_SECRET="demo-link-secret-change-me-in-production-0123456789"
 export PPX_PUBLIC_URL="$BASE"
 export RUST_LOG="${RUST_LOG:-warn}"
@@ -33,7 +85,6 @@ $PPX shop put events/shop.example.json
 
 $PPX serve --addr "127.0.0.1:${PORT}" --now "$PPX_DEMO_NOW" &
 SERVE_PID=$!
-trap 'kill $SERVE_PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
   curl -s -o /dev/null "$BASE/" && break
   sleep 0.1
@@ -97,11 +148,12 @@ print("=" * 78)
 PY
 
 echo
-echo "demo: the stored order (ppx order show $SHOP 5550001001)"
-$PPX order show "$SHOP" 5550001001
+echo "demo: the stored order (ppx order show $SHOP 1001: the number its customer sees, or its id 5550001001)"
+$PPX order show "$SHOP" 1001
 
 echo
-echo "demo: the customer clicks \"9\" in the review request (GET /survey/...?score=9 on ppx serve)"
+echo "demo: the customer clicks \"9\" in the review request (GET /survey/...?score=9 on ppx serve): the page"
+echo "      shows the answer to confirm (a GET records nothing: mail scanners open every link)"
 SURVEY=$(.venv/bin/python - "$PPX_MOTO_URL" "$PPX_PUBLIC_URL" <<'PY'
 import email, json, re, sys, urllib.request
 from email import policy
@@ -111,7 +163,12 @@ text = email.message_from_string(raw, policy=policy.default).get_body(preference
 print(re.search(re.escape(sys.argv[2]) + r"/survey/[^\s?]+\?score=9", text).group(0))
 PY
 )
-curl -s "$SURVEY" | .venv/bin/python -c "import re,sys,html; page=sys.stdin.read(); print('  page:', ' '.join(html.unescape(re.sub(r'<[^>]+>',' ', re.search(r'(?s)<main.*?</main>', page).group(0))).split())[:300])"
+main_text() {
+  .venv/bin/python -c "import re,sys,html; page=sys.stdin.read(); print('  page:', ' '.join(html.unescape(re.sub(r'<[^>]+>',' ', re.search(r'(?s)<main.*?</main>', page).group(0))).split())[:300])"
+}
+curl -s "$SURVEY" | main_text
+echo "demo: ...and sends it with a comment (the page's form: POST ${SURVEY%%\?*})"
+curl -s -X POST "${SURVEY%%\?*}" --data-urlencode score=9 --data-urlencode "comment=Quick and well packed" | main_text
 
 echo
 echo "demo: the shop's figures (ppx kpi $SHOP --from 2026-11-01 --to 2026-12-31)"

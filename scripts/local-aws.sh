@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Local AWS for demos and tests: moto server from a project-local virtualenv, on 127.0.0.1.
-#   scripts/local-aws.sh start   install if needed, start (idempotent), register SES senders
-#   scripts/local-aws.sh stop
-#   scripts/local-aws.sh env     print the environment that points the AWS SDK at it
+#   scripts/local-aws.sh start    install if needed, start (idempotent), register SES senders
+#   scripts/local-aws.sh stop     stop the moto this script started on the port
+#   scripts/local-aws.sh status   exit 0 when moto answers on the port (and say so)
+#   scripts/local-aws.sh env      print the environment that points the AWS SDK at it
+# The port is PPX_MOTO_PORT (default 4599); each port has its own pid and log file in .local/,
+# so motos on two ports (a demo and a test run) are started and stopped independently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +13,8 @@ PORT="${PPX_MOTO_PORT:-4599}"
 URL="http://127.0.0.1:${PORT}"
 VENV=.venv
 STATE=.local
+PID_FILE="$STATE/moto-${PORT}.pid"
+LOG_FILE="$STATE/moto-${PORT}.log"
 mkdir -p "$STATE"
 
 install() {
@@ -28,13 +33,13 @@ start() {
   install
   if ! running; then
     # One request at a time: atomic conditional writes and transactions, as in DynamoDB.
-    nohup "$VENV/bin/python" scripts/moto_serialized.py -H 127.0.0.1 -p "$PORT" >"$STATE/moto.log" 2>&1 &
-    echo $! >"$STATE/moto.pid"
+    nohup "$VENV/bin/python" scripts/moto_serialized.py -H 127.0.0.1 -p "$PORT" >"$LOG_FILE" 2>&1 &
+    echo $! >"$PID_FILE"
     for _ in $(seq 1 100); do
       running && break
       sleep 0.1
     done
-    running || { echo "local-aws: moto did not start; see $STATE/moto.log" >&2; exit 1; }
+    running || { echo "local-aws: moto did not start; see $LOG_FILE" >&2; exit 1; }
     echo "local-aws: moto server on $URL"
   fi
   # SES refuses to send from unverified senders; moto verifies identities at once.
@@ -51,9 +56,27 @@ PY
 }
 
 stop() {
-  if [ -f "$STATE/moto.pid" ]; then
-    kill "$(cat "$STATE/moto.pid")" 2>/dev/null || true
-    rm -f "$STATE/moto.pid"
+  if [ ! -f "$PID_FILE" ]; then
+    if running; then
+      echo "local-aws: moto on $URL was not started by this script here (no $PID_FILE); left running" >&2
+    fi
+    return
+  fi
+  kill "$(cat "$PID_FILE")" 2>/dev/null || true
+  rm -f "$PID_FILE"
+  for _ in $(seq 1 50); do
+    running || break
+    sleep 0.1
+  done
+  echo "local-aws: moto on $URL stopped"
+}
+
+status() {
+  if running; then
+    echo "local-aws: moto answers on $URL"
+  else
+    echo "local-aws: nothing answers on $URL" >&2
+    return 1
   fi
 }
 
@@ -70,6 +93,7 @@ ENV
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  status) status ;;
   env) env_vars ;;
-  *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
 esac

@@ -1,5 +1,8 @@
-//! Operator commands: table creation, shop settings, and looking at an order.
+//! Operator commands: table creation, shop settings, and looking at an order. Every stored
+//! value in a text output goes through [`escape`]: webhooks wrote it, an operator's terminal shows it.
 
+use crate::aws_problem::AwsProblem;
+use crate::terminal::escape;
 use ppx_shared::clock::Clock;
 use ppx_shared::ids::{OrderId, ShopId, TrackingNumber};
 use ppx_shared::messages::DeliveryState;
@@ -23,12 +26,18 @@ pub enum CommandError {
     Settings(#[from] SettingsError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Aws(#[from] AwsProblem),
+    #[error(transparent)]
+    Config(#[from] ppx_shared::config::ConfigError),
     #[error("{0}")]
     Usage(String),
-    #[error("order {order} of shop {shop} not found")]
+    #[error("shop {shop} has no order with the id or number {order}")]
     OrderNotFound { shop: String, order: String },
     #[error("not saved: the shop's template overrides do not render: {0}")]
     Templates(#[from] ppx_shared::templates::TemplateError),
+    #[error("order number {number} is on {} orders of shop {shop}: {}; show one by its id", .orders.len(), .orders.join(", "))]
+    AmbiguousOrderNumber { shop: String, number: String, orders: Vec<String> },
 }
 
 pub async fn init(store: &DynamoStore) -> Result<String, CommandError> {
@@ -50,14 +59,39 @@ pub async fn shop_put(store: &impl Store, file: &Path) -> Result<String, Command
     Ok(format!("saved settings of shop {}", settings.shop))
 }
 
+/// An order by the platform's id (`5550001001`) or by the number its customer sees (`1001`, `#1001`).
 pub async fn order_show(store: &impl Store, shop: &str, order: &str, json: bool) -> Result<String, CommandError> {
     let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
-    let order_id = OrderId::parse(order).map_err(|e| CommandError::Usage(e.to_string()))?;
-    let view = store.order_view(&shop_id, &order_id).await?;
-    if view.order.is_none() && view.shipments.is_empty() && view.messages.is_empty() {
-        return Err(CommandError::OrderNotFound { shop: shop.to_owned(), order: order.to_owned() });
-    }
+    let view = find_order(store, &shop_id, order).await?;
     Ok(if json { render_json(&view) } else { render_text(&view) })
+}
+
+/// The id first (a generic order's number defaults to its id, so that is the same order), then
+/// the number; a number on several orders (platforms reuse them across test orders) is listed.
+async fn find_order(store: &impl Store, shop: &ShopId, wanted: &str) -> Result<OrderView, CommandError> {
+    let recorded = |view: &OrderView| view.order.is_some() || !view.shipments.is_empty() || !view.messages.is_empty();
+    if let Ok(id) = OrderId::parse(wanted) {
+        let view = store.order_view(shop, &id).await?;
+        if recorded(&view) {
+            return Ok(view);
+        }
+    }
+    let mut orders = store.orders_by_number(shop, wanted).await?;
+    match orders.len() {
+        0 => Err(CommandError::OrderNotFound { shop: shop.to_string(), order: wanted.to_owned() }),
+        1 => Ok(store.order_view(shop, &orders.remove(0).id).await?),
+        _ => {
+            orders.sort_by_key(|o| o.placed_at);
+            let orders = orders
+                .iter()
+                .map(|o| {
+                    let test = if o.test { ", test" } else { "" };
+                    format!("{} (placed {}{test})", escape(o.id.as_str()), o.placed_at.format("%Y-%m-%d %H:%M UTC"))
+                })
+                .collect();
+            Err(CommandError::AmbiguousOrderNumber { shop: shop.to_string(), number: wanted.to_owned(), orders })
+        }
+    }
 }
 
 fn render_json(view: &OrderView) -> String {
@@ -69,7 +103,8 @@ fn render_json(view: &OrderView) -> String {
         "delivery": view.delivery,
         "returns": view.returns,
     });
-    serde_json::to_string_pretty(&value).expect("views serialize")
+    // serde_json escapes C0 controls in strings, not C1 controls or bidi overrides.
+    crate::terminal::escape_lines(&serde_json::to_string_pretty(&value).expect("views serialize")).into_owned()
 }
 
 /// What an operator answering "did the customer get this?" needs, on one screen.
@@ -80,8 +115,8 @@ pub fn render_text(view: &OrderView) -> String {
             let _ = writeln!(
                 out,
                 "Order {} (id {}) · shop {} · {:?} · {:?} · payment {:?}{}",
-                order.number,
-                order.id,
+                escape(&order.number),
+                escape(order.id.as_str()),
                 order.shop,
                 order.platform,
                 order.status,
@@ -95,12 +130,12 @@ pub fn render_text(view: &OrderView) -> String {
             let _ = writeln!(
                 out,
                 "  customer {} · sms consent {}",
-                order.customer.email.as_deref().unwrap_or("(no email)"),
+                escape(order.customer.email.as_deref().unwrap_or("(no email)")),
                 if order.customer.sms_consent { "yes" } else { "no" }
             );
             for item in &order.items {
-                let variant = item.variant.as_deref().map(|v| format!(" ({v})")).unwrap_or_default();
-                let _ = writeln!(out, "  {} x {}{} @ {}", item.quantity, item.title, variant, item.unit_price);
+                let variant = item.variant.as_deref().map(|v| format!(" ({})", escape(v))).unwrap_or_default();
+                let _ = writeln!(out, "  {} x {}{} @ {}", item.quantity, escape(&item.title), variant, item.unit_price);
             }
             let _ = writeln!(out, "  total    {}", order.totals.total);
         }
@@ -113,8 +148,8 @@ pub fn render_text(view: &OrderView) -> String {
         let _ = writeln!(
             out,
             "  {} · {} {} · {} item(s)",
-            shipment.id,
-            shipment.carrier.as_deref().unwrap_or("carrier?"),
+            escape(&shipment.id),
+            escape(shipment.carrier.as_deref().unwrap_or("carrier?")),
             shipment.tracking_number.as_ref().map_or("(no tracking number)", |t| t.as_str()),
             shipment.items.iter().map(|i| i.quantity).sum::<u32>()
         );
@@ -128,8 +163,8 @@ pub fn render_text(view: &OrderView) -> String {
                     "      {} {} {}{}",
                     event.occurred_at.format("%Y-%m-%d %H:%M UTC"),
                     event.status.as_str(),
-                    event.message.as_deref().unwrap_or(""),
-                    event.location.as_deref().map(|l| format!(" ({l})")).unwrap_or_default()
+                    escape(event.message.as_deref().unwrap_or("")),
+                    event.location.as_deref().map(|l| format!(" ({})", escape(l))).unwrap_or_default()
                 );
             }
         }
@@ -138,7 +173,7 @@ pub fn render_text(view: &OrderView) -> String {
         let _ = writeln!(
             out,
             "Return {} · {} · {} · {} item(s) · {}",
-            ret.id,
+            escape(&ret.id),
             ret.state.as_str(),
             ret.request.resolution.label(),
             ret.decision.items.iter().map(|i| i.quantity).sum::<u32>(),
@@ -160,7 +195,7 @@ pub fn render_text(view: &OrderView) -> String {
             DeliveryState::Sent => "sent",
             DeliveryState::Failed => "FAILED",
         };
-        let scope = if message.scope.is_empty() { String::new() } else { format!(" [{}]", message.scope) };
+        let scope = if message.scope.is_empty() { String::new() } else { format!(" [{}]", escape(&message.scope)) };
         let _ = writeln!(
             out,
             "  {} {}{} {} {} to {} · id {}{}",
@@ -169,9 +204,9 @@ pub fn render_text(view: &OrderView) -> String {
             scope,
             message.channel.as_str(),
             state,
-            message.destination.as_deref().unwrap_or("?"),
-            message.provider_message_id.as_deref().unwrap_or("-"),
-            message.failure.as_deref().map(|f| format!(" · {f}")).unwrap_or_default()
+            escape(message.destination.as_deref().unwrap_or("?")),
+            escape(message.provider_message_id.as_deref().unwrap_or("-")),
+            message.failure.as_deref().map(|f| format!(" · {}", escape(f))).unwrap_or_default()
         );
     }
     out
@@ -242,24 +277,25 @@ pub async fn return_list(store: &impl Store, shop: &str, state: &str) -> Result<
         let _ = writeln!(
             out,
             "  {} · order {} · {} · {} · requested {}",
-            ret.id,
-            ret.request.order_id,
+            escape(&ret.id),
+            escape(ret.request.order_id.as_str()),
             match &ret.request.resolution {
                 Resolution::Refund => "refund".to_owned(),
                 Resolution::StoreCredit => "store credit".to_owned(),
-                Resolution::Exchange { variant } => format!("exchange for {variant}"),
+                Resolution::Exchange { variant } => format!("exchange for {}", escape(variant)),
             },
             ret.decision.amount,
             ret.created_at.format("%Y-%m-%d %H:%M UTC"),
         );
         for item in &ret.decision.items {
-            let _ = writeln!(out, "    {} x {} ({}) {:?}", item.quantity, item.title, item.reason, item.verdict);
+            let (title, reason) = (escape(&item.title), escape(&item.reason));
+            let _ = writeln!(out, "    {} x {title} ({reason}) {:?}", item.quantity, item.verdict);
             for rule in &item.rules {
-                let _ = writeln!(out, "      - {}", rule.customer_text());
+                let _ = writeln!(out, "      - {}", escape(&rule.customer_text()));
             }
         }
         for rule in &ret.decision.rules {
-            let _ = writeln!(out, "    - {}", rule.customer_text());
+            let _ = writeln!(out, "    - {}", escape(&rule.customer_text()));
         }
     }
     Ok(out)
@@ -317,7 +353,145 @@ async fn settings_of(store: &impl Store, shop: &str) -> Result<ShopSettings, Com
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ppx_shared::messages::{Channel, MessageKey, MessageKind, MessageRecord};
+    use ppx_shared::order::Order;
+    use ppx_shared::providers::{PlatformEvent, shopify};
+    use ppx_shared::store::Versioned;
     use ppx_shared::store::memory::MemoryStore;
+    use ppx_shared::tracking::{ShipmentTracking, TrackingEvent, TrackingStatus};
+
+    const SHOP: &str = "demo-shop";
+
+    fn events(name: &str) -> Vec<u8> {
+        let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// The sample Shopify order: id 5550001001, number `#1001`.
+    fn sample_order() -> Order {
+        let shop = ShopId::parse(SHOP).unwrap();
+        match shopify::parse(&shop, "orders/create", &events("shopify-orders-create.json")).unwrap() {
+            PlatformEvent::Order { order, .. } => *order,
+            other => panic!("expected an order, got {other:?}"),
+        }
+    }
+
+    fn with_id(id: &str, test: bool) -> Order {
+        Order { id: OrderId::parse(id).unwrap(), test, ..sample_order() }
+    }
+
+    #[tokio::test]
+    async fn an_order_is_found_by_its_id_or_by_the_number_its_customer_sees() {
+        let store = MemoryStore::new();
+        store.upsert_order(&sample_order()).await.unwrap();
+        for wanted in ["5550001001", "1001", "#1001", " #1001 "] {
+            let shown = order_show(&store, SHOP, wanted, false).await.unwrap();
+            assert!(shown.starts_with("Order #1001 (id 5550001001) · shop demo-shop"), "{wanted}: {shown}");
+        }
+        let json = order_show(&store, SHOP, "#1001", true).await.unwrap();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&json).unwrap()["order"]["id"], "5550001001");
+        let missing = order_show(&store, SHOP, "1002", false).await.unwrap_err();
+        assert_eq!(missing.to_string(), "shop demo-shop has no order with the id or number 1002");
+        let other_shop = order_show(&store, "other-shop", "1001", false).await.unwrap_err();
+        assert!(matches!(other_shop, CommandError::OrderNotFound { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_number_on_several_orders_lists_them_and_asks_for_the_id() {
+        let store = MemoryStore::new();
+        store.upsert_order(&sample_order()).await.unwrap();
+        store.upsert_order(&with_id("5550009001", true)).await.unwrap();
+        let err = order_show(&store, SHOP, "1001", false).await.unwrap_err();
+        let CommandError::AmbiguousOrderNumber { orders, .. } = &err else { panic!("{err}") };
+        assert_eq!(orders.len(), 2);
+        let said = err.to_string();
+        assert!(said.starts_with("order number 1001 is on 2 orders of shop demo-shop: "), "{said}");
+        assert!(said.contains("5550001001 (placed ") && said.contains(", test)"), "{said}");
+        assert!(said.ends_with("; show one by its id"), "{said}");
+        // The id still finds each one.
+        assert!(order_show(&store, SHOP, "5550009001", false).await.unwrap().contains("· TEST"));
+    }
+
+    /// What a terminal could act on: escape sequences (CSI, OSC title and clipboard), NUL, a
+    /// C1 CSI, DEL, bidi overrides and isolates, and a line break that would forge a line.
+    const HOSTILE: &str = "A\u{1b}[2J\u{1b}]0;t\u{7}\u{1b}]52;c;cHduZWQ=\u{7}\0\u{9b}31m\u{7f}\u{202e}B\u{2066}C\nD";
+
+    fn hostile_view() -> OrderView {
+        let mut order = sample_order();
+        order.number = HOSTILE.into();
+        order.customer.email = Some(format!("ada{HOSTILE}@example.com"));
+        for item in &mut order.items {
+            item.title = HOSTILE.into();
+            item.variant = Some(HOSTILE.into());
+        }
+        let shipment = ppx_shared::order::Shipment {
+            id: HOSTILE.into(),
+            order_id: order.id.clone(),
+            tracking_number: None,
+            carrier: Some(HOSTILE.into()),
+            tracking_url: None,
+            items: Vec::new(),
+            created_at: order.placed_at,
+            updated_at: order.placed_at,
+        };
+        let checkpoint = TrackingEvent {
+            status: TrackingStatus::InTransit,
+            occurred_at: order.placed_at,
+            provider_status: "in_transit".into(),
+            message: Some(HOSTILE.into()),
+            location: Some(HOSTILE.into()),
+        };
+        let tracking = ShipmentTracking {
+            status: Some(TrackingStatus::InTransit),
+            checkpoints: vec![checkpoint],
+            ..ShipmentTracking::default()
+        };
+        let key = MessageKey::new(MessageKind::Shipped, HOSTILE, Channel::Email);
+        let message = MessageRecord {
+            destination: Some(HOSTILE.into()),
+            provider_message_id: Some(HOSTILE.into()),
+            failure: Some(HOSTILE.into()),
+            ..MessageRecord::claimed(&key, order.placed_at)
+        };
+        OrderView {
+            tracking: [(shipment.id.clone(), Versioned { value: tracking, version: 1 })].into(),
+            shipments: vec![shipment],
+            messages: vec![message],
+            order: Some(order),
+            ..OrderView::default()
+        }
+    }
+
+    fn acts_on_terminal(c: char) -> bool {
+        c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+
+    #[test]
+    fn stored_text_cannot_drive_the_operators_terminal() {
+        let view = hostile_view();
+        let text = render_text(&view);
+        let unescaped = render_text(&OrderView::default()).lines().count();
+        assert!(unescaped > 0);
+        for line in text.lines() {
+            assert!(!line.chars().any(acts_on_terminal), "{line:?}");
+        }
+        let escaped =
+            "A\\u001b[2J\\u001b]0;t\\u0007\\u001b]52;c;cHduZWQ=\\u0007\\u0000\\u009b31m\\u007f\\u202eB\\u2066C\\u000aD";
+        assert!(text.contains(&format!("Order {escaped} (id 5550001001)")), "{text}");
+        assert!(text.contains(&format!("customer ada{escaped}@example.com")), "{text}");
+        assert!(text.contains(&format!("x {escaped} ({escaped}) @ ")), "{text}");
+        assert!(text.contains(&format!("  {escaped} · {escaped} (no tracking number)")), "{text}");
+        assert!(text.contains(&format!("in_transit {escaped} ({escaped})")), "{text}");
+        assert!(text.contains(&format!("[{escaped}] email SENDING to {escaped} · id {escaped} · {escaped}")), "{text}");
+        // The line break in every value stayed inside it: no forged lines.
+        let forged = text.lines().filter(|line| line.starts_with('D')).count();
+        assert_eq!(forged, 0, "{text}");
+
+        let json = render_json(&view);
+        assert!(!json.chars().any(|c| acts_on_terminal(c) && c != '\n'), "{json}");
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["order"]["number"], HOSTILE, "the JSON still carries the stored value exactly");
+    }
 
     #[tokio::test]
     async fn shop_put_refuses_overrides_that_do_not_render_and_saves_nothing() {

@@ -54,6 +54,10 @@ pub mod keys {
     pub fn order(shop: &ShopId, order: &OrderId) -> String {
         format!("SHOP#{shop}#ORDER#{order}")
     }
+    /// The gsi1 partition of the orders with one number (`store::order_number_key`).
+    pub fn order_number(shop: &ShopId, number_key: &str) -> String {
+        format!("SHOP#{shop}#ORDERNO#{number_key}")
+    }
     pub fn shipment(id: &str) -> String {
         format!("{SHIPMENT_PREFIX}{id}")
     }
@@ -436,8 +440,7 @@ impl DynamoStore {
         };
         match change {
             StateChange::NewOrder(new) => {
-                let mut item = key(keys::order(shop, order), keys::ORDER);
-                item.insert("order".into(), encode(new));
+                let item = order_item(shop, order, new);
                 vec![
                     (newer(item, new.updated_at), ChangeOutcome::Stale),
                     (absent(keys::SHIPMENTS_FIRST.to_owned()), ChangeOutcome::ShipmentsFirst),
@@ -573,6 +576,18 @@ fn tracking_write(
     }
 }
 
+/// The order's item, indexed by its number in the same write (so finding an order by the number
+/// a customer quotes costs the webhooks nothing).
+fn order_item(shop: &ShopId, id: &OrderId, order: &Order) -> Item {
+    let mut item = key(keys::order(shop, id), keys::ORDER);
+    item.insert("order".into(), encode(order));
+    if let Some(number) = super::order_number_key(&order.number) {
+        item.insert(GSI1_PARTITION_KEY.into(), s(keys::order_number(shop, &number)));
+        item.insert(GSI1_SORT_KEY.into(), s(id.as_str()));
+    }
+    item
+}
+
 fn delivery_item(shop: &ShopId, order: &OrderId, record: &DeliveryRecord) -> Item {
     let mut item = key(keys::order(shop, order), keys::DELIVERY);
     item.insert(GSI1_PARTITION_KEY.into(), s(keys::review_due(shop)));
@@ -608,8 +623,7 @@ impl Store for DynamoStore {
     }
 
     async fn upsert_order(&self, order: &Order) -> Result<Upsert<Order>, StoreError> {
-        let mut item = key(keys::order(&order.shop, &order.id), keys::ORDER);
-        item.insert("order".into(), encode(order));
+        let item = order_item(&order.shop, &order.id, order);
         match self.put_if_newer(item, order.updated_at).await? {
             Ok(true) => Ok(Upsert::Updated),
             Ok(false) => Ok(Upsert::Created),
@@ -649,6 +663,12 @@ impl Store for DynamoStore {
         }
         view.messages.sort_by_key(|m| m.at);
         Ok(view)
+    }
+
+    async fn orders_by_number(&self, shop: &ShopId, number: &str) -> Result<Vec<Order>, StoreError> {
+        let Some(number) = super::order_number_key(number) else { return Ok(Vec::new()) };
+        let items = self.query_partition(keys::order_number(shop, &number), Some(GSI1)).await?;
+        items.iter().map(|item| decode(item, "order")).collect()
     }
 
     async fn upsert_shipment(&self, shop: &ShopId, shipment: &Shipment) -> Result<Upsert<Shipment>, StoreError> {

@@ -126,6 +126,16 @@ impl Store for MemoryStore {
         }))
     }
 
+    async fn orders_by_number(&self, shop: &ShopId, number: &str) -> Result<Vec<Order>, StoreError> {
+        let Some(number) = super::order_number_key(number) else { return Ok(Vec::new()) };
+        let mut found: Vec<Order> = self.with(|s| {
+            let matches = |order: &&Order| super::order_number_key(&order.number).as_deref() == Some(number.as_str());
+            s.orders.iter().filter(|((sh, _), _)| sh == shop).map(|(_, order)| order).filter(matches).cloned().collect()
+        });
+        found.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+        Ok(found)
+    }
+
     async fn upsert_shipment(&self, shop: &ShopId, shipment: &Shipment) -> Result<Upsert<Shipment>, StoreError> {
         Ok(self.with(|s| {
             index_shipment(s, shop, shipment);

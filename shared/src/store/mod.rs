@@ -294,6 +294,14 @@ pub trait Store: Send + Sync {
     fn get_order(&self, shop: &ShopId, id: &OrderId) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
     /// The order, its shipments and its message log, in one query.
     fn order_view(&self, shop: &ShopId, id: &OrderId) -> impl Future<Output = Result<OrderView, StoreError>> + Send;
+    /// Orders whose number, as the customer sees it, has the [`order_number_key`] of `number`
+    /// (one Query on gsi1; operators only, never a webhook path). Platforms reuse numbers
+    /// across test orders, so there may be several.
+    fn orders_by_number(
+        &self,
+        shop: &ShopId,
+        number: &str,
+    ) -> impl Future<Output = Result<Vec<Order>, StoreError>> + Send;
 
     /// Stores the shipment unless the stored one is as new or newer, and indexes its tracking number.
     fn upsert_shipment(
@@ -466,6 +474,15 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// An order number as it is indexed and looked up: `#1001`, ` 1001` and `1001` are one number,
+/// and so are `G-1001` and `g-1001` (ASCII case). `None` when nothing is left, or more than an
+/// index key should carry (such an order is found by its id only).
+pub fn order_number_key(number: &str) -> Option<String> {
+    const MAX_BYTES: usize = 128;
+    let key = number.trim().trim_start_matches('#').trim().to_ascii_lowercase();
+    (!key.is_empty() && key.len() <= MAX_BYTES).then_some(key)
+}
+
 /// Unsubscribes are kept by a hash of the normalised address, not the address itself.
 pub fn email_key(email: &str) -> String {
     use sha2::Digest;
@@ -494,6 +511,18 @@ mod tests {
     fn record(kind: MessageKind, channel: Channel, state: DeliveryState) -> MessageRecord {
         let key = MessageKey::new(kind, "f1", channel);
         MessageRecord { state, ..MessageRecord::claimed(&key, Utc::now()) }
+    }
+
+    #[test]
+    fn an_order_number_is_one_key_with_or_without_its_hash_sign_and_case() {
+        assert_eq!(order_number_key("#1001").as_deref(), Some("1001"));
+        assert_eq!(order_number_key(" 1001 ").as_deref(), Some("1001"));
+        assert_eq!(order_number_key("# 1001").as_deref(), Some("1001"));
+        assert_eq!(order_number_key("G-1001"), order_number_key("g-1001"));
+        assert_eq!(order_number_key("#"), None);
+        assert_eq!(order_number_key("  "), None);
+        assert_eq!(order_number_key(&"9".repeat(129)), None, "too long for an index key");
+        assert!(order_number_key(&"9".repeat(128)).is_some());
     }
 
     #[test]

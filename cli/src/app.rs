@@ -1,0 +1,334 @@
+//! The `ppx` command line: its arguments and running one command, as a library so that the
+//! end-to-end tests drive the very code `ppx` runs. Honours the standard AWS SDK environment
+//! (`AWS_ENDPOINT_URL`, `AWS_REGION`, credentials), `PPX_TABLE`, and for the commands that send
+//! messages or serve pages `PPX_LINK_SECRET` and `PPX_PUBLIC_URL`.
+
+use crate::aws_problem::{self, AwsProblem, Target};
+use crate::commands::{self, CommandError};
+use crate::serve::{self, Functions};
+use clap::{Parser, Subcommand};
+use ppx_shared::aws_sdk_dynamodb;
+use ppx_shared::clock::{AnyClock, ManualClock, SystemClock};
+use ppx_shared::config::AppConfig;
+use ppx_shared::messaging::ses::SesEmail;
+use ppx_shared::messaging::sns::{SnsEvents, SnsSms};
+use ppx_shared::returns::ReturnState;
+use ppx_shared::store::StoreError;
+use ppx_shared::store::dynamo::DynamoStore;
+use ppx_shared::telemetry::Targets;
+use return_submitted::ReturnSubmitted;
+use review_request::{ReviewConfig, ReviewRequest};
+use std::path::PathBuf;
+use tracing::level_filters::LevelFilter;
+
+#[derive(Parser)]
+#[command(name = "ppx", version, about = "Post-purchase experience engine: operator and local-run tool")]
+pub struct Cli {
+    /// DynamoDB table name.
+    #[arg(long, env = "PPX_TABLE", default_value = "ppx", global = true)]
+    table: String,
+    /// Log what happens (JSON on stderr): -v info, -vv debug. RUST_LOG, when set, decides instead.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+impl Cli {
+    /// What is logged when `RUST_LOG` is not set. A command's answer is its output, so it logs
+    /// warnings only, and the SDK's credential-chain warnings not even those (a missing
+    /// credential is told in one sentence, `AwsProblem`). `ppx serve` logs at INFO as the
+    /// deployed functions do: one line per request handled (route outcome, shop, order id, never
+    /// personal data) and where it listens, which is what someone running it locally watches.
+    pub fn log_filter(&self) -> Targets {
+        match (self.verbose, &self.command) {
+            (0, Command::Serve { .. }) => Targets::new().with_default(LevelFilter::INFO),
+            (0, _) => Targets::new().with_default(LevelFilter::WARN).with_target("aws_config", LevelFilter::ERROR),
+            (1, _) => Targets::new().with_default(LevelFilter::INFO),
+            _ => Targets::new().with_default(LevelFilter::DEBUG),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the table on the configured endpoint if it is missing (local use; SAM creates it in AWS).
+    Init,
+    /// Shop settings.
+    Shop {
+        #[command(subcommand)]
+        command: ShopCommand,
+    },
+    /// Serve every HTTP function locally under the deployed routes.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        addr: std::net::SocketAddr,
+        /// Freeze the clock at this RFC 3339 time (demos and tests).
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Orders.
+    Order {
+        #[command(subcommand)]
+        command: OrderCommand,
+    },
+    /// Review requests.
+    Review {
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
+    /// Returns: list, decide the ones in review, move them on.
+    Return {
+        #[command(subcommand)]
+        command: ReturnCommand,
+    },
+    /// NPS and review figures of a shop for a period.
+    Kpi {
+        shop: String,
+        /// Start (RFC 3339, or a date YYYY-MM-DD meaning its start in UTC).
+        #[arg(long)]
+        from: String,
+        /// End (RFC 3339, or a date YYYY-MM-DD meaning its end in UTC).
+        #[arg(long)]
+        to: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReturnCommand {
+    /// Returns of a shop in one state.
+    List {
+        shop: String,
+        #[arg(long, default_value = "needs_review")]
+        state: String,
+    },
+    /// Approve or reject a return in review; the customer gets the decision.
+    Decide {
+        shop: String,
+        #[arg(value_name = "RETURN")]
+        return_id: String,
+        #[arg(value_enum)]
+        decision: Decision,
+        /// Why (kept with the return; shown to the customer for a rejection).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Move a return on: received, refunded, credited, exchanged or closed.
+    Advance {
+        shop: String,
+        #[arg(value_name = "RETURN")]
+        return_id: String,
+        state: String,
+    },
+    /// Register the return parcel's tracking number (and label), so carrier scans move it on.
+    Parcel {
+        shop: String,
+        #[arg(value_name = "RETURN")]
+        return_id: String,
+        tracking_number: String,
+        #[arg(long)]
+        label_url: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Decision {
+    Approve,
+    Reject,
+}
+
+#[derive(Subcommand)]
+enum ReviewCommand {
+    /// Run the scheduled review request function once, as the schedule would.
+    Run {
+        /// Pretend it is this RFC 3339 time (local testing and demos).
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ShopCommand {
+    /// Validate and write a shop settings file (see events/shop.example.json).
+    Put { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum OrderCommand {
+    /// Print an order with its shipments and message log.
+    Show {
+        shop: String,
+        order: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs one command against `sdk`, reading `PPX_LINK_SECRET`, `PPX_PUBLIC_URL` and the other
+/// deployment settings through `env` (only the commands that send messages or serve pages need
+/// them). What a failed AWS request meant is told in one sentence ([`AwsProblem`]).
+pub async fn run(
+    cli: Cli,
+    sdk: &ppx_shared::aws::SdkConfig,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<String, CommandError> {
+    if sdk.region().is_none() {
+        return Err(AwsProblem::NoRegion.into());
+    }
+    let target = Target::of(sdk, &cli.table);
+    let client = aws_sdk_dynamodb::Client::new(sdk);
+    if matches!(cli.command, Command::Serve { .. }) {
+        // A server over a missing table would answer every webhook 5xx: say so before serving.
+        if let Some(problem) = aws_problem::diagnose(&client, &target).await {
+            return Err(problem.into());
+        }
+    }
+    let creating = matches!(cli.command, Command::Init);
+    let store = DynamoStore::new(client.clone(), cli.table.clone());
+    match execute(cli, sdk, store, env).await {
+        Err(CommandError::Store(StoreError::Unavailable(detail))) => {
+            match aws_problem::diagnose(&client, &target).await {
+                // `ppx init` failing to create the table is not told to run `ppx init`.
+                Some(AwsProblem::TableMissing { .. }) if creating => {
+                    Err(CommandError::Store(StoreError::Unavailable(detail)))
+                }
+                Some(problem) => Err(problem.into()),
+                None => Err(CommandError::Store(StoreError::Unavailable(detail))),
+            }
+        }
+        outcome => outcome,
+    }
+}
+
+async fn execute(
+    cli: Cli,
+    sdk: &ppx_shared::aws::SdkConfig,
+    store: DynamoStore,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<String, CommandError> {
+    match cli.command {
+        Command::Init => commands::init(&store).await,
+        Command::Shop { command: ShopCommand::Put { file } } => commands::shop_put(&store, &file).await,
+        Command::Order { command: OrderCommand::Show { shop, order, json } } => {
+            commands::order_show(&store, &shop, &order, json).await
+        }
+        Command::Kpi { shop, from, to } => {
+            commands::kpi(&store, &shop, parse_bound(&from, false)?, parse_bound(&to, true)?).await
+        }
+        Command::Return { command } => match command {
+            // Reading needs no link secret or public URL; only what tells the customer does.
+            ReturnCommand::List { shop, state } => commands::return_list(&store, &shop, &state).await,
+            ReturnCommand::Decide { shop, return_id, decision, reason } => {
+                let state = match decision {
+                    Decision::Approve => ReturnState::Approved,
+                    Decision::Reject => ReturnState::Rejected,
+                };
+                let app = returns_app(store, sdk, &app_config(&cli.table, env)?);
+                commands::return_move(&app, &shop, &return_id, state, reason).await
+            }
+            ReturnCommand::Advance { shop, return_id, state } => {
+                let state = ReturnState::parse(&state)
+                    .ok_or_else(|| CommandError::Usage(format!("unknown return state {state:?}")))?;
+                let app = returns_app(store, sdk, &app_config(&cli.table, env)?);
+                commands::return_move(&app, &shop, &return_id, state, None).await
+            }
+            ReturnCommand::Parcel { shop, return_id, tracking_number, label_url } => {
+                let app = returns_app(store, sdk, &app_config(&cli.table, env)?);
+                commands::return_parcel(&app, &shop, &return_id, &tracking_number, label_url).await
+            }
+        },
+        Command::Review { command: ReviewCommand::Run { now } } => {
+            let config = app_config(&cli.table, env)?;
+            let app = ReviewRequest::new(
+                store,
+                SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(sdk)),
+                clock_at(now),
+                &config,
+                ReviewConfig::from_env(),
+            );
+            let report = app.run(None).await?;
+            Ok(serde_json::to_string_pretty(&report).expect("reports serialize"))
+        }
+        Command::Serve { addr, now } => {
+            let config = app_config(&cli.table, env)?;
+            let clock = clock_at(now);
+            serve::run(addr, Functions::new(sdk, &config, clock))
+                .await
+                .map_err(|e| CommandError::Usage(format!("serve: {e}")))?;
+            Ok(String::new())
+        }
+    }
+}
+
+/// The return function, for the operator commands that move a return on and tell the customer.
+fn returns_app(
+    store: DynamoStore,
+    sdk: &ppx_shared::aws::SdkConfig,
+    config: &AppConfig,
+) -> ReturnSubmitted<DynamoStore, SesEmail, SnsSms, SnsEvents, SystemClock> {
+    let sns = ppx_shared::aws_sdk_sns::Client::new(sdk);
+    ReturnSubmitted::new(
+        store,
+        SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(sdk)),
+        SnsSms::new(sns.clone()),
+        SnsEvents::new(sns),
+        SystemClock,
+        config,
+    )
+}
+
+fn app_config(table: &str, env: &(dyn Fn(&str) -> Option<String> + Sync)) -> Result<AppConfig, CommandError> {
+    Ok(AppConfig::from_lookup(|name| match name {
+        "PPX_TABLE" => Some(table.to_owned()),
+        _ => env(name),
+    })?)
+}
+
+fn clock_at(now: Option<chrono::DateTime<chrono::Utc>>) -> AnyClock {
+    match now {
+        Some(now) => AnyClock::Manual(ManualClock::at(now)),
+        None => AnyClock::System(SystemClock),
+    }
+}
+
+/// RFC 3339, or a bare date: its first (or, for an end, last) second in UTC.
+fn parse_bound(raw: &str, end: bool) -> Result<chrono::DateTime<chrono::Utc>, CommandError> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Ok(at.to_utc());
+    }
+    let date = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| CommandError::Usage(format!("{raw:?} is neither RFC 3339 nor YYYY-MM-DD")))?;
+    let time = if end { chrono::NaiveTime::from_hms_opt(23, 59, 59) } else { chrono::NaiveTime::from_hms_opt(0, 0, 0) };
+    Ok(date.and_time(time.expect("valid time")).and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    fn logs(args: &[&str]) -> Targets {
+        Cli::try_parse_from(std::iter::once("ppx").chain(args.iter().copied())).unwrap().log_filter()
+    }
+
+    #[test]
+    fn commands_log_warnings_only_unless_asked_and_serve_logs_what_it_handles() {
+        let quiet = logs(&["order", "show", "demo-shop", "1001"]);
+        assert!(!quiet.would_enable("ppx_shared::notify", &Level::INFO));
+        assert!(quiet.would_enable("ppx_shared::notify", &Level::WARN));
+        assert!(!quiet.would_enable("aws_config::meta::credentials::chain", &Level::WARN), "told in one sentence");
+
+        let verbose = logs(&["-v", "order", "show", "demo-shop", "1001"]);
+        assert!(verbose.would_enable("ppx_shared::notify", &Level::INFO));
+        assert!(verbose.would_enable("aws_config::meta::credentials::chain", &Level::WARN));
+        assert!(!verbose.would_enable("ppx_shared::notify", &Level::DEBUG));
+        assert!(
+            logs(&["kpi", "s", "--from", "2026-01-01", "--to", "2026-01-02", "-vv"])
+                .would_enable("ppx_shared::notify", &Level::DEBUG)
+        );
+
+        let serve = logs(&["serve"]);
+        assert!(serve.would_enable("order_placed::handler", &Level::INFO));
+        assert!(!serve.would_enable("order_placed::handler", &Level::DEBUG));
+    }
+}
