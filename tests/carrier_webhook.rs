@@ -252,7 +252,7 @@ async fn forged_malformed_and_envelope_only_callbacks_write_nothing() {
 
 #[tokio::test]
 async fn shippo_token_and_aftership_signatures_authenticate() {
-    let env = TestEnv::start().await;
+    let env = TestEnv::start_with(|s| s.shippo_auth = ppx_shared::settings::ShippoAuth::Token).await;
     let shippo = bytes(&read_event("shippo-track-updated.json"));
     let path = format!("/webhooks/shippo/{}?token=", env.shop());
     let json_type = [("content-type", "application/json".to_owned())];
@@ -329,4 +329,27 @@ async fn a_split_order_is_delivered_only_when_every_shipment_is() {
     let delivery = env.order_view(ORDER_ID).await.delivery.expect("both parcels delivered");
     let expected = env.clock_now() - chrono::Duration::hours(1);
     assert!((delivery.delivered_at - expected).num_seconds().abs() < 1, "the later delivery counts");
+}
+
+#[tokio::test]
+async fn a_shippo_url_token_alone_is_refused_when_the_shop_signs_with_hmac() {
+    // HMAC is the default: the shop turned Shippo's signing on.
+    let env = TestEnv::start().await;
+    let shippo = bytes(&read_event("shippo-track-updated.json"));
+    let secret = env.secret(ppx_shared::settings::WebhookSource::Shippo).to_owned();
+    let json_type = vec![("content-type", "application/json".to_owned())];
+    let token_only =
+        env.post(&format!("/webhooks/shippo/{}?token={secret}", env.shop()), &json_type, shippo.clone()).await;
+    assert_eq!(
+        (token_only.status, token_only.body["error"].as_str()),
+        (401, Some("missing_signature")),
+        "{}",
+        token_only.body
+    );
+    assert!(env.items_written().await.is_empty());
+    let now = env.clock_now().timestamp();
+    let mut signed = json_type.clone();
+    signed.push(("shippo-auth-signature", ppx_shared::signature::sign_timestamped(&secret, &shippo, now)));
+    let reply = env.post(&format!("/webhooks/shippo/{}", env.shop()), &signed, shippo).await;
+    assert_eq!((reply.status, reply.body["status"].as_str()), (202, Some("stored")), "{}", reply.body);
 }

@@ -36,6 +36,19 @@ impl WebhookSource {
     }
 }
 
+/// How Shippo's webhooks prove they are Shippo's. Shippo signs only when the account turns HMAC
+/// signing on; otherwise the webhook URL carries a secret `?token=`. A URL token can leak (logs,
+/// proxies, screenshots), so it is accepted only when the shop chose it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShippoAuth {
+    /// `Shippo-Auth-Signature` with the `shippo` secret; a token alone is refused.
+    #[default]
+    Hmac,
+    /// `?token=<shippo secret>` on the URL.
+    Token,
+}
+
 /// A shared secret. Never printed.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -79,6 +92,9 @@ pub struct ShopSettings {
     pub platform_domain: Option<String>,
     #[serde(default)]
     pub webhook_secrets: BTreeMap<WebhookSource, Secret>,
+    /// How Shippo's webhooks authenticate with the `shippo` secret (default `hmac`).
+    #[serde(default)]
+    pub shippo_auth: ShippoAuth,
     #[serde(default)]
     pub delivery: DeliverySettings,
     #[serde(default = "default_review_delay_days")]

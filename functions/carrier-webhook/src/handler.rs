@@ -13,7 +13,7 @@ use ppx_shared::link::{CustomerLinks, LinkKey};
 use ppx_shared::messaging::{EmailSender, EventPublisher, SmsSender};
 use ppx_shared::notify::Outbox;
 use ppx_shared::return_flow::ReturnFlow;
-use ppx_shared::settings::WebhookSource;
+use ppx_shared::settings::{ShippoAuth, WebhookSource};
 use ppx_shared::settings_cache::SettingsCache;
 use ppx_shared::signature::{verify_base64_hmac, verify_timestamped};
 use ppx_shared::store::Store;
@@ -144,9 +144,14 @@ impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> Carrie
             WebhookSource::Easypost => {
                 (EASYPOST_SIGNATURE, easypost::verify(secret, body, header(headers, EASYPOST_SIGNATURE)))
             }
-            WebhookSource::Shippo => match header(headers, SHIPPO_SIGNATURE) {
-                Some(signature) => (SHIPPO_SIGNATURE, verify_timestamped(secret, body, Some(signature), now)),
-                None => ("token", shippo::verify_token(secret, query_token(request.uri().query()).as_deref())),
+            // The URL token only where the shop chose it: with HMAC on, a token alone is refused.
+            WebhookSource::Shippo => match settings.shippo_auth {
+                ShippoAuth::Hmac => {
+                    (SHIPPO_SIGNATURE, verify_timestamped(secret, body, header(headers, SHIPPO_SIGNATURE), now))
+                }
+                ShippoAuth::Token => {
+                    ("token", shippo::verify_token(secret, query_token(request.uri().query()).as_deref()))
+                }
             },
             WebhookSource::Aftership => {
                 (AFTERSHIP_SIGNATURE, verify_base64_hmac(secret, body, header(headers, AFTERSHIP_SIGNATURE)))
