@@ -283,6 +283,10 @@ fn globals_pass_the_shared_environment() {
     assert_eq!(variables["PPX_PUBLIC_URL"], json!({ "Ref": "PublicBaseUrl" }));
     assert_eq!(variables["PPX_LINK_SECRET"], json!({ "Ref": "LinkSecret" }));
     assert_eq!(variables["RUST_LOG"], json!({ "Ref": "LogLevel" }));
+    // No level at which the SDK's bodies or the runtime's raw events reach the logs.
+    let log_level = &template["Parameters"]["LogLevel"];
+    assert_eq!(log_level["AllowedValues"], json!(["error", "warn", "info", "debug"]), "{log_level}");
+    assert!(log_level.get("AllowedPattern").is_none(), "free-form RUST_LOG directives: {log_level}");
     let secret = &template["Parameters"]["LinkSecret"];
     assert_eq!(secret["NoEcho"], true, "LinkSecret is NoEcho");
     assert!(secret["MinLength"].as_u64().is_some_and(|n| n >= 32), "LinkSecret MinLength >= 32");
