@@ -354,19 +354,21 @@ fn function_policies_are_inline_statements_only() {
 }
 
 #[test]
-fn only_sms_publish_is_allowed_on_any_resource() {
-    // sns:Publish to a phone number has no resource ARN; nothing else needs "*".
+fn no_statement_allows_every_resource_and_only_sms_uses_not_resource() {
+    // sns:Publish to a phone number has no resource ARN: it is allowed on whatever is not an SNS
+    // ARN, which reaches no topic. Nothing else needs "*" or NotResource.
     let template = template();
+    let sms_only = json!({ "Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*" });
     for (at, statement) in statements(&template) {
         if !is_allow(statement) {
             continue;
         }
-        let on_anything =
-            one_or_many(&statement["Resource"]).iter().any(|r| r.as_str().is_some_and(|r| r.contains('*')));
-        if on_anything {
-            assert_eq!(actions(statement), ["sns:Publish"], "{at}: only sns:Publish may use Resource \"*\"");
+        for resource in one_or_many(&statement["Resource"]) {
+            assert_ne!(resource.as_str(), Some("*"), "{at}: Resource \"*\"");
         }
-        assert!(statement.get("NotResource").is_none(), "{at}: Allow with NotResource");
+        if let Some(not) = statement.get("NotResource") {
+            assert_eq!((actions(statement), not), (vec!["sns:Publish"], &sms_only), "{at}: NotResource");
+        }
     }
 }
 
@@ -468,11 +470,38 @@ fn the_iam_guard_asks_for_each_part_of_a_transaction_and_the_index_of_a_query() 
 
     // The pages read and answer; they change no order state and read no index.
     let pages = Grants::of("pages");
-    assert!(pages.allow("dynamodb:Query", Target::Table));
-    assert!(!pages.allow("dynamodb:Query", Target::Index));
-    assert!(!pages.allow("dynamodb:UpdateItem", Target::Table));
-    assert!(Grants::of("review-request").allow("dynamodb:Query", Target::Index));
-    assert!(Grants::of("order-placed").allow("dynamodb:ConditionCheckItem", Target::Table));
-    assert!(Grants::of("order-placed").allow("ses:SendEmail", Target::Other));
-    assert!(!Grants::of("pages").allow("ses:SendEmail", Target::Other));
+    assert!(pages.allow("dynamodb:Query", &Target::Table));
+    assert!(!pages.allow("dynamodb:Query", &Target::Index));
+    assert!(!pages.allow("dynamodb:UpdateItem", &Target::Table));
+    assert!(Grants::of("review-request").allow("dynamodb:Query", &Target::Index));
+    assert!(Grants::of("order-placed").allow("dynamodb:ConditionCheckItem", &Target::Table));
+    assert!(Grants::of("order-placed").allow("ses:SendEmail", &Target::Other));
+    assert!(!Grants::of("pages").allow("ses:SendEmail", &Target::Other));
+}
+
+#[test]
+fn sms_reaches_no_topic_and_return_events_only_the_stacks_own_ppx_topics() {
+    use aws_sdk_sns::operation::publish::PublishInput;
+    use aws_smithy_runtime_api::client::interceptors::context::Input;
+    use ppx_e2e::iam::{Grants, TEST_ACCOUNT, TEST_REGION, Target, required_actions};
+
+    let sms = PublishInput::builder().phone_number("+15555550100").message("m").build().unwrap();
+    assert_eq!(
+        required_actions("SNS", "Publish", &Input::erase(sms)),
+        [("sns:Publish".to_owned(), Target::PhoneNumber)]
+    );
+    let topic = |account: &str, name: &str| Target::Topic(format!("arn:aws:sns:{TEST_REGION}:{account}:{name}"));
+    let order_placed = Grants::of("order-placed");
+    assert!(order_placed.allow("sns:Publish", &Target::PhoneNumber));
+    assert!(!order_placed.allow("sns:Publish", &topic(TEST_ACCOUNT, "ppx-returns")), "SMS reaches no topic");
+    for function in ["return-submitted", "carrier-webhook"] {
+        let grants = Grants::of(function);
+        assert!(grants.allow("sns:Publish", &Target::PhoneNumber), "{function}");
+        assert!(grants.allow("sns:Publish", &topic(TEST_ACCOUNT, "ppx-returns")), "{function}");
+        assert!(!grants.allow("sns:Publish", &topic(TEST_ACCOUNT, "billing-alerts")), "{function}: another topic");
+        assert!(!grants.allow("sns:Publish", &topic("999999999999", "ppx-returns")), "{function}: another account");
+        let elsewhere = Target::Topic(format!("arn:aws:sns:eu-west-1:{TEST_ACCOUNT}:ppx-returns"));
+        assert!(!grants.allow("sns:Publish", &elsewhere), "{function}: another region");
+    }
+    assert!(!Grants::of("pages").allow("sns:Publish", &Target::PhoneNumber));
 }

@@ -287,3 +287,24 @@ async fn concurrent_returns_with_different_keys_never_return_more_than_was_bough
     }
     assert_eq!(env.order_view(ORDER_ID).await.returns.len(), 25, "every request stored its return, once");
 }
+
+#[tokio::test]
+async fn return_events_for_a_topic_of_another_account_are_recorded_as_failed_never_published() {
+    // Stored before `ppx shop put` checked it (or by hand): a topic in another account.
+    let foreign = format!("arn:aws:sns:us-east-1:999999999999:ppx-returns-{}", ppx_e2e::unique());
+    let topic = foreign.clone();
+    let env = TestEnv::start_with(move |s| s.return_events_topic_arn = Some(topic)).await;
+    let email = delivered_order(&env).await;
+    let body =
+        request(json!([{ "line_item": TOTE, "quantity": 1, "reason": "doesnt_fit" }]), json!({ "type": "refund" }));
+    let reply = submit_as_customer(&env, &env.return_token(ORDER_ID), &body, "k").await;
+    // The customer's return goes through, and is told; the event is not retried for days.
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(return_emails(&env.emails_to(&email).await).len(), 1);
+    let records = env.order_view(ORDER_ID).await.messages;
+    let event =
+        records.iter().find(|m| m.channel == ppx_shared::messages::Channel::ShopEvent).expect("an event record");
+    assert_eq!(event.state, ppx_shared::messages::DeliveryState::Failed, "{event:?}");
+    assert!(event.failure.as_deref().unwrap_or_default().contains("not in this stack's account"), "{event:?}");
+    assert!(env.topic_messages(&foreign).await.is_empty());
+}

@@ -271,7 +271,7 @@ fn returns_app(
         store,
         SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(sdk)),
         SnsSms::new(sns.clone()),
-        SnsEvents::new(sns),
+        SnsEvents::new(sns, config.home.clone()),
         SystemClock,
         config,
     )

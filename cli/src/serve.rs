@@ -106,7 +106,7 @@ impl Clients {
             store: DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamo.build()), config.table.clone()),
             email: SesEmail::new(aws_sdk_sesv2::Client::from_conf(ses.build())),
             sms: SnsSms::new(sns.clone()),
-            events: SnsEvents::new(sns),
+            events: SnsEvents::new(sns, config.home.clone()),
         }
     }
 }

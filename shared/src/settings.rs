@@ -132,6 +132,11 @@ pub enum SettingsError {
     /// An empty secret would let anyone sign.
     #[error("webhook_secrets.{0} must be at least 8 characters")]
     WeakSecret(&'static str),
+    /// The functions may publish only to `ppx-` topics of the stack's own account and region.
+    #[error(
+        "return_events_topic_arn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>) whose name starts with ppx-"
+    )]
+    ReturnEventsTopic,
     /// Promised dates are counted a day at a time: a runaway number would stall every order.
     #[error(
         "delivery days must be at most {MAX_DELIVERY_DAYS} (processing, transit and each method), and cutoff_hour below 24"
@@ -160,6 +165,11 @@ impl ShopSettings {
         if !(self.support_url.starts_with("https://") || self.support_url.starts_with("http://")) {
             return Err(SettingsError::SupportUrl);
         }
+        if let Some(topic) = &self.return_events_topic_arn
+            && !is_ppx_topic_arn(topic)
+        {
+            return Err(SettingsError::ReturnEventsTopic);
+        }
         if let Some((source, _)) = self.webhook_secrets.iter().find(|(_, secret)| secret.expose().trim().len() < 8) {
             return Err(SettingsError::WeakSecret(source.as_str()));
         }
@@ -175,6 +185,24 @@ impl ShopSettings {
     pub fn secret(&self, source: WebhookSource) -> Option<&Secret> {
         self.webhook_secrets.get(&source)
     }
+}
+
+/// `arn:<partition>:sns:<region>:<12-digit account>:ppx-<name>`: the only topics the template
+/// lets the functions publish to (whose account and region are the stack's is checked where it
+/// runs: `StackHome`).
+fn is_ppx_topic_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let name_ok = |name: &str| {
+        name.strip_prefix("ppx-").is_some_and(|rest| !rest.is_empty())
+            && name.len() <= 256
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    matches!(parts.as_slice(), ["arn", partition, "sns", region, account, name]
+        if partition.starts_with("aws")
+            && !region.is_empty()
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && name_ok(name))
 }
 
 fn default_brand_color() -> String {
@@ -224,6 +252,27 @@ mod tests {
         let printed = format!("{settings:?}");
         let secret = settings.secret(WebhookSource::Shopify).unwrap().expose();
         assert!(!printed.contains(secret));
+    }
+
+    #[test]
+    fn return_events_go_only_to_ppx_topics() {
+        let mut settings = ShopSettings::from_json(EXAMPLE).unwrap();
+        for good in ["arn:aws:sns:us-east-1:123456789012:ppx-returns", "arn:aws-cn:sns:cn-north-1:123456789012:ppx-a_b"]
+        {
+            settings.return_events_topic_arn = Some(good.into());
+            assert_eq!(settings.validate(), Ok(()), "{good}");
+        }
+        for bad in [
+            "arn:aws:sns:us-east-1:123456789012:billing-alerts",
+            "arn:aws:sns:us-east-1:123456789012:ppx-",
+            "arn:aws:sns:us-east-1:12345:ppx-returns",
+            "arn:aws:sqs:us-east-1:123456789012:ppx-returns",
+            "arn:aws:sns:us-east-1:123456789012:ppx-returns:extra",
+            "ppx-returns",
+        ] {
+            settings.return_events_topic_arn = Some(bad.into());
+            assert_eq!(settings.validate(), Err(SettingsError::ReturnEventsTopic), "{bad}");
+        }
     }
 
     #[test]

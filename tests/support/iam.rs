@@ -11,6 +11,7 @@
 use crate::template::{actions, function_allow_statements, one_or_many, template};
 use aws_sdk_dynamodb::operation::query::QueryInput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+use aws_sdk_sns::operation::publish::PublishInput;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{BeforeSerializationInterceptorContextRef, Input};
@@ -30,32 +31,90 @@ pub const FUNCTION_RESOURCES: [(&str, &str); 5] = [
     ("pages", "PagesFunction"),
 ];
 
-/// What an action is allowed on, as far as these checks tell resources apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// The account, region and partition moto serves (what the template's `${AWS::...}` resolve to).
+pub const TEST_ACCOUNT: &str = "123456789012";
+pub const TEST_REGION: &str = "us-east-1";
+
+/// What a request acts on, as far as these checks tell resources apart.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Target {
     /// The table (`!GetAtt Table.Arn`).
     Table,
     /// The table's gsi1 index (`${Table.Arn}/index/gsi1`).
     Index,
-    /// Anything else (an SES identity, an SNS topic, `*`): the action alone is checked.
+    /// An SNS topic, by its ARN.
+    Topic(String),
+    /// A direct SMS publish: a phone number has no ARN.
+    PhoneNumber,
+    /// Anything else (an SES identity): the action alone is checked.
     Other,
 }
 
-impl Target {
+/// What a statement grants its actions on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Granted {
+    Table,
+    Index,
+    /// An ARN pattern (`*` matches any run of characters), the template's `${AWS::...}` resolved.
+    Arn(String),
+    /// Everything but what matches the pattern (`NotResource`).
+    AllBut(String),
+}
+
+/// An SES identity or configuration set, a topic ARN: `${AWS::...}` resolved for the tests.
+fn resolved(resource: &Json) -> String {
+    let text = resource.get("Fn::Sub").and_then(Json::as_str).or(resource.as_str()).unwrap_or("<unresolved>");
+    text.replace("${AWS::Partition}", "aws")
+        .replace("${AWS::Region}", TEST_REGION)
+        .replace("${AWS::AccountId}", TEST_ACCOUNT)
+}
+
+/// IAM's ARN matching: `*` is any run of characters (no `?` in this template).
+fn arn_matches(pattern: &str, arn: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = arn.strip_prefix(first) else { return false };
+    let parts: Vec<&str> = parts.collect();
+    for (i, part) in parts.iter().enumerate() {
+        if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        }
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+impl Granted {
     fn of(resource: &Json) -> Self {
         if *resource == json!({ "Fn::GetAtt": ["Table", "Arn"] }) {
             Self::Table
         } else if *resource == json!({ "Fn::Sub": "${Table.Arn}/index/gsi1" }) {
             Self::Index
         } else {
-            Self::Other
+            Self::Arn(resolved(resource))
+        }
+    }
+
+    fn covers(&self, target: &Target) -> bool {
+        match (self, target) {
+            (Self::Table, Target::Table) | (Self::Index, Target::Index) => true,
+            (Self::Arn(pattern), Target::Topic(arn)) => arn_matches(pattern, arn),
+            // A phone number has no ARN: only `*` or a NotResource of ARNs reaches it.
+            (Self::Arn(pattern), Target::PhoneNumber) => pattern == "*",
+            (Self::AllBut(pattern), Target::Topic(arn)) => !arn_matches(pattern, arn),
+            (Self::AllBut(_), Target::PhoneNumber) => true,
+            (Self::Arn(_) | Self::AllBut(_), Target::Other) => true,
+            _ => false,
         }
     }
 }
 
 /// The actions a function's Allow statements grant, with what on.
 #[derive(Debug, Clone, Default)]
-pub struct Grants(BTreeSet<(String, Target)>);
+pub struct Grants(BTreeSet<(String, Granted)>);
 
 impl Grants {
     /// The grants of the function whose binary is `binary`.
@@ -67,20 +126,21 @@ impl Grants {
         let template = template();
         let mut grants = BTreeSet::new();
         for statement in function_allow_statements(&template, resource) {
+            let granted: Vec<Granted> = match statement.get("NotResource") {
+                Some(not) => one_or_many(not).into_iter().map(|r| Granted::AllBut(resolved(r))).collect(),
+                None => one_or_many(&statement["Resource"]).into_iter().map(Granted::of).collect(),
+            };
             for action in actions(statement) {
-                for target in one_or_many(&statement["Resource"]) {
-                    grants.insert((action.to_owned(), Target::of(target)));
+                for on in &granted {
+                    grants.insert((action.to_owned(), on.clone()));
                 }
             }
         }
         Self(grants)
     }
 
-    pub fn allow(&self, action: &str, target: Target) -> bool {
-        match target {
-            Target::Other => self.0.iter().any(|(granted, _)| granted == action),
-            _ => self.0.contains(&(action.to_owned(), target)),
-        }
+    pub fn allow(&self, action: &str, target: &Target) -> bool {
+        self.0.iter().any(|(granted, on)| granted == action && on.covers(target))
     }
 }
 
@@ -110,6 +170,13 @@ pub fn required_actions(service: &str, operation: &str, input: &Input) -> Vec<(S
             vec![(format!("dynamodb:{operation}"), if on_index { Target::Index } else { Target::Table })]
         }
         "SESv2" => vec![(format!("ses:{operation}"), Target::Other)],
+        "SNS" => {
+            let target = match input.downcast_ref::<PublishInput>().and_then(|p| p.topic_arn()) {
+                Some(topic) => Target::Topic(topic.to_owned()),
+                None => Target::PhoneNumber,
+            };
+            vec![(format!("sns:{operation}"), target)]
+        }
         other => vec![(format!("{}:{operation}", other.to_lowercase()), Target::Other)],
     }
 }
@@ -143,7 +210,7 @@ impl Intercept for IamGuard {
         let metadata = cfg.load::<Metadata>().ok_or("IamGuard: the request has no operation metadata")?;
         let missing: Vec<String> = required_actions(metadata.service(), metadata.name(), context.input())
             .into_iter()
-            .filter(|(action, target)| !self.grants.allow(action, *target))
+            .filter(|(action, target)| !self.grants.allow(action, target))
             .map(|(action, target)| format!("{action} on {target:?}"))
             .collect();
         if missing.is_empty() {

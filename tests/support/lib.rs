@@ -28,6 +28,14 @@ pub const LINK_SECRET: &str = "test-link-secret-0123456789abcdef0123";
 /// Links in test emails point here; tests swap it for the local server's address.
 pub const PUBLIC_URL: &str = "https://track.test.example";
 
+/// The account and region moto serves, as the stack's own.
+pub fn test_home() -> ppx_shared::config::StackHome {
+    ppx_shared::config::StackHome {
+        account: Some(iam::TEST_ACCOUNT.to_owned()),
+        region: Some(iam::TEST_REGION.to_owned()),
+    }
+}
+
 pub fn moto_url() -> String {
     std::env::var("PPX_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:4599".to_owned())
 }
@@ -130,6 +138,7 @@ impl TestEnv {
             link_secret: Secret::new(LINK_SECRET),
             public_url: PUBLIC_URL.to_owned(),
             settings_ttl: std::time::Duration::from_secs(60),
+            home: test_home(),
         };
         let requests = ppx_shared::aws::RequestCounter::default();
         let denied = Arc::new(Mutex::new(Vec::new()));
@@ -315,6 +324,7 @@ impl TestEnv {
             link_secret: Secret::new(LINK_SECRET),
             public_url: PUBLIC_URL.to_owned(),
             settings_ttl: std::time::Duration::from_secs(60),
+            home: test_home(),
         }
     }
 
@@ -370,7 +380,7 @@ impl TestEnv {
             self.store.clone(),
             self.ses(),
             ppx_shared::messaging::sns::SnsSms::new(sns.clone()),
-            ppx_shared::messaging::sns::SnsEvents::new(sns),
+            ppx_shared::messaging::sns::SnsEvents::new(sns, self.config().home),
             self.clock.clone(),
             &self.config(),
         )

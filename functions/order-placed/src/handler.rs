@@ -380,6 +380,7 @@ mod rules {
             link_secret: Secret::new("unit-test-link-secret-0123456789abcdef"),
             public_url: "https://t.example".into(),
             settings_ttl: std::time::Duration::from_secs(60),
+            home: Default::default(),
         };
         let store = MemoryStore::new();
         let settings = ShopSettings::from_json(include_str!("../../../events/shop.example.json")).unwrap();

@@ -18,7 +18,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()),
         SesEmail::new(aws_sdk_sesv2::Client::new(&sdk)),
         SnsSms::new(sns.clone()),
-        SnsEvents::new(sns),
+        SnsEvents::new(sns, config.home.clone()),
         SystemClock,
         &config,
     );

@@ -48,20 +48,25 @@ impl SmsSender for SnsSms {
     }
 }
 
-/// Shop events through SNS `Publish` to a topic.
+/// Shop events through SNS `Publish` to a topic of the stack's own account and region.
 #[derive(Clone, Debug)]
 pub struct SnsEvents {
     client: Client,
+    home: crate::config::StackHome,
 }
 
 impl SnsEvents {
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    pub fn new(client: Client, home: crate::config::StackHome) -> Self {
+        Self { client, home }
     }
 }
 
 impl super::EventPublisher for SnsEvents {
     async fn publish(&self, topic_arn: &str, subject: &str, json: &str) -> Result<String, SendError> {
+        // Refused for good, not retried: the function may publish to nothing else.
+        if let Some(reason) = self.home.refuses(topic_arn) {
+            return Err(SendError::Rejected(reason));
+        }
         let string = |value: &str| {
             MessageAttributeValue::builder().data_type("String").string_value(value).build().expect("has a type")
         };
