@@ -18,11 +18,14 @@ use std::time::Duration;
 /// How many checkpoints the long update carries.
 const EVENTS: usize = 12_000;
 
-/// `count` distinct checkpoints a minute apart, with carrier-like texts.
+/// `count` distinct checkpoints a minute apart, with carrier-like texts, in a scrambled order
+/// (sorting an already sorted list would flatter the merge).
 fn long_update(count: usize) -> CarrierUpdate {
     let start: DateTime<Utc> = "2026-11-20T08:00:00Z".parse().expect("time");
     let statuses = [TrackingStatus::InTransit, TrackingStatus::Unknown, TrackingStatus::OutForDelivery];
+    // 7,919 is prime and does not divide 12,000: i * 7,919 mod count visits every index once.
     let events = (0..count)
+        .map(|n| n * 7_919 % count)
         .map(|i| TrackingEvent {
             status: statuses[i % statuses.len()],
             occurred_at: start + Days::minutes(i as i64),

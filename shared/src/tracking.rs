@@ -7,6 +7,29 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
+/// Most checkpoints a shipment keeps: the newest, plus the few older ones its state rests on
+/// (see [`ShipmentTracking::merge`]). Carriers' real histories are 5 to 60 scans; 250 keeps the
+/// longest of them whole while bounding the shipment's tracking item however many events a
+/// carrier sends over time.
+pub const MAX_CHECKPOINTS: usize = 250;
+/// Older checkpoints a shipment keeps beyond [`MAX_CHECKPOINTS`] at most: its first delivery,
+/// its first return to sender, and its last two scans that say something.
+const MAX_ANCHORS: usize = 4;
+/// Longest carrier texts a checkpoint keeps, in bytes (cut on a character boundary). Real ones
+/// are far shorter: `in_transit/arrived_at_facility`, "Delivered, front door", "MEMPHIS, TN, US".
+pub const PROVIDER_STATUS_MAX_BYTES: usize = 100;
+pub const MESSAGE_MAX_BYTES: usize = 400;
+pub const LOCATION_MAX_BYTES: usize = 150;
+/// Longest carrier name a shipment keeps, in bytes (cut on a character boundary).
+pub const CARRIER_MAX_BYTES: usize = 100;
+/// Longest carrier tracking link a shipment keeps; a longer one is dropped (a cut link is wrong).
+pub const PUBLIC_URL_MAX_BYTES: usize = 2048;
+// Worst case of a shipment's tracking item: (MAX_CHECKPOINTS + MAX_ANCHORS) = 254 checkpoints of
+// at most 100 + 400 + 150 bytes of text and about 110 bytes of field names, status and time:
+// 254 x 760 B = 193 KB, 194 KB with the carrier, the link and the dates (measured as JSON, which
+// is larger than DynamoDB's count): under half of DynamoDB's 400 KB item limit
+// (`a_capped_state_of_maximal_checkpoints_stays_well_under_400_kb`).
+
 /// One status vocabulary for all providers. See `docs/tracking-status-mapping.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -42,7 +65,7 @@ impl TrackingStatus {
 }
 
 /// One checkpoint of a parcel's journey, as the carrier reported it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrackingEvent {
     pub status: TrackingStatus,
     /// When it happened, by the carrier's clock (never when we heard of it).
@@ -53,6 +76,61 @@ pub struct TrackingEvent {
     pub message: Option<String>,
     /// "City, Region, Country" as far as known.
     pub location: Option<String>,
+}
+
+impl TrackingEvent {
+    /// Everything the checkpoint says, in the order checkpoints are kept: carrier time, then (at
+    /// the same instant) how far along the journey its status is, then its words. Equal keys
+    /// are equal checkpoints (the rank tells every status apart).
+    fn order_key(&self) -> (DateTime<Utc>, u8, &str, Option<&str>, Option<&str>) {
+        #[cfg(test)]
+        tests::count_order_key();
+        (
+            self.occurred_at,
+            journey_rank(self.status),
+            &self.provider_status,
+            self.message.as_deref(),
+            self.location.as_deref(),
+        )
+    }
+
+    /// The order key of what a shipment keeps of the checkpoint ([`TrackingEvent::bounded`]),
+    /// without building it.
+    fn kept_key(&self) -> (DateTime<Utc>, u8, &str, Option<&str>, Option<&str>) {
+        #[cfg(test)]
+        tests::count_order_key();
+        (
+            self.occurred_at,
+            journey_rank(self.status),
+            cut(&self.provider_status, PROVIDER_STATUS_MAX_BYTES),
+            self.message.as_deref().map(|m| cut(m, MESSAGE_MAX_BYTES)),
+            self.location.as_deref().map(|l| cut(l, LOCATION_MAX_BYTES)),
+        )
+    }
+
+    /// The checkpoint with its texts cut to what a shipment keeps.
+    fn bounded(&self) -> TrackingEvent {
+        TrackingEvent {
+            status: self.status,
+            occurred_at: self.occurred_at,
+            provider_status: cut(&self.provider_status, PROVIDER_STATUS_MAX_BYTES).to_owned(),
+            message: self.message.as_deref().map(|m| cut(m, MESSAGE_MAX_BYTES).to_owned()),
+            location: self.location.as_deref().map(|l| cut(l, LOCATION_MAX_BYTES).to_owned()),
+        }
+    }
+}
+
+impl PartialEq for TrackingEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.order_key() == other.order_key()
+    }
+}
+
+impl Eq for TrackingEvent {}
+
+/// `text` cut to at most `max_bytes`, on a character boundary.
+fn cut(text: &str, max_bytes: usize) -> &str {
+    &text[..text.floor_char_boundary(max_bytes)]
 }
 
 /// What one carrier webhook says about one parcel.
@@ -90,8 +168,14 @@ pub struct ShipmentTracking {
     pub status: Option<TrackingStatus>,
     /// The carrier's time of the checkpoint that set `status`.
     pub status_at: Option<DateTime<Utc>>,
-    /// Deduplicated, oldest first.
+    /// Deduplicated, oldest first: the newest [`MAX_CHECKPOINTS`] of all ever received, and the
+    /// few older ones the state rests on.
     pub checkpoints: Vec<TrackingEvent>,
+    /// The carrier time of the newest checkpoint left out by the cap: the carrier's history up
+    /// to then is not all kept. (A count could not be kept exactly: a carrier resending its
+    /// whole history would count the same old scans again.)
+    #[serde(default)]
+    pub omitted_until: Option<DateTime<Utc>>,
     /// No earlier than the last scan: carriers sometimes date the delivery scan wrongly.
     pub delivered_at: Option<DateTime<Utc>>,
     pub estimated_delivery: Option<NaiveDate>,
@@ -124,13 +208,19 @@ fn journey_rank(status: TrackingStatus) -> u8 {
 }
 
 impl CarrierUpdate {
-    /// Short digests of everything this update says (each checkpoint, the estimate, the carrier
-    /// and its link). When every one of them was applied before, the update is no news.
+    /// Short digests of everything this update says (each checkpoint a shipment would keep of
+    /// it, the newest it would leave out, the estimate, the carrier and its link). When every
+    /// one of them was applied before, the update is no news. At most [`MAX_CHECKPOINTS`] and a
+    /// few more, however long the update.
     pub fn digests(&self) -> Vec<String> {
         use sha2::Digest;
         let short = |bytes: &[u8]| hex::encode(&sha2::Sha256::digest(bytes)[..8]);
+        let (kept, omitted) = keep(&self.events, MAX_CHECKPOINTS);
         let mut digests: Vec<String> =
-            self.events.iter().map(|e| short(&serde_json::to_vec(e).expect("events serialize"))).collect();
+            kept.iter().map(|e| short(&serde_json::to_vec(e).expect("events serialize"))).collect();
+        if let Some(omitted) = omitted {
+            digests.push(short(format!("omitted until {omitted}").as_bytes()));
+        }
         if let Some(estimate) = self.estimated_delivery {
             digests.push(format!("e{estimate}"));
         }
@@ -157,24 +247,19 @@ impl ShipmentTracking {
         }
     }
 
-    /// Merges an update in and re-derives the state from all checkpoints.
+    /// Merges an update in and re-derives the state from the checkpoints kept: the newest
+    /// [`MAX_CHECKPOINTS`] of all ever received (texts cut to their bounds, duplicates once),
+    /// plus the older ones the state rests on. Keeping "the newest N of the union" does not
+    /// depend on arrival order or grouping, and the state derived from what is kept is the
+    /// state of the whole history. O(n log n) in the checkpoints held and received.
     pub fn merge(&self, update: &CarrierUpdate) -> ShipmentTracking {
-        let mut checkpoints = self.checkpoints.clone();
-        for event in &update.events {
-            if !checkpoints.contains(event) {
-                checkpoints.push(event.clone());
-            }
-        }
-        checkpoints.sort_by(|a, b| {
-            (a.occurred_at, journey_rank(a.status), &a.provider_status, &a.message, &a.location).cmp(&(
-                b.occurred_at,
-                journey_rank(b.status),
-                &b.provider_status,
-                &b.message,
-                &b.location,
-            ))
-        });
+        self.merge_keeping(update, MAX_CHECKPOINTS)
+    }
+
+    fn merge_keeping(&self, update: &CarrierUpdate, cap: usize) -> ShipmentTracking {
+        let (checkpoints, omitted) = keep(self.checkpoints.iter().chain(&update.events), cap);
         let mut next = derive(checkpoints);
+        next.omitted_until = self.omitted_until.max(omitted);
         // The estimate of the update that saw the newest checkpoint wins; ties keep the later date.
         let update_as_of = update.events.iter().map(|e| e.occurred_at).max();
         let candidate = (update_as_of, update.estimated_delivery);
@@ -183,8 +268,10 @@ impl ShipmentTracking {
             if update.estimated_delivery.is_some() && candidate > current { candidate } else { current };
         next.estimate_as_of = as_of;
         next.estimated_delivery = estimate;
-        next.carrier = update.carrier.clone().or_else(|| self.carrier.clone());
-        next.public_url = update.public_url.clone().or_else(|| self.public_url.clone());
+        let carrier = update.carrier.as_deref().map(|c| cut(c, CARRIER_MAX_BYTES).to_owned());
+        next.carrier = carrier.or_else(|| self.carrier.clone());
+        let public_url = update.public_url.clone().filter(|url| url.len() <= PUBLIC_URL_MAX_BYTES);
+        next.public_url = public_url.or_else(|| self.public_url.clone());
         next.announced.clone_from(&self.announced);
         next.delay_announced = self.delay_announced;
         next
@@ -233,21 +320,46 @@ impl ShipmentTracking {
 
     /// The derived part only: what the carrier said, not what we did about it.
     pub fn same_journey(&self, other: &ShipmentTracking) -> bool {
-        (self.status, self.status_at, &self.checkpoints, self.estimated_delivery, &self.carrier, &self.public_url)
-            == (
-                other.status,
-                other.status_at,
-                &other.checkpoints,
-                other.estimated_delivery,
-                &other.carrier,
-                &other.public_url,
-            )
+        fn journey(t: &ShipmentTracking) -> impl PartialEq + '_ {
+            (t.status, t.status_at, &t.checkpoints, t.omitted_until, t.estimated_delivery, &t.carrier, &t.public_url)
+        }
+        journey(self) == journey(other)
     }
 
     /// Newest first, for the tracking page.
     pub fn timeline(&self) -> impl Iterator<Item = &TrackingEvent> {
         self.checkpoints.iter().rev()
     }
+}
+
+/// Sorts and deduplicates `received`, and keeps the newest `cap` and the older checkpoints the
+/// state machine rests on: the first delivery, the first return to sender and the last two
+/// scans that say something (an exception right after going out for delivery is an attempt).
+/// With them, [`derive`] gives the state of the whole history; and since each part is "the
+/// newest (or oldest) few of a kind", keeping from what was kept plus more gives what keeping
+/// from everything gives. Also returns the carrier time of the newest checkpoint left out.
+fn keep<'a>(
+    received: impl IntoIterator<Item = &'a TrackingEvent>,
+    cap: usize,
+) -> (Vec<TrackingEvent>, Option<DateTime<Utc>>) {
+    // Sorted and compared as kept (texts cut), and only what is kept is copied.
+    let mut received: Vec<&TrackingEvent> = received.into_iter().collect();
+    received.sort_unstable_by(|a, b| a.kept_key().cmp(&b.kept_key()));
+    received.dedup_by(|a, b| a.kept_key() == b.kept_key());
+    let window = received.len().saturating_sub(cap);
+    let mut anchors = Vec::with_capacity(MAX_ANCHORS);
+    if window > 0 {
+        let first = |status| received.iter().position(|e| e.status == status);
+        anchors.extend(first(TrackingStatus::Delivered));
+        anchors.extend(first(TrackingStatus::ReturnedToSender));
+        let said = received.iter().enumerate().rev().filter(|(_, e)| e.status != TrackingStatus::Unknown);
+        anchors.extend(said.map(|(i, _)| i).take(2));
+    }
+    let is_kept = |index: &usize| *index >= window || anchors.contains(index);
+    // Oldest first: the last one left out is the newest.
+    let omitted = (0..window).rev().find(|i| !is_kept(i)).map(|i| received[i].occurred_at);
+    let kept = received.iter().enumerate().filter(|(i, _)| is_kept(i)).map(|(_, e)| e.bounded()).collect();
+    (kept, omitted)
 }
 
 /// The state machine over checkpoints sorted by carrier time.
@@ -295,6 +407,21 @@ mod tests {
     use proptest::prelude::*;
 
     const SHIPMENT: &str = "S1";
+
+    thread_local! {
+        /// How many times this thread built a checkpoint's order key (two per comparison).
+        static ORDER_KEYS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
+    pub(super) fn count_order_key() {
+        ORDER_KEYS.with(|n| n.set(n.get() + 1));
+    }
+
+    fn order_keys_built(f: impl FnOnce()) -> u64 {
+        let before = ORDER_KEYS.with(std::cell::Cell::get);
+        f();
+        ORDER_KEYS.with(std::cell::Cell::get) - before
+    }
 
     fn at(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, day, hour, minute, 0).unwrap()
@@ -445,6 +572,10 @@ mod tests {
         assert_eq!(state.timeline().next().unwrap().status, TrackingStatus::Delivered);
     }
 
+    fn day(month: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, month, day).unwrap()
+    }
+
     #[test]
     fn a_delay_is_announced_once_and_again_only_when_it_slips_further() {
         let day = |m: u32, d: u32| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
@@ -473,6 +604,134 @@ mod tests {
         // Delivered: no more delay messages.
         let delivered = state.merge(&update(&[event(TrackingStatus::Delivered, at(26, 9, 0), "delivered")]));
         assert_eq!(delivered.delay_announcement(SHIPMENT, promised), None);
+    }
+
+    /// `count` distinct scans a minute apart from `start`.
+    fn long_history(count: usize, start: DateTime<Utc>) -> Vec<TrackingEvent> {
+        (0..count)
+            .map(|i| {
+                let status = if i % 5 == 4 { TrackingStatus::Unknown } else { TrackingStatus::InTransit };
+                event(status, start + chrono::Duration::minutes(i as i64), "in_transit/arrived_at_facility")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn merging_compares_checkpoints_n_log_n_times() {
+        // The cost of a merge is its comparisons: an O(n log n) merge of n checkpoints builds a
+        // few n log2 n order keys (two per comparison); a scan per checkpoint builds n^2.
+        let n = 4_000;
+        let big = update(&long_history(n, at(1, 0, 0)));
+        let bound = 6 * n as u64 * u64::from(n.ilog2() + 1);
+        let mut state = ShipmentTracking::default();
+        let into_empty = order_keys_built(|| state = ShipmentTracking::default().merge(&big));
+        assert!(into_empty <= bound, "{into_empty} order keys for {n} new checkpoints (bound {bound})");
+        let into_known = order_keys_built(|| drop(state.merge(&big)));
+        assert!(into_known <= bound, "{into_known} order keys for {n} known checkpoints (bound {bound})");
+    }
+
+    #[test]
+    fn a_shipment_keeps_the_newest_checkpoints_and_notes_what_it_left_out() {
+        let history = long_history(MAX_CHECKPOINTS + 100, at(1, 0, 0));
+        let state = ShipmentTracking::default().merge(&update(&history));
+        assert_eq!(state.checkpoints.len(), MAX_CHECKPOINTS);
+        assert_eq!(state.checkpoints[..], history[100..]);
+        assert_eq!(state.omitted_until, Some(history[99].occurred_at));
+        // Sent again, alone or with the old scans: the same state.
+        assert!(state.merge(&update(&history)).same_journey(&state));
+        assert!(state.merge(&update(&history[..10])).same_journey(&state));
+        // A short history leaves nothing out.
+        assert_eq!(ShipmentTracking::default().merge(&update(&history[..10])).omitted_until, None);
+    }
+
+    #[test]
+    fn the_cap_never_loses_a_delivery_a_return_or_the_last_scans() {
+        use TrackingStatus::*;
+        let cap = 3;
+        let whole = |events: &[TrackingEvent]| ShipmentTracking::default().merge_keeping(&update(events), usize::MAX);
+        let capped = |events: &[TrackingEvent]| ShipmentTracking::default().merge_keeping(&update(events), cap);
+        let unknowns = |from: u32| (0..5).map(|i| event(Unknown, at(26, from + i, 0), "unknown")).collect::<Vec<_>>();
+        // Delivered, then stray scans beyond the cap: still delivered, no earlier than the last scan.
+        let mut delivered = multi_attempt_history();
+        delivered.push(event(InTransit, at(27, 9, 0), "stray scan"));
+        delivered.extend(unknowns(10));
+        // Out for delivery, a failure, then only details that say nothing: an attempt.
+        let mut attempted = multi_attempt_history()[..5].to_vec();
+        attempted.extend(unknowns(10));
+        // Returned to sender long ago, then more scans.
+        let mut returned =
+            vec![event(Delivered, at(23, 1, 0), "delivered"), event(ReturnedToSender, at(23, 9, 0), "rts")];
+        returned.extend(long_history(6, at(24, 0, 0)));
+        for history in [delivered, attempted, returned] {
+            let (whole, capped) = (whole(&history), capped(&history));
+            assert!(capped.checkpoints.len() <= cap + MAX_ANCHORS);
+            assert!(capped.omitted_until.is_some());
+            assert_eq!(
+                (capped.status, capped.status_at, capped.delivered_at),
+                (whole.status, whole.status_at, whole.delivered_at),
+                "{history:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn carrier_texts_are_cut_on_a_character_boundary() {
+        let mut long = event(TrackingStatus::InTransit, at(23, 1, 0), &"s".repeat(500));
+        long.message = Some("é".repeat(MESSAGE_MAX_BYTES));
+        long.location = Some(format!("x{}", "🚚".repeat(LOCATION_MAX_BYTES)));
+        let mut u = update(&[long]);
+        u.carrier = Some("Ü".repeat(CARRIER_MAX_BYTES));
+        u.public_url = Some(format!("https://carrier.example/{}", "t".repeat(PUBLIC_URL_MAX_BYTES)));
+        let state = ShipmentTracking::default().merge(&u);
+        let kept = &state.checkpoints[0];
+        assert_eq!(kept.provider_status.len(), PROVIDER_STATUS_MAX_BYTES);
+        assert_eq!(kept.message.as_deref(), Some("é".repeat(MESSAGE_MAX_BYTES / 2).as_str()));
+        // 1 + 37 four-byte trucks = 149 bytes: the 38th would pass 150.
+        assert_eq!(kept.location.as_deref(), Some(format!("x{}", "🚚".repeat(37)).as_str()));
+        assert_eq!(state.carrier.as_deref().map(str::len), Some(CARRIER_MAX_BYTES));
+        assert_eq!(state.public_url, None, "a cut link would be wrong");
+    }
+
+    #[test]
+    fn a_capped_state_of_maximal_checkpoints_stays_well_under_400_kb() {
+        use TrackingStatus::*;
+        // Every text at its bound in four-byte characters (what DynamoDB counts is UTF-8 bytes;
+        // JSON adds quotes and commas, so its size is above the item's), and the anchors older
+        // than the window: a return, a delivery and the last two scans before only details.
+        let text = |bytes: usize, seed: usize| format!("{seed:04}{}", "𝄞".repeat(bytes / 4 - 1));
+        let maximal = |status, i: usize| TrackingEvent {
+            status,
+            occurred_at: at(1, 0, 0) + chrono::Duration::minutes(i as i64),
+            provider_status: text(PROVIDER_STATUS_MAX_BYTES, i),
+            message: Some(text(MESSAGE_MAX_BYTES, i)),
+            location: Some(text(LOCATION_MAX_BYTES, i)),
+        };
+        let mut events = vec![maximal(ReturnedToSender, 0), maximal(Delivered, 1)];
+        events.extend([maximal(AvailableForPickup, 2), maximal(AvailableForPickup, 3)]);
+        events.extend((4..MAX_CHECKPOINTS * 3).map(|i| maximal(Unknown, i)));
+        let mut u = update(&events);
+        u.carrier = Some(text(CARRIER_MAX_BYTES, 0));
+        u.public_url = Some(format!("https://t.example/{}", "a".repeat(PUBLIC_URL_MAX_BYTES - 18)));
+        u.estimated_delivery = Some(day(12, 31));
+        let state = ShipmentTracking::default().merge(&u);
+        assert_eq!(state.checkpoints.len(), MAX_CHECKPOINTS + MAX_ANCHORS);
+        assert!(state.public_url.is_some());
+        let kept = &state.checkpoints[0];
+        assert_eq!(kept.message.as_ref().map(String::len), Some(MESSAGE_MAX_BYTES));
+        let size = serde_json::to_vec(&state).unwrap().len();
+        println!("worst-case tracking state: {size} bytes");
+        assert!(size < 210 * 1000, "{size} bytes: the worst case in the comment on MAX_CHECKPOINTS is wrong");
+    }
+
+    #[test]
+    fn an_update_has_a_bounded_number_of_digests() {
+        let history = long_history(3 * MAX_CHECKPOINTS, at(1, 0, 0));
+        let mut u = update(&history);
+        u.estimated_delivery = Some(day(12, 1));
+        // The kept checkpoints, the newest left out, the estimate and the carrier.
+        assert_eq!(u.digests().len(), MAX_CHECKPOINTS + 3);
+        // A short update's digests are one per checkpoint, as before the cap.
+        assert_eq!(update(&history[..10]).digests().len(), 10 + 1);
     }
 
     /// Any permutation, duplication and grouping of a real multi-attempt history.
@@ -536,7 +795,40 @@ mod tests {
         Ok(sent_keys.iter().map(|k| k.to_string()).collect())
     }
 
+    /// The same deliveries, keeping only `cap` checkpoints (and the anchors): the state equals
+    /// the one of the whole history merged at once with the same cap, and its status that of
+    /// the whole history kept.
+    fn check_capped_delivery(
+        history: Vec<TrackingEvent>,
+        groups: &[Vec<TrackingEvent>],
+        cap: usize,
+    ) -> Result<(), TestCaseError> {
+        let merge_all = |cap| ShipmentTracking::default().merge_keeping(&update(&history), cap);
+        let (reference, whole) = (merge_all(cap), merge_all(usize::MAX));
+        let state =
+            groups.iter().fold(ShipmentTracking::default(), |state, group| state.merge_keeping(&update(group), cap));
+        prop_assert!(state.same_journey(&reference), "{:?}\n!=\n{:?}", state, reference);
+        prop_assert!(state.checkpoints.len() <= cap + MAX_ANCHORS);
+        prop_assert_eq!(
+            (state.status, state.status_at, state.delivered_at),
+            (whole.status, whole.status_at, whole.delivered_at)
+        );
+        Ok(())
+    }
+
     proptest! {
+        /// Keeping the newest few of everything received converges too, whatever the order,
+        /// duplication and grouping, and never changes the status.
+        #[test]
+        fn a_capped_history_converges_in_any_order_duplication_or_grouping(groups in deliveries(multi_attempt_history()), cap in 1usize..6) {
+            check_capped_delivery(multi_attempt_history(), &groups, cap)?;
+        }
+
+        #[test]
+        fn a_capped_labelled_history_converges_in_any_order_duplication_or_grouping(groups in deliveries(labelled_history()), cap in 1usize..6) {
+            check_capped_delivery(labelled_history(), &groups, cap)?;
+        }
+
         /// With raw `failure` scans the state still converges; while the scan before a failure
         /// is unknown, the failure may be announced as a problem (what the carrier said then).
         #[test]
