@@ -1,11 +1,11 @@
 //! The canonical tracking model every carrier format maps into.
 
 use crate::ids::TrackingNumber;
-use crate::messages::MessageKind;
+use crate::messages::{MessageKind, MessageRecord};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Most checkpoints a shipment keeps: the newest, plus the few older ones its state rests on
 /// (see [`ShipmentTracking::merge`]). Carriers' real histories are 5 to 60 scans; 250 keeps the
@@ -29,6 +29,11 @@ pub const PUBLIC_URL_MAX_BYTES: usize = 2048;
 // 254 x 760 B = 193 KB, 194 KB with the carrier, the link and the dates (measured as JSON, which
 // is larger than DynamoDB's count): under half of DynamoDB's 400 KB item limit
 // (`a_capped_state_of_maximal_checkpoints_stays_well_under_400_kb`).
+
+/// Delay notices a shipment gets at most, whatever its carrier's estimate does.
+pub const MAX_DELAY_NOTICES: u32 = 3;
+/// A delay notice's scope is `{shipment}#delay-{n}`, n = 1, 2, ...
+const DELAY_NOTICE: &str = "delay-";
 
 /// One status vocabulary for all providers. See `docs/tracking-status-mapping.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -187,9 +192,20 @@ pub struct ShipmentTracking {
     /// never stored, so a failed send cannot leave a mark that stops its retry.
     #[serde(skip)]
     pub announced: BTreeSet<String>,
-    /// The latest estimate a delay message went out for (recalled the same way).
+    /// The delay notices already sent (recalled the same way).
     #[serde(skip)]
-    pub delay_announced: Option<NaiveDate>,
+    pub delays: DelayNotices,
+}
+
+/// What a shipment's customer was told about delays, recalled from the records of the delay
+/// notices that went out on every channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DelayNotices {
+    pub sent: u32,
+    /// The latest carrier estimate one of them announced.
+    pub latest_estimate: Option<NaiveDate>,
+    /// The shop's local day the last one went out.
+    pub last_day: Option<NaiveDate>,
 }
 
 /// Ties at the same instant are broken by how far along the journey a status is.
@@ -235,16 +251,30 @@ impl CarrierUpdate {
 }
 
 impl ShipmentTracking {
-    /// Recalls what was announced about `shipment_id` from the keys (`kind#scope`) of messages
-    /// that went out on every channel.
-    pub fn recall<'a>(&mut self, shipment_id: &str, done: impl IntoIterator<Item = &'a String>) {
-        let delayed = format!("{}#{shipment_id}#", MessageKind::Delayed.as_str());
-        for key in done {
-            if let Some(date) = key.strip_prefix(&delayed).and_then(|d| d.parse::<NaiveDate>().ok()) {
-                self.delay_announced = self.delay_announced.max(Some(date));
-            }
-            self.announced.insert(key.clone());
+    /// Recalls what was announced about `shipment_id` from the records of the messages that
+    /// went out on every channel: their keys (`kind#scope`), and for delay notices how many
+    /// went, the estimate they announced and the local day (in `time_zone`) the last one went.
+    pub fn recall<'a>(&mut self, shipment_id: &str, time_zone: Tz, done: impl IntoIterator<Item = &'a MessageRecord>) {
+        let mut delays: BTreeMap<&str, (Option<NaiveDate>, DateTime<Utc>)> = BTreeMap::new();
+        for record in done {
+            self.announced.insert(format!("{}#{}", record.kind.as_str(), record.scope));
+            let Some(notice) = (record.kind == MessageKind::Delayed)
+                .then(|| record.scope.strip_prefix(shipment_id)?.strip_prefix('#'))
+                .flatten()
+            else {
+                continue;
+            };
+            // Before numbered notices, a delay's scope was the estimate it announced.
+            let estimate = record.estimated_delivery.or_else(|| notice.parse().ok());
+            let (latest, at) = delays.entry(notice).or_insert((estimate, record.at));
+            *latest = (*latest).max(estimate);
+            *at = (*at).max(record.at);
         }
+        self.delays = DelayNotices {
+            sent: u32::try_from(delays.len()).unwrap_or(u32::MAX),
+            latest_estimate: delays.values().filter_map(|(estimate, _)| *estimate).max(),
+            last_day: delays.values().map(|(_, at)| at.with_timezone(&time_zone).date_naive()).max(),
+        };
     }
 
     /// Merges an update in and re-derives the state from the checkpoints kept: the newest
@@ -273,7 +303,7 @@ impl ShipmentTracking {
         let public_url = update.public_url.clone().filter(|url| url.len() <= PUBLIC_URL_MAX_BYTES);
         next.public_url = public_url.or_else(|| self.public_url.clone());
         next.announced.clone_from(&self.announced);
-        next.delay_announced = self.delay_announced;
+        next.delays = self.delays;
         next
     }
 
@@ -300,21 +330,31 @@ impl ShipmentTracking {
         (!self.announced.contains(&announcement.key())).then_some(announcement)
     }
 
-    /// A delay message when the carrier's estimate is later than promised, and again only when
-    /// it slips further.
-    pub fn delay_announcement(&self, shipment_id: &str, promised: Option<NaiveDate>) -> Option<Announcement> {
+    /// A delay notice when the carrier's estimate is later than promised, and again only when it
+    /// slips further than the last one announced; at most one per local day (`today`, in the
+    /// shop's time zone) and [`MAX_DELAY_NOTICES`] per shipment. Notices are numbered
+    /// (`{shipment}#delay-{n}`, n counting those sent): two requests that decide on the same
+    /// history pick the same scope, so its claim lets one send, and notice n+1 is only picked
+    /// after notice n went out on an earlier day.
+    pub fn delay_announcement(
+        &self,
+        shipment_id: &str,
+        promised: Option<NaiveDate>,
+        today: NaiveDate,
+    ) -> Option<Announcement> {
         let estimate = self.estimated_delivery?;
         let finished = matches!(self.status, Some(TrackingStatus::Delivered | TrackingStatus::ReturnedToSender));
-        let bar = promised?.max(self.delay_announced.unwrap_or(NaiveDate::MIN));
-        (!finished && estimate > bar)
-            .then(|| Announcement { kind: MessageKind::Delayed, scope: format!("{shipment_id}#{estimate}") })
+        let bar = promised?.max(self.delays.latest_estimate.unwrap_or(NaiveDate::MIN));
+        let quiet = self.delays.sent >= MAX_DELAY_NOTICES || self.delays.last_day >= Some(today);
+        (!finished && !quiet && estimate > bar).then(|| Announcement {
+            kind: MessageKind::Delayed,
+            scope: format!("{shipment_id}#{DELAY_NOTICE}{}", self.delays.sent + 1),
+        })
     }
 
-    /// Remembers a sent (or already sent) announcement.
+    /// Remembers a sent (or already sent) milestone announcement. Delay notices are recalled
+    /// from their records ([`ShipmentTracking::recall`]): they carry the estimate and the day.
     pub fn mark_announced(&mut self, announcement: &Announcement) {
-        if announcement.kind == MessageKind::Delayed {
-            self.delay_announced = self.delay_announced.max(self.estimated_delivery);
-        }
         self.announced.insert(announcement.key());
     }
 
@@ -572,38 +612,111 @@ mod tests {
         assert_eq!(state.timeline().next().unwrap().status, TrackingStatus::Delivered);
     }
 
+    /// The carrier webhook's delay decisions: each update merged, what was sent recalled from the
+    /// records of the notices (as `journey` reads them), a notice decided for the shop's local
+    /// day, and its record written as `Outbox::send` writes it.
+    struct DelayReplay {
+        state: ShipmentTracking,
+        records: Vec<MessageRecord>,
+        promised: Option<NaiveDate>,
+    }
+
+    impl DelayReplay {
+        fn new(promised: NaiveDate) -> Self {
+            Self { state: ShipmentTracking::default(), records: Vec::new(), promised: Some(promised) }
+        }
+
+        /// An update seen at `now` with a scan at `scan` and the carrier's `estimate`; the key of
+        /// the notice it sends, if any.
+        fn update(&mut self, now: DateTime<Utc>, scan: DateTime<Utc>, estimate: NaiveDate) -> Option<String> {
+            let tz = chrono_tz::America::New_York;
+            let mut u = update(&[event(TrackingStatus::InTransit, scan, "in_transit")]);
+            u.estimated_delivery = Some(estimate);
+            let mut next = self.state.merge(&u);
+            next.recall(SHIPMENT, tz, &self.records);
+            let notice = next.delay_announcement(SHIPMENT, self.promised, now.with_timezone(&tz).date_naive());
+            if let Some(notice) = &notice {
+                let key = crate::messages::MessageKey::new(notice.kind, &notice.scope, crate::messages::Channel::Email);
+                self.records.push(MessageRecord {
+                    state: crate::messages::DeliveryState::Sent,
+                    estimated_delivery: next.estimated_delivery,
+                    ..MessageRecord::claimed(&key, now)
+                });
+            }
+            self.state = next;
+            notice.map(|n| n.key())
+        }
+    }
+
     fn day(month: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, month, day).unwrap()
     }
 
     #[test]
     fn a_delay_is_announced_once_and_again_only_when_it_slips_further() {
-        let day = |m: u32, d: u32| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
-        let promised = Some(day(11, 27));
-        let with_estimate = |state: &ShipmentTracking, estimate: NaiveDate, seen: DateTime<Utc>| {
-            let mut u = update(&[event(TrackingStatus::InTransit, seen, "in_transit")]);
-            u.estimated_delivery = Some(estimate);
-            state.merge(&u)
-        };
-        let mut state = with_estimate(&ShipmentTracking::default(), day(11, 27), at(23, 1, 0));
-        assert_eq!(state.delay_announcement(SHIPMENT, promised), None);
-        state = with_estimate(&state, day(11, 30), at(24, 1, 0));
-        let first = state.delay_announcement(SHIPMENT, promised).unwrap();
-        assert_eq!(first.key(), "delayed#S1#2026-11-30");
-        state.mark_announced(&first);
-        assert_eq!(state.delay_announcement(SHIPMENT, promised), None);
+        let mut replay = DelayReplay::new(day(11, 27));
+        // Each update is seen on a later day, so only the estimate rule is at work.
+        let mut seen = |d: u32, scan: DateTime<Utc>, estimate| replay.update(at(d, 15, 0), scan, estimate);
+        assert_eq!(seen(23, at(23, 1, 0), day(11, 27)), None, "as promised");
+        assert_eq!(seen(24, at(24, 1, 0), day(11, 30)).as_deref(), Some("delayed#S1#delay-1"));
+        assert_eq!(seen(25, at(25, 1, 0), day(11, 30)), None, "the same late date again is not news");
         // An older update's estimate does not replace a newer one.
-        state = with_estimate(&state, day(11, 29), at(23, 12, 0));
-        assert_eq!(state.estimated_delivery, Some(day(11, 30)));
-        state = with_estimate(&state, day(11, 28), at(25, 1, 0));
-        assert_eq!(state.delay_announcement(SHIPMENT, promised), None, "earlier again is not news");
-        state = with_estimate(&state, day(11, 30), at(25, 2, 0));
-        assert_eq!(state.delay_announcement(SHIPMENT, promised), None, "the same late date again is not news");
-        state = with_estimate(&state, day(12, 1), at(26, 1, 0));
-        assert_eq!(state.delay_announcement(SHIPMENT, promised).unwrap().key(), "delayed#S1#2026-12-01");
+        assert_eq!(seen(26, at(23, 12, 0), day(12, 5)), None);
+        assert_eq!(seen(27, at(26, 1, 0), day(11, 28)), None, "earlier again is not news");
+        assert_eq!(seen(28, at(26, 2, 0), day(11, 30)), None, "back to the announced date is not news");
+        assert_eq!(seen(29, at(27, 1, 0), day(12, 1)).as_deref(), Some("delayed#S1#delay-2"));
         // Delivered: no more delay messages.
-        let delivered = state.merge(&update(&[event(TrackingStatus::Delivered, at(26, 9, 0), "delivered")]));
-        assert_eq!(delivered.delay_announcement(SHIPMENT, promised), None);
+        let delivered = replay.state.merge(&update(&[event(TrackingStatus::Delivered, at(27, 9, 0), "delivered")]));
+        assert_eq!(delivered.delay_announcement(SHIPMENT, replay.promised, day(12, 30)), None);
+    }
+
+    #[test]
+    fn a_slipping_estimate_is_announced_once_a_day_and_at_most_max_delay_notices_times() {
+        let mut replay = DelayReplay::new(day(11, 27));
+        // Eight slips within a minute (late evening in New York: 23:59 on the 23rd, local).
+        let first = at(24, 4, 59);
+        let sent: Vec<_> = (0..8)
+            .filter_map(|i| {
+                let now = first + chrono::Duration::seconds(i * 7);
+                replay.update(now, now, day(11, 28) + chrono::Duration::days(i))
+            })
+            .collect();
+        assert_eq!(sent, ["delayed#S1#delay-1"]);
+        // The next local day, a further slip is news; the same day, not again.
+        assert_eq!(replay.update(at(24, 6, 0), at(24, 6, 0), day(12, 6)).as_deref(), Some("delayed#S1#delay-2"));
+        assert_eq!(replay.update(at(24, 20, 0), at(24, 20, 0), day(12, 7)), None);
+        assert_eq!(replay.update(at(25, 12, 0), at(25, 12, 0), day(12, 8)).as_deref(), Some("delayed#S1#delay-3"));
+        // The cap: however far and long it slips, no more.
+        for d in 26..30 {
+            assert_eq!(replay.update(at(d, 12, 0), at(d, 12, 0), day(12, d - 16)), None, "day {d}");
+        }
+        assert_eq!(replay.records.len() as u32, MAX_DELAY_NOTICES);
+    }
+
+    #[test]
+    fn delay_notices_sent_before_they_were_numbered_are_recalled_by_their_date() {
+        let mut state = ShipmentTracking::default();
+        let mut u = update(&[event(TrackingStatus::InTransit, at(24, 1, 0), "in_transit")]);
+        u.estimated_delivery = Some(day(11, 30));
+        state = state.merge(&u);
+        let key =
+            crate::messages::MessageKey::new(MessageKind::Delayed, "S1#2026-11-30", crate::messages::Channel::Email);
+        let legacy = MessageRecord {
+            state: crate::messages::DeliveryState::Sent,
+            ..MessageRecord::claimed(&key, at(23, 12, 0))
+        };
+        state.recall(SHIPMENT, chrono_tz::America::New_York, [&legacy]);
+        assert_eq!(
+            state.delays,
+            DelayNotices { sent: 1, latest_estimate: Some(day(11, 30)), last_day: Some(day(11, 23)) }
+        );
+        assert_eq!(state.delay_announcement(SHIPMENT, Some(day(11, 27)), day(11, 24)), None, "already announced");
+        u.estimated_delivery = Some(day(12, 1));
+        u.events[0].occurred_at = at(24, 2, 0);
+        let mut later = state.merge(&u);
+        later.recall(SHIPMENT, chrono_tz::America::New_York, [&legacy]);
+        let notice = later.delay_announcement(SHIPMENT, Some(day(11, 27)), day(11, 24)).unwrap();
+        assert_eq!(notice.key(), "delayed#S1#delay-2");
     }
 
     /// `count` distinct scans a minute apart from `start`.
