@@ -271,29 +271,111 @@ async fn shippo_token_and_aftership_signatures_authenticate() {
     assert_eq!((reply.status, reply.body["status"].as_str()), (202, Some("stored")), "{}", reply.body);
 }
 
+/// A scan in the generic tracking format `seconds_ago` before the test clock, with the carrier's
+/// estimate.
+fn estimate_scan(env: &TestEnv, seconds_ago: i64, estimate: chrono::NaiveDate) -> Vec<u8> {
+    let at = env.clock_now() - chrono::Duration::seconds(seconds_ago);
+    bytes(&json!({
+        "tracking_number": TRACKING_NUMBER,
+        "carrier": "UPS",
+        "estimated_delivery": estimate.to_string(),
+        "events": [{ "status": "in_transit", "occurred_at": at.to_rfc3339(), "message": "Delayed by weather" }],
+    }))
+}
+
+/// Noon in the shop's time zone (New York), today: a minute later is still the same local day.
+fn midday(env: &TestEnv) {
+    let noon = env.clock_now().date_naive().and_hms_opt(17, 0, 0).unwrap().and_utc();
+    env.clock.set(noon);
+}
+
+async fn delay_emails(env: &TestEnv, email: &str) -> Vec<String> {
+    subjects(&env.emails_to(email).await).into_iter().filter(|s| s.contains("later than planned")).collect()
+}
+
+async fn delay_sms(env: &TestEnv, phone: &str) -> Vec<String> {
+    env.sms_to(phone).await.into_iter().filter(|body| body.contains("is delayed")).collect()
+}
+
 #[tokio::test]
-async fn a_later_estimate_than_promised_sends_one_delay_and_another_only_when_it_slips_again() {
+async fn a_later_estimate_than_promised_sends_one_delay_and_another_only_when_it_slips_again_a_day_later() {
     let env = TestEnv::start().await;
-    let (email, _) = place_order(&env).await;
+    midday(&env);
+    let (email, phone) = place_order(&env).await;
     assert_eq!(fulfill(&env).await.status, 200);
     let promised = env.order_view(ORDER_ID).await.order.unwrap().promised_delivery.unwrap();
-    let scan = |hours_ago: i64, estimate: chrono::NaiveDate| {
-        let at = env.clock_now() - chrono::Duration::hours(hours_ago);
-        bytes(&json!({
-            "tracking_number": TRACKING_NUMBER,
-            "carrier": "UPS",
-            "estimated_delivery": estimate.to_string(),
-            "events": [{ "status": "in_transit", "occurred_at": at.to_rfc3339(), "message": "Delayed by weather" }],
-        }))
-    };
     let later = promised + chrono::Duration::days(2);
-    assert_eq!(env.post_tracking(&scan(10, promised)).await.body["messages_sent"], 0);
-    assert_eq!(env.post_tracking(&scan(9, later)).await.body["messages_sent"], 2, "email and SMS");
-    assert_eq!(env.post_tracking(&scan(8, later)).await.body["messages_sent"], 0, "same date: not news");
-    assert_eq!(env.post_tracking(&scan(7, later + chrono::Duration::days(1))).await.body["messages_sent"], 2);
-    let delays: Vec<_> =
-        subjects(&env.emails_to(&email).await).into_iter().filter(|s| s.contains("later than planned")).collect();
-    assert_eq!(delays.len(), 2, "{delays:?}");
+    assert_eq!(env.post_tracking(&estimate_scan(&env, 600, promised)).await.body["messages_sent"], 0);
+    assert_eq!(env.post_tracking(&estimate_scan(&env, 500, later)).await.body["messages_sent"], 2, "email and SMS");
+    assert_eq!(env.post_tracking(&estimate_scan(&env, 400, later)).await.body["messages_sent"], 0, "same date");
+    let further = later + chrono::Duration::days(1);
+    assert_eq!(env.post_tracking(&estimate_scan(&env, 300, further)).await.body["messages_sent"], 0, "same day");
+    // The next day (in the shop's time zone) the slip is news; the record kept what was said.
+    env.clock.advance(chrono::Duration::days(1));
+    assert_eq!(env.post_tracking(&estimate_scan(&env, 300, further)).await.body["messages_sent"], 2);
+    assert_eq!(env.post_tracking(&estimate_scan(&env, 200, further)).await.body["messages_sent"], 0, "not later");
+    assert_eq!(delay_emails(&env, &email).await.len(), 2);
+    assert_eq!(delay_sms(&env, &phone).await.len(), 2);
+    let view = env.order_view(ORDER_ID).await;
+    let mut announced: Vec<_> = view
+        .messages
+        .iter()
+        .filter(|m| m.kind == ppx_shared::messages::MessageKind::Delayed)
+        .map(|m| (m.scope.as_str(), m.channel, m.estimated_delivery))
+        .collect();
+    announced.sort();
+    let shipment = view.shipments[0].id.as_str();
+    use ppx_shared::messages::Channel::{Email, Sms};
+    assert_eq!(
+        announced,
+        [
+            (format!("{shipment}#delay-1").as_str(), Email, Some(later)),
+            (format!("{shipment}#delay-1").as_str(), Sms, Some(later)),
+            (format!("{shipment}#delay-2").as_str(), Email, Some(further)),
+            (format!("{shipment}#delay-2").as_str(), Sms, Some(further)),
+        ]
+    );
+}
+
+/// Eight slips of the estimate within a minute, posted one after another or all at once
+/// (retrying what answers 503 while another request sends): one delay email and one SMS.
+#[tokio::test]
+async fn eight_slipping_estimates_within_a_minute_send_one_delay_notice_in_sequence_or_at_once() {
+    for at_once in [false, true] {
+        let env = TestEnv::start().await;
+        midday(&env);
+        let (email, phone) = place_order(&env).await;
+        assert_eq!(fulfill(&env).await.status, 200);
+        let promised = env.order_view(ORDER_ID).await.order.unwrap().promised_delivery.unwrap();
+        // Scans a few seconds apart, each with an estimate a day later than the one before.
+        let slips: Vec<Vec<u8>> =
+            (0..8).map(|i| estimate_scan(&env, 60 - 7 * i, promised + chrono::Duration::days(i + 1))).collect();
+        if at_once {
+            let replies = futures::future::join_all(slips.iter().map(|body| env.post_tracking(body))).await;
+            for (reply, body) in replies.iter().zip(&slips) {
+                let mut reply = (reply.status, reply.body.clone());
+                for _ in 0..5 {
+                    if reply.0 != 503 {
+                        break;
+                    }
+                    let again = env.post_tracking(body).await;
+                    reply = (again.status, again.body);
+                }
+                assert_eq!(reply.0, 200, "{}", reply.1);
+            }
+        } else {
+            for body in &slips {
+                let reply = env.post_tracking(body).await;
+                assert_eq!(reply.status, 200, "{}", reply.body);
+                env.clock.advance(chrono::Duration::seconds(7));
+            }
+        }
+        assert_eq!(delay_emails(&env, &email).await.len(), 1, "at once: {at_once}");
+        assert_eq!(delay_sms(&env, &phone).await.len(), 1, "at once: {at_once}");
+        let view = env.order_view(ORDER_ID).await;
+        let tracking = &view.tracking.values().next().expect("tracking state").value;
+        assert_eq!(tracking.estimated_delivery, Some(promised + chrono::Duration::days(8)));
+    }
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 use crate::clock::Clock;
 use crate::ids::{OrderId, TrackingNumber};
-use crate::messages::{Channel, DeliveryState, MessageKind};
+use crate::messages::{Channel, DeliveryState, MessageKind, MessageRecord};
 use crate::messaging::{EmailSender, SmsSender};
 use crate::notify::{NotifyError, Outbox, message_channels};
 use crate::order::{Order, OrderStatus, Shipment};
@@ -170,10 +170,11 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Journey<'_, S, E, T, C> {
         let mut prepared = Vec::new();
         let mut delivery = None;
         if let (Some((order, shipment)), Some(links)) = (audience, &links) {
-            tracking.recall(shipment_id, &done_keys(settings, order, view));
+            tracking.recall(shipment_id, settings.time_zone, done_records(settings, order, view));
+            let today = self.outbox.clock.now().with_timezone(&settings.time_zone).date_naive();
             let due = [
                 tracking.announcement(shipment_id, settings.time_zone),
-                tracking.delay_announcement(shipment_id, order.promised_delivery),
+                tracking.delay_announcement(shipment_id, order.promised_delivery, today),
             ];
             let ctx = MessageContext {
                 shipment: Some(shipment),
@@ -232,18 +233,19 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Journey<'_, S, E, T, C> {
     }
 }
 
-/// Keys (`kind#scope`) of the order's messages that went out (or failed for good) on every
-/// channel their kind goes to this customer on.
-fn done_keys(settings: &ShopSettings, order: &Order, view: &OrderView) -> BTreeSet<String> {
+/// Records of the order's messages that went out (or failed for good) on every channel their
+/// kind goes to this customer on.
+fn done_records<'v>(settings: &ShopSettings, order: &Order, view: &'v OrderView) -> Vec<&'v MessageRecord> {
     let mut channels_done: BTreeMap<(MessageKind, &str), BTreeSet<Channel>> = BTreeMap::new();
-    for record in view.messages.iter().filter(|m| m.state != DeliveryState::Sending) {
+    let finished = || view.messages.iter().filter(|m| m.state != DeliveryState::Sending);
+    for record in finished() {
         channels_done.entry((record.kind, record.scope.as_str())).or_default().insert(record.channel);
     }
-    channels_done
-        .into_iter()
-        .filter(|((kind, _), done)| message_channels(settings, order, *kind).iter().all(|c| done.contains(c)))
-        .map(|((kind, scope), _)| format!("{}#{scope}", kind.as_str()))
-        .collect()
+    let done = |record: &MessageRecord| {
+        let channels = &channels_done[&(record.kind, record.scope.as_str())];
+        message_channels(settings, order, record.kind).iter().all(|c| channels.contains(c))
+    };
+    finished().filter(|record| done(record)).collect()
 }
 
 /// When every item has been delivered: the delivery record that queues the review request.

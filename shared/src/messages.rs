@@ -1,6 +1,6 @@
 //! Customer messages: what kinds exist, on which channels, and the per-order log of what was sent.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// One kind per customer-facing notice. Each goes out at most once per order and scope.
@@ -133,6 +133,9 @@ pub struct MessageRecord {
     /// Why a message failed for good.
     #[serde(default)]
     pub failure: Option<String>,
+    /// The carrier's estimate a delay notice announced: the next one goes only for a later date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_delivery: Option<NaiveDate>,
 }
 
 impl MessageRecord {
@@ -148,6 +151,7 @@ impl MessageRecord {
             destination: None,
             subject: None,
             failure: None,
+            estimated_delivery: None,
         }
     }
 }

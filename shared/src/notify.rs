@@ -115,6 +115,9 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
         scope: &str,
     ) -> Result<Vec<Prepared<'c>>, NotifyError> {
         let mut prepared = Vec::with_capacity(2);
+        // A delay notice's record keeps the estimate it announced.
+        let estimated_delivery =
+            ctx.tracking.and_then(|t| t.estimated_delivery).filter(|_| kind == MessageKind::Delayed);
         for channel in message_channels(ctx.settings, ctx.order, kind) {
             let key = MessageKey::new(kind, scope, channel);
             let customer = &ctx.order.customer;
@@ -132,14 +135,14 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
                         None => Vec::new(),
                     };
                     let to = customer.email.as_deref().expect("a channel only with an address");
-                    prepared.push(Prepared { key, to, payload: Payload::Email { email, headers } });
+                    prepared.push(Prepared { key, to, payload: Payload::Email { email, headers }, estimated_delivery });
                 }
                 _ => {
                     let body = or_default_templates(ctx.settings, kind.as_str(), |settings| {
                         render_sms(kind, &MessageContext { settings, ..*ctx })
                     })?;
                     let to = customer.phone.as_deref().expect("a channel only with a number");
-                    prepared.push(Prepared { key, to, payload: Payload::Sms(body) });
+                    prepared.push(Prepared { key, to, payload: Payload::Sms(body), estimated_delivery });
                 }
             }
         }
@@ -217,7 +220,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
             match self.outcome(shop, order, &message.key, message.to, subject, &claim, result).await {
                 Ok((delivery, record)) => {
                     deliveries.push(delivery);
-                    records.push(record);
+                    records.push(MessageRecord { estimated_delivery: message.estimated_delivery, ..record });
                 }
                 Err(err) => failure = Some(err),
             }
@@ -346,6 +349,8 @@ pub struct Prepared<'a> {
     pub key: MessageKey,
     to: &'a str,
     payload: Payload,
+    /// What a delay notice announced, for its record.
+    estimated_delivery: Option<chrono::NaiveDate>,
 }
 
 enum Payload {

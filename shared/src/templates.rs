@@ -816,6 +816,9 @@ struct ShipmentCardView<'a> {
     timeline: Vec<TimelineEntryView>,
     /// Checkpoints older than those listed.
     earlier_updates: usize,
+    /// When the carrier's older history is no longer kept (a shipment keeps its newest
+    /// checkpoints): the time of the newest one left out, "Nov 20, 8:00 AM".
+    omitted_until: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -955,8 +958,14 @@ impl<'a> ShipmentCardView<'a> {
                 .map(|event| TimelineEntryView::build(event, time_zone))
                 .collect(),
             earlier_updates: checkpoints.len().saturating_sub(TIMELINE_MAX_CHECKPOINTS),
+            omitted_until: tracking.and_then(|t| t.omitted_until).map(|at| timeline_time(at, time_zone)),
         }
     }
+}
+
+/// A checkpoint's time in the shop's time zone, as the timeline shows it: "Nov 27, 11:18 AM".
+fn timeline_time(at: DateTime<Utc>, time_zone: Tz) -> String {
+    at.with_timezone(&time_zone).format("%b %-d, %-I:%M %p").to_string()
 }
 
 impl TimelineEntryView {
@@ -964,7 +973,7 @@ impl TimelineEntryView {
         let local = event.occurred_at.with_timezone(&time_zone);
         Self {
             datetime: local.format("%Y-%m-%dT%H:%M%:z").to_string(),
-            at: local.format("%b %-d, %-I:%M %p").to_string(),
+            at: timeline_time(event.occurred_at, time_zone),
             text: page_text(event.message.as_deref()).unwrap_or_else(|| status_label(event.status).to_owned()),
             location: page_text(event.location.as_deref()),
         }
@@ -4484,6 +4493,35 @@ mod tests {
         assert!(html.len() < 30 * 1024, "{} bytes", html.len());
         // The newest one is listed first.
         assert!(html.contains("<time datetime=\"2026-11-22T02:00-05:00\">Nov 22, 2:00 AM</time>"), "{html}");
+    }
+
+    #[test]
+    fn a_tracking_page_says_when_the_carriers_older_history_is_no_longer_kept() {
+        use crate::tracking::MAX_CHECKPOINTS;
+        let start = at("2026-11-20T08:00:00Z");
+        let events = (0..MAX_CHECKPOINTS + 40)
+            .map(|i| {
+                let when = (start + chrono::Duration::minutes(i as i64)).to_rfc3339();
+                checkpoint(TrackingStatus::InTransit, &when, &format!("Scan {i}"), "")
+            })
+            .collect();
+        let tracking = tracked_by(events, None);
+        assert_eq!(tracking.checkpoints.len(), MAX_CHECKPOINTS);
+        let view = store_view(return_order(), vec![(whole_order(), Some(tracking))]);
+        let html = render_tracking_page(&settings(), &view, page_now()).unwrap();
+        let shown_not = MAX_CHECKPOINTS - TIMELINE_MAX_CHECKPOINTS;
+        // The 40th scan (index 39), 8:39 AM UTC, is the newest left out: 3:39 AM in New York.
+        assert!(
+            html.contains(&format!(
+                "{shown_not} earlier updates not shown, and older ones (up to Nov 20, 3:39 AM) are no longer kept; \
+                 see them on the carrier's website."
+            )),
+            "{html}"
+        );
+        // A short history says nothing of the kind.
+        let view = store_view(return_order(), vec![(whole_order(), Some(journey(Vec::new(), None)))]);
+        let html = render_tracking_page(&settings(), &view, page_now()).unwrap();
+        assert!(!html.contains("no longer kept") && !html.contains("not shown"), "{html}");
     }
 
     #[test]

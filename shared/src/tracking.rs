@@ -1,11 +1,39 @@
 //! The canonical tracking model every carrier format maps into.
 
 use crate::ids::TrackingNumber;
-use crate::messages::MessageKind;
+use crate::messages::{MessageKind, MessageRecord};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Most checkpoints a shipment keeps: the newest, plus the few older ones its state rests on
+/// (see [`ShipmentTracking::merge`]). Carriers' real histories are 5 to 60 scans; 250 keeps the
+/// longest of them whole while bounding the shipment's tracking item however many events a
+/// carrier sends over time.
+pub const MAX_CHECKPOINTS: usize = 250;
+/// Older checkpoints a shipment keeps beyond [`MAX_CHECKPOINTS`] at most: its first delivery,
+/// its first return to sender, and its last two scans that say something.
+const MAX_ANCHORS: usize = 4;
+/// Longest carrier texts a checkpoint keeps, in bytes (cut on a character boundary). Real ones
+/// are far shorter: `in_transit/arrived_at_facility`, "Delivered, front door", "MEMPHIS, TN, US".
+pub const PROVIDER_STATUS_MAX_BYTES: usize = 100;
+pub const MESSAGE_MAX_BYTES: usize = 400;
+pub const LOCATION_MAX_BYTES: usize = 150;
+/// Longest carrier name a shipment keeps, in bytes (cut on a character boundary).
+pub const CARRIER_MAX_BYTES: usize = 100;
+/// Longest carrier tracking link a shipment keeps; a longer one is dropped (a cut link is wrong).
+pub const PUBLIC_URL_MAX_BYTES: usize = 2048;
+// Worst case of a shipment's tracking item: (MAX_CHECKPOINTS + MAX_ANCHORS) = 254 checkpoints of
+// at most 100 + 400 + 150 bytes of text and about 110 bytes of field names, status and time:
+// 254 x 760 B = 193 KB, 194 KB with the carrier, the link and the dates (measured as JSON, which
+// is larger than DynamoDB's count): under half of DynamoDB's 400 KB item limit
+// (`a_capped_state_of_maximal_checkpoints_stays_well_under_400_kb`).
+
+/// Delay notices a shipment gets at most, whatever its carrier's estimate does.
+pub const MAX_DELAY_NOTICES: u32 = 3;
+/// A delay notice's scope is `{shipment}#delay-{n}`, n = 1, 2, ...
+const DELAY_NOTICE: &str = "delay-";
 
 /// One status vocabulary for all providers. See `docs/tracking-status-mapping.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -42,7 +70,7 @@ impl TrackingStatus {
 }
 
 /// One checkpoint of a parcel's journey, as the carrier reported it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrackingEvent {
     pub status: TrackingStatus,
     /// When it happened, by the carrier's clock (never when we heard of it).
@@ -53,6 +81,61 @@ pub struct TrackingEvent {
     pub message: Option<String>,
     /// "City, Region, Country" as far as known.
     pub location: Option<String>,
+}
+
+impl TrackingEvent {
+    /// Everything the checkpoint says, in the order checkpoints are kept: carrier time, then (at
+    /// the same instant) how far along the journey its status is, then its words. Equal keys
+    /// are equal checkpoints (the rank tells every status apart).
+    fn order_key(&self) -> (DateTime<Utc>, u8, &str, Option<&str>, Option<&str>) {
+        #[cfg(test)]
+        tests::count_order_key();
+        (
+            self.occurred_at,
+            journey_rank(self.status),
+            &self.provider_status,
+            self.message.as_deref(),
+            self.location.as_deref(),
+        )
+    }
+
+    /// The order key of what a shipment keeps of the checkpoint ([`TrackingEvent::bounded`]),
+    /// without building it.
+    fn kept_key(&self) -> (DateTime<Utc>, u8, &str, Option<&str>, Option<&str>) {
+        #[cfg(test)]
+        tests::count_order_key();
+        (
+            self.occurred_at,
+            journey_rank(self.status),
+            cut(&self.provider_status, PROVIDER_STATUS_MAX_BYTES),
+            self.message.as_deref().map(|m| cut(m, MESSAGE_MAX_BYTES)),
+            self.location.as_deref().map(|l| cut(l, LOCATION_MAX_BYTES)),
+        )
+    }
+
+    /// The checkpoint with its texts cut to what a shipment keeps.
+    fn bounded(&self) -> TrackingEvent {
+        TrackingEvent {
+            status: self.status,
+            occurred_at: self.occurred_at,
+            provider_status: cut(&self.provider_status, PROVIDER_STATUS_MAX_BYTES).to_owned(),
+            message: self.message.as_deref().map(|m| cut(m, MESSAGE_MAX_BYTES).to_owned()),
+            location: self.location.as_deref().map(|l| cut(l, LOCATION_MAX_BYTES).to_owned()),
+        }
+    }
+}
+
+impl PartialEq for TrackingEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.order_key() == other.order_key()
+    }
+}
+
+impl Eq for TrackingEvent {}
+
+/// `text` cut to at most `max_bytes`, on a character boundary.
+fn cut(text: &str, max_bytes: usize) -> &str {
+    &text[..text.floor_char_boundary(max_bytes)]
 }
 
 /// What one carrier webhook says about one parcel.
@@ -90,8 +173,14 @@ pub struct ShipmentTracking {
     pub status: Option<TrackingStatus>,
     /// The carrier's time of the checkpoint that set `status`.
     pub status_at: Option<DateTime<Utc>>,
-    /// Deduplicated, oldest first.
+    /// Deduplicated, oldest first: the newest [`MAX_CHECKPOINTS`] of all ever received, and the
+    /// few older ones the state rests on.
     pub checkpoints: Vec<TrackingEvent>,
+    /// The carrier time of the newest checkpoint left out by the cap: the carrier's history up
+    /// to then is not all kept. (A count could not be kept exactly: a carrier resending its
+    /// whole history would count the same old scans again.)
+    #[serde(default)]
+    pub omitted_until: Option<DateTime<Utc>>,
     /// No earlier than the last scan: carriers sometimes date the delivery scan wrongly.
     pub delivered_at: Option<DateTime<Utc>>,
     pub estimated_delivery: Option<NaiveDate>,
@@ -103,9 +192,20 @@ pub struct ShipmentTracking {
     /// never stored, so a failed send cannot leave a mark that stops its retry.
     #[serde(skip)]
     pub announced: BTreeSet<String>,
-    /// The latest estimate a delay message went out for (recalled the same way).
+    /// The delay notices already sent (recalled the same way).
     #[serde(skip)]
-    pub delay_announced: Option<NaiveDate>,
+    pub delays: DelayNotices,
+}
+
+/// What a shipment's customer was told about delays, recalled from the records of the delay
+/// notices that went out on every channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DelayNotices {
+    pub sent: u32,
+    /// The latest carrier estimate one of them announced.
+    pub latest_estimate: Option<NaiveDate>,
+    /// The shop's local day the last one went out.
+    pub last_day: Option<NaiveDate>,
 }
 
 /// Ties at the same instant are broken by how far along the journey a status is.
@@ -124,13 +224,19 @@ fn journey_rank(status: TrackingStatus) -> u8 {
 }
 
 impl CarrierUpdate {
-    /// Short digests of everything this update says (each checkpoint, the estimate, the carrier
-    /// and its link). When every one of them was applied before, the update is no news.
+    /// Short digests of everything this update says (each checkpoint a shipment would keep of
+    /// it, the newest it would leave out, the estimate, the carrier and its link). When every
+    /// one of them was applied before, the update is no news. At most [`MAX_CHECKPOINTS`] and a
+    /// few more, however long the update.
     pub fn digests(&self) -> Vec<String> {
         use sha2::Digest;
         let short = |bytes: &[u8]| hex::encode(&sha2::Sha256::digest(bytes)[..8]);
+        let (kept, omitted) = keep(&self.events, MAX_CHECKPOINTS);
         let mut digests: Vec<String> =
-            self.events.iter().map(|e| short(&serde_json::to_vec(e).expect("events serialize"))).collect();
+            kept.iter().map(|e| short(&serde_json::to_vec(e).expect("events serialize"))).collect();
+        if let Some(omitted) = omitted {
+            digests.push(short(format!("omitted until {omitted}").as_bytes()));
+        }
         if let Some(estimate) = self.estimated_delivery {
             digests.push(format!("e{estimate}"));
         }
@@ -145,36 +251,45 @@ impl CarrierUpdate {
 }
 
 impl ShipmentTracking {
-    /// Recalls what was announced about `shipment_id` from the keys (`kind#scope`) of messages
-    /// that went out on every channel.
-    pub fn recall<'a>(&mut self, shipment_id: &str, done: impl IntoIterator<Item = &'a String>) {
-        let delayed = format!("{}#{shipment_id}#", MessageKind::Delayed.as_str());
-        for key in done {
-            if let Some(date) = key.strip_prefix(&delayed).and_then(|d| d.parse::<NaiveDate>().ok()) {
-                self.delay_announced = self.delay_announced.max(Some(date));
-            }
-            self.announced.insert(key.clone());
+    /// Recalls what was announced about `shipment_id` from the records of the messages that
+    /// went out on every channel: their keys (`kind#scope`), and for delay notices how many
+    /// went, the estimate they announced and the local day (in `time_zone`) the last one went.
+    pub fn recall<'a>(&mut self, shipment_id: &str, time_zone: Tz, done: impl IntoIterator<Item = &'a MessageRecord>) {
+        let mut delays: BTreeMap<&str, (Option<NaiveDate>, DateTime<Utc>)> = BTreeMap::new();
+        for record in done {
+            self.announced.insert(format!("{}#{}", record.kind.as_str(), record.scope));
+            let Some(notice) = (record.kind == MessageKind::Delayed)
+                .then(|| record.scope.strip_prefix(shipment_id)?.strip_prefix('#'))
+                .flatten()
+            else {
+                continue;
+            };
+            // Before numbered notices, a delay's scope was the estimate it announced.
+            let estimate = record.estimated_delivery.or_else(|| notice.parse().ok());
+            let (latest, at) = delays.entry(notice).or_insert((estimate, record.at));
+            *latest = (*latest).max(estimate);
+            *at = (*at).max(record.at);
         }
+        self.delays = DelayNotices {
+            sent: u32::try_from(delays.len()).unwrap_or(u32::MAX),
+            latest_estimate: delays.values().filter_map(|(estimate, _)| *estimate).max(),
+            last_day: delays.values().map(|(_, at)| at.with_timezone(&time_zone).date_naive()).max(),
+        };
     }
 
-    /// Merges an update in and re-derives the state from all checkpoints.
+    /// Merges an update in and re-derives the state from the checkpoints kept: the newest
+    /// [`MAX_CHECKPOINTS`] of all ever received (texts cut to their bounds, duplicates once),
+    /// plus the older ones the state rests on. Keeping "the newest N of the union" does not
+    /// depend on arrival order or grouping, and the state derived from what is kept is the
+    /// state of the whole history. O(n log n) in the checkpoints held and received.
     pub fn merge(&self, update: &CarrierUpdate) -> ShipmentTracking {
-        let mut checkpoints = self.checkpoints.clone();
-        for event in &update.events {
-            if !checkpoints.contains(event) {
-                checkpoints.push(event.clone());
-            }
-        }
-        checkpoints.sort_by(|a, b| {
-            (a.occurred_at, journey_rank(a.status), &a.provider_status, &a.message, &a.location).cmp(&(
-                b.occurred_at,
-                journey_rank(b.status),
-                &b.provider_status,
-                &b.message,
-                &b.location,
-            ))
-        });
+        self.merge_keeping(update, MAX_CHECKPOINTS)
+    }
+
+    fn merge_keeping(&self, update: &CarrierUpdate, cap: usize) -> ShipmentTracking {
+        let (checkpoints, omitted) = keep(self.checkpoints.iter().chain(&update.events), cap);
         let mut next = derive(checkpoints);
+        next.omitted_until = self.omitted_until.max(omitted);
         // The estimate of the update that saw the newest checkpoint wins; ties keep the later date.
         let update_as_of = update.events.iter().map(|e| e.occurred_at).max();
         let candidate = (update_as_of, update.estimated_delivery);
@@ -183,10 +298,12 @@ impl ShipmentTracking {
             if update.estimated_delivery.is_some() && candidate > current { candidate } else { current };
         next.estimate_as_of = as_of;
         next.estimated_delivery = estimate;
-        next.carrier = update.carrier.clone().or_else(|| self.carrier.clone());
-        next.public_url = update.public_url.clone().or_else(|| self.public_url.clone());
+        let carrier = update.carrier.as_deref().map(|c| cut(c, CARRIER_MAX_BYTES).to_owned());
+        next.carrier = carrier.or_else(|| self.carrier.clone());
+        let public_url = update.public_url.clone().filter(|url| url.len() <= PUBLIC_URL_MAX_BYTES);
+        next.public_url = public_url.or_else(|| self.public_url.clone());
         next.announced.clone_from(&self.announced);
-        next.delay_announced = self.delay_announced;
+        next.delays = self.delays;
         next
     }
 
@@ -213,41 +330,76 @@ impl ShipmentTracking {
         (!self.announced.contains(&announcement.key())).then_some(announcement)
     }
 
-    /// A delay message when the carrier's estimate is later than promised, and again only when
-    /// it slips further.
-    pub fn delay_announcement(&self, shipment_id: &str, promised: Option<NaiveDate>) -> Option<Announcement> {
+    /// A delay notice when the carrier's estimate is later than promised, and again only when it
+    /// slips further than the last one announced; at most one per local day (`today`, in the
+    /// shop's time zone) and [`MAX_DELAY_NOTICES`] per shipment. Notices are numbered
+    /// (`{shipment}#delay-{n}`, n counting those sent): two requests that decide on the same
+    /// history pick the same scope, so its claim lets one send, and notice n+1 is only picked
+    /// after notice n went out on an earlier day.
+    pub fn delay_announcement(
+        &self,
+        shipment_id: &str,
+        promised: Option<NaiveDate>,
+        today: NaiveDate,
+    ) -> Option<Announcement> {
         let estimate = self.estimated_delivery?;
         let finished = matches!(self.status, Some(TrackingStatus::Delivered | TrackingStatus::ReturnedToSender));
-        let bar = promised?.max(self.delay_announced.unwrap_or(NaiveDate::MIN));
-        (!finished && estimate > bar)
-            .then(|| Announcement { kind: MessageKind::Delayed, scope: format!("{shipment_id}#{estimate}") })
+        let bar = promised?.max(self.delays.latest_estimate.unwrap_or(NaiveDate::MIN));
+        let quiet = self.delays.sent >= MAX_DELAY_NOTICES || self.delays.last_day >= Some(today);
+        (!finished && !quiet && estimate > bar).then(|| Announcement {
+            kind: MessageKind::Delayed,
+            scope: format!("{shipment_id}#{DELAY_NOTICE}{}", self.delays.sent + 1),
+        })
     }
 
-    /// Remembers a sent (or already sent) announcement.
+    /// Remembers a sent (or already sent) milestone announcement. Delay notices are recalled
+    /// from their records ([`ShipmentTracking::recall`]): they carry the estimate and the day.
     pub fn mark_announced(&mut self, announcement: &Announcement) {
-        if announcement.kind == MessageKind::Delayed {
-            self.delay_announced = self.delay_announced.max(self.estimated_delivery);
-        }
         self.announced.insert(announcement.key());
     }
 
     /// The derived part only: what the carrier said, not what we did about it.
     pub fn same_journey(&self, other: &ShipmentTracking) -> bool {
-        (self.status, self.status_at, &self.checkpoints, self.estimated_delivery, &self.carrier, &self.public_url)
-            == (
-                other.status,
-                other.status_at,
-                &other.checkpoints,
-                other.estimated_delivery,
-                &other.carrier,
-                &other.public_url,
-            )
+        fn journey(t: &ShipmentTracking) -> impl PartialEq + '_ {
+            (t.status, t.status_at, &t.checkpoints, t.omitted_until, t.estimated_delivery, &t.carrier, &t.public_url)
+        }
+        journey(self) == journey(other)
     }
 
     /// Newest first, for the tracking page.
     pub fn timeline(&self) -> impl Iterator<Item = &TrackingEvent> {
         self.checkpoints.iter().rev()
     }
+}
+
+/// Sorts and deduplicates `received`, and keeps the newest `cap` and the older checkpoints the
+/// state machine rests on: the first delivery, the first return to sender and the last two
+/// scans that say something (an exception right after going out for delivery is an attempt).
+/// With them, [`derive`] gives the state of the whole history; and since each part is "the
+/// newest (or oldest) few of a kind", keeping from what was kept plus more gives what keeping
+/// from everything gives. Also returns the carrier time of the newest checkpoint left out.
+fn keep<'a>(
+    received: impl IntoIterator<Item = &'a TrackingEvent>,
+    cap: usize,
+) -> (Vec<TrackingEvent>, Option<DateTime<Utc>>) {
+    // Sorted and compared as kept (texts cut), and only what is kept is copied.
+    let mut received: Vec<&TrackingEvent> = received.into_iter().collect();
+    received.sort_unstable_by(|a, b| a.kept_key().cmp(&b.kept_key()));
+    received.dedup_by(|a, b| a.kept_key() == b.kept_key());
+    let window = received.len().saturating_sub(cap);
+    let mut anchors = Vec::with_capacity(MAX_ANCHORS);
+    if window > 0 {
+        let first = |status| received.iter().position(|e| e.status == status);
+        anchors.extend(first(TrackingStatus::Delivered));
+        anchors.extend(first(TrackingStatus::ReturnedToSender));
+        let said = received.iter().enumerate().rev().filter(|(_, e)| e.status != TrackingStatus::Unknown);
+        anchors.extend(said.map(|(i, _)| i).take(2));
+    }
+    let is_kept = |index: &usize| *index >= window || anchors.contains(index);
+    // Oldest first: the last one left out is the newest.
+    let omitted = (0..window).rev().find(|i| !is_kept(i)).map(|i| received[i].occurred_at);
+    let kept = received.iter().enumerate().filter(|(i, _)| is_kept(i)).map(|(_, e)| e.bounded()).collect();
+    (kept, omitted)
 }
 
 /// The state machine over checkpoints sorted by carrier time.
@@ -295,6 +447,21 @@ mod tests {
     use proptest::prelude::*;
 
     const SHIPMENT: &str = "S1";
+
+    thread_local! {
+        /// How many times this thread built a checkpoint's order key (two per comparison).
+        static ORDER_KEYS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
+    pub(super) fn count_order_key() {
+        ORDER_KEYS.with(|n| n.set(n.get() + 1));
+    }
+
+    fn order_keys_built(f: impl FnOnce()) -> u64 {
+        let before = ORDER_KEYS.with(std::cell::Cell::get);
+        f();
+        ORDER_KEYS.with(std::cell::Cell::get) - before
+    }
 
     fn at(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, day, hour, minute, 0).unwrap()
@@ -445,34 +612,239 @@ mod tests {
         assert_eq!(state.timeline().next().unwrap().status, TrackingStatus::Delivered);
     }
 
+    /// The carrier webhook's delay decisions: each update merged, what was sent recalled from the
+    /// records of the notices (as `journey` reads them), a notice decided for the shop's local
+    /// day, and its record written as `Outbox::send` writes it.
+    struct DelayReplay {
+        state: ShipmentTracking,
+        records: Vec<MessageRecord>,
+        promised: Option<NaiveDate>,
+    }
+
+    impl DelayReplay {
+        fn new(promised: NaiveDate) -> Self {
+            Self { state: ShipmentTracking::default(), records: Vec::new(), promised: Some(promised) }
+        }
+
+        /// An update seen at `now` with a scan at `scan` and the carrier's `estimate`; the key of
+        /// the notice it sends, if any.
+        fn update(&mut self, now: DateTime<Utc>, scan: DateTime<Utc>, estimate: NaiveDate) -> Option<String> {
+            let tz = chrono_tz::America::New_York;
+            let mut u = update(&[event(TrackingStatus::InTransit, scan, "in_transit")]);
+            u.estimated_delivery = Some(estimate);
+            let mut next = self.state.merge(&u);
+            next.recall(SHIPMENT, tz, &self.records);
+            let notice = next.delay_announcement(SHIPMENT, self.promised, now.with_timezone(&tz).date_naive());
+            if let Some(notice) = &notice {
+                let key = crate::messages::MessageKey::new(notice.kind, &notice.scope, crate::messages::Channel::Email);
+                self.records.push(MessageRecord {
+                    state: crate::messages::DeliveryState::Sent,
+                    estimated_delivery: next.estimated_delivery,
+                    ..MessageRecord::claimed(&key, now)
+                });
+            }
+            self.state = next;
+            notice.map(|n| n.key())
+        }
+    }
+
+    fn day(month: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, month, day).unwrap()
+    }
+
     #[test]
     fn a_delay_is_announced_once_and_again_only_when_it_slips_further() {
-        let day = |m: u32, d: u32| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
-        let promised = Some(day(11, 27));
-        let with_estimate = |state: &ShipmentTracking, estimate: NaiveDate, seen: DateTime<Utc>| {
-            let mut u = update(&[event(TrackingStatus::InTransit, seen, "in_transit")]);
-            u.estimated_delivery = Some(estimate);
-            state.merge(&u)
-        };
-        let mut state = with_estimate(&ShipmentTracking::default(), day(11, 27), at(23, 1, 0));
-        assert_eq!(state.delay_announcement(SHIPMENT, promised), None);
-        state = with_estimate(&state, day(11, 30), at(24, 1, 0));
-        let first = state.delay_announcement(SHIPMENT, promised).unwrap();
-        assert_eq!(first.key(), "delayed#S1#2026-11-30");
-        state.mark_announced(&first);
-        assert_eq!(state.delay_announcement(SHIPMENT, promised), None);
+        let mut replay = DelayReplay::new(day(11, 27));
+        // Each update is seen on a later day, so only the estimate rule is at work.
+        let mut seen = |d: u32, scan: DateTime<Utc>, estimate| replay.update(at(d, 15, 0), scan, estimate);
+        assert_eq!(seen(23, at(23, 1, 0), day(11, 27)), None, "as promised");
+        assert_eq!(seen(24, at(24, 1, 0), day(11, 30)).as_deref(), Some("delayed#S1#delay-1"));
+        assert_eq!(seen(25, at(25, 1, 0), day(11, 30)), None, "the same late date again is not news");
         // An older update's estimate does not replace a newer one.
-        state = with_estimate(&state, day(11, 29), at(23, 12, 0));
-        assert_eq!(state.estimated_delivery, Some(day(11, 30)));
-        state = with_estimate(&state, day(11, 28), at(25, 1, 0));
-        assert_eq!(state.delay_announcement(SHIPMENT, promised), None, "earlier again is not news");
-        state = with_estimate(&state, day(11, 30), at(25, 2, 0));
-        assert_eq!(state.delay_announcement(SHIPMENT, promised), None, "the same late date again is not news");
-        state = with_estimate(&state, day(12, 1), at(26, 1, 0));
-        assert_eq!(state.delay_announcement(SHIPMENT, promised).unwrap().key(), "delayed#S1#2026-12-01");
+        assert_eq!(seen(26, at(23, 12, 0), day(12, 5)), None);
+        assert_eq!(seen(27, at(26, 1, 0), day(11, 28)), None, "earlier again is not news");
+        assert_eq!(seen(28, at(26, 2, 0), day(11, 30)), None, "back to the announced date is not news");
+        assert_eq!(seen(29, at(27, 1, 0), day(12, 1)).as_deref(), Some("delayed#S1#delay-2"));
         // Delivered: no more delay messages.
-        let delivered = state.merge(&update(&[event(TrackingStatus::Delivered, at(26, 9, 0), "delivered")]));
-        assert_eq!(delivered.delay_announcement(SHIPMENT, promised), None);
+        let delivered = replay.state.merge(&update(&[event(TrackingStatus::Delivered, at(27, 9, 0), "delivered")]));
+        assert_eq!(delivered.delay_announcement(SHIPMENT, replay.promised, day(12, 30)), None);
+    }
+
+    #[test]
+    fn a_slipping_estimate_is_announced_once_a_day_and_at_most_max_delay_notices_times() {
+        let mut replay = DelayReplay::new(day(11, 27));
+        // Eight slips within a minute (late evening in New York: 23:59 on the 23rd, local).
+        let first = at(24, 4, 59);
+        let sent: Vec<_> = (0..8)
+            .filter_map(|i| {
+                let now = first + chrono::Duration::seconds(i * 7);
+                replay.update(now, now, day(11, 28) + chrono::Duration::days(i))
+            })
+            .collect();
+        assert_eq!(sent, ["delayed#S1#delay-1"]);
+        // The next local day, a further slip is news; the same day, not again.
+        assert_eq!(replay.update(at(24, 6, 0), at(24, 6, 0), day(12, 6)).as_deref(), Some("delayed#S1#delay-2"));
+        assert_eq!(replay.update(at(24, 20, 0), at(24, 20, 0), day(12, 7)), None);
+        assert_eq!(replay.update(at(25, 12, 0), at(25, 12, 0), day(12, 8)).as_deref(), Some("delayed#S1#delay-3"));
+        // The cap: however far and long it slips, no more.
+        for d in 26..30 {
+            assert_eq!(replay.update(at(d, 12, 0), at(d, 12, 0), day(12, d - 16)), None, "day {d}");
+        }
+        assert_eq!(replay.records.len() as u32, MAX_DELAY_NOTICES);
+    }
+
+    #[test]
+    fn delay_notices_sent_before_they_were_numbered_are_recalled_by_their_date() {
+        let mut state = ShipmentTracking::default();
+        let mut u = update(&[event(TrackingStatus::InTransit, at(24, 1, 0), "in_transit")]);
+        u.estimated_delivery = Some(day(11, 30));
+        state = state.merge(&u);
+        let key =
+            crate::messages::MessageKey::new(MessageKind::Delayed, "S1#2026-11-30", crate::messages::Channel::Email);
+        let legacy = MessageRecord {
+            state: crate::messages::DeliveryState::Sent,
+            ..MessageRecord::claimed(&key, at(23, 12, 0))
+        };
+        state.recall(SHIPMENT, chrono_tz::America::New_York, [&legacy]);
+        assert_eq!(
+            state.delays,
+            DelayNotices { sent: 1, latest_estimate: Some(day(11, 30)), last_day: Some(day(11, 23)) }
+        );
+        assert_eq!(state.delay_announcement(SHIPMENT, Some(day(11, 27)), day(11, 24)), None, "already announced");
+        u.estimated_delivery = Some(day(12, 1));
+        u.events[0].occurred_at = at(24, 2, 0);
+        let mut later = state.merge(&u);
+        later.recall(SHIPMENT, chrono_tz::America::New_York, [&legacy]);
+        let notice = later.delay_announcement(SHIPMENT, Some(day(11, 27)), day(11, 24)).unwrap();
+        assert_eq!(notice.key(), "delayed#S1#delay-2");
+    }
+
+    /// `count` distinct scans a minute apart from `start`.
+    fn long_history(count: usize, start: DateTime<Utc>) -> Vec<TrackingEvent> {
+        (0..count)
+            .map(|i| {
+                let status = if i % 5 == 4 { TrackingStatus::Unknown } else { TrackingStatus::InTransit };
+                event(status, start + chrono::Duration::minutes(i as i64), "in_transit/arrived_at_facility")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn merging_compares_checkpoints_n_log_n_times() {
+        // The cost of a merge is its comparisons: an O(n log n) merge of n checkpoints builds a
+        // few n log2 n order keys (two per comparison); a scan per checkpoint builds n^2.
+        let n = 4_000;
+        let big = update(&long_history(n, at(1, 0, 0)));
+        let bound = 6 * n as u64 * u64::from(n.ilog2() + 1);
+        let mut state = ShipmentTracking::default();
+        let into_empty = order_keys_built(|| state = ShipmentTracking::default().merge(&big));
+        assert!(into_empty <= bound, "{into_empty} order keys for {n} new checkpoints (bound {bound})");
+        let into_known = order_keys_built(|| drop(state.merge(&big)));
+        assert!(into_known <= bound, "{into_known} order keys for {n} known checkpoints (bound {bound})");
+    }
+
+    #[test]
+    fn a_shipment_keeps_the_newest_checkpoints_and_notes_what_it_left_out() {
+        let history = long_history(MAX_CHECKPOINTS + 100, at(1, 0, 0));
+        let state = ShipmentTracking::default().merge(&update(&history));
+        assert_eq!(state.checkpoints.len(), MAX_CHECKPOINTS);
+        assert_eq!(state.checkpoints[..], history[100..]);
+        assert_eq!(state.omitted_until, Some(history[99].occurred_at));
+        // Sent again, alone or with the old scans: the same state.
+        assert!(state.merge(&update(&history)).same_journey(&state));
+        assert!(state.merge(&update(&history[..10])).same_journey(&state));
+        // A short history leaves nothing out.
+        assert_eq!(ShipmentTracking::default().merge(&update(&history[..10])).omitted_until, None);
+    }
+
+    #[test]
+    fn the_cap_never_loses_a_delivery_a_return_or_the_last_scans() {
+        use TrackingStatus::*;
+        let cap = 3;
+        let whole = |events: &[TrackingEvent]| ShipmentTracking::default().merge_keeping(&update(events), usize::MAX);
+        let capped = |events: &[TrackingEvent]| ShipmentTracking::default().merge_keeping(&update(events), cap);
+        let unknowns = |from: u32| (0..5).map(|i| event(Unknown, at(26, from + i, 0), "unknown")).collect::<Vec<_>>();
+        // Delivered, then stray scans beyond the cap: still delivered, no earlier than the last scan.
+        let mut delivered = multi_attempt_history();
+        delivered.push(event(InTransit, at(27, 9, 0), "stray scan"));
+        delivered.extend(unknowns(10));
+        // Out for delivery, a failure, then only details that say nothing: an attempt.
+        let mut attempted = multi_attempt_history()[..5].to_vec();
+        attempted.extend(unknowns(10));
+        // Returned to sender long ago, then more scans.
+        let mut returned =
+            vec![event(Delivered, at(23, 1, 0), "delivered"), event(ReturnedToSender, at(23, 9, 0), "rts")];
+        returned.extend(long_history(6, at(24, 0, 0)));
+        for history in [delivered, attempted, returned] {
+            let (whole, capped) = (whole(&history), capped(&history));
+            assert!(capped.checkpoints.len() <= cap + MAX_ANCHORS);
+            assert!(capped.omitted_until.is_some());
+            assert_eq!(
+                (capped.status, capped.status_at, capped.delivered_at),
+                (whole.status, whole.status_at, whole.delivered_at),
+                "{history:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn carrier_texts_are_cut_on_a_character_boundary() {
+        let mut long = event(TrackingStatus::InTransit, at(23, 1, 0), &"s".repeat(500));
+        long.message = Some("é".repeat(MESSAGE_MAX_BYTES));
+        long.location = Some(format!("x{}", "🚚".repeat(LOCATION_MAX_BYTES)));
+        let mut u = update(&[long]);
+        u.carrier = Some("Ü".repeat(CARRIER_MAX_BYTES));
+        u.public_url = Some(format!("https://carrier.example/{}", "t".repeat(PUBLIC_URL_MAX_BYTES)));
+        let state = ShipmentTracking::default().merge(&u);
+        let kept = &state.checkpoints[0];
+        assert_eq!(kept.provider_status.len(), PROVIDER_STATUS_MAX_BYTES);
+        assert_eq!(kept.message.as_deref(), Some("é".repeat(MESSAGE_MAX_BYTES / 2).as_str()));
+        // 1 + 37 four-byte trucks = 149 bytes: the 38th would pass 150.
+        assert_eq!(kept.location.as_deref(), Some(format!("x{}", "🚚".repeat(37)).as_str()));
+        assert_eq!(state.carrier.as_deref().map(str::len), Some(CARRIER_MAX_BYTES));
+        assert_eq!(state.public_url, None, "a cut link would be wrong");
+    }
+
+    #[test]
+    fn a_capped_state_of_maximal_checkpoints_stays_well_under_400_kb() {
+        use TrackingStatus::*;
+        // Every text at its bound in four-byte characters (what DynamoDB counts is UTF-8 bytes;
+        // JSON adds quotes and commas, so its size is above the item's), and the anchors older
+        // than the window: a return, a delivery and the last two scans before only details.
+        let text = |bytes: usize, seed: usize| format!("{seed:04}{}", "𝄞".repeat(bytes / 4 - 1));
+        let maximal = |status, i: usize| TrackingEvent {
+            status,
+            occurred_at: at(1, 0, 0) + chrono::Duration::minutes(i as i64),
+            provider_status: text(PROVIDER_STATUS_MAX_BYTES, i),
+            message: Some(text(MESSAGE_MAX_BYTES, i)),
+            location: Some(text(LOCATION_MAX_BYTES, i)),
+        };
+        let mut events = vec![maximal(ReturnedToSender, 0), maximal(Delivered, 1)];
+        events.extend([maximal(AvailableForPickup, 2), maximal(AvailableForPickup, 3)]);
+        events.extend((4..MAX_CHECKPOINTS * 3).map(|i| maximal(Unknown, i)));
+        let mut u = update(&events);
+        u.carrier = Some(text(CARRIER_MAX_BYTES, 0));
+        u.public_url = Some(format!("https://t.example/{}", "a".repeat(PUBLIC_URL_MAX_BYTES - 18)));
+        u.estimated_delivery = Some(day(12, 31));
+        let state = ShipmentTracking::default().merge(&u);
+        assert_eq!(state.checkpoints.len(), MAX_CHECKPOINTS + MAX_ANCHORS);
+        assert!(state.public_url.is_some());
+        let kept = &state.checkpoints[0];
+        assert_eq!(kept.message.as_ref().map(String::len), Some(MESSAGE_MAX_BYTES));
+        let size = serde_json::to_vec(&state).unwrap().len();
+        println!("worst-case tracking state: {size} bytes");
+        assert!(size < 210 * 1000, "{size} bytes: the worst case in the comment on MAX_CHECKPOINTS is wrong");
+    }
+
+    #[test]
+    fn an_update_has_a_bounded_number_of_digests() {
+        let history = long_history(3 * MAX_CHECKPOINTS, at(1, 0, 0));
+        let mut u = update(&history);
+        u.estimated_delivery = Some(day(12, 1));
+        // The kept checkpoints, the newest left out, the estimate and the carrier.
+        assert_eq!(u.digests().len(), MAX_CHECKPOINTS + 3);
+        // A short update's digests are one per checkpoint, as before the cap.
+        assert_eq!(update(&history[..10]).digests().len(), 10 + 1);
     }
 
     /// Any permutation, duplication and grouping of a real multi-attempt history.
@@ -536,7 +908,40 @@ mod tests {
         Ok(sent_keys.iter().map(|k| k.to_string()).collect())
     }
 
+    /// The same deliveries, keeping only `cap` checkpoints (and the anchors): the state equals
+    /// the one of the whole history merged at once with the same cap, and its status that of
+    /// the whole history kept.
+    fn check_capped_delivery(
+        history: Vec<TrackingEvent>,
+        groups: &[Vec<TrackingEvent>],
+        cap: usize,
+    ) -> Result<(), TestCaseError> {
+        let merge_all = |cap| ShipmentTracking::default().merge_keeping(&update(&history), cap);
+        let (reference, whole) = (merge_all(cap), merge_all(usize::MAX));
+        let state =
+            groups.iter().fold(ShipmentTracking::default(), |state, group| state.merge_keeping(&update(group), cap));
+        prop_assert!(state.same_journey(&reference), "{:?}\n!=\n{:?}", state, reference);
+        prop_assert!(state.checkpoints.len() <= cap + MAX_ANCHORS);
+        prop_assert_eq!(
+            (state.status, state.status_at, state.delivered_at),
+            (whole.status, whole.status_at, whole.delivered_at)
+        );
+        Ok(())
+    }
+
     proptest! {
+        /// Keeping the newest few of everything received converges too, whatever the order,
+        /// duplication and grouping, and never changes the status.
+        #[test]
+        fn a_capped_history_converges_in_any_order_duplication_or_grouping(groups in deliveries(multi_attempt_history()), cap in 1usize..6) {
+            check_capped_delivery(multi_attempt_history(), &groups, cap)?;
+        }
+
+        #[test]
+        fn a_capped_labelled_history_converges_in_any_order_duplication_or_grouping(groups in deliveries(labelled_history()), cap in 1usize..6) {
+            check_capped_delivery(labelled_history(), &groups, cap)?;
+        }
+
         /// With raw `failure` scans the state still converges; while the scan before a failure
         /// is unknown, the failure may be announced as a problem (what the carrier said then).
         #[test]

@@ -151,7 +151,8 @@ impl Scenarios {
         let announcement =
             tracking.announcement(&self.shipment.id, self.settings.time_zone).expect("a delivery is news");
         assert_eq!(announcement.kind, MessageKind::Delivered);
-        assert!(tracking.delay_announcement(&self.shipment.id, self.order.promised_delivery).is_none());
+        let today = self.now.with_timezone(&self.settings.time_zone).date_naive();
+        assert!(tracking.delay_announcement(&self.shipment.id, self.order.promised_delivery, today).is_none());
         self.render(&self.order, Some(&self.shipment), Some(&tracking), announcement.kind)
     }
 
