@@ -217,7 +217,8 @@ fn journey(env: &TestEnv, n: usize, time: &Timeline) -> Journey {
         Variant::InTransit | Variant::Cancelled => {}
     }
     expect(MessageKind::Delayed, usize::from(variant == Variant::Late));
-    expect(MessageKind::ReturnUpdate, usize::from(returns));
+    // Competing returns (two tabs, a double click): each is decided and told once.
+    expect(MessageKind::ReturnUpdate, usize::from(returns) * COMPETING_RETURNS);
     let mut journey = Journey {
         n,
         source,
@@ -416,17 +417,33 @@ fn carrier_webhook(j: &Journey, time: &Timeline, k: usize, history: &[Checkpoint
     }
 }
 
-fn return_request(j: &Journey) -> Webhook {
-    let item = match j.source {
+/// Returns a customer asks for at once, each with its own key, for one unit each of a line of 2.
+const COMPETING_RETURNS: usize = 3;
+/// Units bought of the line they return (`parcel_items`).
+const RETURNABLE_UNITS: u32 = 2;
+
+/// The line a journey's returns ask for.
+fn returned_line(j: &Journey) -> &'static str {
+    match j.source {
         Source::Shopify => SHIRT,
         Source::Generic => "G-1001-2",
-    };
+    }
+}
+
+/// The competing return requests: every one is decided, only as many as were bought accepted.
+fn return_requests(j: &Journey) -> Vec<Webhook> {
     let body = json!({
         "order_id": j.order_id,
-        "items": [{ "line_item": item, "quantity": 1, "reason": "doesnt_fit" }],
+        "items": [{ "line_item": returned_line(j), "quantity": 1, "reason": "doesnt_fit" }],
         "resolution": { "type": "store_credit" },
     });
-    Webhook::Return { order_id: j.order_id.clone(), body: bytes(&body), key: format!("return-{}", j.n) }
+    (0..COMPETING_RETURNS)
+        .map(|tab| Webhook::Return {
+            order_id: j.order_id.clone(),
+            body: bytes(&body),
+            key: format!("return-{}-{tab}", j.n),
+        })
+        .collect()
 }
 
 /// Every stage's new webhooks per journey, and the older ones a carrier may still replay late.
@@ -484,7 +501,7 @@ fn stages(journeys: &[Journey], time: &Timeline) -> Vec<(Vec<Webhook>, Vec<Webho
             }
         }
         if j.returns {
-            stages[STAGES - 1].0.push(return_request(j));
+            stages[STAGES - 1].0.extend(return_requests(j));
         }
     }
     stages
@@ -725,8 +742,20 @@ async fn replay(name: &str, faults: Option<FaultInjector>, seed: u64, orders: us
         if view.delivery.is_some() != j.delivered() {
             violations.push(format!("order {}: delivery recorded = {}", j.order_id, view.delivery.is_some()));
         }
-        if view.returns.len() != usize::from(j.returns) {
+        if view.returns.len() != usize::from(j.returns) * COMPETING_RETURNS {
             violations.push(format!("order {}: {} returns", j.order_id, view.returns.len()));
+        }
+        // Never more given back than was bought, whatever raced.
+        let accepted: u32 = view
+            .returns
+            .iter()
+            .filter(|r| r.state != ppx_shared::returns::ReturnState::Rejected)
+            .flat_map(|r| &r.decision.items)
+            .filter(|i| i.line_item == returned_line(j) && i.verdict != ppx_shared::returns::Verdict::Rejected)
+            .map(|i| i.quantity)
+            .sum();
+        if accepted != if j.returns { RETURNABLE_UNITS } else { 0 } {
+            violations.push(format!("order {}: {accepted} units accepted for return", j.order_id));
         }
     }
     let fault_line = faults.as_ref().map_or_else(String::new, |f| {
