@@ -124,6 +124,9 @@ pub enum SettingsError {
         "delivery days must be at most {MAX_DELIVERY_DAYS} (processing, transit and each method), and cutoff_hour below 24"
     )]
     DeliveryDays,
+    /// A return policy amount (fee, auto-approval limit) that does not read as money.
+    #[error(transparent)]
+    PolicyAmount(#[from] crate::returns::PolicyAmountError),
 }
 
 /// More business days than any real shipping promise.
@@ -160,6 +163,7 @@ impl ShopSettings {
         if days.into_iter().chain(methods).any(|d| d > MAX_DELIVERY_DAYS) || delivery.cutoff_hour > 23 {
             return Err(SettingsError::DeliveryDays);
         }
+        self.return_policy.check_amounts()?;
         Ok(())
     }
 
@@ -197,6 +201,7 @@ mod tz_serde {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const EXAMPLE: &str = include_str!("../../events/shop.example.json");
 
@@ -242,6 +247,42 @@ mod tests {
         value["time_zone"] = "Mars/Olympus".into();
         let err = ShopSettings::from_json(&value.to_string()).unwrap_err();
         assert!(err.to_string().contains("Mars/Olympus"), "{err}");
+    }
+
+    #[test]
+    fn policy_amounts_that_do_not_read_are_refused_with_their_path() {
+        let with = |path: &[&str], amount: serde_json::Value| {
+            let mut value: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+            let mut target = &mut value["return_policy"];
+            for step in path {
+                target = match step.parse::<usize>() {
+                    Ok(i) => &mut target[i],
+                    Err(_) => &mut target[*step],
+                };
+            }
+            *target = amount;
+            ShopSettings::from_json(&value.to_string())
+        };
+        let fee = ["reasons", "4", "fee"];
+        for good in [json!("4.95"), json!("USD 4.95"), json!("EUR 4"), json!({"amount": "4.95", "currency": "usd"})] {
+            assert!(with(&fee, good.clone()).is_ok(), "{good}");
+        }
+        let cases = [
+            (&fee[..], json!("abc"), "return_policy.reasons[4].fee"),
+            (&fee[..], json!("4.955"), "return_policy.reasons[4].fee"),
+            (&fee[..], json!("-2"), "return_policy.reasons[4].fee"),
+            (&fee[..], json!("JPY 4.95"), "return_policy.reasons[4].fee"),
+            (&fee[..], json!("US 4.95"), "return_policy.reasons[4].fee"),
+            (&fee[..], json!({"amount": "4.95", "currency": "dollars"}), "return_policy.reasons[4].fee"),
+            (&["auto_approve", "max_value"][..], json!("lots"), "return_policy.auto_approve.max_value"),
+        ];
+        for (path, bad, named) in cases {
+            let err = with(path, bad.clone()).unwrap_err();
+            assert!(matches!(err, SettingsError::PolicyAmount(_)), "{bad}: {err:?}");
+            assert!(err.to_string().starts_with(named), "{bad}: {err}");
+        }
+        let err = with(&["currency"], json!("dollars")).unwrap_err();
+        assert!(matches!(err, SettingsError::Json(_)), "{err:?}");
     }
 
     #[test]
