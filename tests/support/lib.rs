@@ -269,7 +269,9 @@ impl TestEnv {
     }
 
     pub async fn emails_to(&self, address: &str) -> Vec<SentEmail> {
-        sent_emails().await.into_iter().filter(|m| m.to.iter().any(|t| t == address)).collect()
+        // Only the MIME that mentions the address is parsed: moto keeps every test's emails.
+        let raw = raw_emails().await.into_iter().filter(|email| email.raw.contains(address));
+        raw.map(|email| read_email(&email.raw)).filter(|m| m.to.iter().any(|t| t == address)).collect()
     }
 
     /// The raw MIME of every email sent to `address` (every email goes out as raw MIME).
@@ -422,23 +424,21 @@ pub async fn raw_emails() -> Vec<RawEmail> {
 
 /// Every email sent, read from its MIME: recipients (To), subject and HTML part.
 pub async fn sent_emails() -> Vec<SentEmail> {
-    raw_emails()
-        .await
-        .iter()
-        .map(|email| {
-            let message = mail_parser::MessageParser::default().parse(email.raw.as_bytes()).expect("raw MIME");
-            SentEmail {
-                to: message
-                    .to()
-                    .into_iter()
-                    .flat_map(|to| to.iter())
-                    .filter_map(|to| to.address().map(str::to_owned))
-                    .collect(),
-                subject: message.subject().unwrap_or_default().to_owned(),
-                body: message.body_html(0).map(|html| html.into_owned()).unwrap_or_default(),
-            }
-        })
-        .collect()
+    raw_emails().await.iter().map(|email| read_email(&email.raw)).collect()
+}
+
+fn read_email(raw: &str) -> SentEmail {
+    let message = mail_parser::MessageParser::default().parse(raw.as_bytes()).expect("raw MIME");
+    SentEmail {
+        to: message
+            .to()
+            .into_iter()
+            .flat_map(|to| to.iter())
+            .filter_map(|to| to.address().map(str::to_owned))
+            .collect(),
+        subject: message.subject().unwrap_or_default().to_owned(),
+        body: message.body_html(0).map(|html| html.into_owned()).unwrap_or_default(),
+    }
 }
 
 pub async fn sent_sms() -> Vec<(String, String)> {
