@@ -115,33 +115,22 @@ pub struct ReasonRule {
     pub fee: Option<PolicyAmount>,
 }
 
-/// An amount of a return policy in the currency it states: `"USD 4.95"` or
-/// `{"amount": "4.95", "currency": "USD"}`. A bare `"4.95"` (settings from before amounts stated
-/// their currency) is in the policy's [`ReturnPolicy::currency`]. Kept as written, so that a
-/// stored policy always loads; [`PolicyAmount::money`] reads it, the settings' validation
-/// refuses what does not read.
+/// An amount of a return policy in the currency it states, ISO code first: `"USD 4.95"`. A
+/// bare `"4.95"` (settings from before amounts stated their currency) is in the policy's
+/// [`ReturnPolicy::currency`]. Kept as written, so that a stored policy always loads;
+/// [`PolicyAmount::money`] reads it, the settings' validation refuses what does not read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum PolicyAmount {
-    /// `"USD 4.95"`, or a bare `"4.95"`.
-    Text(String),
-    Stated {
-        amount: String,
-        currency: String,
-    },
-}
+#[serde(transparent)]
+pub struct PolicyAmount(String);
 
 impl PolicyAmount {
     /// The amount in its stated currency, or `base` when it states none; None when blank.
     pub fn money(&self, base: Currency) -> Result<Option<Money>, MoneyError> {
-        let (amount, currency) = match self {
-            Self::Text(text) => match text.trim().split_once(char::is_whitespace) {
-                Some((code, amount)) => (amount, Currency::parse(code)?),
-                None => (text.as_str(), base),
-            },
-            Self::Stated { amount, currency } => (amount.as_str(), Currency::parse(currency)?),
+        let text = self.0.trim();
+        let (amount, currency) = match text.split_once(char::is_whitespace) {
+            Some((code, amount)) => (amount.trim(), Currency::parse(code)?),
+            None => (text, base),
         };
-        let amount = amount.trim();
         if amount.is_empty() {
             return Ok(None);
         }
@@ -151,7 +140,7 @@ impl PolicyAmount {
 
 impl From<&str> for PolicyAmount {
     fn from(text: &str) -> Self {
-        Self::Text(text.to_owned())
+        Self(text.to_owned())
     }
 }
 
@@ -1496,15 +1485,15 @@ mod tests {
         let read = |json: &str, base: Currency| serde_json::from_str::<PolicyAmount>(json).unwrap().money(base);
         assert_eq!(read(r#""USD 4.95""#, eur), Ok(Some(money("4.95"))));
         assert_eq!(read(r#"" usd   4.95 ""#, eur), Ok(Some(money("4.95"))));
-        assert_eq!(read(r#"{"amount": "4.95", "currency": "USD"}"#, eur), Ok(Some(money("4.95"))));
         // A bare amount, as settings said before: in the policy's currency.
         assert_eq!(read(r#""4.95""#, eur), Ok(Some(Money::parse("4.95", eur).unwrap())));
         assert_eq!(read(r#""  ""#, eur), Ok(None));
         assert!(matches!(read(r#""JPY 4.95""#, eur), Err(MoneyError::TooPrecise { .. })));
         assert_eq!(read(r#""4.95 USD""#, eur), Err(MoneyError::Currency));
-        assert!(matches!(read(r#"{"amount": "lots", "currency": "USD"}"#, eur), Err(MoneyError::NotDecimal(_))));
+        assert!(matches!(read(r#""USD lots""#, eur), Err(MoneyError::NotDecimal(_))));
+        assert!(serde_json::from_str::<PolicyAmount>(r#"{"amount": "4.95", "currency": "USD"}"#).is_err());
         // Stored as written.
-        for json in [r#""USD 4.95""#, r#""4.95""#, r#"{"amount":"4.95","currency":"USD"}"#] {
+        for json in [r#""USD 4.95""#, r#""4.95""#] {
             let amount: PolicyAmount = serde_json::from_str(json).unwrap();
             assert_eq!(serde_json::to_string(&amount).unwrap(), json);
         }
@@ -1613,7 +1602,7 @@ mod tests {
             assert_eq!(err.field, "reasons[1].fee", "{fee}");
             assert!(err.problem.contains(problem), "{fee}: {err}");
         }
-        policy.auto_approve.max_value = Some(PolicyAmount::Stated { amount: "-1".into(), currency: "USD".into() });
+        policy.auto_approve.max_value = Some("USD -1".into());
         assert_eq!(policy.check_amounts().unwrap_err().field, "auto_approve.max_value");
     }
 
