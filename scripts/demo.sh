@@ -116,29 +116,18 @@ $PPX review run --now "2026-12-02T17:15:00Z" | grep -E '"(due|sent)"'
 echo
 echo "demo: what the customer received (read back from local SES and SNS)"
 .venv/bin/python - "$PPX_MOTO_URL" <<'PY'
-import html, json, re, sys, urllib.request
-state = json.load(urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json"))
-def text_of(markup):
-    markup = re.sub(r"(?is)<(style|head)\b.*?</\1>", "", markup)
-    markup = re.sub(r"(?i)<br\s*/?>|</(p|tr|h[1-6]|div|li)>", "\n", markup)
-    markup = re.sub(r"(?i)<a\s[^>]*href=\"([^\"]+)\"[^>]*>(.*?)</a>", r"\2 <\1>", markup)
-    lines = [re.sub(r"[ \t]+", " ", l).strip() for l in html.unescape(re.sub(r"<[^>]+>", " ", markup)).splitlines()]
-    return "\n".join(l for l in lines if l)
-for m in state.get("ses", {}).get("Message", []):
-    print("=" * 78)
-    print("EMAIL to", ", ".join(m["destinations"]["ToAddresses"]), "from", m["source"])
-    print("Subject:", m["subject"])
-    print("-" * 78)
-    print(text_of(m["body"]))
-import email
+import email, json, sys, urllib.request
 from email import policy
+state = json.load(urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json"))
+# Every email is raw MIME (shared/src/messaging/ses.rs).
 for m in state.get("ses", {}).get("RawMessage", []):
     message = email.message_from_string(m["raw_data"], policy=policy.default)
     print("=" * 78)
     print("EMAIL to", message["To"], "from", message["From"])
     print("Subject:", message["Subject"])
-    print("List-Unsubscribe:", message["List-Unsubscribe"])
-    print("List-Unsubscribe-Post:", message["List-Unsubscribe-Post"])
+    if message["List-Unsubscribe"]:
+        print("List-Unsubscribe:", message["List-Unsubscribe"])
+        print("List-Unsubscribe-Post:", message["List-Unsubscribe-Post"])
     print("-" * 78)
     print(message.get_body(preferencelist=("plain",)).get_content().strip())
 for s in state.get("sns", {}).get("SMS", []):
@@ -158,7 +147,7 @@ SURVEY=$(.venv/bin/python - "$PPX_MOTO_URL" "$PPX_PUBLIC_URL" <<'PY'
 import email, json, re, sys, urllib.request
 from email import policy
 state = json.load(urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json"))
-raw = state["ses"]["RawMessage"][0]["raw_data"]
+raw = next(m["raw_data"] for m in state["ses"]["RawMessage"] if "List-Unsubscribe" in m["raw_data"])
 text = email.message_from_string(raw, policy=policy.default).get_body(preferencelist=("plain",)).get_content()
 print(re.search(re.escape(sys.argv[2]) + r"/survey/[^\s?]+\?score=9", text).group(0))
 PY
@@ -177,9 +166,11 @@ $PPX kpi "$SHOP" --from 2026-11-01 --to 2026-12-31
 echo
 echo "demo: the customer starts a return from the link in the confirmation email (POST /returns/$SHOP)"
 TOKEN=$(.venv/bin/python - "$PPX_MOTO_URL" <<'PY'
-import json, re, sys, urllib.request
+import email, json, re, sys, urllib.request
+from email import policy
 state = json.load(urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json"))
-body = next(m["body"] for m in state["ses"]["Message"] if "confirmed" in m["subject"])
+messages = (email.message_from_string(m["raw_data"], policy=policy.default) for m in state["ses"]["RawMessage"])
+body = next(m.get_body(preferencelist=("html",)).get_content() for m in messages if "confirmed" in m["Subject"])
 print(re.search(r"/returns/([A-Za-z0-9_-]+)", body).group(1))
 PY
 )
@@ -202,27 +193,28 @@ $PPX return decide "$SHOP" "$RETURN_ID" approve --reason "Photo received by emai
 echo
 echo "demo: the return messages the customer received"
 .venv/bin/python - "$PPX_MOTO_URL" <<'PY'
-import html, json, re, sys, urllib.request
+import email, json, sys, urllib.request
+from email import policy
 state = json.load(urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json"))
-for m in state["ses"]["Message"]:
-    if "return" not in m["subject"].lower():
+for m in state["ses"]["RawMessage"]:
+    message = email.message_from_string(m["raw_data"], policy=policy.default)
+    if "return" not in message["Subject"].lower():
         continue
-    text = re.sub(r"(?is)<(style|head)\b.*?</\1>", "", m["body"])
-    text = re.sub(r"(?i)<br\s*/?>|</(p|tr|h[1-6]|div|li)>", "\n", text)
-    lines = [re.sub(r"[ \t]+", " ", l).strip() for l in html.unescape(re.sub(r"<[^>]+>", " ", text)).splitlines()]
     print("=" * 78)
-    print("Subject:", m["subject"])
+    print("Subject:", message["Subject"])
     print("-" * 78)
-    print("\n".join(l for l in lines if l))
+    print(message.get_body(preferencelist=("plain",)).get_content().strip())
 print("=" * 78)
 PY
 
 echo
 echo "demo: the customer pages of order #1001 (the links of its emails)"
 TRACK_URL=$(.venv/bin/python - "$PPX_MOTO_URL" "$BASE" <<'PY'
-import json, re, sys, urllib.request
+import email, json, re, sys, urllib.request
+from email import policy
 state = json.load(urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json"))
-body = next(m["body"] for m in state["ses"]["Message"] if "confirmed" in m["subject"])
+messages = (email.message_from_string(m["raw_data"], policy=policy.default) for m in state["ses"]["RawMessage"])
+body = next(m.get_body(preferencelist=("html",)).get_content() for m in messages if "confirmed" in m["Subject"])
 print(re.search(re.escape(sys.argv[2]) + r"/track/[A-Za-z0-9_-]+", body).group(0))
 PY
 )

@@ -131,19 +131,37 @@ impl Money {
 }
 
 impl fmt::Display for Money {
-    /// Customer-facing: `$404.95`, `€12.00`, `KWD 1.250`.
+    /// Customer-facing, in the messages' English: the symbol (or the code and a space), the
+    /// whole units grouped by thousands with commas, and the currency's minor digits:
+    /// `$1,404.95`, `€12.00`, `¥12,800`, `KWD 1,250.500`, `-$3.50`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let amount = self.to_decimal();
-        let amount = format!("{amount:.prec$}", prec = self.currency.exponent() as usize);
-        let (sign, digits) = match amount.strip_prefix('-') {
-            Some(rest) => ("-", rest),
-            None => ("", amount.as_str()),
-        };
+        let exponent = self.currency.exponent();
+        // Unsigned, so that i64::MIN has a magnitude too.
+        let units = self.minor.unsigned_abs();
+        let scale = 10_u64.pow(exponent);
+        let sign = if self.minor < 0 { "-" } else { "" };
         match self.currency.symbol() {
-            Some(symbol) => write!(f, "{sign}{symbol}{digits}"),
-            None => write!(f, "{sign}{} {digits}", self.currency),
+            Some(symbol) => write!(f, "{sign}{symbol}")?,
+            None => write!(f, "{sign}{} ", self.currency)?,
         }
+        write_grouped(f, units / scale)?;
+        if exponent > 0 {
+            write!(f, ".{:0width$}", units % scale, width = exponent as usize)?;
+        }
+        Ok(())
     }
+}
+
+/// `12800` as `12,800`: groups of three digits from the right.
+fn write_grouped(f: &mut fmt::Formatter<'_>, whole: u64) -> fmt::Result {
+    let digits = whole.to_string();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            f.write_str(",")?;
+        }
+        write!(f, "{digit}")?;
+    }
+    Ok(())
 }
 
 impl FromStr for Currency {
@@ -208,8 +226,32 @@ mod tests {
         assert_eq!(Money::parse("404.95", usd()).unwrap().to_string(), "$404.95");
         assert_eq!(Money::parse("12", Currency::parse("EUR").unwrap()).unwrap().to_string(), "€12.00");
         assert_eq!(Money::parse("1.25", Currency::parse("KWD").unwrap()).unwrap().to_string(), "KWD 1.250");
-        assert_eq!(Money::parse("1500", Currency::parse("JPY").unwrap()).unwrap().to_string(), "¥1500");
+        assert_eq!(Money::parse("1500", Currency::parse("JPY").unwrap()).unwrap().to_string(), "¥1,500");
         assert_eq!(Money::parse("-3.5", usd()).unwrap().to_string(), "-$3.50");
+    }
+
+    #[test]
+    fn whole_units_are_grouped_by_thousands() {
+        let shown =
+            |amount: &str, code: &str| Money::parse(amount, Currency::parse(code).unwrap()).unwrap().to_string();
+        assert_eq!(shown("12800", "JPY"), "¥12,800");
+        assert_eq!(shown("999", "JPY"), "¥999");
+        assert_eq!(shown("0", "JPY"), "¥0");
+        assert_eq!(shown("1234567", "JPY"), "¥1,234,567");
+        assert_eq!(shown("1234.56", "USD"), "$1,234.56");
+        assert_eq!(shown("999.99", "USD"), "$999.99");
+        assert_eq!(shown("1000000", "USD"), "$1,000,000.00");
+        assert_eq!(shown("0.05", "USD"), "$0.05");
+        assert_eq!(shown("1234.5", "EUR"), "€1,234.50");
+        assert_eq!(shown("123456.78", "CHF"), "CHF 123,456.78");
+        assert_eq!(shown("1234.567", "KWD"), "KWD 1,234.567");
+        assert_eq!(shown("1000.005", "BHD"), "BHD 1,000.005");
+        assert_eq!(shown("-1234.56", "USD"), "-$1,234.56");
+        assert_eq!(shown("-12800", "JPY"), "-¥12,800");
+        assert_eq!(shown("-1234.567", "KWD"), "-KWD 1,234.567");
+        assert_eq!(shown("-0.01", "GBP"), "-£0.01");
+        let extreme = Money { minor: i64::MIN, currency: usd() };
+        assert_eq!(extreme.to_string(), "-$92,233,720,368,547,758.08");
     }
 
     #[test]

@@ -201,12 +201,13 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
                 Payload::Email { email, headers } => {
                     let outbound = OutboundEmail {
                         from: &settings.sender,
-                        reply_to: settings.reply_to.as_deref(),
+                        reply_to: settings.reply_to.as_ref(),
                         to: message.to,
                         subject: &email.subject,
                         html: &email.html,
                         text: &email.text,
                         configuration_set: settings.ses_configuration_set.as_deref(),
+                        date: now,
                         headers,
                     };
                     self.email.send_email(&outbound).await

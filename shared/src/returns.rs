@@ -27,6 +27,14 @@ pub struct ReturnPolicy {
     /// Where approved returns go, shown in the approval message.
     pub return_address: Option<String>,
     pub packing_instructions: Option<String>,
+    /// The currency of the amounts below written without one (`"4.95"`, as settings said
+    /// before amounts stated their currency). Default USD.
+    #[serde(default = "default_policy_currency")]
+    pub currency: Currency,
+}
+
+fn default_policy_currency() -> Currency {
+    Currency::parse("USD").expect("USD is a currency code")
 }
 
 impl Default for ReturnPolicy {
@@ -41,6 +49,7 @@ impl Default for ReturnPolicy {
             auto_approve: AutoApprove::default(),
             return_address: None,
             packing_instructions: None,
+            currency: default_policy_currency(),
         }
     }
 }
@@ -97,11 +106,91 @@ pub struct ReasonRule {
     /// The request needs at least one photo URL for this reason, or goes to review.
     #[serde(default)]
     pub requires_photo: bool,
-    /// A fee kept from the refund for this reason, as a decimal string in the order's currency
-    /// (e.g. "4.95"); none when absent. Kept once per requested item, whatever its quantity; a
-    /// fee that does not parse is ignored (and logged).
+    /// A fee kept from the refund for this reason (e.g. `"USD 4.95"`); none when absent. Kept
+    /// once per requested item, whatever its quantity, from orders in its currency; for an order
+    /// in another currency it is not converted: the item goes to review
+    /// ([`RuleOutcome::FeeInOtherCurrency`]). One that does not parse is refused by the
+    /// settings' validation (and, in settings stored before, ignored and logged).
     #[serde(default)]
-    pub fee: Option<String>,
+    pub fee: Option<PolicyAmount>,
+}
+
+/// An amount of a return policy in the currency it states, ISO code first: `"USD 4.95"`. A
+/// bare `"4.95"` (settings from before amounts stated their currency) is in the policy's
+/// [`ReturnPolicy::currency`]. Kept as written, so that a stored policy always loads;
+/// [`PolicyAmount::money`] reads it, the settings' validation refuses what does not read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PolicyAmount(String);
+
+impl PolicyAmount {
+    /// The amount in its stated currency, or `base` when it states none; None when blank.
+    pub fn money(&self, base: Currency) -> Result<Option<Money>, MoneyError> {
+        let text = self.0.trim();
+        let (amount, currency) = match text.split_once(char::is_whitespace) {
+            Some((code, amount)) => (amount.trim(), Currency::parse(code)?),
+            None => (text, base),
+        };
+        if amount.is_empty() {
+            return Ok(None);
+        }
+        Money::parse(amount, currency).map(Some)
+    }
+}
+
+impl From<&str> for PolicyAmount {
+    fn from(text: &str) -> Self {
+        Self(text.to_owned())
+    }
+}
+
+/// A policy amount that does not read, or is negative, named by its path in the settings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("return_policy.{field}: {problem}")]
+pub struct PolicyAmountError {
+    pub field: String,
+    pub problem: String,
+}
+
+impl ReturnPolicy {
+    /// Every amount reads as money (`"USD 4.95"`, or a bare decimal in [`ReturnPolicy::currency`])
+    /// and none is negative.
+    pub fn check_amounts(&self) -> Result<(), PolicyAmountError> {
+        let amounts = self
+            .reasons
+            .iter()
+            .enumerate()
+            .map(|(i, reason)| (format!("reasons[{i}].fee"), reason.fee.as_ref()))
+            .chain([("auto_approve.max_value".to_owned(), self.auto_approve.max_value.as_ref())]);
+        for (field, amount) in amounts {
+            let Some(amount) = amount else { continue };
+            let problem = match amount.money(self.currency) {
+                Ok(Some(money)) if money.minor < 0 => "must not be negative".to_owned(),
+                Ok(_) => continue,
+                Err(err) => format!("{err} (write e.g. \"USD 4.95\")"),
+            };
+            return Err(PolicyAmountError { field, problem });
+        }
+        Ok(())
+    }
+
+    /// The fee of `rule`, when it has a usable one: positive, in its own currency. One that
+    /// does not read (or is negative) is a settings bug: logged, and no fee is kept.
+    pub fn reason_fee(&self, rule: &ReasonRule) -> Option<Money> {
+        let amount = rule.fee.as_ref()?;
+        match amount.money(self.currency) {
+            Ok(Some(fee)) if fee.minor > 0 => Some(fee),
+            Ok(Some(fee)) if fee.minor < 0 => {
+                tracing::warn!(reason = %rule.code, fee = %fee, "negative return fee in settings; no fee applied");
+                None
+            }
+            Ok(_) => None,
+            Err(err) => {
+                tracing::warn!(reason = %rule.code, error = %err, "bad return fee in settings; no fee applied");
+                None
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,8 +208,10 @@ pub struct Resolutions {
 #[serde(default)]
 pub struct AutoApprove {
     pub enabled: bool,
-    /// Approve automatically only up to this refundable value (decimal string); none: no limit.
-    pub max_value: Option<String>,
+    /// Approve automatically only up to this refundable value (e.g. `"USD 200.00"`); none: no
+    /// limit. Returns of orders in another currency go to review
+    /// ([`RuleOutcome::AutoApproveLimitInOtherCurrency`]).
+    pub max_value: Option<PolicyAmount>,
 }
 
 /// What the customer wants back.
@@ -188,6 +279,19 @@ pub enum RuleOutcome {
     FeeApplied {
         reason: String,
         fee: Money,
+    },
+    /// The reason's fee is in another currency than the order's: never converted nor kept as
+    /// if it were the order's; a person decides.
+    FeeInOtherCurrency {
+        reason: String,
+        fee: Money,
+        order_currency: Currency,
+    },
+    /// The auto-approval limit is in another currency than the order's: the value cannot be
+    /// compared, so a person decides.
+    AutoApproveLimitInOtherCurrency {
+        limit: Money,
+        value: Money,
     },
 }
 
@@ -323,10 +427,13 @@ impl RuleOutcome {
             Self::ResolutionNotOffered { resolution } => {
                 format!("This shop doesn't offer {resolution} for returns; our team will contact you.")
             }
-            Self::OverAutoApproveLimit { .. } | Self::AutoApproveOff => {
+            Self::OverAutoApproveLimit { .. } | Self::AutoApproveOff | Self::AutoApproveLimitInOtherCurrency { .. } => {
                 "Our team reviews this return and will get back to you within two business days.".to_owned()
             }
             Self::FeeApplied { fee, .. } => format!("A return fee of {fee} applies for this reason."),
+            Self::FeeInOtherCurrency { fee, order_currency, .. } => format!(
+                "The return fee for this reason ({fee}) is set in another currency than your order's ({order_currency}); our team will review the request."
+            ),
         }
     }
 }
@@ -437,7 +544,7 @@ pub fn decide(
         if !offered || kept.iter().any(|item| item.verdict == Verdict::NeedsReview) {
             Verdict::NeedsReview
         } else {
-            auto_approval(&policy.auto_approve, refundable, &mut rules)
+            auto_approval(policy, refundable, &mut rules)
         }
     };
 
@@ -664,24 +771,6 @@ fn available_quantity(order: &Order, earlier: &[Return], line: &LineItem, key: &
     line.quantity.saturating_sub(claimed)
 }
 
-/// The reason's fee, when it has a usable one. A fee that does not parse (or is negative) is a
-/// settings bug: logged, and no fee is kept.
-fn reason_fee(rule: &ReasonRule, currency: Currency) -> Option<Money> {
-    let raw = rule.fee.as_deref().map(str::trim).filter(|raw| !raw.is_empty())?;
-    match Money::parse(raw, currency) {
-        Ok(fee) if fee.minor > 0 => Some(fee),
-        Ok(fee) if fee.minor == 0 => None,
-        Ok(_) => {
-            tracing::warn!(reason = %rule.code, fee = raw, "negative return fee in settings; no fee applied");
-            None
-        }
-        Err(err) => {
-            tracing::warn!(reason = %rule.code, fee = raw, error = %err, "bad return fee in settings; no fee applied");
-            None
-        }
-    }
-}
-
 /// Why nothing of `line` can be returned, whatever the quantity: the first of its exclusion and
 /// the closed window.
 fn line_rejection(
@@ -735,9 +824,15 @@ fn decide_item(
         decision.verdict = Verdict::NeedsReview;
         decision.rules.push(RuleOutcome::PhotoRequired { reason: item.reason.code.clone() });
     }
-    if let Some(fee) = reason_fee(&item.reason, order.currency) {
-        decision.fee = Some(fee);
-        decision.rules.push(RuleOutcome::FeeApplied { reason: item.reason.code.clone(), fee });
+    if let Some(fee) = policy.reason_fee(&item.reason) {
+        let reason = item.reason.code.clone();
+        if fee.currency == order.currency {
+            decision.fee = Some(fee);
+            decision.rules.push(RuleOutcome::FeeApplied { reason, fee });
+        } else {
+            decision.verdict = Verdict::NeedsReview;
+            decision.rules.push(RuleOutcome::FeeInOtherCurrency { reason, fee, order_currency: order.currency });
+        }
     }
     Ok(decision)
 }
@@ -765,23 +860,29 @@ fn with_bonus(amount: Money, percent: u32) -> Result<Money, MoneyError> {
 }
 
 /// The verdict for a request every rule let through, recording why it is not automatic.
-fn auto_approval(auto: &AutoApprove, refundable: Money, rules: &mut Vec<RuleOutcome>) -> Verdict {
+fn auto_approval(policy: &ReturnPolicy, refundable: Money, rules: &mut Vec<RuleOutcome>) -> Verdict {
+    let auto = &policy.auto_approve;
     if !auto.enabled {
         rules.push(RuleOutcome::AutoApproveOff);
         return Verdict::NeedsReview;
     }
-    let Some(raw) = auto.max_value.as_deref().map(str::trim).filter(|raw| !raw.is_empty()) else {
+    let Some(limit) = auto.max_value.as_ref() else {
         return Verdict::Approved;
     };
-    match Money::parse(raw, refundable.currency) {
-        Ok(limit) if refundable.minor > limit.minor => {
+    match limit.money(policy.currency) {
+        Ok(None) => Verdict::Approved,
+        Ok(Some(limit)) if limit.currency != refundable.currency => {
+            rules.push(RuleOutcome::AutoApproveLimitInOtherCurrency { limit, value: refundable });
+            Verdict::NeedsReview
+        }
+        Ok(Some(limit)) if refundable.minor > limit.minor => {
             rules.push(RuleOutcome::OverAutoApproveLimit { limit, value: refundable });
             Verdict::NeedsReview
         }
-        Ok(_) => Verdict::Approved,
+        Ok(Some(_)) => Verdict::Approved,
         Err(err) => {
             // A settings bug: fail closed, a person looks at it.
-            tracing::warn!(max_value = raw, error = %err, "bad auto-approval limit in settings; review instead");
+            tracing::warn!(error = %err, "bad auto-approval limit in settings; review instead");
             rules.push(RuleOutcome::AutoApproveOff);
             Verdict::NeedsReview
         }
@@ -1384,6 +1485,135 @@ mod tests {
         assert!(err.to_string().contains("damaged, changed_mind"), "{err}");
     }
 
+    // --- amounts in their currency -----------------------------------------------------
+
+    #[test]
+    fn policy_amounts_state_their_currency_or_are_in_the_policys() {
+        let eur = Currency::parse("EUR").unwrap();
+        let read = |json: &str, base: Currency| serde_json::from_str::<PolicyAmount>(json).unwrap().money(base);
+        assert_eq!(read(r#""USD 4.95""#, eur), Ok(Some(money("4.95"))));
+        assert_eq!(read(r#"" usd   4.95 ""#, eur), Ok(Some(money("4.95"))));
+        // A bare amount, as settings said before: in the policy's currency.
+        assert_eq!(read(r#""4.95""#, eur), Ok(Some(Money::parse("4.95", eur).unwrap())));
+        assert_eq!(read(r#""  ""#, eur), Ok(None));
+        assert!(matches!(read(r#""JPY 4.95""#, eur), Err(MoneyError::TooPrecise { .. })));
+        assert_eq!(read(r#""4.95 USD""#, eur), Err(MoneyError::Currency));
+        assert!(matches!(read(r#""USD lots""#, eur), Err(MoneyError::NotDecimal(_))));
+        assert!(serde_json::from_str::<PolicyAmount>(r#"{"amount": "4.95", "currency": "USD"}"#).is_err());
+        // Stored as written.
+        for json in [r#""USD 4.95""#, r#""4.95""#] {
+            let amount: PolicyAmount = serde_json::from_str(json).unwrap();
+            assert_eq!(serde_json::to_string(&amount).unwrap(), json);
+        }
+        // Policies stored without a currency read their bare amounts in USD.
+        let stored: ReturnPolicy =
+            serde_json::from_str(r#"{"reasons": [{"code": "c", "label": "C", "fee": "4.95"}]}"#).unwrap();
+        assert_eq!((stored.currency, stored.reason_fee(&stored.reasons[0])), (usd(), Some(money("4.95"))));
+    }
+
+    /// A yen order with a tee at ¥2,500 (the `order()` lines, priced in yen).
+    fn yen_order() -> Order {
+        let jpy = Currency::parse("JPY").unwrap();
+        let mut order = order_in(jpy, order().items);
+        for line in &mut order.items {
+            line.unit_price = Money::parse("2500", jpy).unwrap();
+        }
+        order
+    }
+
+    fn decide_for(policy: &ReturnPolicy, order: &Order, request: &ReturnRequest) -> Decision {
+        decide(policy, order, delivered(), &[], request, soon(), Los_Angeles).unwrap()
+    }
+
+    #[test]
+    fn a_fee_in_another_currency_than_the_orders_is_never_kept_and_sends_the_item_to_review() {
+        let jpy = Currency::parse("JPY").unwrap();
+        let yen = |amount: &str| Money::parse(amount, jpy).unwrap();
+        let order = yen_order();
+        let request = refund(vec![item("L1", 1, "changed_mind")]);
+        // "5" in a USD policy is $5.00, not ¥5; "4.95" is $4.95, not unreadable yen.
+        for (fee, stated) in [("5", money("5")), ("4.95", money("4.95")), ("USD 4.95", money("4.95"))] {
+            let decision = decide_for(&fee_policy(fee), &order, &request);
+            let tee = &decision.items[0];
+            assert_eq!(tee.verdict, Verdict::NeedsReview, "{fee}");
+            assert_eq!(tee.fee, None, "{fee}: nothing is kept from the refund");
+            assert_eq!(
+                tee.rules,
+                vec![RuleOutcome::FeeInOtherCurrency {
+                    reason: "changed_mind".into(),
+                    fee: stated,
+                    order_currency: jpy
+                }],
+                "{fee}"
+            );
+            assert_eq!((decision.verdict, decision.amount), (Verdict::NeedsReview, yen("2500")), "{fee}");
+        }
+        // A fee in the order's currency is kept, whatever the policy's currency.
+        let decision = decide_for(&fee_policy("JPY 500"), &order, &request);
+        assert_eq!(
+            decision.items[0].rules,
+            vec![RuleOutcome::FeeApplied { reason: "changed_mind".into(), fee: yen("500") }]
+        );
+        assert_eq!((decision.verdict, decision.amount), (Verdict::Approved, yen("2000")));
+        let yen_policy = ReturnPolicy { currency: jpy, ..fee_policy("500") };
+        assert_eq!(decide_for(&yen_policy, &order, &request).amount, yen("2000"));
+        // And the yen policy's fee on a dollar order is the other way round.
+        let decision = decide_soon(&yen_policy, &request);
+        assert_eq!(decision.items[0].fee, None);
+        assert_eq!(
+            decision.items[0].rules,
+            vec![RuleOutcome::FeeInOtherCurrency {
+                reason: "changed_mind".into(),
+                fee: yen("500"),
+                order_currency: usd()
+            }]
+        );
+    }
+
+    #[test]
+    fn an_auto_approval_limit_in_another_currency_than_the_orders_sends_the_return_to_review() {
+        let jpy = Currency::parse("JPY").unwrap();
+        let yen = |amount: &str| Money::parse(amount, jpy).unwrap();
+        let order = yen_order();
+        let request = refund(vec![item("L1", 1, "doesnt_fit")]); // ¥2,500
+        let with_limit = |limit: &str| ReturnPolicy {
+            auto_approve: AutoApprove { enabled: true, max_value: Some(limit.into()) },
+            ..policy()
+        };
+        // $50.00 is not ¥50 (which would refuse) nor ¥5,000 (which would approve): not comparable.
+        for (limit, stated) in [("50", money("50")), ("USD 50.00", money("50"))] {
+            let decision = decide_for(&with_limit(limit), &order, &request);
+            assert_eq!(decision.verdict, Verdict::NeedsReview, "{limit}");
+            assert_eq!(
+                decision.rules,
+                vec![RuleOutcome::AutoApproveLimitInOtherCurrency { limit: stated, value: yen("2500") }],
+                "{limit}"
+            );
+        }
+        let decision = decide_for(&with_limit("JPY 3000"), &order, &request);
+        assert_eq!((decision.verdict, decision.rules.is_empty()), (Verdict::Approved, true));
+        let decision = decide_for(&with_limit("JPY 2000"), &order, &request);
+        assert_eq!(decision.rules, vec![RuleOutcome::OverAutoApproveLimit { limit: yen("2000"), value: yen("2500") }]);
+        // The dollar order under a dollar limit, as before.
+        assert_eq!(decide_soon(&with_limit("50"), &request).verdict, Verdict::Approved);
+    }
+
+    #[test]
+    fn amounts_that_do_not_read_are_named_by_their_path() {
+        let mut policy = fee_policy("4.95");
+        policy.auto_approve.max_value = Some("USD 200".into());
+        assert_eq!(policy.check_amounts(), Ok(()));
+        for (fee, problem) in
+            [("abc", "not a decimal"), ("-2", "negative"), ("USD 4.955", "more decimals"), ("XX 1", "currency")]
+        {
+            let err = fee_policy(fee).check_amounts().unwrap_err();
+            assert_eq!(err.field, "reasons[1].fee", "{fee}");
+            assert!(err.problem.contains(problem), "{fee}: {err}");
+        }
+        policy.auto_approve.max_value = Some("USD -1".into());
+        assert_eq!(policy.check_amounts().unwrap_err().field, "auto_approve.max_value");
+    }
+
     // --- resolutions ----------------------------------------------------------------------
 
     #[test]
@@ -1479,7 +1709,7 @@ mod tests {
         ];
         for (enabled, max_value, verdict, rules) in cases {
             let mut policy = fee_policy("4.95");
-            policy.auto_approve = AutoApprove { enabled, max_value: max_value.map(str::to_owned) };
+            policy.auto_approve = AutoApprove { enabled, max_value: max_value.map(PolicyAmount::from) };
             let decision = decide_soon(&policy, &refund(items()));
             assert_eq!(decision.verdict, verdict, "{enabled} {max_value:?}");
             assert_eq!(decision.rules, rules, "{enabled} {max_value:?}");
@@ -1667,6 +1897,15 @@ mod tests {
             (RuleOutcome::OverAutoApproveLimit { limit: money("100"), value: money("120") }, vec![]),
             (RuleOutcome::AutoApproveOff, vec![]),
             (RuleOutcome::FeeApplied { reason: "changed_mind".into(), fee: money("4.95") }, vec!["$4.95"]),
+            (
+                RuleOutcome::FeeInOtherCurrency {
+                    reason: "changed_mind".into(),
+                    fee: money("4.95"),
+                    order_currency: Currency::parse("JPY").unwrap(),
+                },
+                vec!["$4.95", "JPY", "review"],
+            ),
+            (RuleOutcome::AutoApproveLimitInOtherCurrency { limit: money("50"), value: money("45") }, vec!["review"]),
         ];
         for (rule, figures) in cases {
             let text = rule.customer_text();

@@ -2,6 +2,7 @@
 
 use crate::delivery::DeliverySettings;
 use crate::ids::ShopId;
+use crate::messaging::Mailbox;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -76,10 +77,11 @@ pub struct ShopSettings {
     /// `#RRGGBB`, used in emails and pages.
     #[serde(default = "default_brand_color")]
     pub brand_color: String,
-    /// `Name <address>` or a bare address; must be an SES-verified identity.
-    pub sender: String,
+    /// `Name <address>`, `"Name, with specials" <address>` or a bare address; must be an
+    /// SES-verified identity. Parsed when the settings are read: a malformed one refuses them.
+    pub sender: Mailbox,
     #[serde(default)]
-    pub reply_to: Option<String>,
+    pub reply_to: Option<Mailbox>,
     pub support_url: String,
     #[serde(default)]
     pub support_email: Option<String>,
@@ -125,8 +127,9 @@ pub enum SettingsError {
     Json(String),
     #[error("brand_color must look like #RRGGBB")]
     BrandColor,
-    #[error("sender must be an email address")]
-    Sender,
+    /// `sender` or `reply_to` is not one mailbox.
+    #[error("{field} must be `Name <address>` or an address: {reason}")]
+    Mailbox { field: &'static str, reason: String },
     #[error("support_url must start with https:// or http://")]
     SupportUrl,
     /// An empty secret would let anyone sign.
@@ -142,6 +145,9 @@ pub enum SettingsError {
         "delivery days must be at most {MAX_DELIVERY_DAYS} (processing, transit and each method), and cutoff_hour below 24"
     )]
     DeliveryDays,
+    /// A return policy amount (fee, auto-approval limit) that does not read as money.
+    #[error(transparent)]
+    PolicyAmount(#[from] crate::returns::PolicyAmountError),
 }
 
 /// More business days than any real shipping promise.
@@ -149,7 +155,14 @@ pub const MAX_DELIVERY_DAYS: u32 = 120;
 
 impl ShopSettings {
     pub fn from_json(raw: &str) -> Result<Self, SettingsError> {
-        let settings: Self = serde_json::from_str(raw).map_err(|e| SettingsError::Json(e.to_string()))?;
+        let mut json = serde_json::Deserializer::from_str(raw);
+        let settings: Self = serde_path_to_error::deserialize(&mut json).map_err(|err| {
+            let path = err.path().to_string();
+            match ["sender", "reply_to"].into_iter().find(|field| *field == path) {
+                Some(field) => SettingsError::Mailbox { field, reason: err.into_inner().to_string() },
+                None => SettingsError::Json(err.into_inner().to_string()),
+            }
+        })?;
         settings.validate()?;
         Ok(settings)
     }
@@ -158,9 +171,6 @@ impl ShopSettings {
         let color = self.brand_color.as_bytes();
         if !(color.len() == 7 && color[0] == b'#' && color[1..].iter().all(u8::is_ascii_hexdigit)) {
             return Err(SettingsError::BrandColor);
-        }
-        if !self.sender.contains('@') {
-            return Err(SettingsError::Sender);
         }
         if !(self.support_url.starts_with("https://") || self.support_url.starts_with("http://")) {
             return Err(SettingsError::SupportUrl);
@@ -179,6 +189,7 @@ impl ShopSettings {
         if days.into_iter().chain(methods).any(|d| d > MAX_DELIVERY_DAYS) || delivery.cutoff_hour > 23 {
             return Err(SettingsError::DeliveryDays);
         }
+        self.return_policy.check_amounts()?;
         Ok(())
     }
 
@@ -234,6 +245,7 @@ mod tz_serde {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const EXAMPLE: &str = include_str!("../../events/shop.example.json");
 
@@ -300,5 +312,71 @@ mod tests {
         value["time_zone"] = "Mars/Olympus".into();
         let err = ShopSettings::from_json(&value.to_string()).unwrap_err();
         assert!(err.to_string().contains("Mars/Olympus"), "{err}");
+    }
+
+    #[test]
+    fn policy_amounts_that_do_not_read_are_refused_with_their_path() {
+        let with = |path: &[&str], amount: serde_json::Value| {
+            let mut value: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+            let mut target = &mut value["return_policy"];
+            for step in path {
+                target = match step.parse::<usize>() {
+                    Ok(i) => &mut target[i],
+                    Err(_) => &mut target[*step],
+                };
+            }
+            *target = amount;
+            ShopSettings::from_json(&value.to_string())
+        };
+        let fee = ["reasons", "4", "fee"];
+        for good in [json!("4.95"), json!("USD 4.95"), json!("EUR 4"), json!(" usd  4.95 ")] {
+            assert!(with(&fee, good.clone()).is_ok(), "{good}");
+        }
+        let cases = [
+            (&fee[..], json!("abc"), "return_policy.reasons[4].fee"),
+            (&fee[..], json!("4.955"), "return_policy.reasons[4].fee"),
+            (&fee[..], json!("-2"), "return_policy.reasons[4].fee"),
+            (&fee[..], json!("JPY 4.95"), "return_policy.reasons[4].fee"),
+            (&fee[..], json!("US 4.95"), "return_policy.reasons[4].fee"),
+            (&fee[..], json!("dollars 4.95"), "return_policy.reasons[4].fee"),
+            (&["auto_approve", "max_value"][..], json!("lots"), "return_policy.auto_approve.max_value"),
+        ];
+        for (path, bad, named) in cases {
+            let err = with(path, bad.clone()).unwrap_err();
+            assert!(matches!(err, SettingsError::PolicyAmount(_)), "{bad}: {err:?}");
+            assert!(err.to_string().starts_with(named), "{bad}: {err}");
+        }
+        let err = with(&["currency"], json!("dollars")).unwrap_err();
+        assert!(matches!(err, SettingsError::Json(_)), "{err:?}");
+    }
+
+    #[test]
+    fn sender_and_reply_to_are_parsed_into_name_and_address() {
+        let settings = ShopSettings::from_json(EXAMPLE).unwrap();
+        assert_eq!(settings.sender.name(), Some("Demo Shop"));
+        assert_eq!(settings.sender.address(), "orders@demo-shop.example");
+        assert_eq!(settings.reply_to.as_ref().map(Mailbox::address), Some("support@demo-shop.example"));
+        // Stored back in the form it was read.
+        let stored = serde_json::to_value(&settings).unwrap();
+        assert_eq!(stored["sender"], "Demo Shop <orders@demo-shop.example>");
+        assert_eq!(stored["reply_to"], "support@demo-shop.example");
+
+        let mut value: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+        value["sender"] = "\"Café Dupont, Paris\" <orders@demo-shop.example>".into();
+        let settings = ShopSettings::from_json(&value.to_string()).unwrap();
+        assert_eq!(settings.sender.name(), Some("Café Dupont, Paris"));
+
+        for (field, bad) in [
+            ("sender", "<Demo Shop <orders@demo-shop.example>>"),
+            ("sender", "Demo Shop"),
+            ("reply_to", "Support\r\nBcc: all@elsewhere.example <support@demo-shop.example>"),
+        ] {
+            let mut value: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+            value[field] = bad.into();
+            match ShopSettings::from_json(&value.to_string()) {
+                Err(SettingsError::Mailbox { field: named, .. }) => assert_eq!(named, field, "{bad:?}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
     }
 }

@@ -1188,11 +1188,8 @@ impl<'a> PortalView<'a> {
             .filter(|reason| !reason.code.trim().is_empty())
             .map(|reason| {
                 let label = non_empty(Some(&reason.label)).map_or_else(|| humanize(&reason.code), str::to_owned);
-                let fee = reason
-                    .fee
-                    .as_deref()
-                    .and_then(|fee| Money::parse(fee.trim(), order.currency).ok())
-                    .filter(|fee| fee.minor > 0);
+                // In its own currency: one in another than the order's goes to review, unconverted.
+                let fee = policy.reason_fee(reason);
                 ReasonOptionView {
                     code: reason.code.trim().to_owned(),
                     label: match fee {
@@ -1650,6 +1647,8 @@ fn rule_effect(rule: &RuleOutcome) -> RuleEffect {
         RuleOutcome::PhotoRequired { .. }
         | RuleOutcome::ResolutionNotOffered { .. }
         | RuleOutcome::OverAutoApproveLimit { .. }
+        | RuleOutcome::AutoApproveLimitInOtherCurrency { .. }
+        | RuleOutcome::FeeInOtherCurrency { .. }
         | RuleOutcome::AutoApproveOff => RuleEffect::AsksForReview,
         RuleOutcome::FeeApplied { .. } => RuleEffect::Informs,
     }

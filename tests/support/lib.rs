@@ -278,18 +278,14 @@ impl TestEnv {
     }
 
     pub async fn emails_to(&self, address: &str) -> Vec<SentEmail> {
-        sent_emails().await.into_iter().filter(|m| m.to.iter().any(|t| t == address)).collect()
+        // Only the MIME that mentions the address is parsed: moto keeps every test's emails.
+        let raw = raw_emails().await.into_iter().filter(|email| email.raw.contains(address));
+        raw.map(|email| read_email(&email.raw)).filter(|m| m.to.iter().any(|t| t == address)).collect()
     }
 
-    /// Raw MIME messages (those with extra headers, e.g. review requests) sent to `address`.
+    /// The raw MIME of every email sent to `address` (every email goes out as raw MIME).
     pub async fn raw_emails_to(&self, address: &str) -> Vec<String> {
-        let state = moto_state().await;
-        let messages = state["ses"]["RawMessage"].as_array().cloned().unwrap_or_default();
-        messages
-            .iter()
-            .filter_map(|m| m["raw_data"].as_str().map(str::to_owned))
-            .filter(|raw| raw.contains(address))
-            .collect()
+        raw_emails().await.into_iter().map(|email| email.raw).filter(|raw| raw.contains(address)).collect()
     }
 
     /// The review request function over this test's table, sending through `email` at `clock`'s time.
@@ -414,7 +410,7 @@ async fn register_sender(sdk: &aws_config::SdkConfig) {
 pub struct SentEmail {
     pub to: Vec<String>,
     pub subject: String,
-    /// The HTML part (moto keeps only that one of a Simple message).
+    /// The HTML part, decoded.
     pub body: String,
 }
 
@@ -422,20 +418,47 @@ async fn moto_state() -> Value {
     reqwest::get(format!("{}/moto-api/data.json", moto_url())).await.unwrap().json().await.unwrap()
 }
 
-pub async fn sent_emails() -> Vec<SentEmail> {
+/// An email as moto accepted it.
+#[derive(Debug, Clone)]
+pub struct RawEmail {
+    /// SES's message id, the one the message log records.
+    pub id: String,
+    /// The `FromEmailAddress` parameter.
+    pub source: String,
+    /// The MIME as sent.
+    pub raw: String,
+}
+
+/// Every email moto accepted.
+pub async fn raw_emails() -> Vec<RawEmail> {
     let state = moto_state().await;
-    let messages = state["ses"]["Message"].as_array().cloned().unwrap_or_default();
+    let messages = state["ses"]["RawMessage"].as_array().cloned().unwrap_or_default();
     messages
         .iter()
-        .map(|m| SentEmail {
-            to: m["destinations"]["ToAddresses"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-                .unwrap_or_default(),
-            subject: m["subject"].as_str().unwrap_or_default().to_owned(),
-            body: m["body"].as_str().unwrap_or_default().to_owned(),
+        .filter_map(|m| {
+            let text = |field: &str| m[field].as_str().unwrap_or_default().to_owned();
+            m["raw_data"].as_str().map(|raw| RawEmail { id: text("id"), source: text("source"), raw: raw.to_owned() })
         })
         .collect()
+}
+
+/// Every email sent, read from its MIME: recipients (To), subject and HTML part.
+pub async fn sent_emails() -> Vec<SentEmail> {
+    raw_emails().await.iter().map(|email| read_email(&email.raw)).collect()
+}
+
+fn read_email(raw: &str) -> SentEmail {
+    let message = mail_parser::MessageParser::default().parse(raw.as_bytes()).expect("raw MIME");
+    SentEmail {
+        to: message
+            .to()
+            .into_iter()
+            .flat_map(|to| to.iter())
+            .filter_map(|to| to.address().map(str::to_owned))
+            .collect(),
+        subject: message.subject().unwrap_or_default().to_owned(),
+        body: message.body_html(0).map(|html| html.into_owned()).unwrap_or_default(),
+    }
 }
 
 pub async fn sent_sms() -> Vec<(String, String)> {

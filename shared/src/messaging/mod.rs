@@ -1,23 +1,30 @@
 //! The messaging ports: email and SMS senders, with SES v2 and SNS adapters and recording fakes.
 
+pub mod mailbox;
 pub mod memory;
 #[cfg(feature = "ses")]
 pub mod ses;
 #[cfg(feature = "sns")]
 pub mod sns;
 
+use chrono::{DateTime, Utc};
 use std::future::Future;
+
+pub use mailbox::{Mailbox, MailboxError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundEmail<'a> {
-    pub from: &'a str,
-    pub reply_to: Option<&'a str>,
+    pub from: &'a Mailbox,
+    pub reply_to: Option<&'a Mailbox>,
     pub to: &'a str,
     pub subject: &'a str,
     pub html: &'a str,
     pub text: &'a str,
     pub configuration_set: Option<&'a str>,
-    /// Extra headers, e.g. `List-Unsubscribe`; a message with any goes out as raw MIME.
+    /// When the message was written (the sender's clock): its `Date` header, until SES stamps
+    /// its own.
+    pub date: DateTime<Utc>,
+    /// Extra headers, e.g. `List-Unsubscribe`.
     pub headers: &'a [(&'static str, String)],
 }
 
