@@ -29,7 +29,7 @@ mkdir -p target
 status=0
 rm -f target/chaos-summary.txt target/chaos-output.txt
 cargo test --workspace --quiet --no-run 2>&1 | tee target/build-output.txt
-chaos_binary=$(cargo test -p ppx-e2e --test chaos --no-run 2>&1 | sed -n 's/.*Executable tests\/chaos.rs (\(.*\))/\1/p')
+chaos_binary=$(cargo test -p ppx-e2e --test chaos --no-run 2>&1 | sed -n 's/.*Executable .*chaos\.rs (\(.*\))/\1/p')
 [ -x "$chaos_binary" ] || { echo "test: cannot find the chaos replay's test binary" >&2; exit 1; }
 PPX_MOTO_PORT="$CHAOS_MOTO_PORT" scripts/local-aws.sh start >/dev/null
 (PPX_MOTO_URL="http://127.0.0.1:$CHAOS_MOTO_PORT" "$chaos_binary" >target/chaos-output.txt 2>&1) &
