@@ -26,6 +26,19 @@ const NEWEST_SCANS = ['Customer not available', 'Out for delivery', 'Arrived at 
 let browser;
 let links; // { track, returns }: set by the first test, used by the others
 
+// Reads moto's raw messages (JSON on stdin) and prints each one's To, Subject and HTML part.
+const DECODE_MIME = `
+import email, json, sys
+from email import policy
+out = []
+for m in json.load(sys.stdin):
+    message = email.message_from_string(m.get("raw_data", ""), policy=policy.default)
+    html = message.get_body(preferencelist=("html",))
+    out.append({"to": str(message["To"] or ""), "subject": str(message["Subject"] or ""),
+                "body": html.get_content() if html else ""})
+print(json.dumps(out))
+`;
+
 const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const screenshot = (page, name) => page.screenshot({ path: join(SCREENSHOT_DIR, name), fullPage: true });
 const needLinks = () => assert.ok(links, 'no links from the confirmation email: see the first test');
@@ -83,10 +96,15 @@ test('the confirmation email links to the tracking page and the returns portal',
   const state = await response.json();
   const trackRe = new RegExp(`${escapeRegExp(BASE_URL)}/track/([A-Za-z0-9_-]+)`);
   const returnsRe = new RegExp(`/returns/([A-Za-z0-9_-]+)`);
-  // Earlier runs and the cargo tests may have written to the same moto: only this server's links.
-  const emails = (state.ses?.Message ?? []).filter(
-    (m) => (m.destinations?.ToAddresses ?? []).includes(CUSTOMER) && trackRe.test(m.body ?? ''),
+  // Every email is raw MIME: Python's email package (local AWS's virtualenv) decodes its parts.
+  const decoded = JSON.parse(
+    execFileSync(join(REPO, '.venv/bin/python'), ['-c', DECODE_MIME], {
+      input: JSON.stringify(state.ses?.RawMessage ?? []),
+      maxBuffer: 256 * 1024 * 1024,
+    }).toString(),
   );
+  // Earlier runs and the cargo tests may have written to the same moto: only this server's links.
+  const emails = decoded.filter((m) => (m.to ?? '').includes(CUSTOMER) && trackRe.test(m.body ?? ''));
   assert.ok(emails.length > 0, `no email to ${CUSTOMER} with a link to ${BASE_URL}/track/`);
   const confirmations = emails.filter((m) => /confirm/i.test(m.subject ?? ''));
   const email = (confirmations.length ? confirmations : emails).at(-1);
