@@ -119,7 +119,7 @@ echo "demo: what the customer received (read back from local SES and SNS)"
 import email, json, sys, urllib.request
 from email import policy
 state = json.load(urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json"))
-# Every email is raw MIME (shared/src/messaging/ses.rs).
+# Every email is raw MIME (shared/src/adapters/ses.rs).
 for m in state.get("ses", {}).get("RawMessage", []):
     message = email.message_from_string(m["raw_data"], policy=policy.default)
     print("=" * 78)

@@ -2,7 +2,7 @@
 //! callbacks, all through `ppx serve`'s router against moto.
 
 use ppx_e2e::{Reply, TestEnv, fixture_bytes, read_event};
-use ppx_shared::tracking::TrackingStatus;
+use ppx_shared::domain::tracking::TrackingStatus;
 use serde_json::{Value, json};
 
 const ORDER_ID: &str = "5550001001";
@@ -154,20 +154,22 @@ async fn a_carrier_event_racing_its_fulfillment_is_applied_once_either_way() {
 /// callback's state written before its shipment.
 #[tokio::test]
 async fn a_kept_update_and_its_shipments_index_exclude_each_other() {
-    use ppx_shared::store::{ChangeOutcome, Claim, StateChange, Store, TrackingChange, Unannounced, Upsert};
+    use ppx_shared::ports::store::{ChangeOutcome, Claim, StateChange, Store, TrackingChange, Unannounced, Upsert};
     let env = TestEnv::start().await;
     let shop = env.settings.shop.clone();
     let update = |number: &str| {
         let mut body: Value = serde_json::from_slice(&checkpoint(&env, "in_transit", 5, "Departed")).unwrap();
         body["tracking_number"] = json!(number);
-        ppx_shared::carriers::generic_tracking::parse(&bytes(&body)).unwrap().unwrap()
+        ppx_shared::inbound::carriers::generic_tracking::parse(&bytes(&body)).unwrap().unwrap()
     };
     let shipment = |number: &str| {
         let body = bytes(&read_event("shopify-fulfillments-create.json"));
-        let event = ppx_shared::providers::shopify::parse(&shop, "fulfillments/create", &body).unwrap();
-        let ppx_shared::providers::PlatformEvent::Fulfillment { mut shipment } = event else { panic!("{event:?}") };
+        let event = ppx_shared::inbound::platforms::shopify::parse(&shop, "fulfillments/create", &body).unwrap();
+        let ppx_shared::inbound::platforms::PlatformEvent::Fulfillment { mut shipment } = event else {
+            panic!("{event:?}")
+        };
         shipment.id = format!("{number}-shipment");
-        shipment.tracking_number = Some(ppx_shared::ids::TrackingNumber::parse(number).unwrap());
+        shipment.tracking_number = Some(ppx_shared::domain::ids::TrackingNumber::parse(number).unwrap());
         shipment
     };
     let claim = Claim { token: "t".into(), at: env.clock_now(), lease_until: env.clock_now() };
@@ -201,7 +203,7 @@ async fn a_kept_update_and_its_shipments_index_exclude_each_other() {
 
     // A callback that found the number but not yet its shipment stores its state unannounced,
     // only while the shipment is still missing: else it must read again and announce.
-    let state = ppx_shared::tracking::ShipmentTracking::default().merge(&late);
+    let state = ppx_shared::domain::tracking::ShipmentTracking::default().merge(&late);
     let unannounced = |shipment_id| TrackingChange {
         order: &second.order_id,
         shipment_id,
@@ -252,20 +254,22 @@ async fn forged_malformed_and_envelope_only_callbacks_write_nothing() {
 
 #[tokio::test]
 async fn shippo_token_and_aftership_signatures_authenticate() {
-    let env = TestEnv::start_with(|s| s.shippo_auth = ppx_shared::settings::ShippoAuth::Token).await;
+    let env = TestEnv::start_with(|s| s.shippo_auth = ppx_shared::domain::settings::ShippoAuth::Token).await;
     let shippo = bytes(&read_event("shippo-track-updated.json"));
     let path = format!("/webhooks/shippo/{}?token=", env.shop());
     let json_type = [("content-type", "application/json".to_owned())];
     let wrong = env.post(&format!("{path}wrong"), &json_type, shippo.clone()).await;
     assert_eq!(wrong.status, 401, "{}", wrong.body);
     assert!(env.items_written().await.is_empty());
-    let secret = env.secret(ppx_shared::settings::WebhookSource::Shippo).to_owned();
+    let secret = env.secret(ppx_shared::domain::settings::WebhookSource::Shippo).to_owned();
     let right = env.post(&format!("{path}{secret}"), &json_type, shippo).await;
     assert_eq!((right.status, right.body["status"].as_str()), (202, Some("stored")), "{}", right.body);
 
     let aftership = bytes(&read_event("aftership-tracking-update.json"));
-    let signature =
-        ppx_shared::signature::sign_base64_hmac(env.secret(ppx_shared::settings::WebhookSource::Aftership), &aftership);
+    let signature = ppx_shared::http::signature::sign_base64_hmac(
+        env.secret(ppx_shared::domain::settings::WebhookSource::Aftership),
+        &aftership,
+    );
     let headers = vec![("content-type", "application/json".to_owned()), ("aftership-hmac-sha256", signature)];
     let reply = env.post(&format!("/webhooks/aftership/{}", env.shop()), &headers, aftership).await;
     assert_eq!((reply.status, reply.body["status"].as_str()), (202, Some("stored")), "{}", reply.body);
@@ -320,12 +324,12 @@ async fn a_later_estimate_than_promised_sends_one_delay_and_another_only_when_it
     let mut announced: Vec<_> = view
         .messages
         .iter()
-        .filter(|m| m.kind == ppx_shared::messages::MessageKind::Delayed)
+        .filter(|m| m.kind == ppx_shared::domain::messages::MessageKind::Delayed)
         .map(|m| (m.scope.as_str(), m.channel, m.estimated_delivery))
         .collect();
     announced.sort();
     let shipment = view.shipments[0].id.as_str();
-    use ppx_shared::messages::Channel::{Email, Sms};
+    use ppx_shared::domain::messages::Channel::{Email, Sms};
     assert_eq!(
         announced,
         [
@@ -418,7 +422,7 @@ async fn a_shippo_url_token_alone_is_refused_when_the_shop_signs_with_hmac() {
     // HMAC is the default: the shop turned Shippo's signing on.
     let env = TestEnv::start().await;
     let shippo = bytes(&read_event("shippo-track-updated.json"));
-    let secret = env.secret(ppx_shared::settings::WebhookSource::Shippo).to_owned();
+    let secret = env.secret(ppx_shared::domain::settings::WebhookSource::Shippo).to_owned();
     let json_type = vec![("content-type", "application/json".to_owned())];
     let token_only =
         env.post(&format!("/webhooks/shippo/{}?token={secret}", env.shop()), &json_type, shippo.clone()).await;
@@ -431,7 +435,7 @@ async fn a_shippo_url_token_alone_is_refused_when_the_shop_signs_with_hmac() {
     assert!(env.items_written().await.is_empty());
     let now = env.clock_now().timestamp();
     let mut signed = json_type.clone();
-    signed.push(("shippo-auth-signature", ppx_shared::signature::sign_timestamped(&secret, &shippo, now)));
+    signed.push(("shippo-auth-signature", ppx_shared::http::signature::sign_timestamped(&secret, &shippo, now)));
     let reply = env.post(&format!("/webhooks/shippo/{}", env.shop()), &signed, shippo).await;
     assert_eq!((reply.status, reply.body["status"].as_str()), (202, Some("stored")), "{}", reply.body);
 }

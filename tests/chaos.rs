@@ -17,10 +17,10 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures::StreamExt;
 use ppx_e2e::faults::{FaultInjector, FaultKind, serve_rejections};
 use ppx_e2e::{TestEnv, fixture_bytes, read_event};
-use ppx_shared::aws::SharedInterceptor;
-use ppx_shared::clock::ManualClock;
-use ppx_shared::messages::MessageKind;
-use ppx_shared::tracking::TrackingStatus;
+use ppx_shared::adapters::aws::SharedInterceptor;
+use ppx_shared::domain::messages::MessageKind;
+use ppx_shared::domain::tracking::TrackingStatus;
+use ppx_shared::ports::clock::ManualClock;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -627,7 +627,7 @@ fn kinds_in(messages: &[(String, String)], recipient: &str) -> BTreeMap<MessageK
 }
 
 /// Every message says only its kind, so what moto sent can be told apart exactly.
-fn chaos_templates(settings: &mut ppx_shared::settings::ShopSettings) {
+fn chaos_templates(settings: &mut ppx_shared::domain::settings::ShopSettings) {
     for kind in MessageKind::ALL {
         settings.templates.insert(format!("{}.subject.txt", kind.as_str()), format!("CHAOS {}", kind.as_str()));
         if kind.goes_by_sms() {
@@ -726,7 +726,7 @@ async fn replay(name: &str, faults: Option<FaultInjector>, seed: u64, orders: us
             violations.push(format!("order {} ({:?}, {:?}) was not stored", j.order_id, j.source, j.variant));
             continue;
         };
-        let cancelled = order.status == ppx_shared::order::OrderStatus::Cancelled;
+        let cancelled = order.status == ppx_shared::domain::order::OrderStatus::Cancelled;
         if cancelled != (j.variant == Variant::Cancelled) {
             violations.push(format!("order {}: cancelled = {cancelled}", j.order_id));
         }
@@ -749,9 +749,9 @@ async fn replay(name: &str, faults: Option<FaultInjector>, seed: u64, orders: us
         let accepted: u32 = view
             .returns
             .iter()
-            .filter(|r| r.state != ppx_shared::returns::ReturnState::Rejected)
+            .filter(|r| r.state != ppx_shared::domain::returns::ReturnState::Rejected)
             .flat_map(|r| &r.decision.items)
-            .filter(|i| i.line_item == returned_line(j) && i.verdict != ppx_shared::returns::Verdict::Rejected)
+            .filter(|i| i.line_item == returned_line(j) && i.verdict != ppx_shared::domain::returns::Verdict::Rejected)
             .map(|i| i.quantity)
             .sum();
         if accepted != if j.returns { RETURNABLE_UNITS } else { 0 } {

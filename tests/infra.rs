@@ -1,5 +1,5 @@
 //! Checks on `infra/template.yaml` that need no AWS: the DynamoDB table is the one of
-//! `ppx_shared::table::table_def()` (defined once, so the template cannot drift), every
+//! `ppx_shared::adapters::dynamo::table::table_def()` (defined once, so the template cannot drift), every
 //! function runs on provided.al2023/arm64, the order webhooks are the expected routes,
 //! and the IAM statements stay least-privilege. The template is read in its long form
 //! (`ppx_e2e::template`), as CloudFormation sees it. That the statements are enough for what
@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use ppx_e2e::template::{
     actions, function_allow_statements, is_allow, one_or_many, resource, resources, template, template_path,
 };
-use ppx_shared::table::{KeyDef, table_def};
+use ppx_shared::adapters::dynamo::table::{KeyDef, table_def};
 use serde_json::{Value as Json, json};
 
 /// What each function is allowed, and why: its routes come from its handler crate, so the code
@@ -122,7 +122,7 @@ fn key_schema(keys: &KeyDef) -> Json {
 }
 
 // ---------------------------------------------------------------------------------------
-// (a) The table is the one of shared/src/table.rs.
+// (a) The table is the one of shared/src/adapters/dynamo/table.rs.
 
 #[test]
 fn table_key_schema_matches_shared_definition() {

@@ -19,14 +19,14 @@
 //! Rust crates that validate strictly (email_address, which the settings use) check one
 //! addr-spec, not a header, an encoded word or a MIME tree.
 //!
-//! Every email goes out as raw MIME built by us (shared/src/messaging/ses.rs), so there is no
+//! Every email goes out as raw MIME built by us (shared/src/adapters/ses.rs), so there is no
 //! message here whose headers SES writes: an email found only among moto's Simple messages is a
 //! failure.
 
 use chrono::Duration;
 use ppx_e2e::{RawEmail, TestEnv, raw_emails, read_event, repo_path};
-use ppx_shared::clock::ManualClock;
-use ppx_shared::messages::{Channel, DeliveryState, MessageKind, MessageRecord};
+use ppx_shared::domain::messages::{Channel, DeliveryState, MessageKind, MessageRecord};
+use ppx_shared::ports::clock::ManualClock;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -43,7 +43,7 @@ fn bytes(value: &Value) -> Vec<u8> {
 }
 
 /// The shop's settings as its operator would write them, through their JSON form.
-fn cafe_dupont(settings: &mut ppx_shared::settings::ShopSettings) {
+fn cafe_dupont(settings: &mut ppx_shared::domain::settings::ShopSettings) {
     let mut json = serde_json::to_value(&*settings).unwrap();
     json["display_name"] = json!(SHOP_NAME);
     json["sender"] = json!(format!("\"{}\" <{}>", SENDER.0, SENDER.1));

@@ -1,7 +1,7 @@
 //! order-placed end to end: HTTP through `ppx serve`'s router, real SDK clients, moto server.
 
 use ppx_e2e::{TestEnv, fixture_bytes, read_event};
-use ppx_shared::messages::{Channel, DeliveryState, MessageKind};
+use ppx_shared::domain::messages::{Channel, DeliveryState, MessageKind};
 use serde_json::{Value, json};
 
 const ORDER_ID: &str = "5550001001";
@@ -98,13 +98,13 @@ async fn a_known_order_update_changes_it_and_sends_nothing() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["messages_sent"], 0);
     let stored = env.order_view(ORDER_ID).await.order.unwrap();
-    assert_eq!(stored.payment, ppx_shared::order::PaymentStatus::PartiallyRefunded);
+    assert_eq!(stored.payment, ppx_shared::domain::order::PaymentStatus::PartiallyRefunded);
     // An older update arriving late never rolls the order back.
     order["updated_at"] = json!("2026-11-23T10:30:00-05:00");
     order["financial_status"] = json!("paid");
     assert_eq!(env.post_shopify("orders/updated", &bytes(&order), "wh-old").await.status, 200);
     let stored = env.order_view(ORDER_ID).await.order.unwrap();
-    assert_eq!(stored.payment, ppx_shared::order::PaymentStatus::PartiallyRefunded);
+    assert_eq!(stored.payment, ppx_shared::domain::order::PaymentStatus::PartiallyRefunded);
     assert_eq!(env.emails_to(&email).await.len(), 1);
 }
 
@@ -165,7 +165,7 @@ async fn the_real_shopify_fixture_is_stored_and_its_cancelled_order_gets_no_conf
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["messages_sent"], 0);
     let stored = env.order_view("820982911946154508").await.order.unwrap();
-    assert_eq!(stored.status, ppx_shared::order::OrderStatus::Cancelled);
+    assert_eq!(stored.status, ppx_shared::domain::order::OrderStatus::Cancelled);
     assert_eq!(stored.totals.total.minor, 40495);
 }
 
@@ -178,7 +178,7 @@ async fn forged_malformed_and_unknown_requests_are_refused_and_write_nothing() {
 
     // Wrong signature.
     let mut headers = env.shopify_headers("orders/create", &body, "wh-x");
-    headers[2].1 = ppx_shared::signature::sign_base64_hmac("not the secret", &body);
+    headers[2].1 = ppx_shared::http::signature::sign_base64_hmac("not the secret", &body);
     let reply = env.post(&path, &headers, body.clone()).await;
     assert_eq!((reply.status, reply.body["error"].as_str()), (401, Some("invalid_signature")));
     // Signature of another body.
@@ -268,8 +268,8 @@ async fn generic_format_happy_path_and_stale_signature() {
         ("content-type", "application/json".to_owned()),
         (
             "ppx-signature",
-            ppx_shared::signature::sign_timestamped(
-                env.secret(ppx_shared::settings::WebhookSource::Orders),
+            ppx_shared::http::signature::sign_timestamped(
+                env.secret(ppx_shared::domain::settings::WebhookSource::Orders),
                 &body,
                 old,
             ),

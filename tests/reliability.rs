@@ -2,8 +2,8 @@
 //! at once per state-changing route kind, and JSON logs that carry ids but no personal data.
 
 use ppx_e2e::{Reply, TestEnv, fixture_bytes, read_event};
-use ppx_shared::settings::WebhookSource;
-use ppx_shared::signature::{sign_base64_hmac, sign_timestamped};
+use ppx_shared::domain::settings::WebhookSource;
+use ppx_shared::http::signature::{sign_base64_hmac, sign_timestamped};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
@@ -34,7 +34,7 @@ impl Write for LogWriter {
     }
 }
 
-/// The same formatter as `ppx_shared::telemetry::init_json_logs` (JSON, current span, INFO),
+/// The same formatter as `ppx_shared::http::telemetry::init_json_logs` (JSON, current span, INFO),
 /// writing to [`LOGS`]. Every test calls it, so whichever runs first installs it.
 fn capture_logs() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
@@ -188,7 +188,7 @@ impl Route {
             Self::Orders | Self::Tracking | Self::Returns => {
                 vec![("ppx-signature", sign_timestamped(secret, body, at))]
             }
-            Self::Easypost => vec![("x-hmac-signature", ppx_shared::carriers::easypost::sign(secret, body))],
+            Self::Easypost => vec![("x-hmac-signature", ppx_shared::inbound::carriers::easypost::sign(secret, body))],
             Self::Shippo => vec![("shippo-auth-signature", sign_timestamped(secret, body, at))],
             Self::Aftership => vec![("aftership-hmac-sha256", sign_base64_hmac(secret, body))],
         }
@@ -277,7 +277,7 @@ impl Builder<'_> {
         let mut huge = valid.clone();
         huge.truncate(huge.len() - 1);
         huge.extend_from_slice(b",\"padding\":\"");
-        huge.resize(ppx_shared::edge::MAX_BODY_BYTES + 10, b'x');
+        huge.resize(ppx_shared::http::edge::MAX_BODY_BYTES + 10, b'x');
         huge.extend_from_slice(b"\"}");
         self.signed(route, "over 1 MiB", huge, (413, "payload_too_large", None));
         let depth = 10_000;
@@ -396,7 +396,7 @@ impl Builder<'_> {
         let shippo = bytes(&Route::Shippo.valid_body());
         let path = |query: &str| format!("{}{query}", Route::Shippo.path(env.shop()));
         let json_only = vec![("content-type", "application/json".to_owned())];
-        let right = format!("?token={}", env.secret(ppx_shared::settings::WebhookSource::Shippo));
+        let right = format!("?token={}", env.secret(ppx_shared::domain::settings::WebhookSource::Shippo));
         for (name, query, expect) in [
             ("wrong ?token=", "?token=wrong", (401, "missing_signature", None)),
             ("empty ?token=", "?token=", (401, "missing_signature", None)),
@@ -577,7 +577,10 @@ async fn fifty_identical_delivered_trackers_send_one_delivered_message() {
     let tracker = bytes(&tracker);
     let headers = vec![
         ("content-type", "application/json".to_owned()),
-        ("x-hmac-signature", ppx_shared::carriers::easypost::sign(env.secret(WebhookSource::Easypost), &tracker)),
+        (
+            "x-hmac-signature",
+            ppx_shared::inbound::carriers::easypost::sign(env.secret(WebhookSource::Easypost), &tracker),
+        ),
     ];
     let path = format!("/webhooks/easypost/{}", env.shop());
     let finals = burst(|| post_raw(&env, &path, &headers, &tracker)).await;

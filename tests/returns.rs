@@ -3,7 +3,7 @@
 //! operators deciding through the same code as `ppx return`, against moto.
 
 use ppx_e2e::{Reply, TestEnv, read_event};
-use ppx_shared::returns::ReturnState;
+use ppx_shared::domain::returns::ReturnState;
 use serde_json::{Value, json};
 
 const ORDER_ID: &str = "5550001001";
@@ -59,7 +59,7 @@ async fn a_customer_return_is_decided_told_once_and_published_to_the_shop() {
     let arn = env.create_topic().await;
     // No request has loaded the settings yet, so the functions will see the topic.
     env.settings.return_events_topic_arn = Some(arn.clone());
-    ppx_shared::store::Store::put_settings(&env.store, &env.settings).await.unwrap();
+    ppx_shared::ports::store::Store::put_settings(&env.store, &env.settings).await.unwrap();
     let email = delivered_order(&env).await;
 
     // The returns link of the confirmation email is the customer's token.
@@ -134,8 +134,11 @@ async fn wrong_token_bad_input_and_unknown_orders_are_refused_and_write_nothing(
         request(json!([{ "line_item": SHIRT, "quantity": 1, "reason": "doesnt_fit" }]), json!({ "type": "refund" }));
     // No order yet at all: with a valid shop signature, 404.
     let now = env.clock_now().timestamp();
-    let signature =
-        ppx_shared::signature::sign_timestamped(env.secret(ppx_shared::settings::WebhookSource::Orders), &body, now);
+    let signature = ppx_shared::http::signature::sign_timestamped(
+        env.secret(ppx_shared::domain::settings::WebhookSource::Orders),
+        &body,
+        now,
+    );
     let signed = vec![("content-type", "application/json".to_owned()), ("ppx-signature", signature)];
     let reply = env.post(&format!("/returns/{}", env.shop()), &signed, body.clone()).await;
     assert_eq!(reply.status, 404, "{}", reply.body);
@@ -236,7 +239,7 @@ async fn an_order_with_a_return_gets_no_review_request() {
         request(json!([{ "line_item": TOTE, "quantity": 1, "reason": "doesnt_fit" }]), json!({ "type": "refund" }));
     assert_eq!(submit_as_customer(&env, &token, &body, "k").await.status, 201);
     // ...so at delivered + 5 days there is no review request.
-    let clock = ppx_shared::clock::ManualClock::at(env.clock_now() + chrono::Duration::days(2));
+    let clock = ppx_shared::ports::clock::ManualClock::at(env.clock_now() + chrono::Duration::days(2));
     let report = env.review_app(env.ses(), clock).run(None).await.unwrap();
     assert_eq!((report.sent, report.skipped.get("return_requested").copied()), (0, Some(1)), "{report:?}");
     assert!(env.raw_emails_to(&email).await.iter().all(|raw| !raw.contains("List-Unsubscribe")));
@@ -250,7 +253,7 @@ async fn reserved(env: &TestEnv, line: &str) -> u32 {
         .iter()
         .filter(|r| r.state != ReturnState::Rejected)
         .flat_map(|r| &r.decision.items)
-        .filter(|item| item.line_item == line && item.verdict != ppx_shared::returns::Verdict::Rejected)
+        .filter(|item| item.line_item == line && item.verdict != ppx_shared::domain::returns::Verdict::Rejected)
         .map(|item| item.quantity)
         .sum()
 }
@@ -302,9 +305,11 @@ async fn return_events_for_a_topic_of_another_account_are_recorded_as_failed_nev
     assert_eq!(reply.status, 201, "{}", reply.body);
     assert_eq!(return_emails(&env.emails_to(&email).await).len(), 1);
     let records = env.order_view(ORDER_ID).await.messages;
-    let event =
-        records.iter().find(|m| m.channel == ppx_shared::messages::Channel::ShopEvent).expect("an event record");
-    assert_eq!(event.state, ppx_shared::messages::DeliveryState::Failed, "{event:?}");
+    let event = records
+        .iter()
+        .find(|m| m.channel == ppx_shared::domain::messages::Channel::ShopEvent)
+        .expect("an event record");
+    assert_eq!(event.state, ppx_shared::domain::messages::DeliveryState::Failed, "{event:?}");
     assert!(event.failure.as_deref().unwrap_or_default().contains("not in this stack's account"), "{event:?}");
     assert!(env.topic_messages(&foreign).await.is_empty());
 }

@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use ppx_e2e::{PUBLIC_URL, TestEnv, read_event};
-use ppx_shared::clock::{Clock, ManualClock};
-use ppx_shared::messaging::{EmailSender, OutboundEmail, SendError};
-use ppx_shared::store::Store;
+use ppx_shared::ports::clock::{Clock, ManualClock};
+use ppx_shared::ports::messaging::{EmailSender, OutboundEmail, SendError};
+use ppx_shared::ports::store::Store;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -160,16 +160,16 @@ async fn a_failed_send_and_a_run_killed_after_its_claim_are_retried_once() {
 
     // A run died after claiming order 7302's email and before sending it.
     let shop = env.settings.shop.clone();
-    let order = ppx_shared::ids::OrderId::parse("7302").unwrap();
-    let key = ppx_shared::messages::MessageKey::new(
-        ppx_shared::messages::MessageKind::ReviewRequest,
+    let order = ppx_shared::domain::ids::OrderId::parse("7302").unwrap();
+    let key = ppx_shared::domain::messages::MessageKey::new(
+        ppx_shared::domain::messages::MessageKind::ReviewRequest,
         "",
-        ppx_shared::messages::Channel::Email,
+        ppx_shared::domain::messages::Channel::Email,
     );
-    let claim = ppx_shared::store::Claim {
+    let claim = ppx_shared::ports::store::Claim {
         token: "dead-run".into(),
         at: due_at,
-        lease_until: due_at + Duration::seconds(ppx_shared::notify::CLAIM_LEASE_SECS),
+        lease_until: due_at + Duration::seconds(ppx_shared::app::outbox::CLAIM_LEASE_SECS),
     };
     env.store.claim_messages(&shop, &order, std::slice::from_ref(&key), &claim, None).await.unwrap();
 
@@ -296,8 +296,8 @@ async fn kpi_reports_nps_answers_and_outcomes_from_the_table() {
     let now = env.clock_now();
     // The fourth was recorded without confirmation (by a score link's GET, before that rule).
     for (id, score, confirmed) in [("7601", 10, true), ("7602", 9, true), ("7603", 3, true), ("7604", 0, false)] {
-        let answer = ppx_shared::store::SurveyAnswer {
-            order_id: ppx_shared::ids::OrderId::parse(id).unwrap(),
+        let answer = ppx_shared::ports::store::SurveyAnswer {
+            order_id: ppx_shared::domain::ids::OrderId::parse(id).unwrap(),
             score,
             comment: None,
             answered_at: now,
@@ -337,7 +337,7 @@ impl<E: EmailSender> EmailSender for FailsSome<E> {
 /// table: the webhooks' part is tested elsewhere).
 async fn stored_delivered_order(
     env: &TestEnv,
-    shop: &ppx_shared::ids::ShopId,
+    shop: &ppx_shared::domain::ids::ShopId,
     id: u64,
     email: &str,
     due_at: DateTime<Utc>,
@@ -346,13 +346,14 @@ async fn stored_delivered_order(
     body["id"] = json!(id);
     body["email"] = json!(email);
     body["customer"]["email"] = json!(email);
-    let ppx_shared::providers::PlatformEvent::Order { order, .. } =
-        ppx_shared::providers::shopify::parse(shop, "orders/create", &bytes(&body)).unwrap()
+    let ppx_shared::inbound::platforms::PlatformEvent::Order { order, .. } =
+        ppx_shared::inbound::platforms::shopify::parse(shop, "orders/create", &bytes(&body)).unwrap()
     else {
         panic!("an order")
     };
     env.store.upsert_order(&order).await.unwrap();
-    let record = ppx_shared::store::DeliveryRecord { delivered_at: due_at - Duration::days(5), review_due_at: due_at };
+    let record =
+        ppx_shared::ports::store::DeliveryRecord { delivered_at: due_at - Duration::days(5), review_due_at: due_at };
     assert!(env.store.record_delivery(shop, &order.id, &record).await.unwrap());
 }
 
@@ -360,10 +361,10 @@ async fn stored_delivered_order(
 async fn a_failing_shop_never_starves_the_others_and_its_requests_are_given_up_after_five_runs() {
     let env = TestEnv::start().await;
     // A shop whose every send fails, and sorts first; and a healthy one.
-    let failing = ppx_shared::ids::ShopId::parse(&format!("a-{}", env.shop())).unwrap();
+    let failing = ppx_shared::domain::ids::ShopId::parse(&format!("a-{}", env.shop())).unwrap();
     let healthy = env.settings.shop.clone();
     env.store
-        .put_settings(&ppx_shared::settings::ShopSettings { shop: failing.clone(), ..env.settings.clone() })
+        .put_settings(&ppx_shared::domain::settings::ShopSettings { shop: failing.clone(), ..env.settings.clone() })
         .await
         .unwrap();
     let due_at = env.clock_now() - Duration::days(1);
@@ -410,7 +411,13 @@ async fn a_failing_shop_never_starves_the_others_and_its_requests_are_given_up_a
     let failed = outcomes
         .iter()
         .filter(|o| {
-            matches!(o, ppx_shared::store::ReviewOutcome::Skipped { reason: ppx_shared::store::SkipReason::Failed, .. })
+            matches!(
+                o,
+                ppx_shared::ports::store::ReviewOutcome::Skipped {
+                    reason: ppx_shared::ports::store::SkipReason::Failed,
+                    ..
+                }
+            )
         })
         .count();
     assert_eq!(failed, 12);

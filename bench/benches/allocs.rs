@@ -9,10 +9,10 @@
 mod common;
 
 use common::{EASYPOST_DELIVERED, SHOPIFY_ORDER, Scenarios};
-use ppx_shared::carriers::easypost;
-use ppx_shared::messages::MessageKind;
-use ppx_shared::providers::shopify;
-use ppx_shared::tracking::ShipmentTracking;
+use ppx_shared::domain::messages::MessageKind;
+use ppx_shared::domain::tracking::ShipmentTracking;
+use ppx_shared::inbound::carriers::easypost;
+use ppx_shared::inbound::platforms::shopify;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::hint::black_box;

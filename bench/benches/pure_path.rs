@@ -10,12 +10,12 @@ mod common;
 
 use common::{EASYPOST_DELIVERED, SHOPIFY_ORDER, Scenarios};
 use criterion::{Criterion, criterion_group, criterion_main};
-use ppx_shared::carriers::easypost;
-use ppx_shared::messages::MessageKind;
-use ppx_shared::providers::shopify;
-use ppx_shared::settings::WebhookSource;
-use ppx_shared::signature::verify_base64_hmac;
-use ppx_shared::tracking::ShipmentTracking;
+use ppx_shared::domain::messages::MessageKind;
+use ppx_shared::domain::settings::WebhookSource;
+use ppx_shared::domain::tracking::ShipmentTracking;
+use ppx_shared::http::signature::verify_base64_hmac;
+use ppx_shared::inbound::carriers::easypost;
+use ppx_shared::inbound::platforms::shopify;
 use std::hint::black_box;
 use std::time::Duration;
 

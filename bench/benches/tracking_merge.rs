@@ -10,8 +10,8 @@
 
 use chrono::{DateTime, Duration as Days, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use ppx_shared::ids::TrackingNumber;
-use ppx_shared::tracking::{CarrierUpdate, ShipmentTracking, TrackingEvent, TrackingStatus};
+use ppx_shared::domain::ids::TrackingNumber;
+use ppx_shared::domain::tracking::{CarrierUpdate, ShipmentTracking, TrackingEvent, TrackingStatus};
 use std::hint::black_box;
 use std::time::Duration;
 

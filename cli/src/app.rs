@@ -7,15 +7,15 @@ use crate::aws_problem::{self, AwsProblem, Target};
 use crate::commands::{self, CommandError};
 use crate::serve::{self, Functions};
 use clap::{Parser, Subcommand};
+use ppx_shared::adapters::dynamo::DynamoStore;
+use ppx_shared::adapters::ses::SesEmail;
+use ppx_shared::adapters::sns::{SnsEvents, SnsSms};
+use ppx_shared::app::config::AppConfig;
 use ppx_shared::aws_sdk_dynamodb;
-use ppx_shared::clock::{AnyClock, ManualClock, SystemClock};
-use ppx_shared::config::AppConfig;
-use ppx_shared::messaging::ses::SesEmail;
-use ppx_shared::messaging::sns::{SnsEvents, SnsSms};
-use ppx_shared::returns::ReturnState;
-use ppx_shared::store::StoreError;
-use ppx_shared::store::dynamo::DynamoStore;
-use ppx_shared::telemetry::Targets;
+use ppx_shared::domain::returns::ReturnState;
+use ppx_shared::http::telemetry::Targets;
+use ppx_shared::ports::clock::{AnyClock, ManualClock, SystemClock};
+use ppx_shared::ports::store::StoreError;
 use return_submitted::ReturnSubmitted;
 use review_request::{ReviewConfig, ReviewRequest};
 use std::path::PathBuf;
@@ -169,7 +169,7 @@ enum OrderCommand {
 /// them). What a failed AWS request meant is told in one sentence ([`AwsProblem`]).
 pub async fn run(
     cli: Cli,
-    sdk: &ppx_shared::aws::SdkConfig,
+    sdk: &ppx_shared::adapters::aws::SdkConfig,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<String, CommandError> {
     if sdk.region().is_none() {
@@ -202,7 +202,7 @@ pub async fn run(
 
 async fn execute(
     cli: Cli,
-    sdk: &ppx_shared::aws::SdkConfig,
+    sdk: &ppx_shared::adapters::aws::SdkConfig,
     store: DynamoStore,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<String, CommandError> {
@@ -263,7 +263,7 @@ async fn execute(
 /// The return function, for the operator commands that move a return on and tell the customer.
 fn returns_app(
     store: DynamoStore,
-    sdk: &ppx_shared::aws::SdkConfig,
+    sdk: &ppx_shared::adapters::aws::SdkConfig,
     config: &AppConfig,
 ) -> ReturnSubmitted<DynamoStore, SesEmail, SnsSms, SnsEvents, SystemClock> {
     let sns = ppx_shared::aws_sdk_sns::Client::new(sdk);
@@ -314,17 +314,17 @@ mod tests {
     #[test]
     fn commands_log_warnings_only_unless_asked_and_serve_logs_what_it_handles() {
         let quiet = logs(&["order", "show", "demo-shop", "1001"]);
-        assert!(!quiet.would_enable("ppx_shared::notify", &Level::INFO));
-        assert!(quiet.would_enable("ppx_shared::notify", &Level::WARN));
+        assert!(!quiet.would_enable("ppx_shared::app::outbox", &Level::INFO));
+        assert!(quiet.would_enable("ppx_shared::app::outbox", &Level::WARN));
         assert!(!quiet.would_enable("aws_config::meta::credentials::chain", &Level::WARN), "told in one sentence");
 
         let verbose = logs(&["-v", "order", "show", "demo-shop", "1001"]);
-        assert!(verbose.would_enable("ppx_shared::notify", &Level::INFO));
+        assert!(verbose.would_enable("ppx_shared::app::outbox", &Level::INFO));
         assert!(verbose.would_enable("aws_config::meta::credentials::chain", &Level::WARN));
-        assert!(!verbose.would_enable("ppx_shared::notify", &Level::DEBUG));
+        assert!(!verbose.would_enable("ppx_shared::app::outbox", &Level::DEBUG));
         assert!(
             logs(&["kpi", "s", "--from", "2026-01-01", "--to", "2026-01-02", "-vv"])
-                .would_enable("ppx_shared::notify", &Level::DEBUG)
+                .would_enable("ppx_shared::app::outbox", &Level::DEBUG)
         );
 
         let serve = logs(&["serve"]);

@@ -6,7 +6,7 @@
 //! command fails that way, [`diagnose`] asks DynamoDB about the table (one `DescribeTable`, only
 //! after a failure) and [`classify`] maps the SDK's typed error of that request.
 //!
-//! [`StoreError::Unavailable`]: ppx_shared::store::StoreError::Unavailable
+//! [`StoreError::Unavailable`]: ppx_shared::ports::store::StoreError::Unavailable
 
 use aws_credential_types::provider::error::CredentialsError;
 use ppx_shared::aws_sdk_dynamodb;
@@ -50,7 +50,7 @@ pub struct Target {
 
 impl Target {
     /// The endpoint is `AWS_ENDPOINT_URL` when set (local AWS), else DynamoDB in the region.
-    pub fn of(sdk: &ppx_shared::aws::SdkConfig, table: &str) -> Self {
+    pub fn of(sdk: &ppx_shared::adapters::aws::SdkConfig, table: &str) -> Self {
         let endpoint = match (sdk.endpoint_url(), sdk.region()) {
             (Some(url), _) => url.to_owned(),
             (None, Some(region)) => format!("DynamoDB in {region}"),

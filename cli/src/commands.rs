@@ -3,15 +3,15 @@
 
 use crate::aws_problem::AwsProblem;
 use crate::terminal::escape;
-use ppx_shared::clock::Clock;
-use ppx_shared::ids::{OrderId, ShopId, TrackingNumber};
-use ppx_shared::messages::DeliveryState;
-use ppx_shared::messaging::{EmailSender, EventPublisher, SmsSender};
-use ppx_shared::nps::NpsSummary;
-use ppx_shared::returns::{Resolution, ReturnState};
-use ppx_shared::settings::{SettingsError, ShopSettings};
-use ppx_shared::store::dynamo::{DynamoStore, create_table_if_missing};
-use ppx_shared::store::{OrderView, ReviewOutcome, Store, StoreError};
+use ppx_shared::adapters::dynamo::{DynamoStore, create_table_if_missing};
+use ppx_shared::domain::ids::{OrderId, ShopId, TrackingNumber};
+use ppx_shared::domain::messages::DeliveryState;
+use ppx_shared::domain::nps::NpsSummary;
+use ppx_shared::domain::returns::{Resolution, ReturnState};
+use ppx_shared::domain::settings::{SettingsError, ShopSettings};
+use ppx_shared::ports::clock::Clock;
+use ppx_shared::ports::messaging::{EmailSender, EventPublisher, SmsSender};
+use ppx_shared::ports::store::{OrderView, ReviewOutcome, Store, StoreError};
 use return_submitted::ReturnSubmitted;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -19,7 +19,7 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     #[error(transparent)]
-    CaBundle(#[from] ppx_shared::aws::CaBundleError),
+    CaBundle(#[from] ppx_shared::adapters::aws::CaBundleError),
     #[error("cannot read {path}: {source}")]
     Read { path: String, source: std::io::Error },
     #[error(transparent)]
@@ -29,13 +29,13 @@ pub enum CommandError {
     #[error(transparent)]
     Aws(#[from] AwsProblem),
     #[error(transparent)]
-    Config(#[from] ppx_shared::config::ConfigError),
+    Config(#[from] ppx_shared::app::config::ConfigError),
     #[error("{0}")]
     Usage(String),
     #[error("shop {shop} has no order with the id or number {order}")]
     OrderNotFound { shop: String, order: String },
     #[error("not saved: the shop's template overrides do not render: {0}")]
-    Templates(#[from] ppx_shared::templates::TemplateError),
+    Templates(#[from] ppx_shared::render::TemplateError),
     #[error("order number {number} is on {} orders of shop {shop}: {}; show one by its id", .orders.len(), .orders.join(", "))]
     AmbiguousOrderNumber { shop: String, number: String, orders: Vec<String> },
 }
@@ -54,7 +54,7 @@ pub async fn shop_put(store: &impl Store, file: &Path) -> Result<String, Command
         .map_err(|source| CommandError::Read { path: file.display().to_string(), source })?;
     let settings = ShopSettings::from_json(&raw)?;
     // Every message and page must render with the shop's overrides before any order meets them.
-    ppx_shared::template_check::check_overrides_render(&settings)?;
+    ppx_shared::app::template_check::check_overrides_render(&settings)?;
     store.put_settings(&settings).await?;
     Ok(format!("saved settings of shop {}", settings.shop))
 }
@@ -353,12 +353,12 @@ async fn settings_of(store: &impl Store, shop: &str) -> Result<ShopSettings, Com
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ppx_shared::messages::{Channel, MessageKey, MessageKind, MessageRecord};
-    use ppx_shared::order::Order;
-    use ppx_shared::providers::{PlatformEvent, shopify};
-    use ppx_shared::store::Versioned;
-    use ppx_shared::store::memory::MemoryStore;
-    use ppx_shared::tracking::{ShipmentTracking, TrackingEvent, TrackingStatus};
+    use ppx_shared::adapters::memory::store::MemoryStore;
+    use ppx_shared::domain::messages::{Channel, MessageKey, MessageKind, MessageRecord};
+    use ppx_shared::domain::order::Order;
+    use ppx_shared::domain::tracking::{ShipmentTracking, TrackingEvent, TrackingStatus};
+    use ppx_shared::inbound::platforms::{PlatformEvent, shopify};
+    use ppx_shared::ports::store::Versioned;
 
     const SHOP: &str = "demo-shop";
 
@@ -424,7 +424,7 @@ mod tests {
             item.title = HOSTILE.into();
             item.variant = Some(HOSTILE.into());
         }
-        let shipment = ppx_shared::order::Shipment {
+        let shipment = ppx_shared::domain::order::Shipment {
             id: HOSTILE.into(),
             order_id: order.id.clone(),
             tracking_number: None,

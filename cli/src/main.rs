@@ -8,8 +8,8 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    ppx_shared::telemetry::init_cli_logs(cli.log_filter());
-    let outcome = match ppx_shared::aws::sdk_config().await {
+    ppx_shared::http::telemetry::init_cli_logs(cli.log_filter());
+    let outcome = match ppx_shared::adapters::aws::sdk_config().await {
         Ok(sdk) => app::run(cli, &sdk, &|name| std::env::var(name).ok()).await,
         Err(err) => Err(err.into()),
     };

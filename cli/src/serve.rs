@@ -9,16 +9,16 @@ use axum::routing::{any, get};
 use carrier_webhook::CarrierWebhook;
 use order_placed::OrderPlaced;
 use pages::Pages;
-use ppx_shared::aws::SharedInterceptor;
+use ppx_shared::adapters::aws::SharedInterceptor;
+use ppx_shared::adapters::dynamo::DynamoStore;
+use ppx_shared::adapters::ses::SesEmail;
+use ppx_shared::adapters::sns::{SnsEvents, SnsSms};
+use ppx_shared::app::config::AppConfig;
 use ppx_shared::aws_sdk_dynamodb;
 use ppx_shared::aws_sdk_sesv2;
 use ppx_shared::aws_sdk_sns;
-use ppx_shared::clock::AnyClock;
-use ppx_shared::config::AppConfig;
-use ppx_shared::edge::{EdgeError, MAX_BODY_BYTES};
-use ppx_shared::messaging::ses::SesEmail;
-use ppx_shared::messaging::sns::{SnsEvents, SnsSms};
-use ppx_shared::store::dynamo::DynamoStore;
+use ppx_shared::http::edge::{EdgeError, MAX_BODY_BYTES};
+use ppx_shared::ports::clock::AnyClock;
 use return_submitted::ReturnSubmitted;
 use std::sync::Arc;
 
@@ -36,7 +36,7 @@ pub struct Functions {
 }
 
 impl Functions {
-    pub fn new(sdk: &ppx_shared::aws::SdkConfig, config: &AppConfig, clock: AnyClock) -> Self {
+    pub fn new(sdk: &ppx_shared::adapters::aws::SdkConfig, config: &AppConfig, clock: AnyClock) -> Self {
         Self::with_interceptors(sdk, config, clock, |_| Vec::new())
     }
 
@@ -44,7 +44,7 @@ impl Functions {
     /// name)`: request counting in tests and benchmarks, injected faults in the chaos tests, the
     /// template's IAM statements in the end-to-end tests.
     pub fn with_interceptors(
-        sdk: &ppx_shared::aws::SdkConfig,
+        sdk: &ppx_shared::adapters::aws::SdkConfig,
         config: &AppConfig,
         clock: AnyClock,
         interceptors: impl Fn(&'static str) -> Vec<SharedInterceptor>,
@@ -92,7 +92,7 @@ struct Clients {
 }
 
 impl Clients {
-    fn new(sdk: &ppx_shared::aws::SdkConfig, config: &AppConfig, interceptors: &[SharedInterceptor]) -> Self {
+    fn new(sdk: &ppx_shared::adapters::aws::SdkConfig, config: &AppConfig, interceptors: &[SharedInterceptor]) -> Self {
         let mut dynamo = aws_sdk_dynamodb::config::Builder::from(sdk);
         let mut ses = aws_sdk_sesv2::config::Builder::from(sdk);
         let mut sns = aws_sdk_sns::config::Builder::from(sdk);

@@ -3,8 +3,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use ppx_fuzz::{array_len, check_error, check_event, json, money_at, shop, top_str};
-use ppx_shared::order::{OrderStatus, Platform};
-use ppx_shared::providers::{OrderTopic, PlatformEvent, generic_order};
+use ppx_shared::domain::order::{OrderStatus, Platform};
+use ppx_shared::inbound::platforms::{OrderTopic, PlatformEvent, generic_order};
 
 fuzz_target!(|body: &[u8]| {
     let result = generic_order::parse(&shop(), body);

@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use ppx_fuzz::{array_len, check_error, check_update, json};
-use ppx_shared::carriers::generic_tracking;
+use ppx_shared::inbound::carriers::generic_tracking;
 
 fuzz_target!(|body: &[u8]| {
     let result = generic_tracking::parse(body);

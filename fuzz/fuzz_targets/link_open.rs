@@ -15,7 +15,7 @@ use chrono::DateTime;
 use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
 use ppx_fuzz::now_from;
-use ppx_shared::link::{LinkClaims, LinkError, LinkKey, LinkPurpose};
+use ppx_shared::domain::link::{LinkClaims, LinkError, LinkKey, LinkPurpose};
 use sha2::Sha256;
 use std::sync::LazyLock;
 

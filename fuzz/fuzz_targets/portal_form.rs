@@ -3,9 +3,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use ppx_fuzz::assert_trimmed;
-use ppx_shared::ids::OrderId;
-use ppx_shared::portal::request_from_form;
-use ppx_shared::returns::Resolution;
+use ppx_shared::domain::ids::OrderId;
+use ppx_shared::app::portal::request_from_form;
+use ppx_shared::domain::returns::Resolution;
 
 fuzz_target!(|form: &[u8]| {
     let order = OrderId::parse("1001").unwrap();

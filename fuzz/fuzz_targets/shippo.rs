@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use ppx_fuzz::{array_len, check_error, check_update, json, top_str};
-use ppx_shared::carriers::shippo;
+use ppx_shared::inbound::carriers::shippo;
 
 fuzz_target!(|body: &[u8]| {
     let result = shippo::parse(body);

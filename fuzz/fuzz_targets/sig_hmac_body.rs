@@ -9,8 +9,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
-use ppx_shared::carriers::easypost;
-use ppx_shared::signature::{SignatureError, sign_base64_hmac, verify_base64_hmac};
+use ppx_shared::inbound::carriers::easypost;
+use ppx_shared::http::signature::{SignatureError, sign_base64_hmac, verify_base64_hmac};
 use sha2::Sha256;
 use unicode_normalization::UnicodeNormalization;
 

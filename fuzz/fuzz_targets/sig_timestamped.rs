@@ -8,8 +8,8 @@ use arbitrary::Arbitrary;
 use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
 use ppx_fuzz::now_from;
-use ppx_shared::carriers::shippo;
-use ppx_shared::signature::{REPLAY_WINDOW_SECS, SignatureError, sign_timestamped, verify_timestamped};
+use ppx_shared::inbound::carriers::shippo;
+use ppx_shared::http::signature::{REPLAY_WINDOW_SECS, SignatureError, sign_timestamped, verify_timestamped};
 use sha2::Sha256;
 
 #[derive(Debug, Arbitrary)]

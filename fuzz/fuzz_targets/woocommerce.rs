@@ -4,9 +4,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use ppx_fuzz::{array_len, check_error, check_event, json, money_at, shop, split_topic};
-use ppx_shared::money::Money;
-use ppx_shared::order::{OrderStatus, Platform};
-use ppx_shared::providers::{OrderTopic, PlatformEvent, woocommerce};
+use ppx_shared::domain::money::Money;
+use ppx_shared::domain::order::{OrderStatus, Platform};
+use ppx_shared::inbound::platforms::{OrderTopic, PlatformEvent, woocommerce};
 
 const TOPICS: &[&str] = &["order.created", "order.updated"];
 

@@ -4,11 +4,12 @@
 //! of them is a finding, the same as a panic in the parser.
 
 use chrono::{DateTime, Utc};
-use ppx_shared::ids::{OrderId, ShopId, TrackingNumber};
-use ppx_shared::money::Money;
-use ppx_shared::order::{Order, Shipment};
-use ppx_shared::providers::{OrderTopic, ParseError, PlatformEvent};
-use ppx_shared::tracking::CarrierUpdate;
+use ppx_shared::domain::ids::{OrderId, ShopId, TrackingNumber};
+use ppx_shared::domain::money::Money;
+use ppx_shared::domain::order::{Order, Shipment};
+use ppx_shared::inbound::ParseError;
+use ppx_shared::inbound::platforms::{OrderTopic, PlatformEvent};
+use ppx_shared::domain::tracking::CarrierUpdate;
 use serde_json::Value;
 
 /// The shop every order target parses for.
@@ -118,7 +119,7 @@ pub fn check_order(order: &Order, topic: OrderTopic) {
         assert_trimmed("postal_code", address.postal_code.as_deref());
     }
     if topic == OrderTopic::Cancelled {
-        assert_eq!(order.status, ppx_shared::order::OrderStatus::Cancelled, "orders/cancelled cancels");
+        assert_eq!(order.status, ppx_shared::domain::order::OrderStatus::Cancelled, "orders/cancelled cancels");
     }
     // What the store writes is what it reads back.
     let stored = serde_json::to_string(order).expect("orders serialize");

@@ -1,37 +1,19 @@
-//! The ppx domain: pure rules (no AWS types, no I/O) and the ports with their AWS adapters.
+//! ppx's shared crate, in layers (docs/architecture.md):
+//! - `domain`: pure rules (no I/O, no AWS or HTTP types);
+//! - `inbound`: one file per provider format, parsed into domain types;
+//! - `ports`: the storage, messaging and clock traits the use cases run over;
+//! - `app`: the use cases (the outbox, a parcel's journey, a return's life...);
+//! - `render`: what customers read (emails, SMS, pages), from templates;
+//! - `adapters`: DynamoDB, SES, SNS and in-memory fakes behind the ports;
+//! - `http`: the edge (authentication, errors to status, the Lambda glue).
 
-#[cfg(feature = "aws")]
-pub mod aws;
-pub mod carriers;
-pub mod clock;
-pub mod config;
-pub mod delivery;
-pub mod edge;
-pub mod ids;
-pub mod journey;
-#[cfg(feature = "lambda")]
-pub mod lambda;
-pub mod link;
-pub mod messages;
-pub mod messaging;
-pub mod money;
-pub mod notify;
-pub mod nps;
-pub mod order;
-pub mod portal;
-pub mod providers;
-pub mod return_flow;
-pub mod returns;
-pub mod settings;
-pub mod settings_cache;
-pub mod signature;
-pub mod store;
-pub mod table;
-pub mod telemetry;
-pub mod template_check;
-pub mod templates;
-pub mod text;
-pub mod tracking;
+pub mod adapters;
+pub mod app;
+pub mod domain;
+pub mod http;
+pub mod inbound;
+pub mod ports;
+pub mod render;
 
 #[cfg(feature = "dynamodb")]
 pub use aws_sdk_dynamodb;

@@ -5,11 +5,11 @@
 //!
 //! Its own test binary, so that the process's peak (`VmHWM`) is this test's alone.
 
-use ppx_shared::link::{CustomerLinks, LinkKey};
-use ppx_shared::messages::MessageKind;
-use ppx_shared::providers::{PlatformEvent, shopify};
-use ppx_shared::settings::ShopSettings;
-use ppx_shared::templates::{MessageContext, Page, TemplateError, render_email, render_page};
+use ppx_shared::domain::link::{CustomerLinks, LinkKey};
+use ppx_shared::domain::messages::MessageKind;
+use ppx_shared::domain::settings::ShopSettings;
+use ppx_shared::inbound::platforms::{PlatformEvent, shopify};
+use ppx_shared::render::{MessageContext, Page, TemplateError, render_email, render_page};
 
 /// The process's peak resident memory so far, in bytes (Linux).
 fn peak_bytes() -> u64 {

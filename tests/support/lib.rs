@@ -7,13 +7,13 @@
 use aws_config::BehaviorVersion;
 use iam::IamGuard;
 use ppx_cli::serve::{Functions, router};
-use ppx_shared::aws::SharedInterceptor;
-use ppx_shared::clock::{AnyClock, ManualClock};
-use ppx_shared::config::AppConfig;
-use ppx_shared::settings::{Secret, ShopSettings, WebhookSource};
-use ppx_shared::signature::{sign_base64_hmac, sign_timestamped};
-use ppx_shared::store::dynamo::{DynamoStore, create_table_if_missing};
-use ppx_shared::store::{OrderView, Store};
+use ppx_shared::adapters::aws::SharedInterceptor;
+use ppx_shared::adapters::dynamo::{DynamoStore, create_table_if_missing};
+use ppx_shared::app::config::AppConfig;
+use ppx_shared::domain::settings::{Secret, ShopSettings, WebhookSource};
+use ppx_shared::http::signature::{sign_base64_hmac, sign_timestamped};
+use ppx_shared::ports::clock::{AnyClock, ManualClock};
+use ppx_shared::ports::store::{OrderView, Store};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 
@@ -29,8 +29,8 @@ pub const LINK_SECRET: &str = "test-link-secret-0123456789abcdef0123";
 pub const PUBLIC_URL: &str = "https://track.test.example";
 
 /// The account and region moto serves, as the stack's own.
-pub fn test_home() -> ppx_shared::config::StackHome {
-    ppx_shared::config::StackHome {
+pub fn test_home() -> ppx_shared::app::config::StackHome {
+    ppx_shared::app::config::StackHome {
         account: Some(iam::TEST_ACCOUNT.to_owned()),
         region: Some(iam::TEST_REGION.to_owned()),
     }
@@ -45,7 +45,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static"))
         .endpoint_url(moto_url())
-        .http_client(ppx_shared::aws::http_client().expect("AWS_CA_BUNDLE"))
+        .http_client(ppx_shared::adapters::aws::http_client().expect("AWS_CA_BUNDLE"))
         .load()
         .await
 }
@@ -86,7 +86,7 @@ pub struct TestEnv {
     pub clock: ManualClock,
     pub sdk: aws_config::SdkConfig,
     /// Every AWS request the served functions make (not the test's own).
-    pub requests: ppx_shared::aws::RequestCounter,
+    pub requests: ppx_shared::adapters::aws::RequestCounter,
     /// Requests of the functions that their IAM statements do not allow (the test fails on any).
     denied: Arc<Mutex<Vec<String>>>,
 }
@@ -126,7 +126,7 @@ impl TestEnv {
 
         let mut settings =
             ShopSettings::from_json(&std::fs::read_to_string(repo_path("events/shop.example.json")).unwrap()).unwrap();
-        settings.shop = ppx_shared::ids::ShopId::parse(&format!("shop-{suffix}")).unwrap();
+        settings.shop = ppx_shared::domain::ids::ShopId::parse(&format!("shop-{suffix}")).unwrap();
         settings.platform_domain = Some(format!("shop-{suffix}.myshopify.com"));
         customize(&mut settings);
         let store = DynamoStore::new(dynamo, table.clone());
@@ -140,7 +140,7 @@ impl TestEnv {
             settings_ttl: std::time::Duration::from_secs(60),
             home: test_home(),
         };
-        let requests = ppx_shared::aws::RequestCounter::default();
+        let requests = ppx_shared::adapters::aws::RequestCounter::default();
         let denied = Arc::new(Mutex::new(Vec::new()));
         // The IAM guard first: a request the template does not allow is neither sent nor counted.
         let interceptors = |function| {
@@ -255,12 +255,12 @@ impl TestEnv {
     }
 
     pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
-        use ppx_shared::clock::Clock;
+        use ppx_shared::ports::clock::Clock;
         self.clock.now()
     }
 
     pub async fn order_view(&self, order_id: &str) -> OrderView {
-        let id = ppx_shared::ids::OrderId::parse(order_id).unwrap();
+        let id = ppx_shared::domain::ids::OrderId::parse(order_id).unwrap();
         self.store.order_view(&self.settings.shop, &id).await.unwrap()
     }
 
@@ -289,7 +289,7 @@ impl TestEnv {
     }
 
     /// The review request function over this test's table, sending through `email` at `clock`'s time.
-    pub fn review_app<E: ppx_shared::messaging::EmailSender>(
+    pub fn review_app<E: ppx_shared::ports::messaging::EmailSender>(
         &self,
         email: E,
         clock: ManualClock,
@@ -298,7 +298,7 @@ impl TestEnv {
     }
 
     /// The same, with its own batch size and age limit.
-    pub fn review_app_with<E: ppx_shared::messaging::EmailSender>(
+    pub fn review_app_with<E: ppx_shared::ports::messaging::EmailSender>(
         &self,
         email: E,
         clock: ManualClock,
@@ -310,8 +310,8 @@ impl TestEnv {
         review_request::ReviewRequest::new(store, email, clock, &self.config(), config)
     }
 
-    pub fn ses(&self) -> ppx_shared::messaging::ses::SesEmail {
-        ppx_shared::messaging::ses::SesEmail::new(aws_sdk_sesv2::Client::new(&self.sdk))
+    pub fn ses(&self) -> ppx_shared::adapters::ses::SesEmail {
+        ppx_shared::adapters::ses::SesEmail::new(aws_sdk_sesv2::Client::new(&self.sdk))
     }
 
     pub fn config(&self) -> AppConfig {
@@ -366,17 +366,17 @@ impl TestEnv {
         &self,
     ) -> return_submitted::ReturnSubmitted<
         DynamoStore,
-        ppx_shared::messaging::ses::SesEmail,
-        ppx_shared::messaging::sns::SnsSms,
-        ppx_shared::messaging::sns::SnsEvents,
+        ppx_shared::adapters::ses::SesEmail,
+        ppx_shared::adapters::sns::SnsSms,
+        ppx_shared::adapters::sns::SnsEvents,
         ManualClock,
     > {
         let sns = aws_sdk_sns::Client::new(&self.sdk);
         return_submitted::ReturnSubmitted::new(
             self.store.clone(),
             self.ses(),
-            ppx_shared::messaging::sns::SnsSms::new(sns.clone()),
-            ppx_shared::messaging::sns::SnsEvents::new(sns, self.config().home),
+            ppx_shared::adapters::sns::SnsSms::new(sns.clone()),
+            ppx_shared::adapters::sns::SnsEvents::new(sns, self.config().home),
             self.clock.clone(),
             &self.config(),
         )
@@ -384,13 +384,13 @@ impl TestEnv {
 
     /// A customer's returns link token for one order, as the emails carry it.
     pub fn return_token(&self, order_id: &str) -> String {
-        let claims = ppx_shared::link::LinkClaims {
+        let claims = ppx_shared::domain::link::LinkClaims {
             shop: self.settings.shop.clone(),
-            order: ppx_shared::ids::OrderId::parse(order_id).unwrap(),
-            purpose: ppx_shared::link::LinkPurpose::Return,
+            order: ppx_shared::domain::ids::OrderId::parse(order_id).unwrap(),
+            purpose: ppx_shared::domain::link::LinkPurpose::Return,
             expires_at: (self.clock_now() + chrono::Duration::days(30)).timestamp(),
         };
-        ppx_shared::link::LinkKey::from_secret(LINK_SECRET).seal(&claims)
+        ppx_shared::domain::link::LinkKey::from_secret(LINK_SECRET).seal(&claims)
     }
 
     pub async fn sms_to(&self, phone: &str) -> Vec<String> {

@@ -5,17 +5,17 @@
 #![allow(dead_code)] // each bench uses its own part
 
 use chrono::{DateTime, Duration, Utc};
-use ppx_shared::carriers::easypost;
-use ppx_shared::ids::ShopId;
-use ppx_shared::link::{CustomerLinks, LinkKey};
-use ppx_shared::messages::MessageKind;
-use ppx_shared::order::{Order, Shipment};
-use ppx_shared::providers::{PlatformEvent, generic_order, shopify, woocommerce};
-use ppx_shared::returns::{Decision, RequestedItem, Resolution, ReturnRequest, decide};
-use ppx_shared::settings::{ShopSettings, WebhookSource};
-use ppx_shared::signature::{sign_base64_hmac, verify_base64_hmac};
-use ppx_shared::templates::{MessageContext, RenderedEmail, has_sms, render_email, render_sms};
-use ppx_shared::tracking::{CarrierUpdate, ShipmentTracking};
+use ppx_shared::domain::ids::ShopId;
+use ppx_shared::domain::link::{CustomerLinks, LinkKey};
+use ppx_shared::domain::messages::MessageKind;
+use ppx_shared::domain::order::{Order, Shipment};
+use ppx_shared::domain::returns::{Decision, RequestedItem, Resolution, ReturnRequest, decide};
+use ppx_shared::domain::settings::{ShopSettings, WebhookSource};
+use ppx_shared::domain::tracking::{CarrierUpdate, ShipmentTracking};
+use ppx_shared::http::signature::{sign_base64_hmac, verify_base64_hmac};
+use ppx_shared::inbound::carriers::easypost;
+use ppx_shared::inbound::platforms::{PlatformEvent, generic_order, shopify, woocommerce};
+use ppx_shared::render::{MessageContext, RenderedEmail, has_sms, render_email, render_sms};
 
 /// A provider's published sample payload (`tests/fixtures/`, see its SOURCES.md).
 macro_rules! fixture {
@@ -225,7 +225,7 @@ impl Scenarios {
     }
 }
 
-fn order_of(event: Result<PlatformEvent, ppx_shared::providers::ParseError>) -> Order {
+fn order_of(event: Result<PlatformEvent, ppx_shared::inbound::ParseError>) -> Order {
     match event {
         Ok(PlatformEvent::Order { order, .. }) => *order,
         other => panic!("an order event: {other:?}"),

@@ -4,21 +4,21 @@
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
-use ppx_shared::carriers::{aftership, easypost, generic_tracking, shippo};
-use ppx_shared::clock::Clock;
-use ppx_shared::config::AppConfig;
-use ppx_shared::edge::{EdgeError, check_webhook_request, is_json_content_type, json_response, webhook_route};
-use ppx_shared::journey::{Journey, TrackingOutcome};
-use ppx_shared::link::{CustomerLinks, LinkKey};
-use ppx_shared::messaging::{EmailSender, EventPublisher, SmsSender};
-use ppx_shared::notify::Outbox;
-use ppx_shared::return_flow::ReturnFlow;
-use ppx_shared::settings::{ShippoAuth, WebhookSource};
-use ppx_shared::settings_cache::SettingsCache;
-use ppx_shared::signature::{verify_base64_hmac, verify_timestamped};
-use ppx_shared::store::Store;
-use ppx_shared::text::CleanText;
-use ppx_shared::tracking::TrackingStatus;
+use ppx_shared::app::config::AppConfig;
+use ppx_shared::app::journey::{Journey, TrackingOutcome};
+use ppx_shared::app::outbox::Outbox;
+use ppx_shared::app::return_flow::ReturnFlow;
+use ppx_shared::app::settings_cache::SettingsCache;
+use ppx_shared::domain::link::{CustomerLinks, LinkKey};
+use ppx_shared::domain::settings::{ShippoAuth, WebhookSource};
+use ppx_shared::domain::text::CleanText;
+use ppx_shared::domain::tracking::TrackingStatus;
+use ppx_shared::http::edge::{EdgeError, check_webhook_request, is_json_content_type, json_response, webhook_route};
+use ppx_shared::http::signature::{verify_base64_hmac, verify_timestamped};
+use ppx_shared::inbound::carriers::{aftership, easypost, generic_tracking, shippo};
+use ppx_shared::ports::clock::Clock;
+use ppx_shared::ports::messaging::{EmailSender, EventPublisher, SmsSender};
+use ppx_shared::ports::store::Store;
 use serde_json::json;
 use tracing::{Instrument, field};
 

@@ -4,21 +4,21 @@
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
-use ppx_shared::clock::Clock;
-use ppx_shared::config::AppConfig;
-use ppx_shared::edge::{EdgeError, check_webhook_request, is_json_content_type, json_response, webhook_route};
-use ppx_shared::journey::{Journey, TrackingOutcome};
-use ppx_shared::link::{CustomerLinks, LinkKey};
-use ppx_shared::messages::MessageKind;
-use ppx_shared::messaging::{EmailSender, SmsSender};
-use ppx_shared::notify::{Outbox, message_channels};
-use ppx_shared::order::{Order, OrderStatus, Shipment};
-use ppx_shared::providers::{OrderTopic, PlatformEvent, generic_order, shopify, woocommerce};
-use ppx_shared::settings::{ShopSettings, WebhookSource};
-use ppx_shared::settings_cache::SettingsCache;
-use ppx_shared::signature::{verify_base64_hmac, verify_timestamped};
-use ppx_shared::store::{ChangeOutcome, StateChange, Store, Upsert};
-use ppx_shared::text::CleanText;
+use ppx_shared::app::config::AppConfig;
+use ppx_shared::app::journey::{Journey, TrackingOutcome};
+use ppx_shared::app::outbox::{Outbox, message_channels};
+use ppx_shared::app::settings_cache::SettingsCache;
+use ppx_shared::domain::link::{CustomerLinks, LinkKey};
+use ppx_shared::domain::messages::MessageKind;
+use ppx_shared::domain::order::{Order, OrderStatus, Shipment};
+use ppx_shared::domain::settings::{ShopSettings, WebhookSource};
+use ppx_shared::domain::text::CleanText;
+use ppx_shared::http::edge::{EdgeError, check_webhook_request, is_json_content_type, json_response, webhook_route};
+use ppx_shared::http::signature::{verify_base64_hmac, verify_timestamped};
+use ppx_shared::inbound::platforms::{OrderTopic, PlatformEvent, generic_order, shopify, woocommerce};
+use ppx_shared::ports::clock::Clock;
+use ppx_shared::ports::messaging::{EmailSender, SmsSender};
+use ppx_shared::ports::store::{ChangeOutcome, StateChange, Store, Upsert};
 use serde_json::json;
 use tracing::{Instrument, field};
 
@@ -365,12 +365,12 @@ mod tests {
 #[cfg(test)]
 mod rules {
     use super::*;
-    use ppx_shared::clock::ManualClock;
-    use ppx_shared::ids::ShopId;
-    use ppx_shared::messaging::memory::{MemoryEmail, MemorySms};
-    use ppx_shared::settings::Secret;
-    use ppx_shared::signature::sign_base64_hmac;
-    use ppx_shared::store::memory::MemoryStore;
+    use ppx_shared::adapters::memory::messaging::{MemoryEmail, MemorySms};
+    use ppx_shared::adapters::memory::store::MemoryStore;
+    use ppx_shared::domain::ids::ShopId;
+    use ppx_shared::domain::settings::Secret;
+    use ppx_shared::http::signature::sign_base64_hmac;
+    use ppx_shared::ports::clock::ManualClock;
 
     type App = OrderPlaced<MemoryStore, MemoryEmail, MemorySms, ManualClock>;
 
@@ -439,24 +439,24 @@ mod rules {
     async fn a_crashed_senders_claim_is_taken_over_after_the_lease() {
         let app = app().await;
         let shop = ShopId::parse("demo-shop").unwrap();
-        let order = ppx_shared::ids::OrderId::parse("5550001001").unwrap();
-        let key = ppx_shared::messages::MessageKey::new(
+        let order = ppx_shared::domain::ids::OrderId::parse("5550001001").unwrap();
+        let key = ppx_shared::domain::messages::MessageKey::new(
             MessageKind::OrderConfirmation,
             "",
-            ppx_shared::messages::Channel::Email,
+            ppx_shared::domain::messages::Channel::Email,
         );
         let now = app.clock.now();
         // A request claimed the email, then its Lambda died before sending.
-        let claim = ppx_shared::store::Claim {
+        let claim = ppx_shared::ports::store::Claim {
             token: "dead".into(),
             at: now,
-            lease_until: now + chrono::Duration::seconds(ppx_shared::notify::CLAIM_LEASE_SECS),
+            lease_until: now + chrono::Duration::seconds(ppx_shared::app::outbox::CLAIM_LEASE_SECS),
         };
         app.store.claim_messages(&shop, &order, std::slice::from_ref(&key), &claim, None).await.unwrap();
         let during = app.handle(shopify_request("orders/create", ORDER, "w1"), "r1").await;
         assert_eq!(during.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(app.email.sent().is_empty());
-        app.clock.advance(chrono::Duration::seconds(ppx_shared::notify::CLAIM_LEASE_SECS + 1));
+        app.clock.advance(chrono::Duration::seconds(ppx_shared::app::outbox::CLAIM_LEASE_SECS + 1));
         let after = app.handle(shopify_request("orders/create", ORDER, "w1"), "r2").await;
         assert_eq!(after.status(), StatusCode::OK, "{}", after.body());
         assert_eq!(app.email.sent().len(), 1);

@@ -5,15 +5,15 @@
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use ppx_shared::clock::Clock;
-use ppx_shared::config::AppConfig;
-use ppx_shared::edge::html_response;
-use ppx_shared::link::{LinkClaims, LinkKey, LinkPurpose};
-use ppx_shared::portal::{PortalError, portal_page};
-use ppx_shared::settings::ShopSettings;
-use ppx_shared::settings_cache::SettingsCache;
-use ppx_shared::store::{Store, StoreError, SurveyAnswer};
-use ppx_shared::templates::{
+use ppx_shared::app::config::AppConfig;
+use ppx_shared::app::portal::{PortalError, portal_page};
+use ppx_shared::app::settings_cache::SettingsCache;
+use ppx_shared::domain::link::{LinkClaims, LinkKey, LinkPurpose};
+use ppx_shared::domain::settings::ShopSettings;
+use ppx_shared::http::edge::html_response;
+use ppx_shared::ports::clock::Clock;
+use ppx_shared::ports::store::{Store, StoreError, SurveyAnswer};
+use ppx_shared::render::{
     COMMENT_MAX_CHARS, Page, TemplateError, or_default_templates, render_page, render_tracking_page,
 };
 use std::sync::Arc;

@@ -1,10 +1,12 @@
 //! Lambda wiring only: configuration, the DynamoDB client (built once per cold start), the runtime.
 
 use pages::Pages;
-use ppx_shared::clock::SystemClock;
-use ppx_shared::config::AppConfig;
-use ppx_shared::store::dynamo::DynamoStore;
-use ppx_shared::{aws, aws_sdk_dynamodb, lambda, telemetry};
+use ppx_shared::adapters::aws;
+use ppx_shared::adapters::dynamo::DynamoStore;
+use ppx_shared::app::config::AppConfig;
+use ppx_shared::aws_sdk_dynamodb;
+use ppx_shared::http::{lambda, telemetry};
+use ppx_shared::ports::clock::SystemClock;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

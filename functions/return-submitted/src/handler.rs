@@ -4,21 +4,21 @@
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
-use ppx_shared::clock::Clock;
-use ppx_shared::config::AppConfig;
-use ppx_shared::edge::{EdgeError, check_webhook_request, html_response, is_json_content_type, json_response};
-use ppx_shared::link::{CustomerLinks, LinkKey, LinkPurpose};
-use ppx_shared::messaging::{EmailSender, EventPublisher, SmsSender};
-use ppx_shared::notify::Outbox;
-use ppx_shared::portal::{PortalError, portal_page, request_from_form};
-use ppx_shared::providers::from_json_object;
-use ppx_shared::return_flow::{ReturnError, ReturnFlow, Submitted};
-use ppx_shared::returns::{RequestError, Return, ReturnRequest};
-use ppx_shared::settings::{ShopSettings, WebhookSource};
-use ppx_shared::settings_cache::SettingsCache;
-use ppx_shared::signature::{SignatureError, verify_timestamped};
-use ppx_shared::store::Store;
-use ppx_shared::templates::{Page, TemplateError, or_default_templates, render_page, render_return_result};
+use ppx_shared::app::config::AppConfig;
+use ppx_shared::app::outbox::Outbox;
+use ppx_shared::app::portal::{PortalError, portal_page, request_from_form};
+use ppx_shared::app::return_flow::{ReturnError, ReturnFlow, Submitted};
+use ppx_shared::app::settings_cache::SettingsCache;
+use ppx_shared::domain::link::{CustomerLinks, LinkKey, LinkPurpose};
+use ppx_shared::domain::returns::{RequestError, Return, ReturnRequest};
+use ppx_shared::domain::settings::{ShopSettings, WebhookSource};
+use ppx_shared::http::edge::{EdgeError, check_webhook_request, html_response, is_json_content_type, json_response};
+use ppx_shared::http::signature::{SignatureError, verify_timestamped};
+use ppx_shared::inbound::from_json_object;
+use ppx_shared::ports::clock::Clock;
+use ppx_shared::ports::messaging::{EmailSender, EventPublisher, SmsSender};
+use ppx_shared::ports::store::Store;
+use ppx_shared::render::{Page, TemplateError, or_default_templates, render_page, render_return_result};
 use serde_json::json;
 use sha2::Digest;
 use tracing::{Instrument, field};
@@ -60,7 +60,7 @@ fn shop_of(path: &str) -> Option<&str> {
 /// Who is asking: the shop's portal (any of its orders) or a customer (one order).
 enum Caller {
     Shop,
-    Customer { order: ppx_shared::ids::OrderId },
+    Customer { order: ppx_shared::domain::ids::OrderId },
 }
 
 /// What the portal shows: the decision per item with its reasons in words.

@@ -1,11 +1,13 @@
 //! Lambda wiring only: configuration, SDK clients (built once per cold start), the runtime.
 
-use ppx_shared::clock::SystemClock;
-use ppx_shared::config::AppConfig;
-use ppx_shared::messaging::ses::SesEmail;
-use ppx_shared::messaging::sns::{SnsEvents, SnsSms};
-use ppx_shared::store::dynamo::DynamoStore;
-use ppx_shared::{aws, aws_sdk_dynamodb, aws_sdk_sesv2, aws_sdk_sns, lambda, telemetry};
+use ppx_shared::adapters::aws;
+use ppx_shared::adapters::dynamo::DynamoStore;
+use ppx_shared::adapters::ses::SesEmail;
+use ppx_shared::adapters::sns::{SnsEvents, SnsSms};
+use ppx_shared::app::config::AppConfig;
+use ppx_shared::http::{lambda, telemetry};
+use ppx_shared::ports::clock::SystemClock;
+use ppx_shared::{aws_sdk_dynamodb, aws_sdk_sesv2, aws_sdk_sns};
 use return_submitted::ReturnSubmitted;
 
 #[tokio::main]

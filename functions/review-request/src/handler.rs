@@ -3,18 +3,18 @@
 //! Generic over the ports; the scheduled Lambda and `ppx review run` call the same code.
 
 use chrono::{DateTime, Utc};
-use ppx_shared::clock::Clock;
-use ppx_shared::config::AppConfig;
-use ppx_shared::ids::OrderId;
-use ppx_shared::link::{CustomerLinks, LinkKey};
-use ppx_shared::messages::{Channel, DeliveryState, MessageKind};
-use ppx_shared::messaging::{EmailSender, NoSms};
-use ppx_shared::notify::{Delivery, NotifyError, Outbox};
-use ppx_shared::order::{OrderStatus, PaymentStatus};
-use ppx_shared::returns::ReturnState;
-use ppx_shared::settings::ShopSettings;
-use ppx_shared::store::{DueReview, ReviewOutcome, SkipReason, Store, StoreError};
-use ppx_shared::templates::MessageContext;
+use ppx_shared::app::config::AppConfig;
+use ppx_shared::app::outbox::{Delivery, NotifyError, Outbox};
+use ppx_shared::domain::ids::OrderId;
+use ppx_shared::domain::link::{CustomerLinks, LinkKey};
+use ppx_shared::domain::messages::{Channel, DeliveryState, MessageKind};
+use ppx_shared::domain::order::{OrderStatus, PaymentStatus};
+use ppx_shared::domain::returns::ReturnState;
+use ppx_shared::domain::settings::ShopSettings;
+use ppx_shared::ports::clock::Clock;
+use ppx_shared::ports::messaging::{EmailSender, NoSms};
+use ppx_shared::ports::store::{DueReview, ReviewOutcome, SkipReason, Store, StoreError};
+use ppx_shared::render::MessageContext;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;

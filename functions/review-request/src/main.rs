@@ -1,11 +1,13 @@
 //! Lambda wiring only: an EventBridge schedule invokes one run; SDK clients built once per cold start.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use ppx_shared::clock::SystemClock;
-use ppx_shared::config::AppConfig;
-use ppx_shared::messaging::ses::SesEmail;
-use ppx_shared::store::dynamo::DynamoStore;
-use ppx_shared::{aws, aws_sdk_dynamodb, aws_sdk_sesv2, telemetry};
+use ppx_shared::adapters::aws;
+use ppx_shared::adapters::dynamo::DynamoStore;
+use ppx_shared::adapters::ses::SesEmail;
+use ppx_shared::app::config::AppConfig;
+use ppx_shared::http::telemetry;
+use ppx_shared::ports::clock::SystemClock;
+use ppx_shared::{aws_sdk_dynamodb, aws_sdk_sesv2};
 use review_request::{ReviewConfig, ReviewRequest};
 use std::time::{Duration, Instant, SystemTime};
 

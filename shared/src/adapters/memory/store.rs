@@ -1,0 +1,531 @@
+//! An in-memory [`Store`] for unit tests of handler logic. Same rules as the DynamoDB adapter,
+//! decided under one lock.
+
+use crate::domain::ids::{OrderId, ShopId, TrackingNumber};
+use crate::domain::messages::{DeliveryState, MessageKey, MessageRecord};
+use crate::domain::order::{Order, Shipment};
+use crate::domain::returns::{Return, ReturnState};
+use crate::domain::settings::ShopSettings;
+use crate::domain::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
+use crate::ports::store::{
+    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, OrderView, ReturnCreated,
+    ReviewOutcome, StateChange, Store, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert, Versioned,
+    email_key,
+};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Mutex;
+
+type OrderKey = (ShopId, OrderId);
+/// A message log entry with the claim token and lease of its current holder.
+type LogEntry = (MessageRecord, Option<String>, DateTime<Utc>);
+type MessageSlot = (String, String, String);
+
+#[derive(Default)]
+struct State {
+    settings: HashMap<ShopId, ShopSettings>,
+    orders: HashMap<OrderKey, Order>,
+    shipments: HashMap<OrderKey, BTreeMap<String, Shipment>>,
+    /// Shipments written with their number's index while nothing waited (`OrderView::indexed`).
+    indexed: HashMap<OrderKey, BTreeSet<String>>,
+    messages: HashMap<OrderKey, BTreeMap<MessageSlot, LogEntry>>,
+    tracking_index: HashMap<(ShopId, TrackingNumber), TrackingTarget>,
+    pending: HashMap<(ShopId, TrackingNumber), Vec<CarrierUpdate>>,
+    tracking: HashMap<OrderKey, BTreeMap<String, Versioned<ShipmentTracking>>>,
+    deliveries: HashMap<OrderKey, DeliveryRecord>,
+    shipments_first: HashSet<OrderKey>,
+    /// Per tracking number: digests of applied updates and the latest status.
+    applied: HashMap<(ShopId, TrackingNumber), (BTreeSet<String>, Option<TrackingStatus>)>,
+    review_outcomes: HashMap<OrderKey, ReviewOutcome>,
+    unsubscribed: HashSet<(ShopId, String)>,
+    surveys: HashMap<OrderKey, SurveyAnswer>,
+    returns: HashMap<(ShopId, String), Return>,
+    returns_versions: HashMap<OrderKey, u64>,
+    /// Deferred review requests: failed attempts and the time they are due again.
+    review_retries: HashMap<OrderKey, (u32, DateTime<Utc>)>,
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.state.lock().expect("memory store lock"))
+    }
+
+    pub fn order_count(&self) -> usize {
+        self.with(|s| s.orders.len())
+    }
+}
+
+fn note_applied(s: &mut State, shop: &ShopId, applied: Applied<'_>) {
+    let noted = s.applied.entry((shop.clone(), applied.number.clone())).or_default();
+    noted.0.extend(applied.digests.iter().cloned());
+    noted.1 = applied.status.or(noted.1);
+}
+
+fn index_shipment(s: &mut State, shop: &ShopId, shipment: &Shipment) {
+    if let Some(number) = &shipment.tracking_number {
+        let target =
+            TrackingTarget { order_id: shipment.order_id.clone(), shipment_id: shipment.id.clone(), return_id: None };
+        s.tracking_index.insert((shop.clone(), number.clone()), target);
+    }
+}
+
+fn message_slot(key: &MessageKey) -> MessageSlot {
+    (key.kind.as_str().to_owned(), key.scope.clone(), key.channel.as_str().to_owned())
+}
+
+impl Store for MemoryStore {
+    async fn get_settings(&self, shop: &ShopId) -> Result<Option<ShopSettings>, StoreError> {
+        Ok(self.with(|s| s.settings.get(shop).cloned()))
+    }
+
+    async fn put_settings(&self, settings: &ShopSettings) -> Result<(), StoreError> {
+        self.with(|s| s.settings.insert(settings.shop.clone(), settings.clone()));
+        Ok(())
+    }
+
+    async fn upsert_order(&self, order: &Order) -> Result<Upsert<Order>, StoreError> {
+        Ok(self.with(|s| match s.orders.get(&(order.shop.clone(), order.id.clone())) {
+            Some(stored) if stored.updated_at >= order.updated_at => Upsert::Stale(Box::new(stored.clone())),
+            previous => {
+                let outcome = if previous.is_some() { Upsert::Updated } else { Upsert::Created };
+                s.orders.insert((order.shop.clone(), order.id.clone()), order.clone());
+                outcome
+            }
+        }))
+    }
+
+    async fn get_order(&self, shop: &ShopId, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        Ok(self.with(|s| s.orders.get(&(shop.clone(), id.clone())).cloned()))
+    }
+
+    async fn order_view(&self, shop: &ShopId, id: &OrderId) -> Result<OrderView, StoreError> {
+        let key = (shop.clone(), id.clone());
+        Ok(self.with(|s| OrderView {
+            order: s.orders.get(&key).cloned(),
+            shipments: s.shipments.get(&key).map(|m| m.values().cloned().collect()).unwrap_or_default(),
+            messages: s.messages.get(&key).map(|m| m.values().map(|(r, _, _)| r.clone()).collect()).unwrap_or_default(),
+            tracking: s.tracking.get(&key).cloned().unwrap_or_default(),
+            delivery: s.deliveries.get(&key).cloned(),
+            indexed: s.indexed.get(&key).cloned().unwrap_or_default(),
+            returns_version: s.returns_versions.get(&key).copied().unwrap_or_default(),
+            returns: s
+                .returns
+                .iter()
+                .filter(|((sh, _), r)| sh == shop && r.request.order_id == *id)
+                .map(|(_, r)| r.clone())
+                .collect(),
+        }))
+    }
+
+    async fn orders_by_number(&self, shop: &ShopId, number: &str) -> Result<Vec<Order>, StoreError> {
+        let Some(number) = crate::ports::store::order_number_key(number) else { return Ok(Vec::new()) };
+        let mut found: Vec<Order> = self.with(|s| {
+            let matches = |order: &&Order| {
+                crate::ports::store::order_number_key(&order.number).as_deref() == Some(number.as_str())
+            };
+            s.orders.iter().filter(|((sh, _), _)| sh == shop).map(|(_, order)| order).filter(matches).cloned().collect()
+        });
+        found.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+        Ok(found)
+    }
+
+    async fn upsert_shipment(&self, shop: &ShopId, shipment: &Shipment) -> Result<Upsert<Shipment>, StoreError> {
+        Ok(self.with(|s| {
+            index_shipment(s, shop, shipment);
+            let slot = s.shipments.entry((shop.clone(), shipment.order_id.clone())).or_default();
+            match slot.get(&shipment.id) {
+                Some(stored) if stored.updated_at >= shipment.updated_at => Upsert::Stale(Box::new(stored.clone())),
+                previous => {
+                    let outcome = if previous.is_some() { Upsert::Updated } else { Upsert::Created };
+                    slot.insert(shipment.id.clone(), shipment.clone());
+                    // The item is replaced whole, without the mark.
+                    let key = (shop.clone(), shipment.order_id.clone());
+                    s.indexed.entry(key).or_default().remove(&shipment.id);
+                    outcome
+                }
+            }
+        }))
+    }
+
+    async fn lookup_tracking(&self, shop: &ShopId, number: &TrackingNumber) -> Result<TrackingLookup, StoreError> {
+        let key = (shop.clone(), number.clone());
+        Ok(self.with(|s| {
+            let (digests, status) = s.applied.get(&key).cloned().unwrap_or_default();
+            TrackingLookup {
+                target: s.tracking_index.get(&key).cloned(),
+                pending: s.pending.get(&key).cloned().unwrap_or_default(),
+                digests,
+                status,
+            }
+        }))
+    }
+
+    async fn keep_pending_update(
+        &self,
+        shop: &ShopId,
+        update: &CarrierUpdate,
+        _: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), update.tracking_number.clone());
+            if s.tracking_index.contains_key(&key) {
+                return false;
+            }
+            let kept = s.pending.entry(key).or_default();
+            if !kept.contains(update) {
+                kept.push(update.clone());
+            }
+            true
+        }))
+    }
+
+    async fn put_tracking(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        shipment_id: &str,
+        tracking: &ShipmentTracking,
+        expected: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let slot = s.tracking.entry((shop.clone(), order.clone())).or_default();
+            let current = slot.get(shipment_id).map(|v| v.version);
+            if current != expected {
+                return false;
+            }
+            let version = expected.map_or(1, |v| v + 1);
+            slot.insert(shipment_id.to_owned(), Versioned { value: tracking.clone(), version });
+            true
+        }))
+    }
+
+    async fn record_delivery(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        record: &DeliveryRecord,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), order.clone());
+            if s.deliveries.contains_key(&key) {
+                return false;
+            }
+            s.deliveries.insert(key, record.clone());
+            true
+        }))
+    }
+
+    async fn list_shops(&self) -> Result<Vec<ShopId>, StoreError> {
+        let mut shops: Vec<ShopId> = self.with(|s| s.settings.keys().cloned().collect());
+        shops.sort();
+        Ok(shops)
+    }
+
+    async fn due_reviews(
+        &self,
+        shop: &ShopId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueReview>, StoreError> {
+        Ok(self.with(|s| {
+            let due_at = |key: &OrderKey, record: &DeliveryRecord| {
+                s.review_retries.get(key).map_or((0, record.review_due_at), |(attempts, at)| (*attempts, *at))
+            };
+            let mut due: Vec<(DateTime<Utc>, DueReview)> = s
+                .deliveries
+                .iter()
+                .filter(|(key, record)| {
+                    key.0 == *shop
+                        && (from..=to).contains(&due_at(key, record).1)
+                        && !s.review_outcomes.contains_key(key)
+                })
+                .map(|(key, record)| {
+                    let (attempts, at) = due_at(key, record);
+                    (at, DueReview { order_id: key.1.clone(), delivery: record.clone(), attempts })
+                })
+                .collect();
+            due.sort_by(|(a_at, a), (b_at, b)| (a_at, &a.order_id).cmp(&(b_at, &b.order_id)));
+            due.truncate(limit);
+            due.into_iter().map(|(_, due)| due).collect()
+        }))
+    }
+
+    async fn defer_review(&self, shop: &ShopId, due: &DueReview, until: DateTime<Utc>) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), due.order_id.clone());
+            let attempts = s.review_retries.get(&key).map_or(0, |(attempts, _)| *attempts);
+            if s.review_outcomes.contains_key(&key) || attempts != due.attempts {
+                return false;
+            }
+            s.review_retries.insert(key, (due.attempts + 1, until));
+            true
+        }))
+    }
+
+    async fn finish_review(&self, shop: &ShopId, due: &DueReview, outcome: &ReviewOutcome) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), due.order_id.clone());
+            if s.review_outcomes.contains_key(&key) {
+                return false;
+            }
+            s.review_outcomes.insert(key, outcome.clone());
+            true
+        }))
+    }
+
+    async fn review_outcomes(
+        &self,
+        shop: &ShopId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ReviewOutcome>, StoreError> {
+        Ok(self.with(|s| {
+            s.review_outcomes
+                .iter()
+                .filter(|((sh, _), outcome)| sh == shop && (from..=to).contains(&outcome.at()))
+                .map(|(_, outcome)| outcome.clone())
+                .collect()
+        }))
+    }
+
+    async fn is_unsubscribed(&self, shop: &ShopId, email: &str) -> Result<bool, StoreError> {
+        Ok(self.with(|s| s.unsubscribed.contains(&(shop.clone(), email_key(email)))))
+    }
+
+    async fn unsubscribe(&self, shop: &ShopId, email: &str, _: DateTime<Utc>) -> Result<(), StoreError> {
+        self.with(|s| s.unsubscribed.insert((shop.clone(), email_key(email))));
+        Ok(())
+    }
+
+    async fn record_survey_answer(&self, shop: &ShopId, answer: &SurveyAnswer) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), answer.order_id.clone());
+            match s.surveys.get(&key) {
+                Some(stored) if stored.answered_at > answer.answered_at => false,
+                _ => {
+                    s.surveys.insert(key, answer.clone());
+                    true
+                }
+            }
+        }))
+    }
+
+    async fn survey_answers(
+        &self,
+        shop: &ShopId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<SurveyAnswer>, StoreError> {
+        Ok(self.with(|s| {
+            s.surveys
+                .iter()
+                .filter(|((sh, _), a)| sh == shop && (from..=to).contains(&a.answered_at))
+                .map(|(_, a)| a.clone())
+                .collect()
+        }))
+    }
+
+    async fn create_return(
+        &self,
+        shop: &ShopId,
+        ret: &Return,
+        reserves: Option<u64>,
+    ) -> Result<ReturnCreated, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), ret.id.clone());
+            if let Some(existing) = s.returns.get(&key) {
+                return ReturnCreated::Exists(Box::new(existing.clone()));
+            }
+            if let Some(read_at) = reserves {
+                let version = s.returns_versions.entry((shop.clone(), ret.request.order_id.clone())).or_default();
+                if *version != read_at {
+                    return ReturnCreated::Stale;
+                }
+                *version += 1;
+            }
+            s.returns.insert(key, ret.clone());
+            ReturnCreated::Created
+        }))
+    }
+
+    async fn update_return(&self, shop: &ShopId, ret: &Return, from: ReturnState) -> Result<bool, StoreError> {
+        Ok(self.with(|s| match s.returns.get_mut(&(shop.clone(), ret.id.clone())) {
+            Some(stored) if stored.state == from => {
+                *stored = ret.clone();
+                true
+            }
+            _ => false,
+        }))
+    }
+
+    async fn find_return(&self, shop: &ShopId, id: &str) -> Result<Option<Return>, StoreError> {
+        Ok(self.with(|s| s.returns.get(&(shop.clone(), id.to_owned())).cloned()))
+    }
+
+    async fn returns_in_state(&self, shop: &ShopId, state: ReturnState) -> Result<Vec<Return>, StoreError> {
+        Ok(self.with(|s| {
+            s.returns.iter().filter(|((sh, _), r)| sh == shop && r.state == state).map(|(_, r)| r.clone()).collect()
+        }))
+    }
+
+    async fn register_return_parcel(
+        &self,
+        shop: &ShopId,
+        number: &TrackingNumber,
+        order: &OrderId,
+        return_id: &str,
+    ) -> Result<(), StoreError> {
+        let target = TrackingTarget {
+            order_id: order.clone(),
+            shipment_id: String::new(),
+            return_id: Some(return_id.to_owned()),
+        };
+        self.with(|s| s.tracking_index.insert((shop.clone(), number.clone()), target));
+        Ok(())
+    }
+
+    async fn claim_messages(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        keys: &[MessageKey],
+        claim: &Claim,
+        change: Option<StateChange<'_>>,
+    ) -> Result<ClaimBatch, StoreError> {
+        let order_key = (shop.clone(), order.clone());
+        Ok(self.with(|s| {
+            let log = s.messages.entry(order_key.clone()).or_default();
+            let mut claims: Vec<ClaimOutcome> = keys
+                .iter()
+                .map(|key| match log.get(&message_slot(key)) {
+                    Some((record, _, _)) if record.state != DeliveryState::Sending => ClaimOutcome::AlreadyDone,
+                    Some((_, token, _)) if token.as_deref() == Some(claim.token.as_str()) => ClaimOutcome::Claimed,
+                    Some((_, _, lease_until)) if *lease_until >= claim.at => ClaimOutcome::InFlight,
+                    _ => ClaimOutcome::NotAttempted,
+                })
+                .collect();
+            let refused = change.and_then(|change| match change {
+                StateChange::NewOrder(new) => {
+                    if s.orders.get(&order_key).is_some_and(|stored| stored.updated_at >= new.updated_at) {
+                        Some(ChangeOutcome::Stale)
+                    } else if s.shipments_first.contains(&order_key) {
+                        Some(ChangeOutcome::ShipmentsFirst)
+                    } else {
+                        None
+                    }
+                }
+                StateChange::NewShipment(new) => {
+                    let number = new.tracking_number.as_ref().map(|n| (shop.clone(), n.clone()));
+                    let stored = s.shipments.get(&order_key).and_then(|m| m.get(&new.id));
+                    if number.is_some_and(|key| s.pending.get(&key).is_some_and(|kept| !kept.is_empty())) {
+                        Some(ChangeOutcome::UpdatesWaiting)
+                    } else if stored.is_some_and(|stored| stored.updated_at >= new.updated_at) {
+                        Some(ChangeOutcome::Stale)
+                    } else {
+                        None
+                    }
+                }
+                StateChange::Tracking(t) => {
+                    let stored = s.tracking.get(&order_key);
+                    let version = |id: &str| stored.and_then(|m| m.get(id)).map(|v| v.version);
+                    let delivered_before = t.delivery.is_some() && s.deliveries.contains_key(&order_key);
+                    let others_moved = t.others.iter().any(|(id, expected)| version(id) != *expected);
+                    let order_came = t.unannounced.order_missing && s.orders.contains_key(&order_key);
+                    let shipment_came = t.unannounced.shipment_missing
+                        && s.shipments.get(&order_key).is_some_and(|m| m.contains_key(t.shipment_id));
+                    let audience_came = order_came || shipment_came;
+                    (version(t.shipment_id) != t.expected || delivered_before || others_moved || audience_came)
+                        .then_some(ChangeOutcome::Stale)
+                }
+            });
+            if let Some(outcome) = refused {
+                return ClaimBatch { change: Some(outcome), claims };
+            }
+            match change {
+                Some(StateChange::NewOrder(new)) => {
+                    s.orders.insert(order_key.clone(), new.clone());
+                }
+                Some(StateChange::NewShipment(new)) => {
+                    index_shipment(s, shop, new);
+                    s.shipments.entry(order_key.clone()).or_default().insert(new.id.clone(), new.clone());
+                    s.indexed.entry(order_key.clone()).or_default().insert(new.id.clone());
+                }
+                Some(StateChange::Tracking(t)) => {
+                    let version = t.expected.map_or(1, |v| v + 1);
+                    let slot = s.tracking.entry(order_key.clone()).or_default();
+                    slot.insert(t.shipment_id.to_owned(), Versioned { value: t.tracking.clone(), version });
+                    if let Some(applied) = t.applied {
+                        note_applied(s, shop, applied);
+                    }
+                    if let Some(record) = t.delivery {
+                        s.deliveries.insert(order_key.clone(), record.clone());
+                    }
+                }
+                None => {}
+            }
+            let log = s.messages.entry(order_key).or_default();
+            for (key, outcome) in keys.iter().zip(claims.iter_mut()) {
+                if *outcome == ClaimOutcome::NotAttempted {
+                    let record = MessageRecord::claimed(key, claim.at);
+                    log.insert(message_slot(key), (record, Some(claim.token.clone()), claim.lease_until));
+                    *outcome = ClaimOutcome::Claimed;
+                }
+            }
+            ClaimBatch { change: change.map(|_| ChangeOutcome::Written), claims }
+        }))
+    }
+
+    async fn complete_messages(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        records: &[MessageRecord],
+        applied: Option<Applied<'_>>,
+    ) -> Result<(), StoreError> {
+        self.with(|s| {
+            if let Some(applied) = applied {
+                note_applied(s, shop, applied);
+            }
+            let log = s.messages.entry((shop.clone(), order.clone())).or_default();
+            for record in records {
+                let key = MessageKey::new(record.kind, &record.scope, record.channel);
+                let lease = log.get(&message_slot(&key)).map_or(record.at, |e| e.2);
+                log.insert(message_slot(&key), (record.clone(), None, lease));
+            }
+        });
+        Ok(())
+    }
+
+    async fn mark_shipments_first(&self, shop: &ShopId, order: &OrderId) -> Result<(), StoreError> {
+        self.with(|s| s.shipments_first.insert((shop.clone(), order.clone())));
+        Ok(())
+    }
+
+    async fn release_message(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        key: &MessageKey,
+        claim_token: &str,
+    ) -> Result<(), StoreError> {
+        self.with(|s| {
+            if let Some(log) = s.messages.get_mut(&(shop.clone(), order.clone())) {
+                let slot = message_slot(key);
+                if log.get(&slot).is_some_and(|e| e.1.as_deref() == Some(claim_token)) {
+                    log.remove(&slot);
+                }
+            }
+        });
+        Ok(())
+    }
+}

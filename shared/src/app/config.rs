@@ -1,0 +1,121 @@
+//! Typed deployment settings, read once per cold start from the environment.
+
+use crate::domain::settings::Secret;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: &'static str },
+}
+
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// `PPX_TABLE`
+    pub table: String,
+    /// `PPX_LINK_SECRET`: keys the customer links; at least 32 characters.
+    pub link_secret: Secret,
+    /// `PPX_PUBLIC_URL`: where `/track/...` and `/returns/...` are served.
+    pub public_url: String,
+    /// `PPX_SETTINGS_TTL_SECS` (default 60): how long a cold start trusts cached shop settings.
+    pub settings_ttl: Duration,
+    /// Where the stack runs (`PPX_ACCOUNT_ID` from the template, `AWS_REGION` from Lambda).
+    pub home: StackHome,
+}
+
+/// The account and region the stack runs in, when known: a shop's return-events topic must be
+/// there (the functions are granted `ppx-` topics of their own account and region only).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StackHome {
+    pub account: Option<String>,
+    pub region: Option<String>,
+}
+
+impl StackHome {
+    /// Why `topic_arn` is not a topic of this stack's account and region (None: it is, or the
+    /// home is unknown, as in local runs).
+    pub fn refuses(&self, topic_arn: &str) -> Option<String> {
+        let mut parts = topic_arn.split(':');
+        let (region, account) = (parts.nth(3).unwrap_or_default(), parts.next().unwrap_or_default());
+        let foreign = |home: &Option<String>, value: &str| home.as_deref().is_some_and(|home| home != value);
+        (foreign(&self.account, account) || foreign(&self.region, region)).then(|| {
+            format!(
+                "the topic is not in this stack's account {} and region {}",
+                self.account.as_deref().unwrap_or("?"),
+                self.region.as_deref().unwrap_or("?")
+            )
+        })
+    }
+}
+
+impl AppConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table = lookup("PPX_TABLE").filter(|t| !t.is_empty()).ok_or(ConfigError::Missing("PPX_TABLE"))?;
+        let link_secret = lookup("PPX_LINK_SECRET").ok_or(ConfigError::Missing("PPX_LINK_SECRET"))?;
+        if link_secret.len() < 32 {
+            return Err(ConfigError::Invalid { name: "PPX_LINK_SECRET", reason: "must be at least 32 characters" });
+        }
+        let public_url = lookup("PPX_PUBLIC_URL").ok_or(ConfigError::Missing("PPX_PUBLIC_URL"))?;
+        if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid { name: "PPX_PUBLIC_URL", reason: "must be an http(s) URL" });
+        }
+        let settings_ttl = match lookup("PPX_SETTINGS_TTL_SECS") {
+            None => Duration::from_secs(60),
+            Some(raw) => Duration::from_secs(raw.parse().map_err(|_| ConfigError::Invalid {
+                name: "PPX_SETTINGS_TTL_SECS",
+                reason: "must be a whole number of seconds",
+            })?),
+        };
+        let home = StackHome {
+            account: lookup("PPX_ACCOUNT_ID").filter(|a| !a.is_empty()),
+            region: lookup("AWS_REGION").filter(|r| !r.is_empty()),
+        };
+        Ok(Self { table, link_secret: Secret::new(link_secret), public_url, settings_ttl, home })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_topic_of_another_account_or_region_is_refused() {
+        let home = StackHome { account: Some("123456789012".into()), region: Some("us-east-1".into()) };
+        assert_eq!(home.refuses("arn:aws:sns:us-east-1:123456789012:ppx-returns"), None);
+        let other_account = home.refuses("arn:aws:sns:us-east-1:999999999999:ppx-returns").unwrap();
+        assert!(other_account.contains("123456789012"), "{other_account}");
+        assert!(home.refuses("arn:aws:sns:eu-west-1:123456789012:ppx-returns").is_some());
+        assert!(home.refuses("not an arn").is_some());
+        assert_eq!(StackHome::default().refuses("arn:aws:sns:eu-west-1:999999999999:ppx-x"), None, "local runs");
+    }
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn reads_and_validates() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        let ok = lookup(&[("PPX_TABLE", "ppx"), ("PPX_LINK_SECRET", secret), ("PPX_PUBLIC_URL", "https://t.example")]);
+        let config = AppConfig::from_lookup(ok).unwrap();
+        assert_eq!(config.settings_ttl, Duration::from_secs(60));
+        assert_eq!(AppConfig::from_lookup(lookup(&[])).unwrap_err(), ConfigError::Missing("PPX_TABLE"));
+        let short = lookup(&[("PPX_TABLE", "ppx"), ("PPX_LINK_SECRET", "short"), ("PPX_PUBLIC_URL", "https://t")]);
+        assert!(matches!(AppConfig::from_lookup(short), Err(ConfigError::Invalid { name: "PPX_LINK_SECRET", .. })));
+        let ttl = lookup(&[
+            ("PPX_TABLE", "ppx"),
+            ("PPX_LINK_SECRET", secret),
+            ("PPX_PUBLIC_URL", "https://t"),
+            ("PPX_SETTINGS_TTL_SECS", "soon"),
+        ]);
+        assert!(matches!(AppConfig::from_lookup(ttl), Err(ConfigError::Invalid { name: "PPX_SETTINGS_TTL_SECS", .. })));
+    }
+}

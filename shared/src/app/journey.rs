@@ -1,0 +1,276 @@
+//! A parcel's journey: applies carrier updates to the shipment they belong to (or keeps them
+//! until it is known), and sends what the new state calls for, once.
+
+use crate::app::outbox::{NotifyError, Outbox, message_channels};
+use crate::domain::ids::{OrderId, TrackingNumber};
+use crate::domain::messages::{Channel, DeliveryState, MessageKind, MessageRecord};
+use crate::domain::order::{Order, OrderStatus, Shipment};
+use crate::domain::settings::ShopSettings;
+use crate::domain::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
+use crate::ports::clock::Clock;
+use crate::ports::messaging::{EmailSender, SmsSender};
+use crate::ports::store::{
+    Applied, ChangeOutcome, DeliveryRecord, OrderView, StateChange, Store, StoreError, TrackingChange, TrackingTarget,
+    Unannounced,
+};
+use crate::render::MessageContext;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Updates for unknown tracking numbers are kept this long for their fulfillment to arrive.
+pub const PENDING_UPDATE_TTL_DAYS: i64 = 30;
+/// Concurrent updates of one shipment retry their conditional write this often.
+const MAX_WRITE_ATTEMPTS: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JourneyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+    #[error("the shipment's tracking changed under {MAX_WRITE_ATTEMPTS} concurrent writes")]
+    Contended,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackingOutcome {
+    /// No shipment has this tracking number yet; the update is kept for when one does.
+    AwaitingShipment,
+    Applied {
+        status: Option<TrackingStatus>,
+        messages_sent: usize,
+    },
+    /// The number is a return parcel's: the return flow takes it from here.
+    ReturnParcel {
+        return_id: String,
+        status: Option<TrackingStatus>,
+    },
+}
+
+pub struct Journey<'a, S, E, T, C> {
+    pub outbox: Outbox<'a, S, E, T, C>,
+}
+
+impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Journey<'_, S, E, T, C> {
+    fn store(&self) -> &S {
+        self.outbox.store
+    }
+
+    pub async fn apply_update(
+        &self,
+        settings: &ShopSettings,
+        update: &CarrierUpdate,
+    ) -> Result<TrackingOutcome, JourneyError> {
+        let mut attempts = 0;
+        let (lookup, target) = loop {
+            let mut lookup = self.store().lookup_tracking(&settings.shop, &update.tracking_number).await?;
+            if let Some(target) = lookup.target.take() {
+                // The caller's span declares `order_id`; it is known only now.
+                tracing::Span::current().record("order_id", target.order_id.as_str());
+                break (lookup, target);
+            }
+            let expires_at = self.outbox.clock.now() + chrono::Duration::days(PENDING_UPDATE_TTL_DAYS);
+            if self.store().keep_pending_update(&settings.shop, update, expires_at).await? {
+                return Ok(TrackingOutcome::AwaitingShipment);
+            }
+            // Its shipment arrived since the lookup: look again.
+            attempts += 1;
+            if attempts == MAX_WRITE_ATTEMPTS {
+                return Err(JourneyError::Contended);
+            }
+        };
+        if let Some(return_id) = target.return_id {
+            let status = ShipmentTracking::default().merge(update).status;
+            return Ok(TrackingOutcome::ReturnParcel { return_id, status });
+        }
+        let mut updates = lookup.pending;
+        updates.push(update.clone());
+        let digests: BTreeSet<String> = updates.iter().flat_map(CarrierUpdate::digests).collect();
+        if digests.is_subset(&lookup.digests) {
+            // A duplicate or a late replay: everything in it was applied (and announced) before.
+            return Ok(TrackingOutcome::Applied { status: lookup.status, messages_sent: 0 });
+        }
+        let digests: Vec<String> = digests.into_iter().collect();
+        self.apply_to(settings, &target, &updates, Some((&update.tracking_number, &digests))).await
+    }
+
+    /// When a fulfillment arrives the slow way: applies the updates kept for its tracking number,
+    /// and announces what its stored tracking calls for (a callback that found the number before
+    /// the shipment or the order was stored wrote its state unannounced).
+    pub async fn apply_pending(
+        &self,
+        settings: &ShopSettings,
+        shipment: &Shipment,
+    ) -> Result<Option<TrackingOutcome>, JourneyError> {
+        let Some(number) = &shipment.tracking_number else { return Ok(None) };
+        let lookup = self.store().lookup_tracking(&settings.shop, number).await?;
+        let target =
+            TrackingTarget { order_id: shipment.order_id.clone(), shipment_id: shipment.id.clone(), return_id: None };
+        let digests: Vec<String> =
+            lookup.pending.iter().flat_map(CarrierUpdate::digests).collect::<BTreeSet<_>>().into_iter().collect();
+        let number = (!digests.is_empty()).then_some((number, digests.as_slice()));
+        Ok(Some(self.apply_to(settings, &target, &lookup.pending, number).await?))
+    }
+
+    /// Sends what a shipment's stored tracking calls for and has not been sent yet (for an
+    /// order that arrives after its shipments).
+    pub async fn announce_stored(
+        &self,
+        settings: &ShopSettings,
+        order: &OrderId,
+        shipment_id: &str,
+    ) -> Result<TrackingOutcome, JourneyError> {
+        let target = TrackingTarget { order_id: order.clone(), shipment_id: shipment_id.to_owned(), return_id: None };
+        self.apply_to(settings, &target, &[], None).await
+    }
+
+    /// Reads the order, merges the updates, and writes the new state together with the claims of
+    /// what it calls for, in one transaction; then sends. A concurrent writer makes it read again.
+    async fn apply_to(
+        &self,
+        settings: &ShopSettings,
+        target: &TrackingTarget,
+        updates: &[CarrierUpdate],
+        number: Option<(&TrackingNumber, &[String])>,
+    ) -> Result<TrackingOutcome, JourneyError> {
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let view = self.store().order_view(&settings.shop, &target.order_id).await?;
+            let stored = view.tracking.get(&target.shipment_id);
+            let before = stored.map(|v| v.value.clone()).unwrap_or_default();
+            let after = updates.iter().fold(before.clone(), |state, update| state.merge(update));
+            let write = (!after.same_journey(&before)).then(|| stored.map(|v| v.version));
+            let shipment = (&target.order_id, target.shipment_id.as_str());
+            if let Some(outcome) = self.announce(settings, &view, shipment, after, write, number).await? {
+                return Ok(outcome);
+            }
+        }
+        Err(JourneyError::Contended)
+    }
+
+    /// Writes the state (when `write` holds the version it must replace) and claims what it
+    /// calls for in one request, then sends. `None` when another request changed the order's
+    /// tracking first.
+    async fn announce(
+        &self,
+        settings: &ShopSettings,
+        view: &OrderView,
+        (order_id, shipment_id): (&OrderId, &str),
+        mut tracking: ShipmentTracking,
+        write: Option<Option<u64>>,
+        number: Option<(&TrackingNumber, &[String])>,
+    ) -> Result<Option<TrackingOutcome>, JourneyError> {
+        let status = tracking.status;
+        let shipment = view.shipments.iter().find(|s| s.id == shipment_id);
+        // Without the order there is no one to tell yet: the order webhook announces it.
+        let audience = match (&view.order, shipment) {
+            (Some(order), Some(shipment)) if order.status != OrderStatus::Cancelled => Some((order, shipment)),
+            _ => None,
+        };
+        let links =
+            audience.map(|(order, _)| self.outbox.links.for_order(&order.shop, &order.id, self.outbox.clock.now()));
+        let mut prepared = Vec::new();
+        let mut delivery = None;
+        if let (Some((order, shipment)), Some(links)) = (audience, &links) {
+            tracking.recall(shipment_id, settings.time_zone, done_records(settings, order, view));
+            let today = self.outbox.clock.now().with_timezone(&settings.time_zone).date_naive();
+            let due = [
+                tracking.announcement(shipment_id, settings.time_zone),
+                tracking.delay_announcement(shipment_id, order.promised_delivery, today),
+            ];
+            let ctx = MessageContext {
+                shipment: Some(shipment),
+                tracking: Some(&tracking),
+                ..MessageContext::about_order(settings, order, links)
+            };
+            for announcement in due.into_iter().flatten() {
+                prepared.extend(self.outbox.prepare(&ctx, announcement.kind, &announcement.scope)?);
+            }
+            if status == Some(TrackingStatus::Delivered) && view.delivery.is_none() {
+                delivery = delivery_record(settings, view, shipment_id, &tracking);
+            }
+        }
+        if write.is_none() && delivery.is_none() && prepared.is_empty() && number.is_none() {
+            return Ok(Some(TrackingOutcome::Applied { status, messages_sent: 0 }));
+        }
+        // A delivery is decided from the other shipments' states: they must not move meanwhile,
+        // or two parcels delivered at once could each miss the other.
+        let others: Vec<(&str, Option<u64>)> =
+            match status == Some(TrackingStatus::Delivered) && view.delivery.is_none() {
+                true => view
+                    .shipments
+                    .iter()
+                    .filter(|s| s.id != shipment_id)
+                    .map(|s| (s.id.as_str(), view.tracking.get(&s.id).map(|v| v.version)))
+                    .collect(),
+                false => Vec::new(),
+            };
+        let applied = number.map(|(number, digests)| Applied { number, digests, status });
+        // Claims of an unchanged state need no version check: concurrent copies of one update
+        // then meet at the claims (one sends, the others find it in flight or done).
+        let needs_change = write.is_some() || delivery.is_some();
+        // What the update says is noted as applied with its last effect: the state change when it
+        // calls for no message, else the messages' records (a failed send must not look done).
+        let (with_change, after_sends) =
+            if prepared.is_empty() && needs_change { (applied, None) } else { (None, applied) };
+        let change = TrackingChange {
+            order: order_id,
+            shipment_id,
+            tracking: &tracking,
+            expected: write.unwrap_or_else(|| view.tracking.get(shipment_id).map(|v| v.version)),
+            applied: with_change,
+            delivery: delivery.as_ref(),
+            others: &others,
+            unannounced: Unannounced { order_missing: view.order.is_none(), shipment_missing: shipment.is_none() },
+        };
+        let change = needs_change.then_some(StateChange::Tracking(change));
+        let batch = self.outbox.send(settings, order_id, prepared, change, after_sends).await?;
+        if needs_change && batch.change != Some(ChangeOutcome::Written) {
+            return Ok(None);
+        }
+        if let Some(record) = delivery {
+            tracing::info!(review_due_at = %record.review_due_at, "order delivered; review request queued");
+        }
+        Ok(Some(TrackingOutcome::Applied { status, messages_sent: batch.new_sends() }))
+    }
+}
+
+/// Records of the order's messages that went out (or failed for good) on every channel their
+/// kind goes to this customer on.
+fn done_records<'v>(settings: &ShopSettings, order: &Order, view: &'v OrderView) -> Vec<&'v MessageRecord> {
+    let mut channels_done: BTreeMap<(MessageKind, &str), BTreeSet<Channel>> = BTreeMap::new();
+    let finished = || view.messages.iter().filter(|m| m.state != DeliveryState::Sending);
+    for record in finished() {
+        channels_done.entry((record.kind, record.scope.as_str())).or_default().insert(record.channel);
+    }
+    let done = |record: &MessageRecord| {
+        let channels = &channels_done[&(record.kind, record.scope.as_str())];
+        message_channels(settings, order, record.kind).iter().all(|c| channels.contains(c))
+    };
+    finished().filter(|record| done(record)).collect()
+}
+
+/// When every item has been delivered: the delivery record that queues the review request.
+fn delivery_record(
+    settings: &ShopSettings,
+    view: &OrderView,
+    shipment_id: &str,
+    tracking: &ShipmentTracking,
+) -> Option<DeliveryRecord> {
+    let order = view.order.as_ref()?;
+    let ordered: u32 = order.items.iter().map(|i| i.quantity).sum();
+    let mut shipped = 0;
+    let mut last_delivery = tracking.delivered_at;
+    for shipment in &view.shipments {
+        let state =
+            if shipment.id == shipment_id { Some(tracking) } else { view.tracking.get(&shipment.id).map(|v| &v.value) };
+        let delivered_at = state.and_then(|s| s.delivered_at)?;
+        last_delivery = last_delivery.max(Some(delivered_at));
+        // A shipment that lists no items carries the whole order.
+        shipped += if shipment.items.is_empty() { ordered } else { shipment.items.iter().map(|i| i.quantity).sum() };
+    }
+    let delivered_at = last_delivery?;
+    if shipped < ordered {
+        return None;
+    }
+    let review_due_at = delivered_at + chrono::Duration::days(i64::from(settings.review_delay_days));
+    Some(DeliveryRecord { delivered_at, review_due_at })
+}

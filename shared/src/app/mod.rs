@@ -1,0 +1,11 @@
+//! The use cases, over the ports: the outbox (claim, send, record each message once), a parcel's
+//! journey, a return's life, the returns portal, the settings cache, and the checks `ppx shop put`
+//! runs before saving settings.
+
+pub mod config;
+pub mod journey;
+pub mod outbox;
+pub mod portal;
+pub mod return_flow;
+pub mod settings_cache;
+pub mod template_check;

@@ -1,0 +1,16 @@
+//! Pure rules: what an order, a parcel's journey, a return and a message are, and how they may
+//! change. No I/O, no AWS types, no HTTP: everything here is decided from its arguments, and
+//! tested beside it.
+
+pub mod delivery;
+pub mod ids;
+pub mod link;
+pub mod mailbox;
+pub mod messages;
+pub mod money;
+pub mod nps;
+pub mod order;
+pub mod returns;
+pub mod settings;
+pub mod text;
+pub mod tracking;

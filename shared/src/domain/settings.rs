@@ -1,0 +1,382 @@
+//! Per-shop settings, stored in the table and cached per cold start.
+
+use crate::domain::delivery::DeliverySettings;
+use crate::domain::ids::ShopId;
+use crate::domain::mailbox::Mailbox;
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Every inbound integration that carries its own secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookSource {
+    Shopify,
+    Woocommerce,
+    /// The documented generic order format.
+    Orders,
+    Easypost,
+    Shippo,
+    Aftership,
+    /// The documented generic tracking-event format.
+    Tracking,
+}
+
+impl WebhookSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Shopify => "shopify",
+            Self::Woocommerce => "woocommerce",
+            Self::Orders => "orders",
+            Self::Easypost => "easypost",
+            Self::Shippo => "shippo",
+            Self::Aftership => "aftership",
+            Self::Tracking => "tracking",
+        }
+    }
+}
+
+/// How Shippo's webhooks prove they are Shippo's. Shippo signs only when the account turns HMAC
+/// signing on; otherwise the webhook URL carries a secret `?token=`. A URL token can leak (logs,
+/// proxies, screenshots), so it is accepted only when the shop chose it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShippoAuth {
+    /// `Shippo-Auth-Signature` with the `shippo` secret; a token alone is refused.
+    #[default]
+    Hmac,
+    /// `?token=<shippo secret>` on the URL.
+    Token,
+}
+
+/// A shared secret. Never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShopSettings {
+    pub shop: ShopId,
+    pub display_name: String,
+    /// `#RRGGBB`, used in emails and pages.
+    #[serde(default = "default_brand_color")]
+    pub brand_color: String,
+    /// `Name <address>`, `"Name, with specials" <address>` or a bare address; must be an
+    /// SES-verified identity. Parsed when the settings are read: a malformed one refuses them.
+    pub sender: Mailbox,
+    #[serde(default)]
+    pub reply_to: Option<Mailbox>,
+    pub support_url: String,
+    #[serde(default)]
+    pub support_email: Option<String>,
+    #[serde(default = "default_locale")]
+    pub locale: String,
+    #[serde(with = "tz_serde", default = "default_time_zone")]
+    pub time_zone: Tz,
+    /// The platform's shop domain when it differs from the shop id (Shopify's `X-Shopify-Shop-Domain`).
+    #[serde(default)]
+    pub platform_domain: Option<String>,
+    #[serde(default)]
+    pub webhook_secrets: BTreeMap<WebhookSource, Secret>,
+    /// How Shippo's webhooks authenticate with the `shippo` secret (default `hmac`).
+    #[serde(default)]
+    pub shippo_auth: ShippoAuth,
+    #[serde(default)]
+    pub delivery: DeliverySettings,
+    #[serde(default = "default_review_delay_days")]
+    pub review_delay_days: u32,
+    /// Where a customer reviews a product: `{sku}`, `{product_id}` and `{handle}` (the title as a
+    /// URL slug) are replaced per item, e.g. `https://shop.example/products/{handle}#reviews`.
+    #[serde(default)]
+    pub review_url_template: Option<String>,
+    #[serde(default)]
+    pub return_policy: crate::domain::returns::ReturnPolicy,
+    #[serde(default)]
+    pub ses_configuration_set: Option<String>,
+    /// An SNS topic (name starting `ppx-`) that receives every return state change as JSON,
+    /// for the shop's back office, Slack or ERP.
+    #[serde(default)]
+    pub return_events_topic_arn: Option<String>,
+    /// SMS goes out only when the shop enables it and the customer consented.
+    #[serde(default)]
+    pub sms_enabled: bool,
+    /// Per-shop template overrides, by template name (e.g. `order_confirmation.html`).
+    #[serde(default)]
+    pub templates: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("settings are not valid JSON for a shop: {0}")]
+    Json(String),
+    #[error("brand_color must look like #RRGGBB")]
+    BrandColor,
+    /// `sender` or `reply_to` is not one mailbox.
+    #[error("{field} must be `Name <address>` or an address: {reason}")]
+    Mailbox { field: &'static str, reason: String },
+    #[error("support_url must start with https:// or http://")]
+    SupportUrl,
+    /// An empty secret would let anyone sign.
+    #[error("webhook_secrets.{0} must be at least 8 characters")]
+    WeakSecret(&'static str),
+    /// The functions may publish only to `ppx-` topics of the stack's own account and region.
+    #[error(
+        "return_events_topic_arn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>) whose name starts with ppx-"
+    )]
+    ReturnEventsTopic,
+    /// Promised dates are counted a day at a time: a runaway number would stall every order.
+    #[error(
+        "delivery days must be at most {MAX_DELIVERY_DAYS} (processing, transit and each method), and cutoff_hour below 24"
+    )]
+    DeliveryDays,
+    /// A return policy amount (fee, auto-approval limit) that does not read as money.
+    #[error(transparent)]
+    PolicyAmount(#[from] crate::domain::returns::PolicyAmountError),
+}
+
+/// More business days than any real shipping promise.
+pub const MAX_DELIVERY_DAYS: u32 = 120;
+
+impl ShopSettings {
+    pub fn from_json(raw: &str) -> Result<Self, SettingsError> {
+        let mut json = serde_json::Deserializer::from_str(raw);
+        let settings: Self = serde_path_to_error::deserialize(&mut json).map_err(|err| {
+            let path = err.path().to_string();
+            match ["sender", "reply_to"].into_iter().find(|field| *field == path) {
+                Some(field) => SettingsError::Mailbox { field, reason: err.into_inner().to_string() },
+                None => SettingsError::Json(err.into_inner().to_string()),
+            }
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let color = self.brand_color.as_bytes();
+        if !(color.len() == 7 && color[0] == b'#' && color[1..].iter().all(u8::is_ascii_hexdigit)) {
+            return Err(SettingsError::BrandColor);
+        }
+        if !(self.support_url.starts_with("https://") || self.support_url.starts_with("http://")) {
+            return Err(SettingsError::SupportUrl);
+        }
+        if let Some(topic) = &self.return_events_topic_arn
+            && !is_ppx_topic_arn(topic)
+        {
+            return Err(SettingsError::ReturnEventsTopic);
+        }
+        if let Some((source, _)) = self.webhook_secrets.iter().find(|(_, secret)| secret.expose().trim().len() < 8) {
+            return Err(SettingsError::WeakSecret(source.as_str()));
+        }
+        let delivery = &self.delivery;
+        let days = [delivery.processing_days, delivery.default_transit_days];
+        let methods = delivery.methods.iter().map(|m| m.transit_days);
+        if days.into_iter().chain(methods).any(|d| d > MAX_DELIVERY_DAYS) || delivery.cutoff_hour > 23 {
+            return Err(SettingsError::DeliveryDays);
+        }
+        self.return_policy.check_amounts()?;
+        Ok(())
+    }
+
+    pub fn secret(&self, source: WebhookSource) -> Option<&Secret> {
+        self.webhook_secrets.get(&source)
+    }
+}
+
+/// `arn:<partition>:sns:<region>:<12-digit account>:ppx-<name>`: the only topics the template
+/// lets the functions publish to (whose account and region are the stack's is checked where it
+/// runs: `StackHome`).
+fn is_ppx_topic_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let name_ok = |name: &str| {
+        name.strip_prefix("ppx-").is_some_and(|rest| !rest.is_empty())
+            && name.len() <= 256
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    matches!(parts.as_slice(), ["arn", partition, "sns", region, account, name]
+        if partition.starts_with("aws")
+            && !region.is_empty()
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && name_ok(name))
+}
+
+fn default_brand_color() -> String {
+    "#1a1a2e".to_owned()
+}
+fn default_locale() -> String {
+    "en-US".to_owned()
+}
+fn default_time_zone() -> Tz {
+    Tz::UTC
+}
+fn default_review_delay_days() -> u32 {
+    5
+}
+
+mod tz_serde {
+    use chrono_tz::Tz;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(tz.name())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse::<Tz>().map_err(|_| serde::de::Error::custom(format!("unknown time zone {name:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const EXAMPLE: &str = include_str!("../../../events/shop.example.json");
+
+    #[test]
+    fn example_settings_file_is_valid() {
+        let settings = ShopSettings::from_json(EXAMPLE).unwrap();
+        assert_eq!(settings.shop.as_str(), "demo-shop");
+        assert_eq!(settings.time_zone, chrono_tz::America::New_York);
+        assert!(settings.secret(WebhookSource::Shopify).is_some());
+        assert_eq!(settings.review_delay_days, 5);
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let settings = ShopSettings::from_json(EXAMPLE).unwrap();
+        let printed = format!("{settings:?}");
+        let secret = settings.secret(WebhookSource::Shopify).unwrap().expose();
+        assert!(!printed.contains(secret));
+    }
+
+    #[test]
+    fn return_events_go_only_to_ppx_topics() {
+        let mut settings = ShopSettings::from_json(EXAMPLE).unwrap();
+        for good in ["arn:aws:sns:us-east-1:123456789012:ppx-returns", "arn:aws-cn:sns:cn-north-1:123456789012:ppx-a_b"]
+        {
+            settings.return_events_topic_arn = Some(good.into());
+            assert_eq!(settings.validate(), Ok(()), "{good}");
+        }
+        for bad in [
+            "arn:aws:sns:us-east-1:123456789012:billing-alerts",
+            "arn:aws:sns:us-east-1:123456789012:ppx-",
+            "arn:aws:sns:us-east-1:12345:ppx-returns",
+            "arn:aws:sqs:us-east-1:123456789012:ppx-returns",
+            "arn:aws:sns:us-east-1:123456789012:ppx-returns:extra",
+            "ppx-returns",
+        ] {
+            settings.return_events_topic_arn = Some(bad.into());
+            assert_eq!(settings.validate(), Err(SettingsError::ReturnEventsTopic), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rejects_runaway_delivery_days() {
+        let mut settings = ShopSettings::from_json(include_str!("../../../events/shop.example.json")).unwrap();
+        settings.delivery.default_transit_days = u32::MAX;
+        assert!(matches!(settings.validate(), Err(SettingsError::DeliveryDays)));
+        settings.delivery.default_transit_days = 5;
+        settings.delivery.methods[0].transit_days = MAX_DELIVERY_DAYS + 1;
+        assert!(matches!(settings.validate(), Err(SettingsError::DeliveryDays)));
+        settings.delivery.methods[0].transit_days = 2;
+        settings.delivery.cutoff_hour = 24;
+        assert!(matches!(settings.validate(), Err(SettingsError::DeliveryDays)));
+    }
+
+    #[test]
+    fn rejects_bad_fields_with_their_name() {
+        let mut value: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+        value["brand_color"] = "red".into();
+        assert_eq!(ShopSettings::from_json(&value.to_string()), Err(SettingsError::BrandColor));
+        value["brand_color"] = "#112233".into();
+        value["webhook_secrets"]["shippo"] = "".into();
+        assert_eq!(ShopSettings::from_json(&value.to_string()), Err(SettingsError::WeakSecret("shippo")));
+        value["webhook_secrets"]["shippo"] = "long enough secret".into();
+        value["time_zone"] = "Mars/Olympus".into();
+        let err = ShopSettings::from_json(&value.to_string()).unwrap_err();
+        assert!(err.to_string().contains("Mars/Olympus"), "{err}");
+    }
+
+    #[test]
+    fn policy_amounts_that_do_not_read_are_refused_with_their_path() {
+        let with = |path: &[&str], amount: serde_json::Value| {
+            let mut value: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+            let mut target = &mut value["return_policy"];
+            for step in path {
+                target = match step.parse::<usize>() {
+                    Ok(i) => &mut target[i],
+                    Err(_) => &mut target[*step],
+                };
+            }
+            *target = amount;
+            ShopSettings::from_json(&value.to_string())
+        };
+        let fee = ["reasons", "4", "fee"];
+        for good in [json!("4.95"), json!("USD 4.95"), json!("EUR 4"), json!(" usd  4.95 ")] {
+            assert!(with(&fee, good.clone()).is_ok(), "{good}");
+        }
+        let cases = [
+            (&fee[..], json!("abc"), "return_policy.reasons[4].fee"),
+            (&fee[..], json!("4.955"), "return_policy.reasons[4].fee"),
+            (&fee[..], json!("-2"), "return_policy.reasons[4].fee"),
+            (&fee[..], json!("JPY 4.95"), "return_policy.reasons[4].fee"),
+            (&fee[..], json!("US 4.95"), "return_policy.reasons[4].fee"),
+            (&fee[..], json!("dollars 4.95"), "return_policy.reasons[4].fee"),
+            (&["auto_approve", "max_value"][..], json!("lots"), "return_policy.auto_approve.max_value"),
+        ];
+        for (path, bad, named) in cases {
+            let err = with(path, bad.clone()).unwrap_err();
+            assert!(matches!(err, SettingsError::PolicyAmount(_)), "{bad}: {err:?}");
+            assert!(err.to_string().starts_with(named), "{bad}: {err}");
+        }
+        let err = with(&["currency"], json!("dollars")).unwrap_err();
+        assert!(matches!(err, SettingsError::Json(_)), "{err:?}");
+    }
+
+    #[test]
+    fn sender_and_reply_to_are_parsed_into_name_and_address() {
+        let settings = ShopSettings::from_json(EXAMPLE).unwrap();
+        assert_eq!(settings.sender.name(), Some("Demo Shop"));
+        assert_eq!(settings.sender.address(), "orders@demo-shop.example");
+        assert_eq!(settings.reply_to.as_ref().map(Mailbox::address), Some("support@demo-shop.example"));
+        // Stored back in the form it was read.
+        let stored = serde_json::to_value(&settings).unwrap();
+        assert_eq!(stored["sender"], "Demo Shop <orders@demo-shop.example>");
+        assert_eq!(stored["reply_to"], "support@demo-shop.example");
+
+        let mut value: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+        value["sender"] = "\"Café Dupont, Paris\" <orders@demo-shop.example>".into();
+        let settings = ShopSettings::from_json(&value.to_string()).unwrap();
+        assert_eq!(settings.sender.name(), Some("Café Dupont, Paris"));
+
+        for (field, bad) in [
+            ("sender", "<Demo Shop <orders@demo-shop.example>>"),
+            ("sender", "Demo Shop"),
+            ("reply_to", "Support\r\nBcc: all@elsewhere.example <support@demo-shop.example>"),
+        ] {
+            let mut value: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+            value[field] = bad.into();
+            match ShopSettings::from_json(&value.to_string()) {
+                Err(SettingsError::Mailbox { field: named, .. }) => assert_eq!(named, field, "{bad:?}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+}
