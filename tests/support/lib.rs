@@ -29,8 +29,8 @@ pub const LINK_SECRET: &str = "test-link-secret-0123456789abcdef0123";
 pub const PUBLIC_URL: &str = "https://track.test.example";
 
 /// The account and region moto serves, as the stack's own.
-pub fn test_home() -> ppx_shared::app::config::StackHome {
-    ppx_shared::app::config::StackHome {
+pub fn test_home() -> ppx_shared::domain::settings::StackHome {
+    ppx_shared::domain::settings::StackHome {
         account: Some(iam::TEST_ACCOUNT.to_owned()),
         region: Some(iam::TEST_REGION.to_owned()),
     }

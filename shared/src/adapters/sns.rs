@@ -52,11 +52,11 @@ impl SmsSender for SnsSms {
 #[derive(Clone, Debug)]
 pub struct SnsEvents {
     client: Client,
-    home: crate::app::config::StackHome,
+    home: crate::domain::settings::StackHome,
 }
 
 impl SnsEvents {
-    pub fn new(client: Client, home: crate::app::config::StackHome) -> Self {
+    pub fn new(client: Client, home: crate::domain::settings::StackHome) -> Self {
         Self { client, home }
     }
 }

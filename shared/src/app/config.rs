@@ -1,6 +1,6 @@
 //! Typed deployment settings, read once per cold start from the environment.
 
-use crate::domain::settings::Secret;
+use crate::domain::settings::{Secret, StackHome};
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,31 +23,6 @@ pub struct AppConfig {
     pub settings_ttl: Duration,
     /// Where the stack runs (`PPX_ACCOUNT_ID` from the template, `AWS_REGION` from Lambda).
     pub home: StackHome,
-}
-
-/// The account and region the stack runs in, when known: a shop's return-events topic must be
-/// there (the functions are granted `ppx-` topics of their own account and region only).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StackHome {
-    pub account: Option<String>,
-    pub region: Option<String>,
-}
-
-impl StackHome {
-    /// Why `topic_arn` is not a topic of this stack's account and region (None: it is, or the
-    /// home is unknown, as in local runs).
-    pub fn refuses(&self, topic_arn: &str) -> Option<String> {
-        let mut parts = topic_arn.split(':');
-        let (region, account) = (parts.nth(3).unwrap_or_default(), parts.next().unwrap_or_default());
-        let foreign = |home: &Option<String>, value: &str| home.as_deref().is_some_and(|home| home != value);
-        (foreign(&self.account, account) || foreign(&self.region, region)).then(|| {
-            format!(
-                "the topic is not in this stack's account {} and region {}",
-                self.account.as_deref().unwrap_or("?"),
-                self.region.as_deref().unwrap_or("?")
-            )
-        })
-    }
 }
 
 impl AppConfig {
@@ -84,16 +59,6 @@ impl AppConfig {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_topic_of_another_account_or_region_is_refused() {
-        let home = StackHome { account: Some("123456789012".into()), region: Some("us-east-1".into()) };
-        assert_eq!(home.refuses("arn:aws:sns:us-east-1:123456789012:ppx-returns"), None);
-        let other_account = home.refuses("arn:aws:sns:us-east-1:999999999999:ppx-returns").unwrap();
-        assert!(other_account.contains("123456789012"), "{other_account}");
-        assert!(home.refuses("arn:aws:sns:eu-west-1:123456789012:ppx-returns").is_some());
-        assert!(home.refuses("not an arn").is_some());
-        assert_eq!(StackHome::default().refuses("arn:aws:sns:eu-west-1:999999999999:ppx-x"), None, "local runs");
-    }
     use std::collections::HashMap;
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {

@@ -204,6 +204,14 @@ pub struct CustomerLinks {
     public_url: String,
 }
 
+/// Links only the review request carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewLinks {
+    /// `survey[n]` answers the NPS question with score n (0-10).
+    pub survey: [String; 11],
+    pub unsubscribe: String,
+}
+
 /// The links one message carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderLinks {
@@ -230,7 +238,7 @@ impl CustomerLinks {
     }
 
     /// The review request's eleven one-click answers and its unsubscribe link.
-    pub fn for_review(&self, shop: &ShopId, order: &OrderId, now: DateTime<Utc>) -> crate::render::ReviewLinks {
+    pub fn for_review(&self, shop: &ShopId, order: &OrderId, now: DateTime<Utc>) -> ReviewLinks {
         let claims = |purpose, days| LinkClaims {
             shop: shop.clone(),
             order: order.clone(),
@@ -238,7 +246,7 @@ impl CustomerLinks {
             expires_at: (now + chrono::Duration::days(days)).timestamp(),
         };
         let survey = self.key.url(&self.public_url, &claims(LinkPurpose::Survey, DEFAULT_LINK_TTL_DAYS));
-        crate::render::ReviewLinks {
+        ReviewLinks {
             survey: std::array::from_fn(|score| format!("{survey}?score={score}")),
             unsubscribe: self.key.url(&self.public_url, &claims(LinkPurpose::Unsubscribe, UNSUBSCRIBE_LINK_TTL_DAYS)),
         }

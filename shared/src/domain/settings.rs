@@ -198,6 +198,31 @@ impl ShopSettings {
     }
 }
 
+/// The account and region the stack runs in, when known: a shop's return-events topic must be
+/// there (the functions are granted `ppx-` topics of their own account and region only).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StackHome {
+    pub account: Option<String>,
+    pub region: Option<String>,
+}
+
+impl StackHome {
+    /// Why `topic_arn` is not a topic of this stack's account and region (None: it is, or the
+    /// home is unknown, as in local runs).
+    pub fn refuses(&self, topic_arn: &str) -> Option<String> {
+        let mut parts = topic_arn.split(':');
+        let (region, account) = (parts.nth(3).unwrap_or_default(), parts.next().unwrap_or_default());
+        let foreign = |home: &Option<String>, value: &str| home.as_deref().is_some_and(|home| home != value);
+        (foreign(&self.account, account) || foreign(&self.region, region)).then(|| {
+            format!(
+                "the topic is not in this stack's account {} and region {}",
+                self.account.as_deref().unwrap_or("?"),
+                self.region.as_deref().unwrap_or("?")
+            )
+        })
+    }
+}
+
 /// `arn:<partition>:sns:<region>:<12-digit account>:ppx-<name>`: the only topics the template
 /// lets the functions publish to (whose account and region are the stack's is checked where it
 /// runs: `StackHome`).
@@ -264,6 +289,17 @@ mod tests {
         let printed = format!("{settings:?}");
         let secret = settings.secret(WebhookSource::Shopify).unwrap().expose();
         assert!(!printed.contains(secret));
+    }
+
+    #[test]
+    fn a_topic_of_another_account_or_region_is_refused() {
+        let home = StackHome { account: Some("123456789012".into()), region: Some("us-east-1".into()) };
+        assert_eq!(home.refuses("arn:aws:sns:us-east-1:123456789012:ppx-returns"), None);
+        let other_account = home.refuses("arn:aws:sns:us-east-1:999999999999:ppx-returns").unwrap();
+        assert!(other_account.contains("123456789012"), "{other_account}");
+        assert!(home.refuses("arn:aws:sns:eu-west-1:123456789012:ppx-returns").is_some());
+        assert!(home.refuses("not an arn").is_some());
+        assert_eq!(StackHome::default().refuses("arn:aws:sns:eu-west-1:999999999999:ppx-x"), None, "local runs");
     }
 
     #[test]

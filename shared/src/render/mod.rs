@@ -70,13 +70,7 @@ impl<'a> MessageContext<'a> {
     }
 }
 
-/// Links only the review request carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReviewLinks {
-    /// `survey[n]` answers the NPS question with score n (0-10).
-    pub survey: [String; 11],
-    pub unsubscribe: String,
-}
+pub use crate::domain::link::ReviewLinks;
 
 /// `Debug` shows the subject and the body sizes only: the bodies greet the customer by name.
 #[derive(Clone, PartialEq, Eq)]
