@@ -2,8 +2,9 @@
 
 use std::process::Command;
 
-fn coldstart(args: &[&str]) -> (std::process::Output, serde_json::Value) {
-    let json = std::env::temp_dir().join(format!("ppx-coldstart-{}-{}.json", std::process::id(), args.len()));
+/// `name` keeps the report files of tests running in parallel apart.
+fn coldstart(name: &str, args: &[&str]) -> (std::process::Output, serde_json::Value) {
+    let json = std::env::temp_dir().join(format!("ppx-coldstart-{}-{name}.json", std::process::id()));
     let output = Command::new(env!("CARGO_BIN_EXE_coldstart"))
         .args(["--runs", "3", "--timeout-secs", "10", "--json"])
         .arg(&json)
@@ -18,7 +19,7 @@ fn coldstart(args: &[&str]) -> (std::process::Output, serde_json::Value) {
 #[test]
 fn measures_hello_world_cold_starts() {
     let hello = format!("{}=null", env!("CARGO_BIN_EXE_hello"));
-    let (output, report) = coldstart(&[&hello]);
+    let (output, report) = coldstart("hello", &[&hello]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     let hello = &report["functions"][0];
@@ -33,7 +34,7 @@ fn measures_hello_world_cold_starts() {
 
 #[test]
 fn a_function_that_exits_fails_its_runs() {
-    let (output, report) = coldstart(&["/bin/true=scheduled"]);
+    let (output, report) = coldstart("exits", &["/bin/true=scheduled"]);
     assert!(!output.status.success());
     let failures = report["functions"][0]["failures"].as_array().expect("failures").clone();
     assert_eq!(failures.len(), 3, "{report}");
