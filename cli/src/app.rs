@@ -11,12 +11,13 @@ use ppx_shared::adapters::dynamo::DynamoStore;
 use ppx_shared::adapters::ses::SesEmail;
 use ppx_shared::adapters::sns::{SnsEvents, SnsSms};
 use ppx_shared::app::config::AppConfig;
+use ppx_shared::app::context::{Adapters, App, PortsOf};
 use ppx_shared::aws_sdk_dynamodb;
 use ppx_shared::domain::returns::ReturnState;
 use ppx_shared::http::telemetry::Targets;
 use ppx_shared::ports::clock::{AnyClock, ManualClock, SystemClock};
+use ppx_shared::ports::messaging::{NoEvents, NoSms};
 use ppx_shared::ports::store::StoreError;
-use return_submitted::ReturnSubmitted;
 use review_request::{ReviewConfig, ReviewRequest};
 use std::path::PathBuf;
 use tracing::level_filters::LevelFilter;
@@ -239,13 +240,14 @@ async fn execute(
         },
         Command::Review { command: ReviewCommand::Run { now } } => {
             let config = app_config(&cli.table, env)?;
-            let app = ReviewRequest::new(
+            let adapters = Adapters::<PortsOf<_, _, _, _, _>> {
                 store,
-                SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(sdk)),
-                clock_at(now),
-                &config,
-                ReviewConfig::from_env(),
-            );
+                email: SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(sdk)),
+                sms: NoSms,
+                events: NoEvents,
+                clock: clock_at(now),
+            };
+            let app = ReviewRequest::new(App::new(adapters, &config), ReviewConfig::from_env());
             let report = app.run(None).await?;
             Ok(serde_json::to_string_pretty(&report).expect("reports serialize"))
         }
@@ -260,21 +262,20 @@ async fn execute(
     }
 }
 
-/// The return function, for the operator commands that move a return on and tell the customer.
-fn returns_app(
-    store: DynamoStore,
-    sdk: &ppx_shared::adapters::aws::SdkConfig,
-    config: &AppConfig,
-) -> ReturnSubmitted<DynamoStore, SesEmail, SnsSms, SnsEvents, SystemClock> {
+/// The ports of the operator commands that move a return on and tell the customer.
+type ReturnPorts = PortsOf<DynamoStore, SesEmail, SnsSms, SnsEvents, SystemClock>;
+
+/// The returns' application context, for the operator commands that move a return on.
+fn returns_app(store: DynamoStore, sdk: &ppx_shared::adapters::aws::SdkConfig, config: &AppConfig) -> App<ReturnPorts> {
     let sns = ppx_shared::aws_sdk_sns::Client::new(sdk);
-    ReturnSubmitted::new(
+    let adapters = Adapters {
         store,
-        SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(sdk)),
-        SnsSms::new(sns.clone()),
-        SnsEvents::new(sns, config.home.clone()),
-        SystemClock,
-        config,
-    )
+        email: SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(sdk)),
+        sms: SnsSms::new(sns.clone()),
+        events: SnsEvents::new(sns, config.home.clone()),
+        clock: SystemClock,
+    };
+    App::new(adapters, config)
 }
 
 fn app_config(table: &str, env: &(dyn Fn(&str) -> Option<String> + Sync)) -> Result<AppConfig, CommandError> {

@@ -4,15 +4,13 @@
 use crate::aws_problem::AwsProblem;
 use crate::terminal::escape;
 use ppx_shared::adapters::dynamo::{DynamoStore, create_table_if_missing};
+use ppx_shared::app::context::{App, Ports};
 use ppx_shared::domain::ids::{OrderId, ShopId, TrackingNumber};
 use ppx_shared::domain::messages::DeliveryState;
 use ppx_shared::domain::nps::NpsSummary;
 use ppx_shared::domain::returns::{Resolution, ReturnState};
 use ppx_shared::domain::settings::{SettingsError, ShopSettings};
-use ppx_shared::ports::clock::Clock;
-use ppx_shared::ports::messaging::{EmailSender, EventPublisher, SmsSender};
 use ppx_shared::ports::store::{OrderView, ReviewOutcome, Store, StoreError};
-use return_submitted::ReturnSubmitted;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -301,44 +299,30 @@ pub async fn return_list(store: &impl Store, shop: &str, state: &str) -> Result<
     Ok(out)
 }
 
-pub async fn return_move<S, E, T, P, C>(
-    app: &ReturnSubmitted<S, E, T, P, C>,
+pub async fn return_move<P: Ports>(
+    app: &App<P>,
     shop: &str,
     id: &str,
     state: ReturnState,
     note: Option<String>,
-) -> Result<String, CommandError>
-where
-    S: Store,
-    E: EmailSender,
-    T: SmsSender,
-    P: EventPublisher,
-    C: Clock,
-{
+) -> Result<String, CommandError> {
     let settings = settings_of(&app.store, shop).await?;
     let ret =
-        app.flow().transition(&settings, id, state, note).await.map_err(|e| CommandError::Usage(e.to_string()))?;
+        app.returns().transition(&settings, id, state, note).await.map_err(|e| CommandError::Usage(e.to_string()))?;
     Ok(format!("return {} is {} (the customer was told)", ret.id, ret.state.as_str()))
 }
 
-pub async fn return_parcel<S, E, T, P, C>(
-    app: &ReturnSubmitted<S, E, T, P, C>,
+pub async fn return_parcel<P: Ports>(
+    app: &App<P>,
     shop: &str,
     id: &str,
     tracking_number: &str,
     label_url: Option<String>,
-) -> Result<String, CommandError>
-where
-    S: Store,
-    E: EmailSender,
-    T: SmsSender,
-    P: EventPublisher,
-    C: Clock,
-{
+) -> Result<String, CommandError> {
     let settings = settings_of(&app.store, shop).await?;
     let number = TrackingNumber::parse(tracking_number).map_err(|e| CommandError::Usage(e.to_string()))?;
     let ret = app
-        .flow()
+        .returns()
         .attach_parcel(&settings, id, &number, label_url)
         .await
         .map_err(|e| CommandError::Usage(e.to_string()))?;

@@ -14,6 +14,7 @@ use ppx_shared::adapters::dynamo::DynamoStore;
 use ppx_shared::adapters::ses::SesEmail;
 use ppx_shared::adapters::sns::{SnsEvents, SnsSms};
 use ppx_shared::app::config::AppConfig;
+use ppx_shared::app::context::{Adapters, App, PortsOf};
 use ppx_shared::aws_sdk_dynamodb;
 use ppx_shared::aws_sdk_sesv2;
 use ppx_shared::aws_sdk_sns;
@@ -22,17 +23,16 @@ use ppx_shared::ports::clock::AnyClock;
 use return_submitted::ReturnSubmitted;
 use std::sync::Arc;
 
-pub type LocalOrderPlaced = OrderPlaced<DynamoStore, SesEmail, SnsSms, AnyClock>;
-pub type LocalCarrierWebhook = CarrierWebhook<DynamoStore, SesEmail, SnsSms, SnsEvents, AnyClock>;
-pub type LocalReturnSubmitted = ReturnSubmitted<DynamoStore, SesEmail, SnsSms, SnsEvents, AnyClock>;
-pub type LocalPages = Pages<DynamoStore, AnyClock>;
+/// The ports of every function served locally: the AWS (or local) endpoints, and a clock that
+/// may be frozen (`ppx serve --now`).
+pub type Local = PortsOf<DynamoStore, SesEmail, SnsSms, SnsEvents, AnyClock>;
 
 /// The functions served locally, each wired to the AWS (or local) endpoints.
 pub struct Functions {
-    pub order_placed: LocalOrderPlaced,
-    pub carrier_webhook: LocalCarrierWebhook,
-    pub pages: LocalPages,
-    pub return_submitted: LocalReturnSubmitted,
+    pub order_placed: OrderPlaced<Local>,
+    pub carrier_webhook: CarrierWebhook<Local>,
+    pub pages: Pages<Local>,
+    pub return_submitted: ReturnSubmitted<Local>,
 }
 
 impl Functions {
@@ -49,65 +49,38 @@ impl Functions {
         clock: AnyClock,
         interceptors: impl Fn(&'static str) -> Vec<SharedInterceptor>,
     ) -> Self {
-        let clients = |function| Clients::new(sdk, config, &interceptors(function));
-        let order_placed = clients("order-placed");
-        let carrier = clients("carrier-webhook");
-        let pages = clients("pages");
-        let returns = clients("return-submitted");
+        let app = |function| App::new(adapters(sdk, config, clock.clone(), &interceptors(function)), config);
         Self {
-            order_placed: OrderPlaced::new(
-                order_placed.store,
-                order_placed.email,
-                order_placed.sms,
-                clock.clone(),
-                config,
-            ),
-            carrier_webhook: CarrierWebhook::new(
-                carrier.store,
-                carrier.email,
-                carrier.sms,
-                carrier.events,
-                clock.clone(),
-                config,
-            ),
-            pages: Pages::new(pages.store, clock.clone(), config),
-            return_submitted: ReturnSubmitted::new(
-                returns.store,
-                returns.email,
-                returns.sms,
-                returns.events,
-                clock,
-                config,
-            ),
+            order_placed: OrderPlaced::new(app("order-placed")),
+            carrier_webhook: CarrierWebhook::new(app("carrier-webhook")),
+            pages: Pages::new(app("pages")),
+            return_submitted: ReturnSubmitted::new(app("return-submitted")),
         }
     }
 }
 
 /// One function's adapters over its own SDK clients.
-struct Clients {
-    store: DynamoStore,
-    email: SesEmail,
-    sms: SnsSms,
-    events: SnsEvents,
-}
-
-impl Clients {
-    fn new(sdk: &ppx_shared::adapters::aws::SdkConfig, config: &AppConfig, interceptors: &[SharedInterceptor]) -> Self {
-        let mut dynamo = aws_sdk_dynamodb::config::Builder::from(sdk);
-        let mut ses = aws_sdk_sesv2::config::Builder::from(sdk);
-        let mut sns = aws_sdk_sns::config::Builder::from(sdk);
-        for interceptor in interceptors {
-            dynamo.push_interceptor(interceptor.clone());
-            ses.push_interceptor(interceptor.clone());
-            sns.push_interceptor(interceptor.clone());
-        }
-        let sns = aws_sdk_sns::Client::from_conf(sns.build());
-        Self {
-            store: DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamo.build()), config.table.clone()),
-            email: SesEmail::new(aws_sdk_sesv2::Client::from_conf(ses.build())),
-            sms: SnsSms::new(sns.clone()),
-            events: SnsEvents::new(sns, config.home.clone()),
-        }
+fn adapters(
+    sdk: &ppx_shared::adapters::aws::SdkConfig,
+    config: &AppConfig,
+    clock: AnyClock,
+    interceptors: &[SharedInterceptor],
+) -> Adapters<Local> {
+    let mut dynamo = aws_sdk_dynamodb::config::Builder::from(sdk);
+    let mut ses = aws_sdk_sesv2::config::Builder::from(sdk);
+    let mut sns = aws_sdk_sns::config::Builder::from(sdk);
+    for interceptor in interceptors {
+        dynamo.push_interceptor(interceptor.clone());
+        ses.push_interceptor(interceptor.clone());
+        sns.push_interceptor(interceptor.clone());
+    }
+    let sns = aws_sdk_sns::Client::from_conf(sns.build());
+    Adapters {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamo.build()), config.table.clone()),
+        email: SesEmail::new(aws_sdk_sesv2::Client::from_conf(ses.build())),
+        sms: SnsSms::new(sns.clone()),
+        events: SnsEvents::new(sns, config.home.clone()),
+        clock,
     }
 }
 

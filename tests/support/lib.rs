@@ -9,10 +9,14 @@ use iam::IamGuard;
 use ppx_cli::serve::{Functions, router};
 use ppx_shared::adapters::aws::SharedInterceptor;
 use ppx_shared::adapters::dynamo::{DynamoStore, create_table_if_missing};
+use ppx_shared::adapters::ses::SesEmail;
+use ppx_shared::adapters::sns::{SnsEvents, SnsSms};
 use ppx_shared::app::config::AppConfig;
+use ppx_shared::app::context::{Adapters, App, PortsOf};
 use ppx_shared::domain::settings::{Secret, ShopSettings, WebhookSource};
 use ppx_shared::http::signature::{sign_base64_hmac, sign_timestamped};
 use ppx_shared::ports::clock::{AnyClock, ManualClock};
+use ppx_shared::ports::messaging::{EmailSender, NoEvents, NoSms};
 use ppx_shared::ports::store::{OrderView, Store};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -22,6 +26,11 @@ pub use ppx_shared;
 pub mod faults;
 pub mod iam;
 pub mod template;
+
+/// The review run's ports in tests: this test's table, any email sender, a clock the test moves.
+pub type ReviewPorts<E> = PortsOf<DynamoStore, E, NoSms, NoEvents, ManualClock>;
+/// The returns' ports in tests, as `ppx return` has them, at the test's clock.
+pub type ReturnPorts = PortsOf<DynamoStore, SesEmail, SnsSms, SnsEvents, ManualClock>;
 
 pub const SENDER_DOMAIN: &str = "demo-shop.example";
 pub const LINK_SECRET: &str = "test-link-secret-0123456789abcdef0123";
@@ -289,29 +298,30 @@ impl TestEnv {
     }
 
     /// The review request function over this test's table, sending through `email` at `clock`'s time.
-    pub fn review_app<E: ppx_shared::ports::messaging::EmailSender>(
+    pub fn review_app<E: EmailSender + 'static>(
         &self,
         email: E,
         clock: ManualClock,
-    ) -> review_request::ReviewRequest<DynamoStore, E, ManualClock> {
+    ) -> review_request::ReviewRequest<ReviewPorts<E>> {
         self.review_app_with(email, clock, review_request::ReviewConfig::default())
     }
 
     /// The same, with its own batch size and age limit.
-    pub fn review_app_with<E: ppx_shared::ports::messaging::EmailSender>(
+    pub fn review_app_with<E: EmailSender + 'static>(
         &self,
         email: E,
         clock: ManualClock,
         config: review_request::ReviewConfig,
-    ) -> review_request::ReviewRequest<DynamoStore, E, ManualClock> {
+    ) -> review_request::ReviewRequest<ReviewPorts<E>> {
         let mut dynamo = aws_sdk_dynamodb::config::Builder::from(&self.sdk);
         dynamo.push_interceptor(SharedInterceptor::new(IamGuard::new("review-request", self.denied.clone())));
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamo.build()), self.table.clone());
-        review_request::ReviewRequest::new(store, email, clock, &self.config(), config)
+        let adapters = Adapters { store, email, sms: NoSms, events: NoEvents, clock };
+        review_request::ReviewRequest::new(App::new(adapters, &self.config()), config)
     }
 
-    pub fn ses(&self) -> ppx_shared::adapters::ses::SesEmail {
-        ppx_shared::adapters::ses::SesEmail::new(aws_sdk_sesv2::Client::new(&self.sdk))
+    pub fn ses(&self) -> SesEmail {
+        SesEmail::new(aws_sdk_sesv2::Client::new(&self.sdk))
     }
 
     pub fn config(&self) -> AppConfig {
@@ -361,25 +371,18 @@ impl TestEnv {
             .collect()
     }
 
-    /// The return function over this test's table (for what operators do with `ppx return`).
-    pub fn returns_app(
-        &self,
-    ) -> return_submitted::ReturnSubmitted<
-        DynamoStore,
-        ppx_shared::adapters::ses::SesEmail,
-        ppx_shared::adapters::sns::SnsSms,
-        ppx_shared::adapters::sns::SnsEvents,
-        ManualClock,
-    > {
+    /// The returns' application context over this test's table (for what operators do with
+    /// `ppx return`).
+    pub fn returns_app(&self) -> App<ReturnPorts> {
         let sns = aws_sdk_sns::Client::new(&self.sdk);
-        return_submitted::ReturnSubmitted::new(
-            self.store.clone(),
-            self.ses(),
-            ppx_shared::adapters::sns::SnsSms::new(sns.clone()),
-            ppx_shared::adapters::sns::SnsEvents::new(sns, self.config().home),
-            self.clock.clone(),
-            &self.config(),
-        )
+        let adapters = Adapters {
+            store: self.store.clone(),
+            email: self.ses(),
+            sms: SnsSms::new(sns.clone()),
+            events: SnsEvents::new(sns, self.config().home),
+            clock: self.clock.clone(),
+        };
+        App::new(adapters, &self.config())
     }
 
     /// A customer's returns link token for one order, as the emails carry it.

@@ -4,12 +4,8 @@
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
-use ppx_shared::app::config::AppConfig;
-use ppx_shared::app::journey::{Journey, TrackingOutcome};
-use ppx_shared::app::outbox::Outbox;
-use ppx_shared::app::return_flow::ReturnFlow;
-use ppx_shared::app::settings_cache::SettingsCache;
-use ppx_shared::domain::link::{CustomerLinks, LinkKey};
+use ppx_shared::app::context::{App, Ports};
+use ppx_shared::app::journey::TrackingOutcome;
 use ppx_shared::domain::settings::{ShippoAuth, WebhookSource};
 use ppx_shared::domain::text::CleanText;
 use ppx_shared::domain::tracking::TrackingStatus;
@@ -17,8 +13,6 @@ use ppx_shared::http::edge::{EdgeError, check_webhook_request, is_json_content_t
 use ppx_shared::http::signature::{verify_base64_hmac, verify_timestamped};
 use ppx_shared::inbound::carriers::{aftership, easypost, generic_tracking, shippo};
 use ppx_shared::ports::clock::Clock;
-use ppx_shared::ports::messaging::{EmailSender, EventPublisher, SmsSender};
-use ppx_shared::ports::store::Store;
 use serde_json::json;
 use tracing::{Instrument, field};
 
@@ -35,15 +29,17 @@ pub const ROUTES: [&str; 4] = [
     "POST /webhooks/tracking/{shop}",
 ];
 
-pub struct CarrierWebhook<S, E, T, P, C> {
-    pub store: S,
-    pub email: E,
-    pub sms: T,
-    /// The shop's return events (a return parcel's scans move its return on).
-    pub events: P,
-    pub clock: C,
-    settings: SettingsCache,
-    links: CustomerLinks,
+/// The function over its application context (its events port: the shop's return events, since
+/// a return parcel's scans move its return on).
+pub struct CarrierWebhook<P: Ports> {
+    app: App<P>,
+}
+
+impl<P: Ports> std::ops::Deref for CarrierWebhook<P> {
+    type Target = App<P>;
+    fn deref(&self) -> &App<P> {
+        &self.app
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,17 +72,9 @@ fn query_token(query: Option<&str>) -> Option<String> {
     form_urlencoded::parse(query?.as_bytes()).find(|(name, _)| name == "token").map(|(_, value)| value.into_owned())
 }
 
-impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> CarrierWebhook<S, E, T, P, C> {
-    pub fn new(store: S, email: E, sms: T, events: P, clock: C, config: &AppConfig) -> Self {
-        Self {
-            store,
-            email,
-            sms,
-            events,
-            clock,
-            settings: SettingsCache::new(config.settings_ttl),
-            links: CustomerLinks::new(LinkKey::from_secret(config.link_secret.expose()), config.public_url.clone()),
-        }
+impl<P: Ports> CarrierWebhook<P> {
+    pub fn new(app: App<P>) -> Self {
+        Self { app }
     }
 
     pub async fn handle(&self, request: Request<Bytes>, request_id: &str) -> Response<String> {
@@ -172,23 +160,12 @@ impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> Carrie
         let Some(mut update) = update else { return Ok(Outcome::Ignored) };
         // No control character in a carrier's texts gets further.
         update.clean_text();
-        let outbox =
-            Outbox { store: &self.store, email: &self.email, sms: &self.sms, clock: &self.clock, links: &self.links };
-        let journey = Journey { outbox };
-        Ok(match journey.apply_update(&settings, &update).await? {
+        Ok(match self.journey().apply_update(&settings, &update).await? {
             TrackingOutcome::AwaitingShipment => Outcome::AwaitingShipment,
             TrackingOutcome::Applied { status, messages_sent } => Outcome::Applied { status, messages_sent },
             TrackingOutcome::ReturnParcel { return_id, status } => {
-                let outbox = Outbox {
-                    store: &self.store,
-                    email: &self.email,
-                    sms: &self.sms,
-                    clock: &self.clock,
-                    links: &self.links,
-                };
-                let flow = ReturnFlow { outbox, events: &self.events };
                 if let Some(status) = status {
-                    flow.parcel_scanned(&settings, &return_id, status).await?;
+                    self.returns().parcel_scanned(&settings, &return_id, status).await?;
                 }
                 Outcome::Applied { status, messages_sent: 0 }
             }

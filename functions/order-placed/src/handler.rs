@@ -4,11 +4,9 @@
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
-use ppx_shared::app::config::AppConfig;
-use ppx_shared::app::journey::{Journey, TrackingOutcome};
-use ppx_shared::app::outbox::{Outbox, message_channels};
-use ppx_shared::app::settings_cache::SettingsCache;
-use ppx_shared::domain::link::{CustomerLinks, LinkKey};
+use ppx_shared::app::context::{App, Ports};
+use ppx_shared::app::journey::TrackingOutcome;
+use ppx_shared::app::outbox::message_channels;
 use ppx_shared::domain::messages::MessageKind;
 use ppx_shared::domain::order::{Order, OrderStatus, Shipment};
 use ppx_shared::domain::settings::{ShopSettings, WebhookSource};
@@ -17,7 +15,6 @@ use ppx_shared::http::edge::{EdgeError, check_webhook_request, is_json_content_t
 use ppx_shared::http::signature::{verify_base64_hmac, verify_timestamped};
 use ppx_shared::inbound::platforms::{OrderTopic, PlatformEvent, generic_order, shopify, woocommerce};
 use ppx_shared::ports::clock::Clock;
-use ppx_shared::ports::messaging::{EmailSender, SmsSender};
 use ppx_shared::ports::store::{ChangeOutcome, StateChange, Store, Upsert};
 use serde_json::json;
 use tracing::{Instrument, field};
@@ -37,13 +34,16 @@ const PPX_DELIVERY_ID: &str = "ppx-delivery-id";
 pub const ROUTES: [&str; 3] =
     ["POST /webhooks/shopify/{shop}", "POST /webhooks/woocommerce/{shop}", "POST /webhooks/orders/{shop}"];
 
-pub struct OrderPlaced<S, E, T, C> {
-    pub store: S,
-    pub email: E,
-    pub sms: T,
-    pub clock: C,
-    settings: SettingsCache,
-    links: CustomerLinks,
+/// The function over its application context (one type parameter: its ports).
+pub struct OrderPlaced<P: Ports> {
+    app: App<P>,
+}
+
+impl<P: Ports> std::ops::Deref for OrderPlaced<P> {
+    type Target = App<P>;
+    fn deref(&self) -> &App<P> {
+        &self.app
+    }
 }
 
 /// What a processed request did, for the response and the log.
@@ -79,20 +79,9 @@ fn is_woocommerce_ping(headers: &HeaderMap, body: &[u8]) -> bool {
         && body[b"webhook_id=".len()..].iter().all(u8::is_ascii_digit)
 }
 
-impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
-    pub fn new(store: S, email: E, sms: T, clock: C, config: &AppConfig) -> Self {
-        Self {
-            store,
-            email,
-            sms,
-            clock,
-            settings: SettingsCache::new(config.settings_ttl),
-            links: CustomerLinks::new(LinkKey::from_secret(config.link_secret.expose()), config.public_url.clone()),
-        }
-    }
-
-    fn outbox(&self) -> Outbox<'_, S, E, T, C> {
-        Outbox { store: &self.store, email: &self.email, sms: &self.sms, clock: &self.clock, links: &self.links }
+impl<P: Ports> OrderPlaced<P> {
+    pub fn new(app: App<P>) -> Self {
+        Self { app }
     }
 
     pub async fn handle(&self, request: Request<Bytes>, request_id: &str) -> Response<String> {
@@ -259,7 +248,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
                 outbox.send_about(settings, &current, Some(shipment), None, MessageKind::Shipped, &shipment.id, None);
             messages_sent += shipped.await?.new_sends();
             if view.tracking.contains_key(&shipment.id) {
-                let journey = Journey { outbox: self.outbox() };
+                let journey = self.journey();
                 if let TrackingOutcome::Applied { messages_sent: n, .. } =
                     journey.announce_stored(settings, &current.id, &shipment.id).await?
                 {
@@ -336,7 +325,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> OrderPlaced<S, E, T, C> {
             outbox.send_about(settings, &order, Some(&current), None, MessageKind::Shipped, &current.id, None);
         let mut messages_sent = shipped.await?.new_sends();
         // Carrier news that came before this fulfillment is applied (and announced) now.
-        let journey = Journey { outbox: self.outbox() };
+        let journey = self.journey();
         if let Some(TrackingOutcome::Applied { messages_sent: n, .. }) =
             journey.apply_pending(settings, &current).await?
         {
@@ -367,14 +356,17 @@ mod rules {
     use super::*;
     use ppx_shared::adapters::memory::messaging::{MemoryEmail, MemorySms};
     use ppx_shared::adapters::memory::store::MemoryStore;
+    use ppx_shared::app::config::AppConfig;
+    use ppx_shared::app::context::{Adapters, PortsOf};
     use ppx_shared::domain::ids::ShopId;
     use ppx_shared::domain::settings::Secret;
     use ppx_shared::http::signature::sign_base64_hmac;
     use ppx_shared::ports::clock::ManualClock;
+    use ppx_shared::ports::messaging::NoEvents;
 
-    type App = OrderPlaced<MemoryStore, MemoryEmail, MemorySms, ManualClock>;
+    type Memory = PortsOf<MemoryStore, MemoryEmail, MemorySms, NoEvents, ManualClock>;
 
-    async fn app() -> App {
+    async fn app() -> OrderPlaced<Memory> {
         let config = AppConfig {
             table: "unused".into(),
             link_secret: Secret::new("unit-test-link-secret-0123456789abcdef"),
@@ -385,13 +377,14 @@ mod rules {
         let store = MemoryStore::new();
         let settings = ShopSettings::from_json(include_str!("../../../events/shop.example.json")).unwrap();
         store.put_settings(&settings).await.unwrap();
-        OrderPlaced::new(
+        let adapters = Adapters {
             store,
-            MemoryEmail::default(),
-            MemorySms::default(),
-            ManualClock::at(chrono::Utc::now()),
-            &config,
-        )
+            email: MemoryEmail::default(),
+            sms: MemorySms::default(),
+            events: NoEvents,
+            clock: ManualClock::at(chrono::Utc::now()),
+        };
+        OrderPlaced::new(App::new(adapters, &config))
     }
 
     fn shopify_request(topic: &str, body: &[u8], webhook_id: &str) -> Request<Bytes> {

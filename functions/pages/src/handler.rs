@@ -5,10 +5,9 @@
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use ppx_shared::app::config::AppConfig;
+use ppx_shared::app::context::{App, Ports};
 use ppx_shared::app::portal::{PortalError, portal_page};
-use ppx_shared::app::settings_cache::SettingsCache;
-use ppx_shared::domain::link::{LinkClaims, LinkKey, LinkPurpose};
+use ppx_shared::domain::link::{LinkClaims, LinkPurpose};
 use ppx_shared::domain::settings::ShopSettings;
 use ppx_shared::http::edge::html_response;
 use ppx_shared::ports::clock::Clock;
@@ -31,11 +30,17 @@ pub const ROUTES: [&str; 6] = [
     "POST /unsubscribe/{token}",
 ];
 
-pub struct Pages<S, C> {
-    pub store: S,
-    pub clock: C,
-    settings: SettingsCache,
-    links: LinkKey,
+/// The customer pages over their application context: they read and answer (no email, SMS or
+/// events ports: `NoEmail`, `NoSms`, `NoEvents`).
+pub struct Pages<P: Ports> {
+    app: App<P>,
+}
+
+impl<P: Ports> std::ops::Deref for Pages<P> {
+    type Target = App<P>;
+    fn deref(&self) -> &App<P> {
+        &self.app
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,14 +78,9 @@ fn parse_score(raw: Option<String>) -> Result<u8, PageError> {
         .ok_or(PageError::Invalid("Please choose a score from 0 to 10."))
 }
 
-impl<S: Store, C: Clock> Pages<S, C> {
-    pub fn new(store: S, clock: C, config: &AppConfig) -> Self {
-        Self {
-            store,
-            clock,
-            settings: SettingsCache::new(config.settings_ttl),
-            links: LinkKey::from_secret(config.link_secret.expose()),
-        }
+impl<P: Ports> Pages<P> {
+    pub fn new(app: App<P>) -> Self {
+        Self { app }
     }
 
     pub async fn handle(&self, request: Request<Bytes>, request_id: &str) -> Response<String> {
@@ -136,7 +136,7 @@ impl<S: Store, C: Clock> Pages<S, C> {
         };
         tracing::Span::current().record("page", purpose.path());
         let now = self.clock.now();
-        let claims = self.links.open(token, purpose, now).map_err(|_| PageError::NotFound)?;
+        let claims = self.links.key().open(token, purpose, now).map_err(|_| PageError::NotFound)?;
         let span = tracing::Span::current();
         span.record("shop", claims.shop.as_str());
         span.record("order_id", claims.order.as_str());

@@ -4,19 +4,16 @@
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
-use ppx_shared::app::config::AppConfig;
-use ppx_shared::app::outbox::Outbox;
+use ppx_shared::app::context::{App, Ports};
 use ppx_shared::app::portal::{PortalError, portal_page, request_from_form};
-use ppx_shared::app::return_flow::{ReturnError, ReturnFlow, Submitted};
-use ppx_shared::app::settings_cache::SettingsCache;
-use ppx_shared::domain::link::{CustomerLinks, LinkKey, LinkPurpose};
+use ppx_shared::app::return_flow::{ReturnError, Submitted};
+use ppx_shared::domain::link::LinkPurpose;
 use ppx_shared::domain::returns::{RequestError, Return, ReturnRequest};
 use ppx_shared::domain::settings::{ShopSettings, WebhookSource};
 use ppx_shared::http::edge::{EdgeError, check_webhook_request, html_response, is_json_content_type, json_response};
 use ppx_shared::http::signature::{SignatureError, verify_timestamped};
 use ppx_shared::inbound::from_json_object;
 use ppx_shared::ports::clock::Clock;
-use ppx_shared::ports::messaging::{EmailSender, EventPublisher, SmsSender};
 use ppx_shared::ports::store::Store;
 use ppx_shared::render::{Page, TemplateError, or_default_templates, render_page, render_return_result};
 use serde_json::json;
@@ -31,14 +28,16 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// `{shop}` for the JSON API; the same path with a returns-link token for the portal's form post.
 pub const ROUTES: [&str; 1] = ["POST /returns/{shop}"];
 
-pub struct ReturnSubmitted<S, E, T, P, C> {
-    pub store: S,
-    pub email: E,
-    pub sms: T,
-    pub events: P,
-    pub clock: C,
-    settings: SettingsCache,
-    links: CustomerLinks,
+/// The function over its application context (one type parameter: its ports).
+pub struct ReturnSubmitted<P: Ports> {
+    app: App<P>,
+}
+
+impl<P: Ports> std::ops::Deref for ReturnSubmitted<P> {
+    type Target = App<P>;
+    fn deref(&self) -> &App<P> {
+        &self.app
+    }
 }
 
 fn is_form(headers: &HeaderMap) -> bool {
@@ -82,23 +81,9 @@ pub fn decision_body(ret: &Return) -> serde_json::Value {
     })
 }
 
-impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> ReturnSubmitted<S, E, T, P, C> {
-    pub fn new(store: S, email: E, sms: T, events: P, clock: C, config: &AppConfig) -> Self {
-        Self {
-            store,
-            email,
-            sms,
-            events,
-            clock,
-            settings: SettingsCache::new(config.settings_ttl),
-            links: CustomerLinks::new(LinkKey::from_secret(config.link_secret.expose()), config.public_url.clone()),
-        }
-    }
-
-    pub fn flow(&self) -> ReturnFlow<'_, S, E, T, P, C> {
-        let outbox =
-            Outbox { store: &self.store, email: &self.email, sms: &self.sms, clock: &self.clock, links: &self.links };
-        ReturnFlow { outbox, events: &self.events }
+impl<P: Ports> ReturnSubmitted<P> {
+    pub fn new(app: App<P>) -> Self {
+        Self { app }
     }
 
     pub async fn handle(&self, request: Request<Bytes>, request_id: &str) -> Response<String> {
@@ -171,7 +156,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> Return
             Err(message) => return retry(message.to_owned()).await,
         };
         let key = key.unwrap_or_else(|| hex::encode(sha2::Sha256::digest(body)));
-        match self.flow().submit(&settings, return_request, &key).await {
+        match self.returns().submit(&settings, return_request, &key).await {
             Ok(Submitted { ret, created }) => {
                 tracing::info!(
                     return_id = ret.id,
@@ -247,7 +232,7 @@ impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> Return
             Some(key) => key.trim().to_owned(),
             None => hex::encode(sha2::Sha256::digest(body)),
         };
-        Ok(self.flow().submit(&settings, return_request, &key).await?)
+        Ok(self.returns().submit(&settings, return_request, &key).await?)
     }
 }
 

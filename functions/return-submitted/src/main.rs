@@ -5,10 +5,13 @@ use ppx_shared::adapters::dynamo::DynamoStore;
 use ppx_shared::adapters::ses::SesEmail;
 use ppx_shared::adapters::sns::{SnsEvents, SnsSms};
 use ppx_shared::app::config::AppConfig;
+use ppx_shared::app::context::{Adapters, App, PortsOf};
 use ppx_shared::http::{lambda, telemetry};
 use ppx_shared::ports::clock::SystemClock;
 use ppx_shared::{aws_sdk_dynamodb, aws_sdk_sesv2, aws_sdk_sns};
 use return_submitted::ReturnSubmitted;
+
+type Aws = PortsOf<DynamoStore, SesEmail, SnsSms, SnsEvents, SystemClock>;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -16,14 +19,14 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = AppConfig::from_env()?;
     let sdk = aws::sdk_config().await?;
     let sns = aws_sdk_sns::Client::new(&sdk);
-    let app = ReturnSubmitted::new(
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()),
-        SesEmail::new(aws_sdk_sesv2::Client::new(&sdk)),
-        SnsSms::new(sns.clone()),
-        SnsEvents::new(sns, config.home.clone()),
-        SystemClock,
-        &config,
-    );
+    let adapters = Adapters::<Aws> {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()),
+        email: SesEmail::new(aws_sdk_sesv2::Client::new(&sdk)),
+        sms: SnsSms::new(sns.clone()),
+        events: SnsEvents::new(sns, config.home.clone()),
+        clock: SystemClock,
+    };
+    let app = ReturnSubmitted::new(App::new(adapters, &config));
     let app = &app;
     lambda::run_http(|request, request_id| async move { app.handle(request, &request_id).await }).await
 }

@@ -3,16 +3,14 @@
 //! Generic over the ports; the scheduled Lambda and `ppx review run` call the same code.
 
 use chrono::{DateTime, Utc};
-use ppx_shared::app::config::AppConfig;
-use ppx_shared::app::outbox::{Delivery, NotifyError, Outbox};
+use ppx_shared::app::context::{App, Ports};
+use ppx_shared::app::outbox::{Delivery, NotifyError};
 use ppx_shared::domain::ids::OrderId;
-use ppx_shared::domain::link::{CustomerLinks, LinkKey};
 use ppx_shared::domain::messages::{Channel, DeliveryState, MessageKind};
 use ppx_shared::domain::order::{OrderStatus, PaymentStatus};
 use ppx_shared::domain::returns::ReturnState;
 use ppx_shared::domain::settings::ShopSettings;
 use ppx_shared::ports::clock::Clock;
-use ppx_shared::ports::messaging::{EmailSender, NoSms};
 use ppx_shared::ports::store::{DueReview, ReviewOutcome, SkipReason, Store, StoreError};
 use ppx_shared::render::MessageContext;
 use serde::Serialize;
@@ -109,18 +107,23 @@ impl ShopTurn {
     }
 }
 
-pub struct ReviewRequest<S, E, C> {
-    pub store: S,
-    pub email: E,
-    pub clock: C,
-    links: CustomerLinks,
+/// The scheduled run over its application context (email only: its SMS and events ports are
+/// `NoSms` and `NoEvents`).
+pub struct ReviewRequest<P: Ports> {
+    app: App<P>,
     config: ReviewConfig,
 }
 
-impl<S: Store, E: EmailSender, C: Clock> ReviewRequest<S, E, C> {
-    pub fn new(store: S, email: E, clock: C, app: &AppConfig, config: ReviewConfig) -> Self {
-        let links = CustomerLinks::new(LinkKey::from_secret(app.link_secret.expose()), app.public_url.clone());
-        Self { store, email, clock, links, config }
+impl<P: Ports> std::ops::Deref for ReviewRequest<P> {
+    type Target = App<P>;
+    fn deref(&self) -> &App<P> {
+        &self.app
+    }
+}
+
+impl<P: Ports> ReviewRequest<P> {
+    pub fn new(app: App<P>, config: ReviewConfig) -> Self {
+        Self { app, config }
     }
 
     /// One run over every shop. `deadline`: stop taking new orders after it (the Lambda's time).
@@ -237,14 +240,7 @@ impl<S: Store, E: EmailSender, C: Clock> ReviewRequest<S, E, C> {
                 let review = self.links.for_review(&order.shop, &order.id, now);
                 let ctx =
                     MessageContext { review: Some(&review), ..MessageContext::about_order(settings, order, &links) };
-                let outbox = Outbox {
-                    store: &self.store,
-                    email: &self.email,
-                    sms: &NoSms,
-                    clock: &self.clock,
-                    links: &self.links,
-                };
-                match outbox.send_once(&ctx, MessageKind::ReviewRequest, "").await {
+                match self.outbox().send_once(&ctx, MessageKind::ReviewRequest, "").await {
                     Ok(deliveries) => match deliveries.first() {
                         Some(Delivery::Failed { .. }) => skip(SkipReason::Rejected),
                         Some(Delivery::AlreadyDone { .. }) => skip(SkipReason::AlreadySent),

@@ -5,8 +5,10 @@ use ppx_shared::adapters::aws;
 use ppx_shared::adapters::dynamo::DynamoStore;
 use ppx_shared::adapters::ses::SesEmail;
 use ppx_shared::app::config::AppConfig;
+use ppx_shared::app::context::{Adapters, App, PortsOf};
 use ppx_shared::http::telemetry;
 use ppx_shared::ports::clock::SystemClock;
+use ppx_shared::ports::messaging::{NoEvents, NoSms};
 use ppx_shared::{aws_sdk_dynamodb, aws_sdk_sesv2};
 use review_request::{ReviewConfig, ReviewRequest};
 use std::time::{Duration, Instant, SystemTime};
@@ -14,18 +16,22 @@ use std::time::{Duration, Instant, SystemTime};
 /// Stop taking new orders this long before the Lambda's deadline.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 
+/// Review requests by email only: it links no SNS client.
+type Aws = PortsOf<DynamoStore, SesEmail, NoSms, NoEvents, SystemClock>;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init_json_logs();
     let config = AppConfig::from_env()?;
     let sdk = aws::sdk_config().await?;
-    let app = ReviewRequest::new(
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()),
-        SesEmail::new(aws_sdk_sesv2::Client::new(&sdk)),
-        SystemClock,
-        &config,
-        ReviewConfig::from_env(),
-    );
+    let adapters = Adapters::<Aws> {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()),
+        email: SesEmail::new(aws_sdk_sesv2::Client::new(&sdk)),
+        sms: NoSms,
+        events: NoEvents,
+        clock: SystemClock,
+    };
+    let app = ReviewRequest::new(App::new(adapters, &config), ReviewConfig::from_env());
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let remaining = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();

@@ -1,6 +1,7 @@
 //! A parcel's journey: applies carrier updates to the shipment they belong to (or keeps them
 //! until it is known), and sends what the new state calls for, once.
 
+use crate::app::context::Ports;
 use crate::app::outbox::{NotifyError, Outbox, message_channels};
 use crate::domain::ids::{OrderId, TrackingNumber};
 use crate::domain::messages::{Channel, DeliveryState, MessageKind, MessageRecord};
@@ -8,7 +9,6 @@ use crate::domain::order::{Order, OrderStatus, Shipment};
 use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
 use crate::ports::clock::Clock;
-use crate::ports::messaging::{EmailSender, SmsSender};
 use crate::ports::store::{
     Applied, ChangeOutcome, DeliveryRecord, OrderView, StateChange, Store, StoreError, TrackingChange, TrackingTarget,
     Unannounced,
@@ -46,12 +46,12 @@ pub enum TrackingOutcome {
     },
 }
 
-pub struct Journey<'a, S, E, T, C> {
-    pub outbox: Outbox<'a, S, E, T, C>,
+pub struct Journey<'a, P: Ports> {
+    pub outbox: Outbox<'a, P>,
 }
 
-impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Journey<'_, S, E, T, C> {
-    fn store(&self) -> &S {
+impl<P: Ports> Journey<'_, P> {
+    fn store(&self) -> &P::Store {
         self.outbox.store
     }
 

@@ -3,6 +3,7 @@
 //! runs before saving settings.
 
 pub mod config;
+pub mod context;
 pub mod journey;
 pub mod outbox;
 pub mod portal;

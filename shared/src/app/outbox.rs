@@ -2,6 +2,7 @@
 //! claim with a conditional write, send, then record; release the claim when the send fails
 //! so that the sender's retry can send it.
 
+use crate::app::context::Ports;
 use crate::domain::ids::{OrderId, ShopId};
 use crate::domain::link::CustomerLinks;
 use crate::domain::messages::{Channel, DeliveryState, MessageKey, MessageKind, MessageRecord};
@@ -78,15 +79,15 @@ impl Claim {
     }
 }
 
-pub struct Outbox<'a, S, E, T, C> {
-    pub store: &'a S,
-    pub email: &'a E,
-    pub sms: &'a T,
-    pub clock: &'a C,
+pub struct Outbox<'a, P: Ports> {
+    pub store: &'a P::Store,
+    pub email: &'a P::Email,
+    pub sms: &'a P::Sms,
+    pub clock: &'a P::Clock,
     pub links: &'a CustomerLinks,
 }
 
-impl<S: Store, E: EmailSender, T: SmsSender, C: Clock> Outbox<'_, S, E, T, C> {
+impl<P: Ports> Outbox<'_, P> {
     /// Renders `kind` about an order (and one of its shipments) with fresh customer links and
     /// sends it as [`Outbox::send`] does, claimed together with `change`.
     #[allow(clippy::too_many_arguments)]

@@ -2,6 +2,7 @@
 //! parcel's carrier scans; every state it enters is told to the customer and to the shop's
 //! event topic, each once.
 
+use crate::app::context::Ports;
 use crate::app::outbox::{Delivery, NotifyError, Outbox};
 use crate::domain::ids::{OrderId, ShopId, TrackingNumber};
 use crate::domain::messages::{Channel, MessageKey, MessageKind};
@@ -10,9 +11,8 @@ use crate::domain::returns::{Decision, RequestError, Return, ReturnRequest, Retu
 use crate::domain::settings::ShopSettings;
 use crate::domain::text::CleanText;
 use crate::domain::tracking::TrackingStatus;
-use crate::http::edge::EdgeError;
 use crate::ports::clock::Clock;
-use crate::ports::messaging::{EmailSender, EventPublisher, SmsSender};
+use crate::ports::messaging::EventPublisher;
 use crate::ports::store::{ReturnCreated, Store, StoreError};
 use crate::render::MessageContext;
 use serde_json::json;
@@ -49,20 +49,6 @@ pub enum ReturnError {
     Notify(#[from] NotifyError),
 }
 
-impl From<ReturnError> for EdgeError {
-    fn from(err: ReturnError) -> Self {
-        match err {
-            ReturnError::Request(RequestError::Field { field, problem }) => {
-                EdgeError::Parse(crate::inbound::ParseError::Field { field, problem })
-            }
-            ReturnError::OrderNotFound | ReturnError::ReturnNotFound => EdgeError::NotFound("order"),
-            ReturnError::Transition { .. } | ReturnError::Contended => EdgeError::Contended,
-            ReturnError::Store(e) => EdgeError::Store(e),
-            ReturnError::Notify(e) => EdgeError::Notify(e),
-        }
-    }
-}
-
 /// A submitted return and whether this request created it (false: a retry found it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submitted {
@@ -70,9 +56,9 @@ pub struct Submitted {
     pub created: bool,
 }
 
-pub struct ReturnFlow<'a, S, E, T, P, C> {
-    pub outbox: Outbox<'a, S, E, T, C>,
-    pub events: &'a P,
+pub struct ReturnFlow<'a, P: Ports> {
+    pub outbox: Outbox<'a, P>,
+    pub events: &'a P::Events,
 }
 
 fn first_state(decision: &Decision) -> ReturnState {
@@ -83,8 +69,8 @@ fn first_state(decision: &Decision) -> ReturnState {
     }
 }
 
-impl<S: Store, E: EmailSender, T: SmsSender, P: EventPublisher, C: Clock> ReturnFlow<'_, S, E, T, P, C> {
-    fn store(&self) -> &S {
+impl<P: Ports> ReturnFlow<'_, P> {
+    fn store(&self) -> &P::Store {
         self.outbox.store
     }
 

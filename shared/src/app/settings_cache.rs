@@ -85,10 +85,19 @@ impl SettingsCache {
         store: &S,
         raw_shop: &str,
         now: DateTime<Utc>,
-    ) -> Result<Arc<ShopSettings>, crate::http::edge::EdgeError> {
-        let shop = ShopId::parse(raw_shop).map_err(|_| crate::http::edge::EdgeError::UnknownShop)?;
-        self.get(store, &shop, now).await?.ok_or(crate::http::edge::EdgeError::UnknownShop)
+    ) -> Result<Arc<ShopSettings>, ShopError> {
+        let shop = ShopId::parse(raw_shop).map_err(|_| ShopError::Unknown)?;
+        self.get(store, &shop, now).await?.ok_or(ShopError::Unknown)
     }
+}
+
+/// Why a shop named in a URL has no settings to work with.
+#[derive(Debug, thiserror::Error)]
+pub enum ShopError {
+    #[error("unknown shop")]
+    Unknown,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 #[cfg(test)]

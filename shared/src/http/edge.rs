@@ -3,6 +3,9 @@
 
 use crate::app::journey::JourneyError;
 use crate::app::outbox::NotifyError;
+use crate::app::return_flow::ReturnError;
+use crate::app::settings_cache::ShopError;
+use crate::domain::returns::RequestError;
 use crate::http::signature::SignatureError;
 use crate::inbound::ParseError;
 use crate::ports::store::StoreError;
@@ -50,6 +53,29 @@ impl From<JourneyError> for EdgeError {
             JourneyError::Store(e) => Self::Store(e),
             JourneyError::Notify(e) => Self::Notify(e),
             JourneyError::Contended => Self::Contended,
+        }
+    }
+}
+
+impl From<ReturnError> for EdgeError {
+    fn from(err: ReturnError) -> Self {
+        match err {
+            ReturnError::Request(RequestError::Field { field, problem }) => {
+                EdgeError::Parse(ParseError::Field { field, problem })
+            }
+            ReturnError::OrderNotFound | ReturnError::ReturnNotFound => EdgeError::NotFound("order"),
+            ReturnError::Transition { .. } | ReturnError::Contended => EdgeError::Contended,
+            ReturnError::Store(e) => EdgeError::Store(e),
+            ReturnError::Notify(e) => EdgeError::Notify(e),
+        }
+    }
+}
+
+impl From<ShopError> for EdgeError {
+    fn from(err: ShopError) -> Self {
+        match err {
+            ShopError::Unknown => EdgeError::UnknownShop,
+            ShopError::Store(e) => EdgeError::Store(e),
         }
     }
 }

@@ -52,6 +52,26 @@ pub trait EventPublisher: Send + Sync {
     ) -> impl Future<Output = Result<String, SendError>> + Send;
 }
 
+/// For functions that send no email (the customer pages), so they need not link the SES client.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoEmail;
+
+impl EmailSender for NoEmail {
+    async fn send_email(&self, _: &OutboundEmail<'_>) -> Result<String, SendError> {
+        Err(SendError::Rejected("this function sends no email".into()))
+    }
+}
+
+/// For functions that publish no shop events.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoEvents;
+
+impl EventPublisher for NoEvents {
+    async fn publish(&self, _: &str, _: &str, _: &str) -> Result<String, SendError> {
+        Err(SendError::Rejected("this function publishes no events".into()))
+    }
+}
+
 /// For functions that send email only, so they need not link the SNS client.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoSms;

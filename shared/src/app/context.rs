@@ -1,0 +1,96 @@
+//! One application context: the ports a function runs over, named by one type, with what every
+//! use case needs beside them (the shops' settings cache, the customer links' key). A handler
+//! holds an [`App`] and takes one type parameter; the use cases are borrowed from it
+//! ([`App::outbox`], [`App::journey`], [`App::returns`]).
+
+use crate::app::config::AppConfig;
+use crate::app::journey::Journey;
+use crate::app::outbox::Outbox;
+use crate::app::return_flow::ReturnFlow;
+use crate::app::settings_cache::SettingsCache;
+use crate::domain::link::{CustomerLinks, LinkKey};
+use crate::ports::clock::Clock;
+use crate::ports::messaging::{EmailSender, EventPublisher, SmsSender};
+use crate::ports::store::Store;
+use std::marker::PhantomData;
+
+/// The adapters of the five ports, as types.
+pub trait Ports: 'static {
+    type Store: Store;
+    type Email: EmailSender;
+    type Sms: SmsSender;
+    type Events: EventPublisher;
+    type Clock: Clock;
+}
+
+/// [`Ports`] from its five adapter types, e.g. `PortsOf<DynamoStore, SesEmail, NoSms, NoEvents,
+/// SystemClock>` for a function that sends email only.
+/// A type-level name only: never built, so it needs no `Send`/`Sync` of its parts.
+pub struct PortsOf<S, E, T, V, C>(PhantomData<AdapterTypes<S, E, T, V, C>>);
+type AdapterTypes<S, E, T, V, C> = fn() -> (S, E, T, V, C);
+
+impl<S, E, T, V, C> Ports for PortsOf<S, E, T, V, C>
+where
+    S: Store + 'static,
+    E: EmailSender + 'static,
+    T: SmsSender + 'static,
+    V: EventPublisher + 'static,
+    C: Clock + 'static,
+{
+    type Store = S;
+    type Email = E;
+    type Sms = T;
+    type Events = V;
+    type Clock = C;
+}
+
+/// The adapters themselves, to build an [`App`] from.
+pub struct Adapters<P: Ports> {
+    pub store: P::Store,
+    pub email: P::Email,
+    pub sms: P::Sms,
+    pub events: P::Events,
+    pub clock: P::Clock,
+}
+
+/// The application context of one function: its adapters (built once per cold start), the
+/// shops' settings cache and the customer links.
+pub struct App<P: Ports> {
+    pub store: P::Store,
+    pub email: P::Email,
+    pub sms: P::Sms,
+    pub events: P::Events,
+    pub clock: P::Clock,
+    pub settings: SettingsCache,
+    pub links: CustomerLinks,
+}
+
+impl<P: Ports> App<P> {
+    pub fn new(adapters: Adapters<P>, config: &AppConfig) -> Self {
+        let Adapters { store, email, sms, events, clock } = adapters;
+        Self {
+            store,
+            email,
+            sms,
+            events,
+            clock,
+            settings: SettingsCache::new(config.settings_ttl),
+            links: CustomerLinks::new(LinkKey::from_secret(config.link_secret.expose()), config.public_url.clone()),
+        }
+    }
+
+    /// Messages about orders, each claimed, sent and recorded once.
+    pub fn outbox(&self) -> Outbox<'_, P> {
+        Outbox { store: &self.store, email: &self.email, sms: &self.sms, clock: &self.clock, links: &self.links }
+    }
+
+    /// Parcels' journeys: carrier updates applied and announced.
+    pub fn journey(&self) -> Journey<'_, P> {
+        Journey { outbox: self.outbox() }
+    }
+
+    /// Returns: submitted, decided, moved on, each state told once.
+    pub fn returns(&self) -> ReturnFlow<'_, P> {
+        ReturnFlow { outbox: self.outbox(), events: &self.events }
+    }
+}
