@@ -11,15 +11,17 @@ use ppx_e2e::template::{
     actions, function_allow_statements, is_allow, one_or_many, resource, resources, template, template_path,
 };
 use ppx_shared::adapters::dynamo::table::{KeyDef, table_def};
+use ppx_shared::http::routes::{Function, routes_of};
 use serde_json::{Value as Json, json};
 
-/// What each function is allowed, and why: its routes come from its handler crate, so the code
+/// What each function is allowed, and why: its routes come from the one route table, so the code
 /// and the template cannot disagree; its actions are the ones its code calls.
 struct FunctionSpec {
     resource: &'static str,
     binary: &'static str,
     /// `METHOD /path`; empty for the scheduled function.
-    routes: &'static [&'static str],
+    /// The handler's function in the one route table (`shared/src/http/routes.rs`).
+    function: Option<Function>,
     table_actions: &'static [&'static str],
     /// Reads gsi1 (due review requests, the list of shops).
     index: bool,
@@ -60,7 +62,7 @@ const FUNCTIONS: [FunctionSpec; 5] = [
     FunctionSpec {
         resource: "OrderPlacedFunction",
         binary: "order-placed",
-        routes: &order_placed::ROUTES,
+        function: Some(Function::OrderPlaced),
         table_actions: &STATE_ACTIONS,
         index: false,
         email: true,
@@ -69,7 +71,7 @@ const FUNCTIONS: [FunctionSpec; 5] = [
     FunctionSpec {
         resource: "CarrierWebhookFunction",
         binary: "carrier-webhook",
-        routes: &carrier_webhook::ROUTES,
+        function: Some(Function::CarrierWebhook),
         table_actions: &STATE_ACTIONS,
         index: false,
         email: true,
@@ -78,7 +80,7 @@ const FUNCTIONS: [FunctionSpec; 5] = [
     FunctionSpec {
         resource: "ReturnSubmittedFunction",
         binary: "return-submitted",
-        routes: &return_submitted::ROUTES,
+        function: Some(Function::ReturnSubmitted),
         table_actions: &RETURN_ACTIONS,
         index: false,
         email: true,
@@ -87,7 +89,7 @@ const FUNCTIONS: [FunctionSpec; 5] = [
     FunctionSpec {
         resource: "ReviewRequestFunction",
         binary: "review-request",
-        routes: &[],
+        function: None,
         table_actions: &REVIEW_ACTIONS,
         index: true,
         email: true,
@@ -96,7 +98,7 @@ const FUNCTIONS: [FunctionSpec; 5] = [
     FunctionSpec {
         resource: "PagesFunction",
         binary: "pages",
-        routes: &pages::ROUTES,
+        function: Some(Function::Pages),
         table_actions: &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
         index: false,
         email: false,
@@ -257,7 +259,7 @@ fn the_review_function_runs_on_a_schedule() {
 #[test]
 fn each_function_has_exactly_its_handlers_routes() {
     let template = template();
-    for spec in FUNCTIONS.iter().filter(|s| !s.routes.is_empty()) {
+    for (spec, of) in FUNCTIONS.iter().filter_map(|s| Some((s, s.function?))) {
         let function = spec.resource;
         let events = resource(&template, function)["Properties"]["Events"].as_object().expect("function has Events");
         let mut routes = Vec::new();
@@ -268,7 +270,7 @@ fn each_function_has_exactly_its_handlers_routes() {
             routes.push(format!("{} {}", props["Method"].as_str().unwrap(), props["Path"].as_str().unwrap()));
         }
         routes.sort_unstable();
-        let mut expected: Vec<String> = spec.routes.iter().map(|r| r.to_string()).collect();
+        let mut expected: Vec<String> = routes_of(of).map(|r| r.template()).collect();
         expected.sort_unstable();
         assert_eq!(routes, expected, "{function}: each route of its handler exactly once");
     }

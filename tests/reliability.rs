@@ -188,7 +188,7 @@ impl Route {
             Self::Orders | Self::Tracking | Self::Returns => {
                 vec![("ppx-signature", sign_timestamped(secret, body, at))]
             }
-            Self::Easypost => vec![("x-hmac-signature", ppx_shared::inbound::carriers::easypost::sign(secret, body))],
+            Self::Easypost => vec![("x-hmac-signature", ppx_shared::http::signature::sign_easypost_hmac(secret, body))],
             Self::Shippo => vec![("shippo-auth-signature", sign_timestamped(secret, body, at))],
             Self::Aftership => vec![("aftership-hmac-sha256", sign_base64_hmac(secret, body))],
         }
@@ -579,7 +579,7 @@ async fn fifty_identical_delivered_trackers_send_one_delivered_message() {
         ("content-type", "application/json".to_owned()),
         (
             "x-hmac-signature",
-            ppx_shared::inbound::carriers::easypost::sign(env.secret(WebhookSource::Easypost), &tracker),
+            ppx_shared::http::signature::sign_easypost_hmac(env.secret(WebhookSource::Easypost), &tracker),
         ),
     ];
     let path = format!("/webhooks/easypost/{}", env.shop());

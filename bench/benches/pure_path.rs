@@ -13,7 +13,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ppx_shared::domain::messages::MessageKind;
 use ppx_shared::domain::settings::WebhookSource;
 use ppx_shared::domain::tracking::ShipmentTracking;
-use ppx_shared::http::signature::verify_base64_hmac;
+use ppx_shared::http::signature::{verify_base64_hmac, verify_easypost_hmac};
 use ppx_shared::inbound::carriers::easypost;
 use ppx_shared::inbound::platforms::shopify;
 use std::hint::black_box;
@@ -59,7 +59,7 @@ fn parts(c: &mut Criterion) {
         b.iter(|| s.render(black_box(&s.order), None, None, MessageKind::OrderConfirmation).bytes())
     });
     group.bench_function("easypost_verify_hmac", |b| {
-        b.iter(|| easypost::verify(&easypost_secret, black_box(EASYPOST_DELIVERED), Some(&s.easypost_signature)))
+        b.iter(|| verify_easypost_hmac(&easypost_secret, black_box(EASYPOST_DELIVERED), Some(&s.easypost_signature)))
     });
     group.bench_function("easypost_parse", |b| b.iter(|| easypost::parse(black_box(EASYPOST_DELIVERED))));
     group.bench_function("tracking_merge_and_announce", |b| {

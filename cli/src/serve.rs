@@ -1,11 +1,12 @@
 //! `ppx serve`: every HTTP function of the bundle behind one local server, under the same
 //! routes as the deployed HTTP API, calling the same handler code.
 
+use axum::Extension;
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{MethodFilter, MethodRouter, any, on};
 use carrier_webhook::CarrierWebhook;
 use order_placed::OrderPlaced;
 use pages::Pages;
@@ -19,8 +20,10 @@ use ppx_shared::aws_sdk_dynamodb;
 use ppx_shared::aws_sdk_sesv2;
 use ppx_shared::aws_sdk_sns;
 use ppx_shared::http::edge::{EdgeError, MAX_BODY_BYTES};
+use ppx_shared::http::routes::{Function, Method, ROUTES, Route};
 use ppx_shared::ports::clock::AnyClock;
 use return_submitted::ReturnSubmitted;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The ports of every function served locally: the AWS (or local) endpoints, and a clock that
@@ -84,63 +87,61 @@ fn adapters(
     }
 }
 
+/// The routes of `ppx serve`: those of the deployed HTTP API, from the one table. A path served
+/// by one function reaches it under any method (it answers a wrong one itself, as on Lambda);
+/// a path shared by two (`/returns/{..}`: GET the portal page, POST the return) is split by
+/// method.
 pub fn router(functions: Arc<Functions>) -> Router {
-    Router::new()
-        .route("/webhooks/shopify/{shop}", any(order_placed))
-        .route("/webhooks/woocommerce/{shop}", any(order_placed))
-        .route("/webhooks/orders/{shop}", any(order_placed))
-        .route("/webhooks/easypost/{shop}", any(carrier_webhook))
-        .route("/webhooks/shippo/{shop}", any(carrier_webhook))
-        .route("/webhooks/aftership/{shop}", any(carrier_webhook))
-        .route("/webhooks/tracking/{shop}", any(carrier_webhook))
-        // The API and the portal share a path: GET is the portal page, POST the return function.
-        .route("/returns/{shop_or_token}", get(pages).post(return_submitted))
-        .route("/track/{token}", any(pages))
-        .route("/survey/{token}", any(pages))
-        .route("/unsubscribe/{token}", any(pages))
-        .fallback(|| async { into_axum(EdgeError::NoRoute.into_response()) })
-        .with_state(functions)
+    // Grouped by prefix: the router matches any parameter name, and the table names the shared
+    // path's parameter differently per method (`{shop}` for the API, `{token}` for the page).
+    let mut paths: BTreeMap<&str, Vec<&Route>> = BTreeMap::new();
+    for route in &ROUTES {
+        paths.entry(route.prefix).or_default().push(route);
+    }
+    let mut router = Router::new();
+    for routes in paths.into_values() {
+        let path = routes[0].path();
+        let function = routes[0].function;
+        let methods = if routes.iter().all(|r| r.function == function) {
+            any(dispatch).layer(Extension(function))
+        } else {
+            routes.iter().fold(MethodRouter::new(), |methods, route| {
+                let filter = match route.method {
+                    Method::Get => MethodFilter::GET,
+                    Method::Post => MethodFilter::POST,
+                };
+                methods.merge(on(filter, dispatch).layer(Extension(route.function)))
+            })
+        };
+        router = router.route(&path, methods);
+    }
+    router.fallback(|| async { into_axum(EdgeError::NoRoute.into_response()) }).with_state(functions)
 }
 
 fn into_axum(response: http::Response<String>) -> Response {
     response.map(Body::from).into_response()
 }
 
-/// The request as a Lambda function sees it: `http` types with the whole body, and a request id.
-async fn buffered(request: Request) -> Result<(http::Request<bytes::Bytes>, String), Response> {
+/// The request as a Lambda function sees it (`http` types with the whole body, a request id),
+/// handed to the route's function.
+async fn dispatch(
+    State(functions): State<Arc<Functions>>,
+    Extension(function): Extension<Function>,
+    request: Request,
+) -> Response {
     let (parts, body) = request.into_parts();
     // One byte over the limit is enough to know the body is too large.
-    let body =
-        to_bytes(body, MAX_BODY_BYTES + 1).await.map_err(|_| into_axum(EdgeError::PayloadTooLarge.into_response()))?;
-    Ok((http::Request::from_parts(parts, body), uuid::Uuid::new_v4().to_string()))
-}
-
-async fn order_placed(State(functions): State<Arc<Functions>>, request: Request) -> Response {
-    match buffered(request).await {
-        Ok((request, id)) => into_axum(functions.order_placed.handle(request, &id).await),
-        Err(response) => response,
-    }
-}
-
-async fn return_submitted(State(functions): State<Arc<Functions>>, request: Request) -> Response {
-    match buffered(request).await {
-        Ok((request, id)) => into_axum(functions.return_submitted.handle(request, &id).await),
-        Err(response) => response,
-    }
-}
-
-async fn pages(State(functions): State<Arc<Functions>>, request: Request) -> Response {
-    match buffered(request).await {
-        Ok((request, id)) => into_axum(functions.pages.handle(request, &id).await),
-        Err(response) => response,
-    }
-}
-
-async fn carrier_webhook(State(functions): State<Arc<Functions>>, request: Request) -> Response {
-    match buffered(request).await {
-        Ok((request, id)) => into_axum(functions.carrier_webhook.handle(request, &id).await),
-        Err(response) => response,
-    }
+    let Ok(body) = to_bytes(body, MAX_BODY_BYTES + 1).await else {
+        return into_axum(EdgeError::PayloadTooLarge.into_response());
+    };
+    let request = http::Request::from_parts(parts, body);
+    let id = uuid::Uuid::new_v4().to_string();
+    into_axum(match function {
+        Function::OrderPlaced => functions.order_placed.handle(request, &id).await,
+        Function::CarrierWebhook => functions.carrier_webhook.handle(request, &id).await,
+        Function::ReturnSubmitted => functions.return_submitted.handle(request, &id).await,
+        Function::Pages => functions.pages.handle(request, &id).await,
+    })
 }
 
 pub async fn run(addr: std::net::SocketAddr, functions: Functions) -> std::io::Result<()> {

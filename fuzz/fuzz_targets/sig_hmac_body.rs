@@ -1,5 +1,5 @@
 //! The HMAC-of-the-raw-body checks: `signature::verify_base64_hmac` (Shopify, WooCommerce,
-//! AfterShip) and `easypost::verify` (`hmac-sha256-hex=`, NFKD key, empty secret refused),
+//! AfterShip) and `verify_easypost_hmac` (`hmac-sha256-hex=`, NFKD key, empty secret refused),
 //! against an independent HMAC computed here. The verdict must be exactly the oracle's: in
 //! particular, never `Ok` unless the header holds HMAC-SHA256(secret, body).
 #![no_main]
@@ -9,8 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
-use ppx_shared::inbound::carriers::easypost;
-use ppx_shared::http::signature::{SignatureError, sign_base64_hmac, verify_base64_hmac};
+use ppx_shared::http::signature::{SignatureError, sign_base64_hmac, sign_easypost_hmac, verify_base64_hmac, verify_easypost_hmac};
 use sha2::Sha256;
 use unicode_normalization::UnicodeNormalization;
 
@@ -82,7 +81,7 @@ fuzz_target!(|input: Input| {
     // The oracle: what the header must say for the check to pass.
     let expected_mac = hmac(&key(&secret), &body);
     let (result, expected) = if easypost {
-        let result = easypost::verify(&secret, &body, header.as_deref());
+        let result = verify_easypost_hmac(&secret, &body, header.as_deref());
         let expected = match header.as_deref().map(str::trim) {
             None => Err(SignatureError::Missing),
             Some(h) => match h.strip_prefix("hmac-sha256-hex=").map(hex::decode) {
@@ -92,9 +91,9 @@ fuzz_target!(|input: Input| {
             },
         };
         // What `sign` produces verifies, unless the secret is empty (anyone could sign with it).
-        let signed = easypost::sign(&secret, &body);
+        let signed = sign_easypost_hmac(&secret, &body);
         assert_eq!(signed, encode(&expected_mac, false));
-        let own = easypost::verify(&secret, &body, Some(&signed));
+        let own = verify_easypost_hmac(&secret, &body, Some(&signed));
         assert_eq!(own.is_ok(), !secret.is_empty(), "{own:?}");
         (result, expected)
     } else {

@@ -12,7 +12,7 @@ use ppx_shared::domain::order::{Order, Shipment};
 use ppx_shared::domain::returns::{Decision, RequestedItem, Resolution, ReturnRequest, decide};
 use ppx_shared::domain::settings::{ShopSettings, WebhookSource};
 use ppx_shared::domain::tracking::{CarrierUpdate, ShipmentTracking};
-use ppx_shared::http::signature::{sign_base64_hmac, verify_base64_hmac};
+use ppx_shared::http::signature::{sign_base64_hmac, sign_easypost_hmac, verify_base64_hmac, verify_easypost_hmac};
 use ppx_shared::inbound::carriers::easypost;
 use ppx_shared::inbound::platforms::{PlatformEvent, generic_order, shopify, woocommerce};
 use ppx_shared::render::{MessageContext, RenderedEmail, has_sms, render_email, render_sms};
@@ -85,7 +85,7 @@ impl Scenarios {
         let now: DateTime<Utc> = "2026-11-27T17:00:00Z".parse().expect("time");
         let secret = |source| settings.secret(source).expect("the example shop has every secret").expose().to_owned();
         let shopify_signature = sign_base64_hmac(&secret(WebhookSource::Shopify), SHOPIFY_ORDER);
-        let easypost_signature = easypost::sign(&secret(WebhookSource::Easypost), EASYPOST_DELIVERED);
+        let easypost_signature = sign_easypost_hmac(&secret(WebhookSource::Easypost), EASYPOST_DELIVERED);
 
         let mut order = order_of(shopify::parse(&shop, "orders/create", SHOPIFY_ORDER));
         promise(&settings, &mut order);
@@ -145,7 +145,7 @@ impl Scenarios {
     /// announcement, delivered email and SMS.
     pub fn carrier_delivered(&self) -> Rendered {
         let secret = self.secret(WebhookSource::Easypost);
-        easypost::verify(secret, EASYPOST_DELIVERED, Some(&self.easypost_signature)).expect("signature verifies");
+        verify_easypost_hmac(secret, EASYPOST_DELIVERED, Some(&self.easypost_signature)).expect("signature verifies");
         let update = easypost::parse(EASYPOST_DELIVERED).expect("parses").expect("is about a tracker");
         let tracking = ShipmentTracking::default().merge(&update);
         let announcement =

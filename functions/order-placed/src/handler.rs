@@ -11,28 +11,22 @@ use ppx_shared::domain::messages::MessageKind;
 use ppx_shared::domain::order::{Order, OrderStatus, Shipment};
 use ppx_shared::domain::settings::{ShopSettings, WebhookSource};
 use ppx_shared::domain::text::CleanText;
-use ppx_shared::http::edge::{EdgeError, check_webhook_request, is_json_content_type, json_response, webhook_route};
-use ppx_shared::http::signature::{verify_base64_hmac, verify_timestamped};
+use ppx_shared::http::auth::{Admitted, authenticate_webhook};
+use ppx_shared::http::edge::{EdgeError, check_body_size, is_json_content_type, json_response};
+use ppx_shared::http::routes::{Function, Target, match_route};
 use ppx_shared::inbound::platforms::{OrderTopic, PlatformEvent, generic_order, shopify, woocommerce};
 use ppx_shared::ports::clock::Clock;
 use ppx_shared::ports::store::{ChangeOutcome, StateChange, Store, Upsert};
 use serde_json::json;
 use tracing::{Instrument, field};
 
-const SHOPIFY_HMAC: &str = "x-shopify-hmac-sha256";
 const SHOPIFY_TOPIC: &str = "x-shopify-topic";
 const SHOPIFY_SHOP_DOMAIN: &str = "x-shopify-shop-domain";
 const SHOPIFY_WEBHOOK_ID: &str = "x-shopify-webhook-id";
 const SHOPIFY_EVENT_ID: &str = "x-shopify-event-id";
-const WOO_SIGNATURE: &str = "x-wc-webhook-signature";
 const WOO_TOPIC: &str = "x-wc-webhook-topic";
 const WOO_DELIVERY_ID: &str = "x-wc-webhook-delivery-id";
-const PPX_SIGNATURE: &str = "ppx-signature";
 const PPX_DELIVERY_ID: &str = "ppx-delivery-id";
-
-/// The routes this function serves: `POST /webhooks/{source}/{shop}`.
-pub const ROUTES: [&str; 3] =
-    ["POST /webhooks/shopify/{shop}", "POST /webhooks/woocommerce/{shop}", "POST /webhooks/orders/{shop}"];
 
 /// The function over its application context (one type parameter: its ports).
 pub struct OrderPlaced<P: Ports> {
@@ -60,23 +54,6 @@ enum Outcome {
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-fn source_of(segment: &str) -> Option<WebhookSource> {
-    match segment {
-        "shopify" => Some(WebhookSource::Shopify),
-        "woocommerce" => Some(WebhookSource::Woocommerce),
-        "orders" => Some(WebhookSource::Orders),
-        _ => None,
-    }
-}
-
-/// WooCommerce pings a new webhook's URL with an unsigned form body `webhook_id=N`.
-fn is_woocommerce_ping(headers: &HeaderMap, body: &[u8]) -> bool {
-    headers.get(WOO_SIGNATURE).is_none()
-        && body.starts_with(b"webhook_id=")
-        && body.len() < 64
-        && body[b"webhook_id=".len()..].iter().all(u8::is_ascii_digit)
 }
 
 impl<P: Ports> OrderPlaced<P> {
@@ -119,32 +96,22 @@ impl<P: Ports> OrderPlaced<P> {
     }
 
     async fn process(&self, request: &Request<Bytes>) -> Result<Outcome, EdgeError> {
-        let (source, shop) = webhook_route(request.uri().path())
-            .and_then(|(source, shop)| Some((source_of(source)?, shop)))
-            .ok_or(EdgeError::NoRoute)?;
+        let route = match_route(Function::OrderPlaced, request.method(), request.uri().path())?;
+        let Target::Webhook(source) = route.route.target else { return Err(EdgeError::NoRoute) };
         let body = request.body();
-        check_webhook_request(request.method(), body.len())?;
+        check_body_size(body.len())?;
         let span = tracing::Span::current();
         span.record("source", source.as_str());
-        span.record("shop", shop);
+        span.record("shop", route.param);
         let now = self.clock.now();
-        let settings = self.settings.resolve(&self.store, shop, now).await?;
+        let settings = self.settings.resolve(&self.store, route.param, now).await?;
         let shop = &settings.shop;
         let headers = request.headers();
 
-        if source == WebhookSource::Woocommerce && is_woocommerce_ping(headers, body) {
+        // Authenticate before anything is parsed or stored.
+        if authenticate_webhook(source, &settings, request, now)? == Admitted::WoocommercePing {
             return Ok(Outcome::Ping);
         }
-        // Authenticate before anything is parsed or stored.
-        let secret = settings.secret(source).ok_or(EdgeError::SourceNotConfigured(source.as_str()))?.expose();
-        let (signature_header, verified) = match source {
-            WebhookSource::Shopify => (SHOPIFY_HMAC, verify_base64_hmac(secret, body, header(headers, SHOPIFY_HMAC))),
-            WebhookSource::Woocommerce => {
-                (WOO_SIGNATURE, verify_base64_hmac(secret, body, header(headers, WOO_SIGNATURE)))
-            }
-            _ => (PPX_SIGNATURE, verify_timestamped(secret, body, header(headers, PPX_SIGNATURE), now)),
-        };
-        verified.map_err(|error| EdgeError::Signature { header: signature_header, error })?;
         if !is_json_content_type(headers.get(http::header::CONTENT_TYPE)) {
             return Err(EdgeError::UnsupportedMediaType);
         }
@@ -335,21 +302,6 @@ impl<P: Ports> OrderPlaced<P> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn woocommerce_ping_is_recognized_only_unsigned() {
-        let mut headers = HeaderMap::new();
-        assert!(is_woocommerce_ping(&headers, b"webhook_id=42"));
-        assert!(!is_woocommerce_ping(&headers, b"webhook_id=42&x=1"));
-        assert!(!is_woocommerce_ping(&headers, b"{}"));
-        headers.insert(WOO_SIGNATURE, "abc".parse().unwrap());
-        assert!(!is_woocommerce_ping(&headers, b"webhook_id=42"));
-    }
-}
-
 /// Handler rules against in-memory fakes; the end-to-end tests in `tests/` cover the AWS path.
 #[cfg(test)]
 mod rules {
@@ -391,7 +343,7 @@ mod rules {
         Request::post("/webhooks/shopify/demo-shop")
             .header("content-type", "application/json")
             .header(SHOPIFY_TOPIC, topic)
-            .header(SHOPIFY_HMAC, sign_base64_hmac("shpss_demo_webhook_secret", body))
+            .header("x-shopify-hmac-sha256", sign_base64_hmac("shpss_demo_webhook_secret", body))
             .header(SHOPIFY_SHOP_DOMAIN, "demo-shop.myshopify.com")
             .header(SHOPIFY_WEBHOOK_ID, webhook_id)
             .body(Bytes::copy_from_slice(body))

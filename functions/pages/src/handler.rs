@@ -10,6 +10,7 @@ use ppx_shared::app::portal::{PortalError, portal_page};
 use ppx_shared::domain::link::{LinkClaims, LinkPurpose};
 use ppx_shared::domain::settings::ShopSettings;
 use ppx_shared::http::edge::html_response;
+use ppx_shared::http::routes::{Function, Target, match_path};
 use ppx_shared::ports::clock::Clock;
 use ppx_shared::ports::store::{Store, StoreError, SurveyAnswer};
 use ppx_shared::render::{
@@ -20,15 +21,6 @@ use tracing::{Instrument, field};
 
 /// Form posts are small; anything bigger is not ours.
 const MAX_FORM_BYTES: usize = 16 * 1024;
-
-pub const ROUTES: [&str; 6] = [
-    "GET /track/{token}",
-    "GET /returns/{token}",
-    "GET /survey/{token}",
-    "POST /survey/{token}",
-    "GET /unsubscribe/{token}",
-    "POST /unsubscribe/{token}",
-];
 
 /// The customer pages over their application context: they read and answer (no email, SMS or
 /// events ports: `NoEmail`, `NoSms`, `NoEvents`).
@@ -124,15 +116,9 @@ impl<P: Ports> Pages<P> {
         request: &Request<Bytes>,
         settings_out: &mut Option<Arc<ShopSettings>>,
     ) -> Result<Rendered, PageError> {
-        let path = request.uri().path().trim_end_matches('/');
-        let mut segments = path.rsplit('/');
-        let token = segments.next().unwrap_or_default();
-        let purpose = match segments.next() {
-            Some("track") => LinkPurpose::Track,
-            Some("returns") => LinkPurpose::Return,
-            Some("survey") => LinkPurpose::Survey,
-            Some("unsubscribe") => LinkPurpose::Unsubscribe,
-            _ => return Err(PageError::NotFound),
+        let route = match_path(Function::Pages, request.uri().path()).ok_or(PageError::NotFound)?;
+        let (Target::Link(purpose), token) = (route.route.target, route.param) else {
+            return Err(PageError::NotFound);
         };
         tracing::Span::current().record("page", purpose.path());
         let now = self.clock.now();

@@ -10,8 +10,10 @@ use ppx_shared::app::return_flow::{ReturnError, Submitted};
 use ppx_shared::domain::link::LinkPurpose;
 use ppx_shared::domain::returns::{RequestError, Return, ReturnRequest};
 use ppx_shared::domain::settings::{ShopSettings, WebhookSource};
-use ppx_shared::http::edge::{EdgeError, check_webhook_request, html_response, is_json_content_type, json_response};
-use ppx_shared::http::signature::{SignatureError, verify_timestamped};
+use ppx_shared::http::auth::{authenticate_customer, authenticate_webhook};
+use ppx_shared::http::edge::{EdgeError, check_body_size, html_response, is_json_content_type, json_response};
+use ppx_shared::http::routes::{Function, match_route};
+use ppx_shared::http::signature::SignatureError;
 use ppx_shared::inbound::from_json_object;
 use ppx_shared::ports::clock::Clock;
 use ppx_shared::ports::store::Store;
@@ -20,13 +22,9 @@ use serde_json::json;
 use sha2::Digest;
 use tracing::{Instrument, field};
 
-const PPX_SIGNATURE: &str = "ppx-signature";
 /// Portal forms are small; anything bigger is not ours.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
-
-/// `{shop}` for the JSON API; the same path with a returns-link token for the portal's form post.
-pub const ROUTES: [&str; 1] = ["POST /returns/{shop}"];
 
 /// The function over its application context (one type parameter: its ports).
 pub struct ReturnSubmitted<P: Ports> {
@@ -47,13 +45,6 @@ fn is_form(headers: &HeaderMap) -> bool {
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// `/returns/{shop}`, tolerating a stage prefix.
-fn shop_of(path: &str) -> Option<&str> {
-    let mut segments = path.trim_end_matches('/').rsplit('/');
-    let shop = segments.next()?;
-    (segments.next()? == "returns" && !shop.is_empty()).then_some(shop)
 }
 
 /// Who is asking: the shop's portal (any of its orders) or a customer (one order).
@@ -121,10 +112,13 @@ impl<P: Ports> ReturnSubmitted<P> {
             let rendered = or_default_templates(settings, invalid.template_name(), |s| render_page(Some(s), &invalid));
             page(StatusCode::SERVICE_UNAVAILABLE, rendered)
         };
-        let token = request.uri().path().trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+        let Ok(route) = match_route(Function::ReturnSubmitted, request.method(), request.uri().path()) else {
+            return not_found();
+        };
+        let token = route.param;
         let now = self.clock.now();
         let body = request.body();
-        if request.method() != http::Method::POST || body.len() > MAX_FORM_BYTES {
+        if body.len() > MAX_FORM_BYTES {
             return not_found();
         }
         let Ok(claims) = self.links.key().open(token, LinkPurpose::Return, now) else { return not_found() };
@@ -184,35 +178,20 @@ impl<P: Ports> ReturnSubmitted<P> {
     }
 
     async fn process(&self, request: &Request<Bytes>) -> Result<Submitted, EdgeError> {
-        let shop = shop_of(request.uri().path()).ok_or(EdgeError::NoRoute)?;
+        let shop = match_route(Function::ReturnSubmitted, request.method(), request.uri().path())?.param;
         let body = request.body();
-        check_webhook_request(request.method(), body.len())?;
+        check_body_size(body.len())?;
         tracing::Span::current().record("shop", shop);
         let now = self.clock.now();
         let settings = self.settings.resolve(&self.store, shop, now).await?;
         let headers = request.headers();
 
-        // Authenticate before anything is parsed or stored.
-        let caller = match header(headers, http::header::AUTHORIZATION.as_str()) {
-            Some(authorization) => {
-                let token = authorization
-                    .strip_prefix("Bearer ")
-                    .ok_or(EdgeError::Signature { header: "Authorization", error: SignatureError::Malformed })?;
-                let claims =
-                    self.links.key().open(token.trim(), LinkPurpose::Return, now).map_err(|_| {
-                        EdgeError::Signature { header: "Authorization", error: SignatureError::Mismatch }
-                    })?;
-                if claims.shop != settings.shop {
-                    return Err(EdgeError::Signature { header: "Authorization", error: SignatureError::Mismatch });
-                }
-                Caller::Customer { order: claims.order }
-            }
+        // Authenticate before anything is parsed or stored: a customer's returns link, or the
+        // shop's signature.
+        let caller = match authenticate_customer(self.links.key(), &settings.shop, LinkPurpose::Return, request, now)? {
+            Some(claims) => Caller::Customer { order: claims.order },
             None => {
-                let secret = settings
-                    .secret(WebhookSource::Orders)
-                    .ok_or(EdgeError::SourceNotConfigured(WebhookSource::Orders.as_str()))?;
-                verify_timestamped(secret.expose(), body, header(headers, PPX_SIGNATURE), now)
-                    .map_err(|error| EdgeError::Signature { header: "Ppx-Signature", error })?;
+                authenticate_webhook(WebhookSource::Orders, &settings, request, now)?;
                 Caller::Shop
             }
         };
@@ -233,18 +212,5 @@ impl<P: Ports> ReturnSubmitted<P> {
             None => hex::encode(sha2::Sha256::digest(body)),
         };
         Ok(self.returns().submit(&settings, return_request, &key).await?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_shop_comes_from_the_path() {
-        assert_eq!(shop_of("/returns/demo-shop"), Some("demo-shop"));
-        assert_eq!(shop_of("/prod/returns/demo-shop/"), Some("demo-shop"));
-        assert_eq!(shop_of("/returns/"), None);
-        assert_eq!(shop_of("/webhooks/demo-shop"), None);
     }
 }

@@ -162,19 +162,8 @@ impl EdgeError {
     }
 }
 
-/// `.../webhooks/{source}/{shop}` (a stage prefix is tolerated): the source and shop segments.
-pub fn webhook_route(path: &str) -> Option<(&str, &str)> {
-    let mut segments = path.trim_end_matches('/').rsplit('/');
-    let shop = segments.next()?;
-    let source = segments.next()?;
-    (segments.next()? == "webhooks" && !shop.is_empty()).then_some((source, shop))
-}
-
-/// The checks every webhook passes before its shop is even looked up.
-pub fn check_webhook_request(method: &http::Method, body_len: usize) -> Result<(), EdgeError> {
-    if method != http::Method::POST {
-        return Err(EdgeError::MethodNotAllowed);
-    }
+/// Refuses a body too large to be ours before its shop is even looked up.
+pub fn check_body_size(body_len: usize) -> Result<(), EdgeError> {
     if body_len > MAX_BODY_BYTES {
         return Err(EdgeError::PayloadTooLarge);
     }
@@ -246,15 +235,6 @@ mod tests {
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(!response.body().contains("10.0.0.1"));
         assert_eq!(response.headers()[header::RETRY_AFTER], "5");
-    }
-
-    #[test]
-    fn webhook_routes_tolerate_a_stage_prefix() {
-        assert_eq!(webhook_route("/webhooks/shopify/demo-shop"), Some(("shopify", "demo-shop")));
-        assert_eq!(webhook_route("/prod/webhooks/easypost/demo-shop/"), Some(("easypost", "demo-shop")));
-        assert_eq!(webhook_route("/hooks/shopify/demo-shop"), None);
-        assert_eq!(webhook_route("/webhooks/shopify/"), None);
-        assert_eq!(webhook_route("/"), None);
     }
 
     #[test]

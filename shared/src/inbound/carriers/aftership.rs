@@ -10,9 +10,6 @@ use crate::inbound::{ParseError, non_empty, wire};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Deserialize;
 
-/// The header AfterShip signs its webhooks in.
-pub const SIGNATURE_HEADER: &str = "aftership-hmac-sha256";
-
 /// Parses an AfterShip webhook body. `Ok(None)` for events other than `tracking_update`:
 /// acknowledge and ignore those.
 pub fn parse(body: &[u8]) -> Result<Option<CarrierUpdate>, ParseError> {

@@ -1,54 +1,14 @@
 //! EasyPost tracker webhooks: an `Event` whose `description` is `tracker.created` or
-//! `tracker.updated` and whose `result` is a `Tracker`. Signed with `X-Hmac-Signature`.
+//! `tracker.updated` and whose `result` is a `Tracker`. Signed with `X-Hmac-Signature`
+//! ([`crate::http::signature::verify_easypost_hmac`]).
 //!
 //! Mapping: `docs/tracking-status-mapping.md`, section EasyPost.
 
 use super::generic_tracking::{join_location, optional_date, provider_status, tracking_number};
 use crate::domain::tracking::{CarrierUpdate, TrackingEvent, TrackingStatus};
-use crate::http::signature::SignatureError;
 use crate::inbound::wire::{self, Timestamp};
 use crate::inbound::{ParseError, non_empty};
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use sha2::Sha256;
-use unicode_normalization::UnicodeNormalization;
-
-/// The header EasyPost signs its webhooks in.
-pub const SIGNATURE_HEADER: &str = "X-Hmac-Signature";
-const SIGNATURE_PREFIX: &str = "hmac-sha256-hex=";
-
-/// Checks `X-Hmac-Signature: hmac-sha256-hex=<hex HMAC-SHA256 of the raw body>`. The key is
-/// the webhook secret NFKD-normalized, as UTF-8 (EasyPost's documented scheme); the MAC is
-/// compared in constant time. An empty secret never verifies (anyone could sign with it).
-pub fn verify(secret: &str, body: &[u8], header: Option<&str>) -> Result<(), SignatureError> {
-    let verified = verify_with_key(key(secret).as_bytes(), body, header);
-    if secret.is_empty() { verified.and(Err(SignatureError::Mismatch)) } else { verified }
-}
-
-/// The header value EasyPost would send for `body` (for tests and local tools).
-pub fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = mac(key(secret).as_bytes());
-    mac.update(body);
-    format!("{SIGNATURE_PREFIX}{}", hex::encode(mac.finalize().into_bytes()))
-}
-
-fn key(secret: &str) -> String {
-    secret.nfkd().collect()
-}
-
-fn mac(key: &[u8]) -> Hmac<Sha256> {
-    <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length")
-}
-
-fn verify_with_key(key: &[u8], body: &[u8], header: Option<&str>) -> Result<(), SignatureError> {
-    let header = header.ok_or(SignatureError::Missing)?.trim();
-    let digest = header.strip_prefix(SIGNATURE_PREFIX).ok_or(SignatureError::Malformed)?;
-    let expected = hex::decode(digest).map_err(|_| SignatureError::Malformed)?;
-    let mut mac = mac(key);
-    mac.update(body);
-    // `verify_slice` compares in constant time (and refuses a truncated MAC).
-    mac.verify_slice(&expected).map_err(|_| SignatureError::Mismatch)
-}
 
 /// Parses an EasyPost webhook body. `Ok(None)` for an event that is not about a tracker
 /// (`batch.created`, `shipment.invoice.created`...) and for a tracker event without `result`
@@ -195,7 +155,6 @@ mod tests {
     use TrackingStatus::*;
     use chrono::{NaiveDate, TimeZone, Utc};
     use serde_json::{Value, json};
-    use unicode_normalization::UnicodeNormalization;
 
     const SIGNED: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -206,63 +165,6 @@ mod tests {
     const MINIMAL: &str =
         concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/easypost-event-envelope-minimal.json");
     const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/easypost-tracker-updated.json");
-
-    /// EasyPost's official test vector (fixtures/SOURCES.md).
-    const VECTOR_SECRET: &str = "sécret";
-    const VECTOR_HEADER: &str = "hmac-sha256-hex=38f3f53c103713df81616a0a186d77141957323ec21d5fe9363db93840f527db";
-
-    #[test]
-    fn carriers_easypost_official_test_vector() {
-        let file = read(SIGNED);
-        let body = file.strip_suffix(b"\n").expect("the fixture ends with a newline");
-        assert_eq!(verify(VECTOR_SECRET, body, Some(VECTOR_HEADER)), Ok(()));
-        assert_eq!(sign(VECTOR_SECRET, body), VECTOR_HEADER);
-        // An already decomposed secret is the same key.
-        let decomposed: String = VECTOR_SECRET.nfkd().collect();
-        assert_ne!(decomposed.as_bytes(), VECTOR_SECRET.as_bytes(), "the source literal is precomposed (NFC)");
-        assert_eq!(verify(&decomposed, body, Some(VECTOR_HEADER)), Ok(()));
-        // Documented failures: the trailing newline kept, and the NFC secret used as the key.
-        assert_eq!(verify(VECTOR_SECRET, &file, Some(VECTOR_HEADER)), Err(SignatureError::Mismatch));
-        let nfc: String = VECTOR_SECRET.nfc().collect();
-        assert_eq!(verify_with_key(nfc.as_bytes(), body, Some(VECTOR_HEADER)), Err(SignatureError::Mismatch));
-        // Upper-case hex is the same MAC.
-        let upper = format!("{SIGNATURE_PREFIX}{}", VECTOR_HEADER[SIGNATURE_PREFIX.len()..].to_ascii_uppercase());
-        assert_eq!(verify(VECTOR_SECRET, body, Some(&upper)), Ok(()));
-    }
-
-    #[test]
-    fn carriers_easypost_signature_rejections_are_constant_time_mac_checks() {
-        let body = br#"{"description":"tracker.updated"}"#;
-        let good = sign("hush", body);
-        assert_eq!(verify("hush", body, Some(&good)), Ok(()));
-        assert_eq!(verify("hush", body, Some(&format!("  {good} "))), Ok(()));
-        assert_eq!(verify("hush", body, None), Err(SignatureError::Missing));
-        for bad in ["", "38f3f53c", "sha256=00", "hmac-sha256-hex=zz", "HMAC-SHA256-HEX=00", "hmac-sha256-hex=0"] {
-            assert_eq!(verify("hush", body, Some(bad)), Err(SignatureError::Malformed), "{bad}");
-        }
-        assert_eq!(verify("other", body, Some(&good)), Err(SignatureError::Mismatch));
-        assert_eq!(verify("", body, Some(&sign("", body))), Err(SignatureError::Mismatch), "empty secret");
-        assert_eq!(verify("", body, None), Err(SignatureError::Missing));
-        assert_eq!(verify("hush", b"{}", Some(&good)), Err(SignatureError::Mismatch));
-        // A truncated MAC is not a prefix match; an empty one is not a match either.
-        let digest = &good[SIGNATURE_PREFIX.len()..];
-        for short in [&digest[..32], ""] {
-            assert_eq!(
-                verify("hush", body, Some(&format!("{SIGNATURE_PREFIX}{short}"))),
-                Err(SignatureError::Mismatch)
-            );
-        }
-        // Every single-bit change of the MAC is refused.
-        let mut raw = hex::decode(digest).unwrap();
-        for byte in 0..raw.len() {
-            for bit in 0..8 {
-                raw[byte] ^= 1 << bit;
-                let forged = format!("{SIGNATURE_PREFIX}{}", hex::encode(&raw));
-                assert_eq!(verify("hush", body, Some(&forged)), Err(SignatureError::Mismatch));
-                raw[byte] ^= 1 << bit;
-            }
-        }
-    }
 
     #[test]
     fn carriers_easypost_signed_fixture_maps() {
@@ -462,7 +364,6 @@ mod tests {
         #[test]
         fn carriers_easypost_never_panics_on_bytes(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
             let _ = parse(&body);
-            let _ = verify("sécret", &body, std::str::from_utf8(&body).ok());
         }
 
         #[test]

@@ -1,29 +1,15 @@
 //! Shippo `track_updated` webhooks. Authenticated either by `Shippo-Auth-Signature`
 //! (`t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`, the scheme of
 //! [`crate::http::signature::verify_timestamped`]) or, when HMAC is off, by a `?token=` on the
-//! webhook URL ([`verify_token`]).
+//! webhook URL ([`crate::http::signature::verify_url_token`]).
 //!
 //! Mapping: `docs/tracking-status-mapping.md`, section Shippo.
 
 use super::generic_tracking::{join_location, optional_date, provider_status, tracking_number};
 use crate::domain::tracking::{CarrierUpdate, TrackingEvent, TrackingStatus};
-use crate::http::signature::{SignatureError, constant_time_eq};
 use crate::inbound::wire::{self, Timestamp};
 use crate::inbound::{ParseError, non_empty};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
-
-/// The header Shippo signs its webhooks in (when HMAC signing is enabled).
-pub const SIGNATURE_HEADER: &str = "Shippo-Auth-Signature";
-
-/// Checks the `?token=` query parameter against the shop's `shippo` secret, in constant time
-/// (the values are hashed first, so not even their lengths leak). An absent or empty token is
-/// `Missing`; a wrong one, or any token when the expected one is empty, is `Mismatch`.
-pub fn verify_token(expected: &str, given: Option<&str>) -> Result<(), SignatureError> {
-    let given = given.filter(|g| !g.is_empty()).ok_or(SignatureError::Missing)?;
-    let same = constant_time_eq(&Sha256::digest(given.as_bytes()), &Sha256::digest(expected.as_bytes()));
-    if same && !expected.is_empty() { Ok(()) } else { Err(SignatureError::Mismatch) }
-}
 
 /// Parses a Shippo webhook body. `Ok(None)` for events other than `track_updated`
 /// (`transaction_created`, `batch_purchased`...): acknowledge and ignore those.
@@ -317,17 +303,6 @@ mod tests {
     }
 
     #[test]
-    fn carriers_shippo_token() {
-        assert_eq!(verify_token("tok_123", Some("tok_123")), Ok(()));
-        assert_eq!(verify_token("tok_123", Some("tok_124")), Err(SignatureError::Mismatch));
-        assert_eq!(verify_token("tok_123", Some("tok_1234")), Err(SignatureError::Mismatch));
-        assert_eq!(verify_token("tok_123", Some("TOK_123")), Err(SignatureError::Mismatch));
-        assert_eq!(verify_token("tok_123", None), Err(SignatureError::Missing));
-        assert_eq!(verify_token("tok_123", Some("")), Err(SignatureError::Missing));
-        assert_eq!(verify_token("", Some("x")), Err(SignatureError::Mismatch), "an empty secret never matches");
-    }
-
-    #[test]
     fn carriers_shippo_hmac_is_the_timestamped_scheme() {
         let body = read(SAMPLE);
         let now = Utc.with_ymd_and_hms(2026, 11, 27, 16, 30, 0).unwrap();
@@ -342,7 +317,6 @@ mod tests {
         #[test]
         fn carriers_shippo_never_panics_on_bytes(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
             let _ = parse(&body);
-            let _ = verify_token("tok", std::str::from_utf8(&body).ok());
         }
 
         #[test]
