@@ -154,7 +154,8 @@ async fn a_carrier_event_racing_its_fulfillment_is_applied_once_either_way() {
 /// callback's state written before its shipment.
 #[tokio::test]
 async fn a_kept_update_and_its_shipments_index_exclude_each_other() {
-    use ppx_shared::ports::store::{ChangeOutcome, Claim, StateChange, Store, TrackingChange, Unannounced, Upsert};
+    use ppx_shared::ports::store::roles::*;
+    use ppx_shared::ports::store::{ChangeOutcome, Claim, StateChange, TrackingChange, Unannounced, Upsert};
     let env = TestEnv::start().await;
     let shop = env.settings.shop.clone();
     let update = |number: &str| {

@@ -59,7 +59,7 @@ async fn a_customer_return_is_decided_told_once_and_published_to_the_shop() {
     let arn = env.create_topic().await;
     // No request has loaded the settings yet, so the functions will see the topic.
     env.settings.return_events_topic_arn = Some(arn.clone());
-    ppx_shared::ports::store::Store::put_settings(&env.store, &env.settings).await.unwrap();
+    ppx_shared::ports::store::SettingsStore::put_settings(&env.store, &env.settings).await.unwrap();
     let email = delivered_order(&env).await;
 
     // The returns link of the confirmation email is the customer's token.

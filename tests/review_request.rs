@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use ppx_e2e::{PUBLIC_URL, TestEnv, read_event};
 use ppx_shared::ports::clock::{Clock, ManualClock};
 use ppx_shared::ports::messaging::{EmailSender, OutboundEmail, SendError};
-use ppx_shared::ports::store::Store;
+use ppx_shared::ports::store::roles::*;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU32, Ordering};
 

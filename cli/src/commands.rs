@@ -343,6 +343,7 @@ mod tests {
     use ppx_shared::domain::tracking::{ShipmentTracking, TrackingEvent, TrackingStatus};
     use ppx_shared::inbound::platforms::{PlatformEvent, shopify};
     use ppx_shared::ports::store::Versioned;
+    use ppx_shared::ports::store::{OrderStore, SettingsStore};
 
     const SHOP: &str = "demo-shop";
 

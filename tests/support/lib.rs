@@ -17,7 +17,8 @@ use ppx_shared::domain::settings::{Secret, ShopSettings, WebhookSource};
 use ppx_shared::http::signature::{sign_base64_hmac, sign_timestamped};
 use ppx_shared::ports::clock::{AnyClock, ManualClock};
 use ppx_shared::ports::messaging::{EmailSender, NoEvents, NoSms};
-use ppx_shared::ports::store::{OrderView, Store};
+use ppx_shared::ports::store::OrderView;
+use ppx_shared::ports::store::{OrderStore, SettingsStore};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 

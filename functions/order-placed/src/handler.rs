@@ -16,7 +16,8 @@ use ppx_shared::http::edge::{EdgeError, check_body_size, is_json_content_type, j
 use ppx_shared::http::routes::{Function, Target, match_route};
 use ppx_shared::inbound::platforms::{OrderTopic, PlatformEvent, generic_order, shopify, woocommerce};
 use ppx_shared::ports::clock::Clock;
-use ppx_shared::ports::store::{ChangeOutcome, StateChange, Store, Upsert};
+use ppx_shared::ports::store::OrderStore;
+use ppx_shared::ports::store::{ChangeOutcome, StateChange, Upsert};
 use serde_json::json;
 use tracing::{Instrument, field};
 
@@ -315,6 +316,7 @@ mod rules {
     use ppx_shared::http::signature::sign_base64_hmac;
     use ppx_shared::ports::clock::ManualClock;
     use ppx_shared::ports::messaging::NoEvents;
+    use ppx_shared::ports::store::{MessageLedger, SettingsStore};
 
     type Memory = PortsOf<MemoryStore, MemoryEmail, MemorySms, NoEvents, ManualClock>;
 

@@ -12,7 +12,8 @@ use ppx_shared::domain::settings::ShopSettings;
 use ppx_shared::http::edge::html_response;
 use ppx_shared::http::routes::{Function, Target, match_path};
 use ppx_shared::ports::clock::Clock;
-use ppx_shared::ports::store::{Store, StoreError, SurveyAnswer};
+use ppx_shared::ports::store::{ConsentStore, OrderStore, ReviewStore};
+use ppx_shared::ports::store::{StoreError, SurveyAnswer};
 use ppx_shared::render::{
     COMMENT_MAX_CHARS, Page, TemplateError, or_default_templates, render_page, render_tracking_page,
 };

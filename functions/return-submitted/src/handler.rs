@@ -16,7 +16,7 @@ use ppx_shared::http::routes::{Function, match_route};
 use ppx_shared::http::signature::SignatureError;
 use ppx_shared::inbound::from_json_object;
 use ppx_shared::ports::clock::Clock;
-use ppx_shared::ports::store::Store;
+use ppx_shared::ports::store::OrderStore;
 use ppx_shared::render::{Page, TemplateError, or_default_templates, render_page, render_return_result};
 use serde_json::json;
 use sha2::Digest;

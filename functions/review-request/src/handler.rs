@@ -11,6 +11,7 @@ use ppx_shared::domain::order::{OrderStatus, PaymentStatus};
 use ppx_shared::domain::returns::ReturnState;
 use ppx_shared::domain::settings::ShopSettings;
 use ppx_shared::ports::clock::Clock;
+use ppx_shared::ports::store::{ConsentStore, OrderStore, ReviewStore, SettingsStore};
 use ppx_shared::ports::store::{DueReview, ReviewOutcome, SkipReason, Store, StoreError};
 use ppx_shared::render::MessageContext;
 use serde::Serialize;

@@ -10,8 +10,8 @@ use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
 use crate::ports::clock::Clock;
 use crate::ports::store::{
-    Applied, ChangeOutcome, DeliveryRecord, OrderView, StateChange, Store, StoreError, TrackingChange, TrackingTarget,
-    Unannounced,
+    Applied, ChangeOutcome, DeliveryRecord, OrderStore, OrderView, StateChange, StoreError, TrackingChange,
+    TrackingStore, TrackingTarget, Unannounced,
 };
 use crate::render::MessageContext;
 use std::collections::{BTreeMap, BTreeSet};

@@ -11,7 +11,7 @@ use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::ShipmentTracking;
 use crate::ports::clock::Clock;
 use crate::ports::messaging::{EmailSender, OutboundEmail, SendError, SmsSender};
-use crate::ports::store::{Applied, ChangeOutcome, Claim, ClaimOutcome, StateChange, Store, StoreError};
+use crate::ports::store::{Applied, ChangeOutcome, Claim, ClaimOutcome, MessageLedger, StateChange, StoreError};
 use crate::render::{MessageContext, RenderedEmail, TemplateError, or_default_templates, render_email, render_sms};
 
 /// A claim older than this is presumed dead (its Lambda timed out) and may be taken over.

@@ -13,7 +13,7 @@ use crate::domain::text::CleanText;
 use crate::domain::tracking::TrackingStatus;
 use crate::ports::clock::Clock;
 use crate::ports::messaging::EventPublisher;
-use crate::ports::store::{ReturnCreated, Store, StoreError};
+use crate::ports::store::{OrderStore, ReturnCreated, ReturnStore, StoreError};
 use crate::render::MessageContext;
 use serde_json::json;
 

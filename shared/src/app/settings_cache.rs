@@ -2,7 +2,7 @@
 
 use crate::domain::ids::ShopId;
 use crate::domain::settings::ShopSettings;
-use crate::ports::store::{Store, StoreError};
+use crate::ports::store::{SettingsStore, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -38,7 +38,7 @@ impl SettingsCache {
     }
 
     /// Settings loaded within their TTL come from the cache; unknown shops are cached briefly.
-    pub async fn get<S: Store>(
+    pub async fn get<S: SettingsStore>(
         &self,
         store: &S,
         shop: &ShopId,
@@ -80,7 +80,7 @@ impl SettingsCache {
 
 impl SettingsCache {
     /// The settings of the shop named in a URL; unknown and malformed ids are both "unknown shop".
-    pub async fn resolve<S: Store>(
+    pub async fn resolve<S: SettingsStore>(
         &self,
         store: &S,
         raw_shop: &str,

@@ -1,4 +1,4 @@
-//! An in-memory [`Store`] for unit tests of handler logic. Same rules as the DynamoDB adapter,
+//! An in-memory [`Store`](crate::ports::store::Store) for unit tests of handler logic. Same rules as the DynamoDB adapter,
 //! decided under one lock.
 
 use crate::domain::ids::{OrderId, ShopId, TrackingNumber};
@@ -7,10 +7,10 @@ use crate::domain::order::{Order, Shipment};
 use crate::domain::returns::{Return, ReturnState};
 use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
+use crate::ports::store::roles::*;
 use crate::ports::store::{
     Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, OrderView, ReturnCreated,
-    ReviewOutcome, StateChange, Store, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert, Versioned,
-    email_key,
+    ReviewOutcome, StateChange, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert, Versioned, email_key,
 };
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -82,7 +82,7 @@ fn message_slot(key: &MessageKey) -> MessageSlot {
     (key.kind.as_str().to_owned(), key.scope.clone(), key.channel.as_str().to_owned())
 }
 
-impl Store for MemoryStore {
+impl SettingsStore for MemoryStore {
     async fn get_settings(&self, shop: &ShopId) -> Result<Option<ShopSettings>, StoreError> {
         Ok(self.with(|s| s.settings.get(shop).cloned()))
     }
@@ -92,6 +92,14 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn list_shops(&self) -> Result<Vec<ShopId>, StoreError> {
+        let mut shops: Vec<ShopId> = self.with(|s| s.settings.keys().cloned().collect());
+        shops.sort();
+        Ok(shops)
+    }
+}
+
+impl OrderStore for MemoryStore {
     async fn upsert_order(&self, order: &Order) -> Result<Upsert<Order>, StoreError> {
         Ok(self.with(|s| match s.orders.get(&(order.shop.clone(), order.id.clone())) {
             Some(stored) if stored.updated_at >= order.updated_at => Upsert::Stale(Box::new(stored.clone())),
@@ -156,6 +164,29 @@ impl Store for MemoryStore {
         }))
     }
 
+    async fn mark_shipments_first(&self, shop: &ShopId, order: &OrderId) -> Result<(), StoreError> {
+        self.with(|s| s.shipments_first.insert((shop.clone(), order.clone())));
+        Ok(())
+    }
+
+    async fn record_delivery(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        record: &DeliveryRecord,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), order.clone());
+            if s.deliveries.contains_key(&key) {
+                return false;
+            }
+            s.deliveries.insert(key, record.clone());
+            true
+        }))
+    }
+}
+
+impl TrackingStore for MemoryStore {
     async fn lookup_tracking(&self, shop: &ShopId, number: &TrackingNumber) -> Result<TrackingLookup, StoreError> {
         let key = (shop.clone(), number.clone());
         Ok(self.with(|s| {
@@ -207,193 +238,9 @@ impl Store for MemoryStore {
             true
         }))
     }
+}
 
-    async fn record_delivery(
-        &self,
-        shop: &ShopId,
-        order: &OrderId,
-        record: &DeliveryRecord,
-    ) -> Result<bool, StoreError> {
-        Ok(self.with(|s| {
-            let key = (shop.clone(), order.clone());
-            if s.deliveries.contains_key(&key) {
-                return false;
-            }
-            s.deliveries.insert(key, record.clone());
-            true
-        }))
-    }
-
-    async fn list_shops(&self) -> Result<Vec<ShopId>, StoreError> {
-        let mut shops: Vec<ShopId> = self.with(|s| s.settings.keys().cloned().collect());
-        shops.sort();
-        Ok(shops)
-    }
-
-    async fn due_reviews(
-        &self,
-        shop: &ShopId,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<DueReview>, StoreError> {
-        Ok(self.with(|s| {
-            let due_at = |key: &OrderKey, record: &DeliveryRecord| {
-                s.review_retries.get(key).map_or((0, record.review_due_at), |(attempts, at)| (*attempts, *at))
-            };
-            let mut due: Vec<(DateTime<Utc>, DueReview)> = s
-                .deliveries
-                .iter()
-                .filter(|(key, record)| {
-                    key.0 == *shop
-                        && (from..=to).contains(&due_at(key, record).1)
-                        && !s.review_outcomes.contains_key(key)
-                })
-                .map(|(key, record)| {
-                    let (attempts, at) = due_at(key, record);
-                    (at, DueReview { order_id: key.1.clone(), delivery: record.clone(), attempts })
-                })
-                .collect();
-            due.sort_by(|(a_at, a), (b_at, b)| (a_at, &a.order_id).cmp(&(b_at, &b.order_id)));
-            due.truncate(limit);
-            due.into_iter().map(|(_, due)| due).collect()
-        }))
-    }
-
-    async fn defer_review(&self, shop: &ShopId, due: &DueReview, until: DateTime<Utc>) -> Result<bool, StoreError> {
-        Ok(self.with(|s| {
-            let key = (shop.clone(), due.order_id.clone());
-            let attempts = s.review_retries.get(&key).map_or(0, |(attempts, _)| *attempts);
-            if s.review_outcomes.contains_key(&key) || attempts != due.attempts {
-                return false;
-            }
-            s.review_retries.insert(key, (due.attempts + 1, until));
-            true
-        }))
-    }
-
-    async fn finish_review(&self, shop: &ShopId, due: &DueReview, outcome: &ReviewOutcome) -> Result<bool, StoreError> {
-        Ok(self.with(|s| {
-            let key = (shop.clone(), due.order_id.clone());
-            if s.review_outcomes.contains_key(&key) {
-                return false;
-            }
-            s.review_outcomes.insert(key, outcome.clone());
-            true
-        }))
-    }
-
-    async fn review_outcomes(
-        &self,
-        shop: &ShopId,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<ReviewOutcome>, StoreError> {
-        Ok(self.with(|s| {
-            s.review_outcomes
-                .iter()
-                .filter(|((sh, _), outcome)| sh == shop && (from..=to).contains(&outcome.at()))
-                .map(|(_, outcome)| outcome.clone())
-                .collect()
-        }))
-    }
-
-    async fn is_unsubscribed(&self, shop: &ShopId, email: &str) -> Result<bool, StoreError> {
-        Ok(self.with(|s| s.unsubscribed.contains(&(shop.clone(), email_key(email)))))
-    }
-
-    async fn unsubscribe(&self, shop: &ShopId, email: &str, _: DateTime<Utc>) -> Result<(), StoreError> {
-        self.with(|s| s.unsubscribed.insert((shop.clone(), email_key(email))));
-        Ok(())
-    }
-
-    async fn record_survey_answer(&self, shop: &ShopId, answer: &SurveyAnswer) -> Result<bool, StoreError> {
-        Ok(self.with(|s| {
-            let key = (shop.clone(), answer.order_id.clone());
-            match s.surveys.get(&key) {
-                Some(stored) if stored.answered_at > answer.answered_at => false,
-                _ => {
-                    s.surveys.insert(key, answer.clone());
-                    true
-                }
-            }
-        }))
-    }
-
-    async fn survey_answers(
-        &self,
-        shop: &ShopId,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<SurveyAnswer>, StoreError> {
-        Ok(self.with(|s| {
-            s.surveys
-                .iter()
-                .filter(|((sh, _), a)| sh == shop && (from..=to).contains(&a.answered_at))
-                .map(|(_, a)| a.clone())
-                .collect()
-        }))
-    }
-
-    async fn create_return(
-        &self,
-        shop: &ShopId,
-        ret: &Return,
-        reserves: Option<u64>,
-    ) -> Result<ReturnCreated, StoreError> {
-        Ok(self.with(|s| {
-            let key = (shop.clone(), ret.id.clone());
-            if let Some(existing) = s.returns.get(&key) {
-                return ReturnCreated::Exists(Box::new(existing.clone()));
-            }
-            if let Some(read_at) = reserves {
-                let version = s.returns_versions.entry((shop.clone(), ret.request.order_id.clone())).or_default();
-                if *version != read_at {
-                    return ReturnCreated::Stale;
-                }
-                *version += 1;
-            }
-            s.returns.insert(key, ret.clone());
-            ReturnCreated::Created
-        }))
-    }
-
-    async fn update_return(&self, shop: &ShopId, ret: &Return, from: ReturnState) -> Result<bool, StoreError> {
-        Ok(self.with(|s| match s.returns.get_mut(&(shop.clone(), ret.id.clone())) {
-            Some(stored) if stored.state == from => {
-                *stored = ret.clone();
-                true
-            }
-            _ => false,
-        }))
-    }
-
-    async fn find_return(&self, shop: &ShopId, id: &str) -> Result<Option<Return>, StoreError> {
-        Ok(self.with(|s| s.returns.get(&(shop.clone(), id.to_owned())).cloned()))
-    }
-
-    async fn returns_in_state(&self, shop: &ShopId, state: ReturnState) -> Result<Vec<Return>, StoreError> {
-        Ok(self.with(|s| {
-            s.returns.iter().filter(|((sh, _), r)| sh == shop && r.state == state).map(|(_, r)| r.clone()).collect()
-        }))
-    }
-
-    async fn register_return_parcel(
-        &self,
-        shop: &ShopId,
-        number: &TrackingNumber,
-        order: &OrderId,
-        return_id: &str,
-    ) -> Result<(), StoreError> {
-        let target = TrackingTarget {
-            order_id: order.clone(),
-            shipment_id: String::new(),
-            return_id: Some(return_id.to_owned()),
-        };
-        self.with(|s| s.tracking_index.insert((shop.clone(), number.clone()), target));
-        Ok(())
-    }
-
+impl MessageLedger for MemoryStore {
     async fn claim_messages(
         &self,
         shop: &ShopId,
@@ -506,11 +353,6 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn mark_shipments_first(&self, shop: &ShopId, order: &OrderId) -> Result<(), StoreError> {
-        self.with(|s| s.shipments_first.insert((shop.clone(), order.clone())));
-        Ok(())
-    }
-
     async fn release_message(
         &self,
         shop: &ShopId,
@@ -526,6 +368,176 @@ impl Store for MemoryStore {
                 }
             }
         });
+        Ok(())
+    }
+}
+
+impl ReviewStore for MemoryStore {
+    async fn due_reviews(
+        &self,
+        shop: &ShopId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueReview>, StoreError> {
+        Ok(self.with(|s| {
+            let due_at = |key: &OrderKey, record: &DeliveryRecord| {
+                s.review_retries.get(key).map_or((0, record.review_due_at), |(attempts, at)| (*attempts, *at))
+            };
+            let mut due: Vec<(DateTime<Utc>, DueReview)> = s
+                .deliveries
+                .iter()
+                .filter(|(key, record)| {
+                    key.0 == *shop
+                        && (from..=to).contains(&due_at(key, record).1)
+                        && !s.review_outcomes.contains_key(key)
+                })
+                .map(|(key, record)| {
+                    let (attempts, at) = due_at(key, record);
+                    (at, DueReview { order_id: key.1.clone(), delivery: record.clone(), attempts })
+                })
+                .collect();
+            due.sort_by(|(a_at, a), (b_at, b)| (a_at, &a.order_id).cmp(&(b_at, &b.order_id)));
+            due.truncate(limit);
+            due.into_iter().map(|(_, due)| due).collect()
+        }))
+    }
+
+    async fn defer_review(&self, shop: &ShopId, due: &DueReview, until: DateTime<Utc>) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), due.order_id.clone());
+            let attempts = s.review_retries.get(&key).map_or(0, |(attempts, _)| *attempts);
+            if s.review_outcomes.contains_key(&key) || attempts != due.attempts {
+                return false;
+            }
+            s.review_retries.insert(key, (due.attempts + 1, until));
+            true
+        }))
+    }
+
+    async fn finish_review(&self, shop: &ShopId, due: &DueReview, outcome: &ReviewOutcome) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), due.order_id.clone());
+            if s.review_outcomes.contains_key(&key) {
+                return false;
+            }
+            s.review_outcomes.insert(key, outcome.clone());
+            true
+        }))
+    }
+
+    async fn review_outcomes(
+        &self,
+        shop: &ShopId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ReviewOutcome>, StoreError> {
+        Ok(self.with(|s| {
+            s.review_outcomes
+                .iter()
+                .filter(|((sh, _), outcome)| sh == shop && (from..=to).contains(&outcome.at()))
+                .map(|(_, outcome)| outcome.clone())
+                .collect()
+        }))
+    }
+
+    async fn record_survey_answer(&self, shop: &ShopId, answer: &SurveyAnswer) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), answer.order_id.clone());
+            match s.surveys.get(&key) {
+                Some(stored) if stored.answered_at > answer.answered_at => false,
+                _ => {
+                    s.surveys.insert(key, answer.clone());
+                    true
+                }
+            }
+        }))
+    }
+
+    async fn survey_answers(
+        &self,
+        shop: &ShopId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<SurveyAnswer>, StoreError> {
+        Ok(self.with(|s| {
+            s.surveys
+                .iter()
+                .filter(|((sh, _), a)| sh == shop && (from..=to).contains(&a.answered_at))
+                .map(|(_, a)| a.clone())
+                .collect()
+        }))
+    }
+}
+
+impl ConsentStore for MemoryStore {
+    async fn is_unsubscribed(&self, shop: &ShopId, email: &str) -> Result<bool, StoreError> {
+        Ok(self.with(|s| s.unsubscribed.contains(&(shop.clone(), email_key(email)))))
+    }
+
+    async fn unsubscribe(&self, shop: &ShopId, email: &str, _: DateTime<Utc>) -> Result<(), StoreError> {
+        self.with(|s| s.unsubscribed.insert((shop.clone(), email_key(email))));
+        Ok(())
+    }
+}
+
+impl ReturnStore for MemoryStore {
+    async fn create_return(
+        &self,
+        shop: &ShopId,
+        ret: &Return,
+        reserves: Option<u64>,
+    ) -> Result<ReturnCreated, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), ret.id.clone());
+            if let Some(existing) = s.returns.get(&key) {
+                return ReturnCreated::Exists(Box::new(existing.clone()));
+            }
+            if let Some(read_at) = reserves {
+                let version = s.returns_versions.entry((shop.clone(), ret.request.order_id.clone())).or_default();
+                if *version != read_at {
+                    return ReturnCreated::Stale;
+                }
+                *version += 1;
+            }
+            s.returns.insert(key, ret.clone());
+            ReturnCreated::Created
+        }))
+    }
+
+    async fn update_return(&self, shop: &ShopId, ret: &Return, from: ReturnState) -> Result<bool, StoreError> {
+        Ok(self.with(|s| match s.returns.get_mut(&(shop.clone(), ret.id.clone())) {
+            Some(stored) if stored.state == from => {
+                *stored = ret.clone();
+                true
+            }
+            _ => false,
+        }))
+    }
+
+    async fn find_return(&self, shop: &ShopId, id: &str) -> Result<Option<Return>, StoreError> {
+        Ok(self.with(|s| s.returns.get(&(shop.clone(), id.to_owned())).cloned()))
+    }
+
+    async fn returns_in_state(&self, shop: &ShopId, state: ReturnState) -> Result<Vec<Return>, StoreError> {
+        Ok(self.with(|s| {
+            s.returns.iter().filter(|((sh, _), r)| sh == shop && r.state == state).map(|(_, r)| r.clone()).collect()
+        }))
+    }
+
+    async fn register_return_parcel(
+        &self,
+        shop: &ShopId,
+        number: &TrackingNumber,
+        order: &OrderId,
+        return_id: &str,
+    ) -> Result<(), StoreError> {
+        let target = TrackingTarget {
+            order_id: order.clone(),
+            shipment_id: String::new(),
+            return_id: Some(return_id.to_owned()),
+        };
+        self.with(|s| s.tracking_index.insert((shop.clone(), number.clone()), target));
         Ok(())
     }
 }

@@ -1,0 +1,112 @@
+//! Tracking numbers (one partition each: the index item and kept updates) and each shipment's
+//! versioned tracking state in its order's partition.
+
+use super::*;
+
+/// Points a tracking number at its shipment: key, update expression and values. An update, so
+/// that what carrier updates recorded on the number stays.
+pub(super) fn shipment_index(
+    shop: &ShopId,
+    number: &TrackingNumber,
+    shipment: &Shipment,
+) -> (Item, &'static str, Item) {
+    let values =
+        HashMap::from([(":o".to_owned(), s(shipment.order_id.as_str())), (":s".to_owned(), s(shipment.id.as_str()))]);
+    (key(keys::tracking(shop, number), keys::TRACKING), "SET order_id = :o, shipment_id = :s", values)
+}
+
+/// A shipment's tracking item with the condition on its version.
+pub(super) fn tracking_write(
+    shop: &ShopId,
+    order: &OrderId,
+    shipment_id: &str,
+    tracking: &ShipmentTracking,
+    expected: Option<u64>,
+) -> (Item, &'static str, Item) {
+    let mut item = key(keys::order(shop, order), keys::tracking_state(shipment_id));
+    item.insert("tracking".into(), encode(tracking));
+    item.insert("version".into(), n(expected.map_or(1, |v| v as i64 + 1)));
+    match expected {
+        None => (item, "attribute_not_exists(pk)", HashMap::new()),
+        Some(version) => (item, "version = :v", HashMap::from([(":v".to_owned(), n(version as i64))])),
+    }
+}
+
+impl TrackingStore for DynamoStore {
+    async fn lookup_tracking(&self, shop: &ShopId, number: &TrackingNumber) -> Result<TrackingLookup, StoreError> {
+        let items = self.query_partition(keys::tracking(shop, number), None).await?;
+        let mut lookup = TrackingLookup::default();
+        for item in &items {
+            let sk = item.get(SORT_KEY).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
+            if sk == keys::TRACKING {
+                // Without an order the item only marks updates waiting for their shipment.
+                if item.contains_key("order_id") {
+                    lookup.target = Some(TrackingTarget {
+                        order_id: decode(item, "order_id")?,
+                        shipment_id: decode(item, "shipment_id")?,
+                        return_id: item.contains_key("return_id").then(|| decode(item, "return_id")).transpose()?,
+                    });
+                }
+                if let Some(AttributeValue::Ss(digests)) = item.get("digests") {
+                    lookup.digests = digests.iter().cloned().collect();
+                }
+                if item.contains_key("tracking_status") {
+                    lookup.status = Some(decode(item, "tracking_status")?);
+                }
+            } else if sk.starts_with(keys::PENDING_PREFIX) {
+                lookup.pending.push(decode(item, "update")?);
+            }
+        }
+        Ok(lookup)
+    }
+
+    async fn keep_pending_update(
+        &self,
+        shop: &ShopId,
+        update: &CarrierUpdate,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        use sha2::Digest;
+        // Keyed by content, so the same webhook delivered again overwrites itself.
+        let digest = sha2::Sha256::digest(serde_json::to_vec(update).expect("updates serialize"));
+        let sk = format!("{}{}", keys::PENDING_PREFIX, hex::encode(&digest[..16]));
+        let mut item = key(keys::tracking(shop, &update.tracking_number), sk);
+        item.insert("update".into(), encode(update));
+        item.insert(TTL_ATTRIBUTE.into(), n(expires_at.timestamp()));
+        let kept = Put::builder().table_name(&self.table).set_item(Some(item)).build().expect("table and item are set");
+        // The mark and the shipment's index write (`StateChange::NewShipment`) meet on one item:
+        // either the shipment sees updates waiting, or this sees the shipment and keeps nothing.
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tracking(shop, &update.tracking_number), keys::TRACKING)))
+            .update_expression("SET #pending = :t")
+            .condition_expression("attribute_not_exists(order_id)")
+            .expression_attribute_names("#pending", PENDING_ATTRIBUTE)
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .build()
+            .expect("table, key and expression are set");
+        let items =
+            vec![TransactWriteItem::builder().put(kept).build(), TransactWriteItem::builder().update(mark).build()];
+        for _ in 0..3 {
+            let Err(reasons) = self.transact(items.clone()).await? else { return Ok(true) };
+            match reasons.iter().find_map(|r| r.code().filter(|c| *c != "None")) {
+                Some("ConditionalCheckFailed") => return Ok(false),
+                Some("TransactionConflict") => continue,
+                other => return Err(StoreError::Unavailable(format!("transaction cancelled: {other:?}"))),
+            }
+        }
+        Err(StoreError::Unavailable("transaction conflicts on the tracking number".into()))
+    }
+
+    async fn put_tracking(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        shipment_id: &str,
+        tracking: &ShipmentTracking,
+        expected: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let (item, condition, values) = tracking_write(shop, order, shipment_id, tracking, expected);
+        self.put_conditional(item, condition, values).await
+    }
+}
