@@ -9,7 +9,7 @@ impl ConsentStore for DynamoStore {
 
     async fn unsubscribe(&self, shop: &ShopId, email: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         let mut item = key(keys::unsubscribed(shop, email), keys::UNSUBSCRIBED);
-        item.insert("at".into(), s(keys::time(at)));
+        item.insert(attr::AT.into(), s(keys::time(at)));
         self.put(item).await
     }
 }

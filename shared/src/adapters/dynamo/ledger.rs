@@ -8,23 +8,18 @@ pub(super) const CLAIM_CONDITION: &str = "attribute_not_exists(pk) OR (#state = 
 
 pub(super) fn claim_item(shop: &ShopId, order: &OrderId, message: &MessageKey, claim: &Claim) -> Item {
     let mut item = key(keys::order(shop, order), keys::message(message));
-    item.insert("state".into(), s("sending"));
-    item.insert("claim_token".into(), s(claim.token.as_str()));
-    item.insert("lease_until_ms".into(), n(claim.lease_until.timestamp_millis()));
-    item.insert("record".into(), encode(&MessageRecord::claimed(message, claim.at)));
+    item.insert(attr::STATE.into(), s(SENDING));
+    item.insert(attr::CLAIM_TOKEN.into(), s(claim.token.as_str()));
+    item.insert(attr::LEASE_UNTIL_MS.into(), n(claim.lease_until.timestamp_millis()));
+    item.insert(attr::RECORD.into(), encode(&MessageRecord::claimed(message, claim.at)));
     item
 }
 
 pub(super) fn record_item(shop: &ShopId, order: &OrderId, record: &MessageRecord) -> Item {
     let message = MessageKey::new(record.kind, &record.scope, record.channel);
-    let state = match record.state {
-        DeliveryState::Sending => "sending",
-        DeliveryState::Sent => "sent",
-        DeliveryState::Failed => "failed",
-    };
     let mut item = key(keys::order(shop, order), keys::message(&message));
-    item.insert("state".into(), s(state));
-    item.insert("record".into(), encode(record));
+    item.insert(attr::STATE.into(), s(message_state(record.state)));
+    item.insert(attr::RECORD.into(), encode(record));
     item
 }
 
@@ -32,9 +27,9 @@ pub(super) fn record_item(shop: &ShopId, order: &OrderId, record: &MessageRecord
 /// response was lost finds its own token: that claim is ours.
 pub(super) fn claim_refused(stored: Option<&Item>, claim: &Claim) -> ClaimOutcome {
     let text = |name: &str| stored.and_then(|i| i.get(name)).and_then(|v| v.as_s().ok()).map(String::as_str);
-    match (text("state"), text("claim_token")) {
-        (Some("sending"), Some(token)) if token == claim.token => ClaimOutcome::Claimed,
-        (Some("sending"), _) => ClaimOutcome::InFlight,
+    match (text(attr::STATE), text(attr::CLAIM_TOKEN)) {
+        (Some(SENDING), Some(token)) if token == claim.token => ClaimOutcome::Claimed,
+        (Some(SENDING), _) => ClaimOutcome::InFlight,
         _ => ClaimOutcome::AlreadyDone,
     }
 }
@@ -60,7 +55,7 @@ impl DynamoStore {
         // A put that wins only over an older version (or nothing).
         let newer = |mut item: Item, updated_at: DateTime<Utc>| {
             let updated_at = n(updated_at.timestamp_millis());
-            item.insert("updated_at_ms".into(), updated_at.clone());
+            item.insert(attr::UPDATED_AT_MS.into(), updated_at.clone());
             let values = HashMap::from([(":u".to_owned(), updated_at)]);
             put(item, "attribute_not_exists(pk) OR updated_at_ms < :u", values)
         };
@@ -94,14 +89,14 @@ impl DynamoStore {
                         .update_expression(expression)
                         .set_expression_attribute_values(Some(values))
                         .condition_expression("attribute_not_exists(#pending)")
-                        .expression_attribute_names("#pending", PENDING_ATTRIBUTE)
+                        .expression_attribute_names("#pending", attr::PENDING)
                         .build()
                         .expect("table, key and expression are set");
                     items.push((TransactWriteItem::builder().update(index).build(), ChangeOutcome::UpdatesWaiting));
                 }
                 let mut item = key(keys::order(shop, order), keys::shipment(&shipment.id));
-                item.insert("shipment".into(), encode(shipment));
-                item.insert(INDEXED_ATTRIBUTE.into(), AttributeValue::Bool(true));
+                item.insert(attr::SHIPMENT.into(), encode(shipment));
+                item.insert(attr::INDEXED.into(), AttributeValue::Bool(true));
                 items.push((newer(item, shipment.updated_at), ChangeOutcome::Stale));
                 items
             }
@@ -169,8 +164,8 @@ impl DynamoStore {
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression(CLAIM_CONDITION)
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_names("#state", attr::STATE)
+            .expression_attribute_values(":sending", s(SENDING))
             .expression_attribute_values(":now", n(claim.at.timestamp_millis()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -213,8 +208,8 @@ impl MessageLedger for DynamoStore {
                     .table_name(&self.table)
                     .set_item(Some(claim_item(shop, order, &keys[i], claim)))
                     .condition_expression(CLAIM_CONDITION)
-                    .expression_attribute_names("#state", "state")
-                    .expression_attribute_values(":sending", s("sending"))
+                    .expression_attribute_names("#state", attr::STATE)
+                    .expression_attribute_values(":sending", s(SENDING))
                     .expression_attribute_values(":now", n(claim.at.timestamp_millis()))
                     .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                     .build()
@@ -230,8 +225,8 @@ impl MessageLedger for DynamoStore {
             if reasons.len() != change_items.len() + open.len() {
                 return Err(StoreError::Unavailable(format!("transaction cancelled with {} reasons", reasons.len())));
             }
-            let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
-            if (0..reasons.len()).any(|i| code(i) == "TransactionConflict") {
+            let said: Vec<Cancellation> = reasons.iter().map(|r| Cancellation::of(Some(r))).collect();
+            if said.contains(&Cancellation::Conflict) {
                 // Another transaction on the same items: try again, a few times.
                 conflicts += 1;
                 if conflicts < 3 {
@@ -239,21 +234,20 @@ impl MessageLedger for DynamoStore {
                 }
                 return Err(StoreError::Unavailable("transaction conflicts on the order's items".into()));
             }
-            if let Some(other) = (0..reasons.len()).map(code).find(|c| !matches!(*c, "None" | "ConditionalCheckFailed"))
-            {
+            if let Some(Cancellation::Other(other)) = said.iter().find(|c| matches!(c, Cancellation::Other(_))) {
                 return Err(StoreError::Unavailable(format!("transaction cancelled: {other}")));
             }
-            let refused = change_items.iter().enumerate().find(|(i, _)| code(*i) == "ConditionalCheckFailed");
+            let refused = change_items.iter().zip(&said).find(|(_, c)| **c == Cancellation::ConditionFailed);
             let mut still_open = Vec::new();
             for (position, &i) in open.iter().enumerate() {
                 let reason = &reasons[change_items.len() + position];
-                if reason.code() == Some("ConditionalCheckFailed") {
+                if said[change_items.len() + position] == Cancellation::ConditionFailed {
                     claims[i] = claim_refused(reason.item(), claim);
                 } else {
                     still_open.push(i);
                 }
             }
-            if let Some((_, (_, outcome))) = refused {
+            if let Some(((_, outcome), _)) = refused {
                 return Ok(ClaimBatch { change: Some(*outcome), claims });
             }
             open = still_open;
@@ -325,9 +319,9 @@ impl MessageLedger for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(key(keys::order(shop, order), keys::message(message))))
             .condition_expression("claim_token = :token AND #state = :sending")
-            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#state", attr::STATE)
             .expression_attribute_values(":token", s(claim_token))
-            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":sending", s(SENDING))
             .send()
             .await;
         match result {

@@ -36,7 +36,7 @@ use std::collections::HashMap;
 
 use orders::{delivery_item, order_item};
 pub use schema::keys;
-use schema::{INDEXED_ATTRIBUTE, PENDING_ATTRIBUTE};
+use schema::{Cancellation, SENDING, attr, message_state};
 use tracking::{shipment_index, tracking_write};
 
 type Item = HashMap<String, AttributeValue>;
@@ -138,7 +138,7 @@ fn key(pk: String, sk: impl Into<String>) -> Item {
 impl DynamoStore {
     /// A put that only replaces an older `updated_at_ms`. Returns the stored item when it lost.
     async fn put_if_newer(&self, mut item: Item, updated_at: DateTime<Utc>) -> Result<Result<bool, Item>, StoreError> {
-        item.insert("updated_at_ms".into(), n(updated_at.timestamp_millis()));
+        item.insert(attr::UPDATED_AT_MS.into(), n(updated_at.timestamp_millis()));
         fits(&item)?;
         let result = self
             .client
@@ -372,10 +372,10 @@ mod tests {
         // A map: 3 + per field 1 + name + value; the list 3 + per element 1 + value.
         assert_eq!(value_size(&value), 3 + (1 + 1 + 4) + (1 + 2 + 1) + (1 + 4 + (3 + 3 + 2)));
         let mut big = key("SHOP#a".into(), "ORDER");
-        big.insert("order".into(), s("x".repeat(MAX_ITEM_BYTES)));
+        big.insert(attr::ORDER.into(), s("x".repeat(MAX_ITEM_BYTES)));
         let Err(StoreError::TooLarge { key, bytes, .. }) = fits(&big) else { panic!("a 400 KB string fits") };
         assert_eq!((key.as_str(), bytes), ("SHOP#a/ORDER", MAX_ITEM_BYTES + 20));
-        big.insert("order".into(), s("x".repeat(MAX_ITEM_BYTES - 20)));
+        big.insert(attr::ORDER.into(), s("x".repeat(MAX_ITEM_BYTES - 20)));
         assert!(fits(&big).is_ok());
     }
 }

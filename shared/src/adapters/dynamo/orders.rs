@@ -6,7 +6,7 @@ use super::*;
 /// a customer quotes costs the webhooks nothing).
 pub(super) fn order_item(shop: &ShopId, id: &OrderId, order: &Order) -> Item {
     let mut item = key(keys::order(shop, id), keys::ORDER);
-    item.insert("order".into(), encode(order));
+    item.insert(attr::ORDER.into(), encode(order));
     if let Some(number) = crate::ports::store::order_number_key(&order.number) {
         item.insert(GSI1_PARTITION_KEY.into(), s(keys::order_number(shop, &number)));
         item.insert(GSI1_SORT_KEY.into(), s(id.as_str()));
@@ -18,8 +18,8 @@ pub(super) fn delivery_item(shop: &ShopId, order: &OrderId, record: &DeliveryRec
     let mut item = key(keys::order(shop, order), keys::DELIVERY);
     item.insert(GSI1_PARTITION_KEY.into(), s(keys::review_due(shop)));
     item.insert(GSI1_SORT_KEY.into(), s(keys::by_time(record.review_due_at, order)));
-    item.insert("order_id".into(), s(order.as_str()));
-    item.insert("delivery".into(), encode(record));
+    item.insert(attr::ORDER_ID.into(), s(order.as_str()));
+    item.insert(attr::DELIVERY.into(), encode(record));
     item
 }
 
@@ -29,13 +29,13 @@ impl OrderStore for DynamoStore {
         match self.put_if_newer(item, order.updated_at).await? {
             Ok(true) => Ok(Upsert::Updated),
             Ok(false) => Ok(Upsert::Created),
-            Err(stored) => Ok(Upsert::Stale(Box::new(decode(&stored, "order")?))),
+            Err(stored) => Ok(Upsert::Stale(Box::new(decode(&stored, attr::ORDER)?))),
         }
     }
 
     async fn get_order(&self, shop: &ShopId, id: &OrderId) -> Result<Option<Order>, StoreError> {
         let item = self.get(keys::order(shop, id), keys::ORDER, true).await?;
-        item.map(|item| decode(&item, "order")).transpose()
+        item.map(|item| decode(&item, attr::ORDER)).transpose()
     }
 
     async fn order_view(&self, shop: &ShopId, id: &OrderId) -> Result<OrderView, StoreError> {
@@ -44,23 +44,24 @@ impl OrderStore for DynamoStore {
         for item in &items {
             let sk = item.get(SORT_KEY).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
             if sk == keys::ORDER {
-                view.order = Some(decode(item, "order")?);
+                view.order = Some(decode(item, attr::ORDER)?);
             } else if let Some(shipment_id) = sk.strip_prefix(keys::SHIPMENT_PREFIX) {
-                view.shipments.push(decode(item, "shipment")?);
-                if item.get(INDEXED_ATTRIBUTE).is_some_and(|v| v.as_bool() == Ok(&true)) {
+                view.shipments.push(decode(item, attr::SHIPMENT)?);
+                if item.get(attr::INDEXED).is_some_and(|v| v.as_bool() == Ok(&true)) {
                     view.indexed.insert(shipment_id.to_owned());
                 }
             } else if sk.starts_with(keys::MESSAGE_PREFIX) {
-                view.messages.push(decode(item, "record")?);
+                view.messages.push(decode(item, attr::RECORD)?);
             } else if let Some(shipment_id) = sk.strip_prefix(keys::TRACKING_STATE_PREFIX) {
-                let versioned = Versioned { value: decode(item, "tracking")?, version: decode(item, "version")? };
+                let versioned =
+                    Versioned { value: decode(item, attr::TRACKING)?, version: decode(item, attr::VERSION)? };
                 view.tracking.insert(shipment_id.to_owned(), versioned);
             } else if sk == keys::DELIVERY {
-                view.delivery = Some(decode(item, "delivery")?);
+                view.delivery = Some(decode(item, attr::DELIVERY)?);
             } else if sk.starts_with(keys::RETURN_PREFIX) {
-                view.returns.push(decode(item, "ret")?);
+                view.returns.push(decode(item, attr::RETURN)?);
             } else if sk == keys::RETURNS_VERSION {
-                view.returns_version = decode(item, "version")?;
+                view.returns_version = decode(item, attr::VERSION)?;
             }
         }
         view.messages.sort_by_key(|m| m.at);
@@ -70,7 +71,7 @@ impl OrderStore for DynamoStore {
     async fn orders_by_number(&self, shop: &ShopId, number: &str) -> Result<Vec<Order>, StoreError> {
         let Some(number) = crate::ports::store::order_number_key(number) else { return Ok(Vec::new()) };
         let items = self.query_partition(keys::order_number(shop, &number), Some(GSI1)).await?;
-        items.iter().map(|item| decode(item, "order")).collect()
+        items.iter().map(|item| decode(item, attr::ORDER)).collect()
     }
 
     async fn upsert_shipment(&self, shop: &ShopId, shipment: &Shipment) -> Result<Upsert<Shipment>, StoreError> {
@@ -88,11 +89,11 @@ impl OrderStore for DynamoStore {
                 .map_err(unavailable)?;
         }
         let mut item = key(keys::order(shop, &shipment.order_id), keys::shipment(&shipment.id));
-        item.insert("shipment".into(), encode(shipment));
+        item.insert(attr::SHIPMENT.into(), encode(shipment));
         match self.put_if_newer(item, shipment.updated_at).await? {
             Ok(true) => Ok(Upsert::Updated),
             Ok(false) => Ok(Upsert::Created),
-            Err(stored) => Ok(Upsert::Stale(Box::new(decode(&stored, "shipment")?))),
+            Err(stored) => Ok(Upsert::Stale(Box::new(decode(&stored, attr::SHIPMENT)?))),
         }
     }
 

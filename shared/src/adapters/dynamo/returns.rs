@@ -5,8 +5,8 @@ use super::*;
 impl DynamoStore {
     pub(super) fn return_item(shop: &ShopId, ret: &Return) -> Item {
         let mut item = key(keys::order(shop, &ret.request.order_id), keys::return_item(&ret.id));
-        item.insert("ret".into(), encode(ret));
-        item.insert("state".into(), s(ret.state.as_str()));
+        item.insert(attr::RETURN.into(), encode(ret));
+        item.insert(attr::STATE.into(), s(ret.state.as_str()));
         item.insert(GSI1_PARTITION_KEY.into(), s(keys::returns_in(shop, ret.state)));
         item.insert(GSI1_SORT_KEY.into(), s(keys::by_time(ret.created_at, &ret.request.order_id)));
         item
@@ -22,13 +22,13 @@ impl ReturnStore for DynamoStore {
     ) -> Result<ReturnCreated, StoreError> {
         // The id index first: idempotent, and harmless if the return write then loses.
         let mut index = key(keys::return_id(shop, &ret.id), keys::RETURN_ID);
-        index.insert("order_id".into(), s(ret.request.order_id.as_str()));
+        index.insert(attr::ORDER_ID.into(), s(ret.request.order_id.as_str()));
         self.put(index).await?;
         let item = Self::return_item(shop, ret);
         fits(&item)?;
         let existing = |item: Option<&Item>| -> Result<ReturnCreated, StoreError> {
             let existing = item.cloned().unwrap_or_default();
-            Ok(ReturnCreated::Exists(Box::new(decode(&existing, "ret")?)))
+            Ok(ReturnCreated::Exists(Box::new(decode(&existing, attr::RETURN)?)))
         };
         let Some(read_at) = reserves else {
             // Reserves nothing (every item rejected): stored whatever else happened meanwhile.
@@ -76,11 +76,11 @@ impl ReturnStore for DynamoStore {
             TransactWriteItem::builder().update(version.build().expect("table, key and expression are set")).build(),
         ];
         let Err(reasons) = self.transact(items).await? else { return Ok(ReturnCreated::Created) };
-        let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
-        match (code(0), code(1)) {
-            ("ConditionalCheckFailed", _) => existing(reasons[0].item()),
+        let said = |i: usize| Cancellation::of(reasons.get(i));
+        match (said(0), said(1)) {
+            (Cancellation::ConditionFailed, _) => existing(reasons[0].item()),
             // Moved on, or being moved by another transaction right now: read again.
-            (_, "ConditionalCheckFailed") | ("TransactionConflict", _) | (_, "TransactionConflict") => {
+            (_, Cancellation::ConditionFailed) | (Cancellation::Conflict, _) | (_, Cancellation::Conflict) => {
                 Ok(ReturnCreated::Stale)
             }
             other => Err(StoreError::Unavailable(format!("return transaction cancelled: {other:?}"))),
@@ -97,7 +97,7 @@ impl ReturnStore for DynamoStore {
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("#state = :from")
-            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#state", attr::STATE)
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
@@ -110,14 +110,14 @@ impl ReturnStore for DynamoStore {
 
     async fn find_return(&self, shop: &ShopId, id: &str) -> Result<Option<Return>, StoreError> {
         let Some(index) = self.get(keys::return_id(shop, id), keys::RETURN_ID, true).await? else { return Ok(None) };
-        let order: OrderId = decode(&index, "order_id")?;
+        let order: OrderId = decode(&index, attr::ORDER_ID)?;
         let item = self.get(keys::order(shop, &order), &keys::return_item(id), true).await?;
-        item.map(|item| decode(&item, "ret")).transpose()
+        item.map(|item| decode(&item, attr::RETURN)).transpose()
     }
 
     async fn returns_in_state(&self, shop: &ShopId, state: ReturnState) -> Result<Vec<Return>, StoreError> {
         let items = self.query_partition(keys::returns_in(shop, state), Some(GSI1)).await?;
-        items.iter().map(|item| decode(item, "ret")).collect()
+        items.iter().map(|item| decode(item, attr::RETURN)).collect()
     }
 
     async fn register_return_parcel(
@@ -128,9 +128,9 @@ impl ReturnStore for DynamoStore {
         return_id: &str,
     ) -> Result<(), StoreError> {
         let mut index = key(keys::tracking(shop, number), keys::TRACKING);
-        index.insert("order_id".into(), s(order.as_str()));
-        index.insert("shipment_id".into(), s(""));
-        index.insert("return_id".into(), s(return_id));
+        index.insert(attr::ORDER_ID.into(), s(order.as_str()));
+        index.insert(attr::SHIPMENT_ID.into(), s(""));
+        index.insert(attr::RETURN_ID.into(), s(return_id));
         self.put(index).await
     }
 }

@@ -15,9 +15,13 @@ impl ReviewStore for DynamoStore {
             .iter()
             .map(|item| {
                 Ok(DueReview {
-                    order_id: decode(item, "order_id")?,
-                    delivery: decode(item, "delivery")?,
-                    attempts: item.contains_key("attempts").then(|| decode(item, "attempts")).transpose()?.unwrap_or(0),
+                    order_id: decode(item, attr::ORDER_ID)?,
+                    delivery: decode(item, attr::DELIVERY)?,
+                    attempts: item
+                        .contains_key(attr::ATTEMPTS)
+                        .then(|| decode(item, attr::ATTEMPTS))
+                        .transpose()?
+                        .unwrap_or(0),
                 })
             })
             .collect()
@@ -55,9 +59,9 @@ impl ReviewStore for DynamoStore {
             ReviewOutcome::Skipped { .. } => keys::review_skipped(shop),
         };
         let mut item = key(keys::order(shop, &due.order_id), keys::DELIVERY);
-        item.insert("order_id".into(), s(due.order_id.as_str()));
-        item.insert("delivery".into(), encode(&due.delivery));
-        item.insert("review".into(), encode(outcome));
+        item.insert(attr::ORDER_ID.into(), s(due.order_id.as_str()));
+        item.insert(attr::DELIVERY.into(), encode(&due.delivery));
+        item.insert(attr::REVIEW.into(), encode(outcome));
         item.insert(GSI1_PARTITION_KEY.into(), s(partition));
         item.insert(GSI1_SORT_KEY.into(), s(keys::by_time(outcome.at(), &due.order_id)));
         let values = HashMap::from([(":due".to_owned(), s(keys::review_due(shop)))]);
@@ -73,7 +77,7 @@ impl ReviewStore for DynamoStore {
         let mut outcomes = Vec::new();
         for partition in [keys::review_sent(shop), keys::review_skipped(shop)] {
             for item in self.index_range(partition, from, to, None).await? {
-                outcomes.push(decode(&item, "review")?);
+                outcomes.push(decode(&item, attr::REVIEW)?);
             }
         }
         Ok(outcomes)
@@ -82,8 +86,8 @@ impl ReviewStore for DynamoStore {
     async fn record_survey_answer(&self, shop: &ShopId, answer: &SurveyAnswer) -> Result<bool, StoreError> {
         let millis = answer.answered_at.timestamp_millis();
         let mut item = key(keys::order(shop, &answer.order_id), keys::SURVEY);
-        item.insert("answer".into(), encode(answer));
-        item.insert("answered_at_ms".into(), n(millis));
+        item.insert(attr::ANSWER.into(), encode(answer));
+        item.insert(attr::ANSWERED_AT_MS.into(), n(millis));
         item.insert(GSI1_PARTITION_KEY.into(), s(keys::nps(shop)));
         item.insert(GSI1_SORT_KEY.into(), s(keys::by_time(answer.answered_at, &answer.order_id)));
         let values = HashMap::from([(":t".to_owned(), n(millis))]);
@@ -97,6 +101,6 @@ impl ReviewStore for DynamoStore {
         to: DateTime<Utc>,
     ) -> Result<Vec<SurveyAnswer>, StoreError> {
         let items = self.index_range(keys::nps(shop), from, to, None).await?;
-        items.iter().map(|item| decode(item, "answer")).collect()
+        items.iter().map(|item| decode(item, attr::ANSWER)).collect()
     }
 }

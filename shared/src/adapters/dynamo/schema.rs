@@ -1,13 +1,83 @@
-//! The table's schema in one place: key builders, the attributes read back by name.
+//! The table's schema in one place: key builders, the names of the attributes items are written
+//! and read back by, the values of a message's state, and what a cancelled transaction's reasons
+//! mean. Condition and update expressions name their attributes inline, beside the write they
+//! guard; the contract suite (`tests/store_contract.rs`) runs each of them against DynamoDB
+//! (moto).
 
 use super::*;
 
-/// On a tracking number's item: carrier updates wait for its shipment.
-pub(super) const PENDING_ATTRIBUTE: &str = "pending";
+/// Attribute names (beside the keys of [`crate::adapters::dynamo::table`]).
+pub(super) mod attr {
+    /// A domain value, serialized whole (serde_dynamo), one attribute per kind of item.
+    pub const SETTINGS: &str = "settings";
+    pub const ORDER: &str = "order";
+    pub const SHIPMENT: &str = "shipment";
+    pub const TRACKING: &str = "tracking";
+    pub const DELIVERY: &str = "delivery";
+    pub const RECORD: &str = "record";
+    pub const RETURN: &str = "ret";
+    pub const REVIEW: &str = "review";
+    pub const ANSWER: &str = "answer";
+    pub const UPDATE: &str = "update";
+    /// Conditions: a newer version wins, a tracking state or returns version moves on once.
+    pub const UPDATED_AT_MS: &str = "updated_at_ms";
+    pub const ANSWERED_AT_MS: &str = "answered_at_ms";
+    pub const VERSION: &str = "version";
+    /// A message's claim: its state ([`super::message_state`]), holder and lease.
+    pub const STATE: &str = "state";
+    pub const CLAIM_TOKEN: &str = "claim_token";
+    pub const LEASE_UNTIL_MS: &str = "lease_until_ms";
+    /// A tracking number's index item: where it leads, what was applied.
+    pub const ORDER_ID: &str = "order_id";
+    pub const SHIPMENT_ID: &str = "shipment_id";
+    pub const RETURN_ID: &str = "return_id";
+    pub const DIGESTS: &str = "digests";
+    pub const TRACKING_STATUS: &str = "tracking_status";
+    /// On a tracking number's item: carrier updates wait for its shipment.
+    pub const PENDING: &str = "pending";
+    /// On a shipment's item: written with its tracking number's index while nothing waited for
+    /// it (`OrderView::indexed`).
+    pub const INDEXED: &str = "indexed";
+    /// A review request's failed runs.
+    pub const ATTEMPTS: &str = "attempts";
+    /// When an address unsubscribed.
+    pub const AT: &str = "at";
+}
 
-/// On a shipment's item: written with its tracking number's index while nothing waited for it
-/// (`OrderView::indexed`).
-pub(super) const INDEXED_ATTRIBUTE: &str = "indexed";
+/// A message item's `state`: a claim while `sending`; a record once sent or failed for good.
+pub(super) fn message_state(state: DeliveryState) -> &'static str {
+    match state {
+        DeliveryState::Sending => SENDING,
+        DeliveryState::Sent => "sent",
+        DeliveryState::Failed => "failed",
+    }
+}
+
+pub(super) const SENDING: &str = "sending";
+
+/// What one item's reason in a cancelled transaction says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Cancellation<'a> {
+    /// This item was fine; another one cancelled the transaction.
+    Passed,
+    /// Its condition was false (with `ReturnValuesOnConditionCheckFailure`, the item is in the reason).
+    ConditionFailed,
+    /// Another transaction was writing the item at the same moment: try again.
+    Conflict,
+    /// Throttling, validation, capacity...: the caller answers 5xx.
+    Other(&'a str),
+}
+
+impl<'a> Cancellation<'a> {
+    pub(super) fn of(reason: Option<&'a CancellationReason>) -> Self {
+        match reason.and_then(CancellationReason::code) {
+            None | Some("None") => Self::Passed,
+            Some("ConditionalCheckFailed") => Self::ConditionFailed,
+            Some("TransactionConflict") => Self::Conflict,
+            Some(other) => Self::Other(other),
+        }
+    }
+}
 
 /// Key layout. Free-form parts (shipment ids, delivery ids, message scopes) always come last,
 /// so a `#` inside them cannot collide with another key.
@@ -86,5 +156,27 @@ pub mod keys {
     }
     pub fn time(at: DateTime<Utc>) -> String {
         at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancellation_reason_is_read_by_its_code() {
+        let reason = |code: Option<&str>| CancellationReason::builder().set_code(code.map(str::to_owned)).build();
+        assert_eq!(Cancellation::of(None), Cancellation::Passed);
+        let cases = [
+            (None, Cancellation::Passed),
+            (Some("None"), Cancellation::Passed),
+            (Some("ConditionalCheckFailed"), Cancellation::ConditionFailed),
+            (Some("TransactionConflict"), Cancellation::Conflict),
+            (Some("ThrottlingError"), Cancellation::Other("ThrottlingError")),
+        ];
+        for (code, expected) in cases {
+            let reason = reason(code);
+            assert_eq!(Cancellation::of(Some(&reason)), expected, "{code:?}");
+        }
     }
 }

@@ -5,14 +5,14 @@ use super::*;
 impl SettingsStore for DynamoStore {
     async fn get_settings(&self, shop: &ShopId) -> Result<Option<ShopSettings>, StoreError> {
         let item = self.get(keys::shop(shop), keys::SETTINGS, false).await?;
-        item.map(|item| decode(&item, "settings")).transpose()
+        item.map(|item| decode(&item, attr::SETTINGS)).transpose()
     }
 
     async fn put_settings(&self, settings: &ShopSettings) -> Result<(), StoreError> {
         let mut item = key(keys::shop(&settings.shop), keys::SETTINGS);
         item.insert(GSI1_PARTITION_KEY.into(), s(keys::SHOPS));
         item.insert(GSI1_SORT_KEY.into(), s(settings.shop.as_str()));
-        item.insert("settings".into(), encode(settings));
+        item.insert(attr::SETTINGS.into(), encode(settings));
         self.put(item).await
     }
 

@@ -24,8 +24,8 @@ pub(super) fn tracking_write(
     expected: Option<u64>,
 ) -> (Item, &'static str, Item) {
     let mut item = key(keys::order(shop, order), keys::tracking_state(shipment_id));
-    item.insert("tracking".into(), encode(tracking));
-    item.insert("version".into(), n(expected.map_or(1, |v| v as i64 + 1)));
+    item.insert(attr::TRACKING.into(), encode(tracking));
+    item.insert(attr::VERSION.into(), n(expected.map_or(1, |v| v as i64 + 1)));
     match expected {
         None => (item, "attribute_not_exists(pk)", HashMap::new()),
         Some(version) => (item, "version = :v", HashMap::from([(":v".to_owned(), n(version as i64))])),
@@ -40,21 +40,24 @@ impl TrackingStore for DynamoStore {
             let sk = item.get(SORT_KEY).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
             if sk == keys::TRACKING {
                 // Without an order the item only marks updates waiting for their shipment.
-                if item.contains_key("order_id") {
+                if item.contains_key(attr::ORDER_ID) {
                     lookup.target = Some(TrackingTarget {
-                        order_id: decode(item, "order_id")?,
-                        shipment_id: decode(item, "shipment_id")?,
-                        return_id: item.contains_key("return_id").then(|| decode(item, "return_id")).transpose()?,
+                        order_id: decode(item, attr::ORDER_ID)?,
+                        shipment_id: decode(item, attr::SHIPMENT_ID)?,
+                        return_id: item
+                            .contains_key(attr::RETURN_ID)
+                            .then(|| decode(item, attr::RETURN_ID))
+                            .transpose()?,
                     });
                 }
-                if let Some(AttributeValue::Ss(digests)) = item.get("digests") {
+                if let Some(AttributeValue::Ss(digests)) = item.get(attr::DIGESTS) {
                     lookup.digests = digests.iter().cloned().collect();
                 }
-                if item.contains_key("tracking_status") {
-                    lookup.status = Some(decode(item, "tracking_status")?);
+                if item.contains_key(attr::TRACKING_STATUS) {
+                    lookup.status = Some(decode(item, attr::TRACKING_STATUS)?);
                 }
             } else if sk.starts_with(keys::PENDING_PREFIX) {
-                lookup.pending.push(decode(item, "update")?);
+                lookup.pending.push(decode(item, attr::UPDATE)?);
             }
         }
         Ok(lookup)
@@ -71,7 +74,7 @@ impl TrackingStore for DynamoStore {
         let digest = sha2::Sha256::digest(serde_json::to_vec(update).expect("updates serialize"));
         let sk = format!("{}{}", keys::PENDING_PREFIX, hex::encode(&digest[..16]));
         let mut item = key(keys::tracking(shop, &update.tracking_number), sk);
-        item.insert("update".into(), encode(update));
+        item.insert(attr::UPDATE.into(), encode(update));
         item.insert(TTL_ATTRIBUTE.into(), n(expires_at.timestamp()));
         let kept = Put::builder().table_name(&self.table).set_item(Some(item)).build().expect("table and item are set");
         // The mark and the shipment's index write (`StateChange::NewShipment`) meet on one item:
@@ -81,7 +84,7 @@ impl TrackingStore for DynamoStore {
             .set_key(Some(key(keys::tracking(shop, &update.tracking_number), keys::TRACKING)))
             .update_expression("SET #pending = :t")
             .condition_expression("attribute_not_exists(order_id)")
-            .expression_attribute_names("#pending", PENDING_ATTRIBUTE)
+            .expression_attribute_names("#pending", attr::PENDING)
             .expression_attribute_values(":t", AttributeValue::Bool(true))
             .build()
             .expect("table, key and expression are set");
@@ -89,9 +92,9 @@ impl TrackingStore for DynamoStore {
             vec![TransactWriteItem::builder().put(kept).build(), TransactWriteItem::builder().update(mark).build()];
         for _ in 0..3 {
             let Err(reasons) = self.transact(items.clone()).await? else { return Ok(true) };
-            match reasons.iter().find_map(|r| r.code().filter(|c| *c != "None")) {
-                Some("ConditionalCheckFailed") => return Ok(false),
-                Some("TransactionConflict") => continue,
+            match reasons.iter().map(|r| Cancellation::of(Some(r))).find(|c| *c != Cancellation::Passed) {
+                Some(Cancellation::ConditionFailed) => return Ok(false),
+                Some(Cancellation::Conflict) => continue,
                 other => return Err(StoreError::Unavailable(format!("transaction cancelled: {other:?}"))),
             }
         }
