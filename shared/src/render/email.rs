@@ -5,7 +5,7 @@
 //! and a shipment's items and checkpoints are shown by the order pages too.
 
 use super::format::{
-    contrast_with_white, deduction, display_order_number, is_hex_color, item_label, local_date_time, long_date,
+    Times, contrast_with_white, deduction, display_order_number, is_hex_color, item_label, local_date_time, long_date,
     non_empty, one_line, percent_encode, plural, return_policy, slug, text_color_on, web_url,
 };
 use super::return_notice::ReturnView;
@@ -420,7 +420,7 @@ impl<'a> ItemView<'a> {
             quantity: item.quantity,
             unit_price: item.unit_price.to_string(),
             line_total: item.line_total()?.to_string(),
-            label: item_label(item.quantity, &item.title, variant),
+            label: item_label(item.quantity, &item.title, variant, Times::Letter),
         })
     }
 }
@@ -445,7 +445,7 @@ impl<'a> ShipmentView<'a> {
                         title: &item.title,
                         variant,
                         quantity: item.quantity,
-                        label: item_label(item.quantity, &item.title, variant),
+                        label: item_label(item.quantity, &item.title, variant, Times::Letter),
                     }
                 })
                 .collect()
@@ -467,7 +467,7 @@ impl<'a> ShipmentView<'a> {
                         title,
                         variant,
                         quantity: shipped.quantity,
-                        label: item_label(shipped.quantity, title, variant),
+                        label: item_label(shipped.quantity, title, variant, Times::Letter),
                     }
                 })
                 .collect()

@@ -88,19 +88,25 @@ pub(super) fn non_empty(s: Option<&str>) -> Option<&str> {
     s.map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// "2 × Linen shirt (M / Sand)": pages are UTF-8, so they get a real multiplication sign.
-pub(super) fn page_item_label(quantity: u32, title: &str, variant: Option<&str>) -> String {
-    let title = title.trim();
-    match variant {
-        Some(variant) => format!("{quantity} × {title} ({variant})"),
-        None => format!("{quantity} × {title}"),
-    }
+/// What stands between an item's quantity and its title in [`item_label`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Times {
+    /// "2 x Linen shirt": the messages (emails, their text parts and SMS) use the letter.
+    Letter,
+    /// "2 × Linen shirt": pages are UTF-8, so they get a real multiplication sign.
+    Sign,
 }
 
-pub(super) fn item_label(quantity: u32, title: &str, variant: Option<&str>) -> String {
+/// An item as a list shows it: "2 x Linen shirt (M / Sand)", or with [`Times::Sign`]
+/// "2 × Linen shirt (M / Sand)". The title is used as given (the pages pass it trimmed).
+pub(super) fn item_label(quantity: u32, title: &str, variant: Option<&str>, times: Times) -> String {
+    let times = match times {
+        Times::Letter => 'x',
+        Times::Sign => '×',
+    };
     match variant {
-        Some(variant) => format!("{quantity} x {title} ({variant})"),
-        None => format!("{quantity} x {title}"),
+        Some(variant) => format!("{quantity} {times} {title} ({variant})"),
+        None => format!("{quantity} {times} {title}"),
     }
 }
 
@@ -187,6 +193,14 @@ mod tests {
         assert_eq!(text_color_on("#1a1a2e"), "#ffffff");
         assert_eq!(text_color_on("#fde047"), "#111827");
         assert_eq!(text_color_on("#ffffff"), "#111827");
+    }
+
+    #[test]
+    fn item_labels_have_the_letter_in_messages_and_the_sign_on_pages() {
+        assert_eq!(item_label(2, "Linen shirt", Some("M / Sand"), Times::Letter), "2 x Linen shirt (M / Sand)");
+        assert_eq!(item_label(1, "Canvas tote", None, Times::Letter), "1 x Canvas tote");
+        assert_eq!(item_label(2, "Linen shirt", Some("M / Sand"), Times::Sign), "2 × Linen shirt (M / Sand)");
+        assert_eq!(item_label(1, "Canvas tote", None, Times::Sign), "1 × Canvas tote");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! form targets, the order as a page heads it ([`PageOrderView`]).
 
 use super::email::ShopView;
-use super::format::{display_order_number, non_empty, one_line, page_date, page_item_label, web_url};
+use super::format::{Times, display_order_number, item_label, non_empty, one_line, page_date, web_url};
 use super::{TemplateError, environment, render};
 use crate::domain::order::Order;
 use crate::domain::settings::ShopSettings;
@@ -184,7 +184,9 @@ impl PageOrderView {
                 .items
                 .iter()
                 .filter(|line| line.quantity > 0)
-                .map(|line| page_item_label(line.quantity, &line.title, non_empty(line.variant.as_deref())))
+                .map(|line| {
+                    item_label(line.quantity, line.title.trim(), non_empty(line.variant.as_deref()), Times::Sign)
+                })
                 .collect(),
             cancelled: order.status == crate::domain::order::OrderStatus::Cancelled,
         }

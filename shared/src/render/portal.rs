@@ -2,7 +2,7 @@
 //! documents in `page_layout.html` that always carry the shop's look.
 
 use super::email::ShopView;
-use super::format::{humanize, non_empty, one_line, page_item_label, return_policy};
+use super::format::{Times, humanize, item_label, non_empty, one_line, return_policy};
 use super::page::{COMMENT_MAX_CHARS, PageOrderView, form_action, html_lang};
 use super::return_notice::ReturnView;
 use super::{TemplateError, environment, render};
@@ -244,7 +244,7 @@ impl<'a> PortalView<'a> {
                     items: view
                         .items
                         .iter()
-                        .map(|item| page_item_label(item.quantity, item.title, item.variant))
+                        .map(|item| item_label(item.quantity, item.title.trim(), item.variant, Times::Sign))
                         .collect(),
                 }
             })

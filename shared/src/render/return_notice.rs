@@ -3,7 +3,7 @@
 //! items. The view of the `return_update` message, also shown by the return result page
 //! (`portal.rs`).
 
-use super::format::{humanize, item_label, non_empty, web_url};
+use super::format::{Times, humanize, item_label, non_empty, web_url};
 use crate::domain::ids::TrackingNumber;
 use crate::domain::order::Order;
 use crate::domain::returns::{Resolution, Return, ReturnState, RuleOutcome, Verdict};
@@ -161,7 +161,7 @@ impl<'a> ReturnView<'a> {
                     title,
                     variant,
                     quantity: item.quantity,
-                    label: item_label(item.quantity, title, variant),
+                    label: item_label(item.quantity, title, variant, Times::Letter),
                     reason: reason_label(&item.reason),
                     comment: requested.and_then(|r| non_empty(r.comment.as_deref())),
                     verdict: verdict_str(verdict),

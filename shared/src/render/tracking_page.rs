@@ -2,7 +2,7 @@
 //! `page_layout.html` that always carries the shop's look.
 
 use super::email::{CheckpointView, ShipmentView, ShopView, checkpoint_for};
-use super::format::{local_date_time, non_empty, one_line, page_date, page_item_label};
+use super::format::{Times, item_label, local_date_time, non_empty, one_line, page_date};
 use super::page::{PageOrderView, html_lang};
 use super::{TemplateError, environment, render};
 use crate::domain::messages::MessageKind;
@@ -226,7 +226,11 @@ impl<'a> ShipmentCardView<'a> {
                 .and_then(|t| t.delivered_at)
                 .filter(|_| code == "delivered")
                 .map(|at| local_date_time(at, time_zone)),
-            items: details.items.iter().map(|item| page_item_label(item.quantity, item.title, item.variant)).collect(),
+            items: details
+                .items
+                .iter()
+                .map(|item| item_label(item.quantity, item.title.trim(), item.variant, Times::Sign))
+                .collect(),
             timeline: checkpoints
                 .iter()
                 .take(TIMELINE_MAX_CHECKPOINTS)
@@ -333,7 +337,7 @@ fn not_shipped(order: &Order, shipments: &[&Shipment]) -> Vec<String> {
         .iter()
         .zip(left)
         .filter(|(_, left)| *left > 0)
-        .map(|(line, left)| page_item_label(left, &line.title, non_empty(line.variant.as_deref())))
+        .map(|(line, left)| item_label(left, line.title.trim(), non_empty(line.variant.as_deref()), Times::Sign))
         .collect()
 }
 
