@@ -168,8 +168,7 @@ impl ShopSettings {
     }
 
     pub fn validate(&self) -> Result<(), SettingsError> {
-        let color = self.brand_color.as_bytes();
-        if !(color.len() == 7 && color[0] == b'#' && color[1..].iter().all(u8::is_ascii_hexdigit)) {
+        if !is_hex_color(&self.brand_color) {
             return Err(SettingsError::BrandColor);
         }
         if !(self.support_url.starts_with("https://") || self.support_url.starts_with("http://")) {
@@ -241,8 +240,19 @@ fn is_ppx_topic_arn(arn: &str) -> bool {
             && name_ok(name))
 }
 
+/// `#rrggbb` or `#RRGGBB`: the one form a shop's `brand_color` may take (checked when settings
+/// are read; the customer pages and emails check again before using one).
+pub fn is_hex_color(color: &str) -> bool {
+    let b = color.as_bytes();
+    b.len() == 7 && b[0] == b'#' && b[1..].iter().all(u8::is_ascii_hexdigit)
+}
+
+/// The brand colour of settings that name none, and what messages and pages use instead of a
+/// malformed one.
+pub const DEFAULT_BRAND_COLOR: &str = "#1a1a2e";
+
 fn default_brand_color() -> String {
-    "#1a1a2e".to_owned()
+    DEFAULT_BRAND_COLOR.to_owned()
 }
 fn default_locale() -> String {
     "en-US".to_owned()

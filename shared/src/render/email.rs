@@ -5,8 +5,8 @@
 //! and a shipment's items and checkpoints are shown by the order pages too.
 
 use super::format::{
-    Times, contrast_with_white, deduction, display_order_number, is_hex_color, item_label, local_date_time, long_date,
-    non_empty, one_line, percent_encode, plural, return_policy, slug, text_color_on, web_url,
+    Times, contrast_with_white, deduction, display_order_number, item_label, local_date_time, long_date, non_empty,
+    one_line, percent_encode, plural, return_policy, slug, text_color_on, web_url,
 };
 use super::return_notice::ReturnView;
 use super::{TEMPLATE_NAMES, TemplateError, environment, render, write_html_escaped};
@@ -14,7 +14,7 @@ use crate::domain::ids::TrackingNumber;
 use crate::domain::link::ReviewLinks;
 use crate::domain::messages::MessageKind;
 use crate::domain::order::{LineItem, Order, Shipment};
-use crate::domain::settings::ShopSettings;
+use crate::domain::settings::{DEFAULT_BRAND_COLOR, ShopSettings, is_hex_color};
 use crate::domain::tracking::{ShipmentTracking, TrackingEvent, TrackingStatus};
 use chrono_tz::Tz;
 use minijinja::value::{Serde, Value};
@@ -294,8 +294,6 @@ pub(super) struct ShipmentItemView<'a> {
     /// "2 x Linen shirt (M / Sand)".
     label: String,
 }
-
-const DEFAULT_BRAND_COLOR: &str = "#1a1a2e";
 
 impl<'a> View<'a> {
     fn build(kind: MessageKind, ctx: &MessageContext<'a>) -> Result<Self, TemplateError> {

@@ -155,11 +155,6 @@ pub(super) fn return_policy(settings: &ShopSettings) -> Option<String> {
     })
 }
 
-pub(super) fn is_hex_color(color: &str) -> bool {
-    let b = color.as_bytes();
-    b.len() == 7 && b[0] == b'#' && b[1..].iter().all(u8::is_ascii_hexdigit)
-}
-
 /// The WCAG relative luminance of `#rrggbb`.
 pub(super) fn luminance(color: &str) -> f64 {
     let channel = |i: usize| {
