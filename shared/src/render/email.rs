@@ -145,7 +145,7 @@ pub fn render_sms(kind: MessageKind, ctx: &MessageContext<'_>) -> Result<String,
 struct View<'a> {
     shop: ShopView<'a>,
     customer: CustomerView<'a>,
-    order: OrderView<'a>,
+    order: MessageOrderView<'a>,
     /// Present for shipping messages.
     shipment: Option<ShipmentView<'a>>,
     /// What the carrier says; every field is empty when there is no tracking state.
@@ -208,8 +208,10 @@ struct CustomerView<'a> {
     greeting_name: &'a str,
 }
 
+/// The order as a message shows it (named apart from the store's `OrderView`; the pages show
+/// theirs as [`PageOrderView`](super::page::PageOrderView)).
 #[derive(Serialize)]
-struct OrderView<'a> {
+struct MessageOrderView<'a> {
     /// `#1001`.
     number: String,
     /// The day the order was placed, in the shop's time zone: "November 23, 2026".
@@ -302,7 +304,7 @@ impl<'a> View<'a> {
         if ctx.shipment.is_none() && is_about_a_shipment(kind) {
             return Err(TemplateError::MissingShipment(kind.as_str()));
         }
-        let order_view = OrderView::build(order, settings)?;
+        let order_view = MessageOrderView::build(order, settings)?;
         let shipment = ctx.shipment.map(|s| ShipmentView::build(s, ctx.tracking, order, order_view.item_count));
         let tracking = ctx.tracking.map(|t| TrackingView::build(kind, t, order, settings.time_zone)).unwrap_or_else(
             // Without a tracking state the order's promise is all there is to say about dates.
@@ -387,7 +389,7 @@ impl<'a> ReviewView<'a> {
     }
 }
 
-impl<'a> OrderView<'a> {
+impl<'a> MessageOrderView<'a> {
     fn build(order: &'a Order, settings: &ShopSettings) -> Result<Self, TemplateError> {
         let items = order.items.iter().map(ItemView::build).collect::<Result<Vec<_>, _>>()?;
         let totals = &order.totals;
