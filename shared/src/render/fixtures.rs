@@ -100,6 +100,10 @@ pub(super) fn shipped(line_item_id: &str, title: &str, quantity: u32) -> Shipmen
     ShipmentItem { line_item_id: Some(line_item_id.to_owned()), title: title.to_owned(), quantity }
 }
 
+pub(super) fn whole_order() -> Shipment {
+    shipment(vec![shipped("li-1", "Linen shirt", 2), shipped("li-2", "Canvas tote", 1)])
+}
+
 pub(super) fn ctx<'a>(
     settings: &'a ShopSettings,
     order: &'a Order,
@@ -117,7 +121,12 @@ pub(super) fn ctx<'a>(
     }
 }
 
+pub(super) fn at(rfc3339: &str) -> DateTime<Utc> {
+    rfc3339.parse().unwrap()
+}
+
 // Tracking: carrier checkpoints and a parcel's journey.
+
 pub(super) fn checkpoint(status: TrackingStatus, at: &str, message: &str, location: &str) -> TrackingEvent {
     TrackingEvent {
         status,
@@ -128,14 +137,9 @@ pub(super) fn checkpoint(status: TrackingStatus, at: &str, message: &str, locati
     }
 }
 
-/// Label and first scans, then `last`, through the real merge.
-pub(super) fn journey(last: Vec<TrackingEvent>, estimate: Option<NaiveDate>) -> ShipmentTracking {
+/// UPS's update of the order's shipment with `events`, through the real merge.
+pub(super) fn tracked_by(events: Vec<TrackingEvent>, estimate: Option<NaiveDate>) -> ShipmentTracking {
     use crate::domain::tracking::CarrierUpdate;
-    let mut events = vec![
-        checkpoint(TrackingStatus::LabelCreated, "2026-11-25T15:00:00Z", "Shipper created a label", ""),
-        checkpoint(TrackingStatus::InTransit, "2026-11-26T03:12:00Z", "Departed from facility", "Columbus, OH, US"),
-    ];
-    events.extend(last);
     ShipmentTracking::default().merge(&CarrierUpdate {
         tracking_number: TrackingNumber::parse("1Z999AA10123456784").unwrap(),
         carrier: Some("UPS".to_owned()),
@@ -144,6 +148,16 @@ pub(super) fn journey(last: Vec<TrackingEvent>, estimate: Option<NaiveDate>) -> 
         public_url: Some("https://www.ups.com/track?tracknum=1Z999AA10123456784".to_owned()),
         provider_reference: None,
     })
+}
+
+/// Label and first scans, then `last`, through the real merge.
+pub(super) fn journey(last: Vec<TrackingEvent>, estimate: Option<NaiveDate>) -> ShipmentTracking {
+    let mut events = vec![
+        checkpoint(TrackingStatus::LabelCreated, "2026-11-25T15:00:00Z", "Shipper created a label", ""),
+        checkpoint(TrackingStatus::InTransit, "2026-11-26T03:12:00Z", "Departed from facility", "Columbus, OH, US"),
+    ];
+    events.extend(last);
+    tracked_by(events, estimate)
 }
 
 pub(super) fn out_for_delivery_scan() -> TrackingEvent {
@@ -219,27 +233,8 @@ pub(super) fn tracking_for(kind: MessageKind) -> ShipmentTracking {
     }
 }
 
-pub(super) fn whole_order() -> Shipment {
-    shipment(vec![shipped("li-1", "Linen shirt", 2), shipped("li-2", "Canvas tote", 1)])
-}
-
-pub(super) fn at(rfc3339: &str) -> DateTime<Utc> {
-    rfc3339.parse().unwrap()
-}
-
-pub(super) fn tracked_by(events: Vec<TrackingEvent>, estimate: Option<NaiveDate>) -> ShipmentTracking {
-    use crate::domain::tracking::CarrierUpdate;
-    ShipmentTracking::default().merge(&CarrierUpdate {
-        tracking_number: TrackingNumber::parse("1Z999AA10123456784").unwrap(),
-        carrier: Some("UPS".to_owned()),
-        events,
-        estimated_delivery: estimate,
-        public_url: Some("https://www.ups.com/track?tracknum=1Z999AA10123456784".to_owned()),
-        provider_reference: None,
-    })
-}
-
 // Returns: the policy's texts and a return of some of the order's items.
+
 pub(super) const LABEL_URL: &str = "https://labels.example/l/8842?fmt=pdf&size=4x6";
 pub(super) const ADDRESS: &str = "Demo Shop Returns, 100 Warehouse Way, Secaucus, NJ 07094, USA";
 pub(super) const PACKING: &str =
@@ -382,6 +377,7 @@ pub(super) fn visible(html: &str) -> String {
 }
 
 // Order pages: the portal's form and the checks every page passes.
+
 pub(super) const PORTAL_ACTION: &str = "/returns/Pq7Lm3z?v=1&src=email";
 pub(super) const FORM_KEY: &str = "7f3c2a9e41b84d0e9c55a1d3e2f06b7a";
 
