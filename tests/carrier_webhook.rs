@@ -169,7 +169,7 @@ async fn a_kept_update_and_its_shipments_index_exclude_each_other() {
         let ppx_shared::inbound::platforms::PlatformEvent::Fulfillment { mut shipment } = event else {
             panic!("{event:?}")
         };
-        shipment.id = format!("{number}-shipment");
+        shipment.id = ppx_shared::domain::ids::ShipmentId::parse(&format!("{number}-shipment")).unwrap();
         shipment.tracking_number = Some(ppx_shared::domain::ids::TrackingNumber::parse(number).unwrap());
         shipment
     };
@@ -197,7 +197,8 @@ async fn a_kept_update_and_its_shipments_index_exclude_each_other() {
     let late = update("RACE-2");
     assert!(!env.store.keep_pending_update(&shop, &late, expires).await.unwrap());
     let lookup = env.store.lookup_tracking(&shop, &late.tracking_number).await.unwrap();
-    assert_eq!(lookup.target.map(|t| t.shipment_id), Some(second.id.clone()));
+    let parcel = ppx_shared::ports::store::Parcel::Shipment(second.id.clone());
+    assert_eq!(lookup.target.map(|t| t.parcel), Some(parcel));
     assert!(lookup.pending.is_empty());
     let view = env.store.order_view(&shop, &second.order_id).await.unwrap();
     assert!(view.indexed.contains(&second.id), "written with its index, nothing waiting: {view:?}");
@@ -218,7 +219,8 @@ async fn a_kept_update_and_its_shipments_index_exclude_each_other() {
     let change = Some(StateChange::Tracking(unannounced(&second.id)));
     let batch = env.store.claim_messages(&shop, &second.order_id, &[], &claim, change).await.unwrap();
     assert_eq!(batch.change, Some(ChangeOutcome::Stale), "the shipment is stored");
-    let change = Some(StateChange::Tracking(unannounced("not-yet-stored")));
+    let not_yet_stored = ppx_shared::domain::ids::ShipmentId::parse("not-yet-stored").unwrap();
+    let change = Some(StateChange::Tracking(unannounced(&not_yet_stored)));
     let batch = env.store.claim_messages(&shop, &second.order_id, &[], &claim, change).await.unwrap();
     assert_eq!(batch.change, Some(ChangeOutcome::Written));
 }
@@ -326,7 +328,7 @@ async fn a_later_estimate_than_promised_sends_one_delay_and_another_only_when_it
         .messages
         .iter()
         .filter(|m| m.kind == ppx_shared::domain::messages::MessageKind::Delayed)
-        .map(|m| (m.scope.as_str(), m.channel, m.estimated_delivery))
+        .map(|m| (m.scope.to_string(), m.channel, m.estimated_delivery))
         .collect();
     announced.sort();
     let shipment = view.shipments[0].id.as_str();
@@ -334,10 +336,10 @@ async fn a_later_estimate_than_promised_sends_one_delay_and_another_only_when_it
     assert_eq!(
         announced,
         [
-            (format!("{shipment}#delay-1").as_str(), Email, Some(later)),
-            (format!("{shipment}#delay-1").as_str(), Sms, Some(later)),
-            (format!("{shipment}#delay-2").as_str(), Email, Some(further)),
-            (format!("{shipment}#delay-2").as_str(), Sms, Some(further)),
+            (format!("{shipment}#delay-1"), Email, Some(later)),
+            (format!("{shipment}#delay-1"), Sms, Some(later)),
+            (format!("{shipment}#delay-2"), Email, Some(further)),
+            (format!("{shipment}#delay-2"), Sms, Some(further)),
         ]
     );
 }

@@ -731,7 +731,10 @@ async fn replay(name: &str, faults: Option<FaultInjector>, seed: u64, orders: us
             violations.push(format!("order {}: cancelled = {cancelled}", j.order_id));
         }
         for parcel in &j.parcels {
-            let status = view.tracking.get(&parcel.shipment_id).and_then(|t| t.value.status);
+            let status = view
+                .tracking
+                .get(&ppx_shared::domain::ids::ShipmentId::parse(&parcel.shipment_id).unwrap())
+                .and_then(|t| t.value.status);
             if status != Some(parcel.final_status) {
                 violations.push(format!(
                     "order {} parcel {}: status {status:?}, want {:?}",

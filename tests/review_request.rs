@@ -163,7 +163,7 @@ async fn a_failed_send_and_a_run_killed_after_its_claim_are_retried_once() {
     let order = ppx_shared::domain::ids::OrderId::parse("7302").unwrap();
     let key = ppx_shared::domain::messages::MessageKey::new(
         ppx_shared::domain::messages::MessageKind::ReviewRequest,
-        "",
+        ppx_shared::domain::messages::MessageScope::Order,
         ppx_shared::domain::messages::Channel::Email,
     );
     let claim = ppx_shared::ports::store::Claim {

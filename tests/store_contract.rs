@@ -8,16 +8,18 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use ppx_e2e::{fixture_bytes, repo_path, sdk_config, unique};
 use ppx_shared::adapters::dynamo::{DynamoStore, create_table_if_missing};
 use ppx_shared::adapters::memory::store::MemoryStore;
-use ppx_shared::domain::ids::{OrderId, ShopId, TrackingNumber};
-use ppx_shared::domain::messages::{Channel, DeliveryState, MessageKey, MessageKind, MessageRecord};
+use ppx_shared::domain::ids::{OrderId, ReturnId, ShipmentId, ShopId, TrackingNumber};
+use ppx_shared::domain::messages::{
+    Channel, DeliveryState, MessageKey, MessageKind, MessageRecord, MessageScope, Notice,
+};
 use ppx_shared::domain::order::{Order, Shipment};
 use ppx_shared::domain::returns::{RequestedItem, Resolution, Return, ReturnRequest, ReturnState, decide, return_id};
 use ppx_shared::domain::settings::ShopSettings;
 use ppx_shared::domain::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
 use ppx_shared::inbound::platforms::PlatformEvent;
 use ppx_shared::ports::store::{
-    Applied, ChangeOutcome, Claim, ClaimOutcome, DeliveryRecord, ReturnCreated, ReviewOutcome, SkipReason, StateChange,
-    Store, SurveyAnswer, TrackingChange, Unannounced, Upsert,
+    Applied, ChangeOutcome, Claim, ClaimOutcome, DeliveryRecord, Parcel, ReturnCreated, ReviewOutcome, SkipReason,
+    StateChange, Store, SurveyAnswer, TrackingChange, TrackingTarget, Unannounced, Upsert,
 };
 
 /// A shop of its own for each rule (the DynamoDB rules may share a table).
@@ -55,7 +57,7 @@ impl Shop {
         let body = fixture_bytes("shopify-fulfillments-create.json");
         let event = ppx_shared::inbound::platforms::shopify::parse(self.id(), "fulfillments/create", &body).unwrap();
         let PlatformEvent::Fulfillment { mut shipment } = event else { panic!("{event:?}") };
-        shipment.id = id.to_owned();
+        shipment.id = sid(id);
         shipment.order_id = OrderId::parse(order).unwrap();
         shipment.tracking_number = Some(TrackingNumber::parse(number).unwrap());
         shipment.updated_at = self.now + Duration::minutes(minutes);
@@ -108,8 +110,12 @@ impl Shop {
     }
 }
 
-fn key(kind: MessageKind, scope: &str) -> MessageKey {
+fn key(kind: MessageKind, scope: MessageScope) -> MessageKey {
     MessageKey::new(kind, scope, Channel::Email)
+}
+
+fn sid(id: &str) -> ShipmentId {
+    ShipmentId::parse(id).unwrap()
 }
 
 fn sent(key: &MessageKey, at: DateTime<Utc>) -> MessageRecord {
@@ -161,7 +167,7 @@ async fn an_order_is_found_by_the_number_the_customer_sees<S: Store>(store: &S) 
 async fn a_message_is_claimed_once_until_done_or_given_back<S: Store>(store: &S) {
     let shop = Shop::new();
     let order = OrderId::parse("2001").unwrap();
-    let confirmation = key(MessageKind::OrderConfirmation, "2001");
+    let confirmation = key(MessageKind::OrderConfirmation, MessageScope::Order);
     let take = async |token: &str, at| {
         let keys = [confirmation.clone()];
         store.claim_messages(shop.id(), &order, &keys, &shop.claim(token, at), None).await.unwrap().claims
@@ -186,7 +192,8 @@ async fn a_message_is_claimed_once_until_done_or_given_back<S: Store>(store: &S)
 async fn a_failed_send_is_never_retried_and_claims_are_independent<S: Store>(store: &S) {
     let shop = Shop::new();
     let order = OrderId::parse("2002").unwrap();
-    let (email, sms) = (key(MessageKind::Shipped, "f1"), MessageKey::new(MessageKind::Shipped, "f1", Channel::Sms));
+    let shipped = Notice::shipped(&sid("f1"));
+    let (email, sms) = (shipped.on(Channel::Email), shipped.on(Channel::Sms));
     let first = shop.claim("a", shop.now);
     let batch = store.claim_messages(shop.id(), &order, std::slice::from_ref(&email), &first, None).await.unwrap();
     assert_eq!((batch.change, batch.claims), (None, vec![ClaimOutcome::Claimed]));
@@ -212,7 +219,7 @@ async fn a_refused_change_takes_no_claim<S: Store>(store: &S) {
     let newer = shop.order("3001", 10);
     store.upsert_order(&newer).await.unwrap();
     let older = shop.order("3001", 0);
-    let confirmation = [key(MessageKind::OrderConfirmation, "3001")];
+    let confirmation = [key(MessageKind::OrderConfirmation, MessageScope::Order)];
     let claim = shop.claim("a", shop.now);
     let change = Some(StateChange::NewOrder(&older));
     let batch = store.claim_messages(shop.id(), &older.id, &confirmation, &claim, change).await.unwrap();
@@ -224,7 +231,7 @@ async fn a_refused_change_takes_no_claim<S: Store>(store: &S) {
 async fn a_new_order_is_written_with_its_claims_unless_shipments_came_first<S: Store>(store: &S) {
     let shop = Shop::new();
     let order = shop.order("3002", 0);
-    let confirmation = [key(MessageKind::OrderConfirmation, "3002")];
+    let confirmation = [key(MessageKind::OrderConfirmation, MessageScope::Order)];
     let claim = shop.claim("a", shop.now);
     let batch =
         store.claim_messages(shop.id(), &order.id, &confirmation, &claim, Some(StateChange::NewOrder(&order))).await;
@@ -256,12 +263,12 @@ async fn a_shipment_indexes_its_number_and_a_kept_update_waits_for_it<S: Store>(
     assert_eq!(store.upsert_shipment(shop.id(), &first).await.unwrap(), Upsert::Created);
     let lookup = store.lookup_tracking(shop.id(), &early.tracking_number).await.unwrap();
     assert_eq!(
-        lookup.target.map(|t| (t.order_id, t.shipment_id, t.return_id)),
-        Some((first.order_id.clone(), "s1".into(), None))
+        lookup.target,
+        Some(TrackingTarget { order_id: first.order_id.clone(), parcel: Parcel::Shipment(sid("s1")) })
     );
     assert_eq!(store.upsert_shipment(shop.id(), &first).await.unwrap(), Upsert::Stale(Box::new(first.clone())));
     let view = store.order_view(shop.id(), &first.order_id).await.unwrap();
-    assert!(view.shipments.contains(&first) && !view.indexed.contains("s1"), "{view:?}");
+    assert!(view.shipments.contains(&first) && !view.indexed.contains(&sid("s1")), "{view:?}");
 
     // Shipment first: indexed with nothing waiting, and a later update is not kept.
     let second = shop.shipment("4002", "s2", "CONTRACT0002", 0);
@@ -269,7 +276,7 @@ async fn a_shipment_indexes_its_number_and_a_kept_update_waits_for_it<S: Store>(
     assert_eq!(batch.await.unwrap().change, Some(ChangeOutcome::Written));
     assert!(!store.keep_pending_update(shop.id(), &shop.update("CONTRACT0002", "in_transit"), expires).await.unwrap());
     let view = store.order_view(shop.id(), &second.order_id).await.unwrap();
-    assert!(view.indexed.contains("s2"), "{view:?}");
+    assert!(view.indexed.contains(&sid("s2")), "{view:?}");
     let replay =
         store.claim_messages(shop.id(), &second.order_id, &[], &claim, Some(StateChange::NewShipment(&second)));
     assert_eq!(replay.await.unwrap().change, Some(ChangeOutcome::Stale));
@@ -281,13 +288,13 @@ async fn tracking_is_written_only_at_the_version_it_was_read<S: Store>(store: &S
     let shop = Shop::new();
     let order = OrderId::parse("4101").unwrap();
     let moving = ShipmentTracking::default().merge(&shop.update("CONTRACT0009", "in_transit"));
-    assert!(store.put_tracking(shop.id(), &order, "s1", &moving, None).await.unwrap());
-    assert!(!store.put_tracking(shop.id(), &order, "s1", &moving, None).await.unwrap(), "written since");
-    let version = store.order_view(shop.id(), &order).await.unwrap().tracking["s1"].version;
+    assert!(store.put_tracking(shop.id(), &order, &sid("s1"), &moving, None).await.unwrap());
+    assert!(!store.put_tracking(shop.id(), &order, &sid("s1"), &moving, None).await.unwrap(), "written since");
+    let version = store.order_view(shop.id(), &order).await.unwrap().tracking[&sid("s1")].version;
     let delivered = moving.merge(&shop.update("CONTRACT0009", "delivered"));
-    assert!(store.put_tracking(shop.id(), &order, "s1", &delivered, Some(version)).await.unwrap());
-    assert!(!store.put_tracking(shop.id(), &order, "s1", &moving, Some(version)).await.unwrap(), "stale version");
-    let stored = &store.order_view(shop.id(), &order).await.unwrap().tracking["s1"];
+    assert!(store.put_tracking(shop.id(), &order, &sid("s1"), &delivered, Some(version)).await.unwrap());
+    assert!(!store.put_tracking(shop.id(), &order, &sid("s1"), &moving, Some(version)).await.unwrap(), "stale version");
+    let stored = &store.order_view(shop.id(), &order).await.unwrap().tracking[&sid("s1")];
     assert_eq!((stored.value.status, stored.version > version), (Some(TrackingStatus::Delivered), true));
 }
 
@@ -298,9 +305,10 @@ async fn a_tracking_change_commits_with_its_claims_and_notes_the_applied_update<
     store.upsert_shipment(shop.id(), &shipment).await.unwrap();
     let update = shop.update("CONTRACT0005", "out_for_delivery");
     let tracking = ShipmentTracking::default().merge(&update);
+    let s1 = sid("s1");
     let change = |expected| TrackingChange {
         order: &shipment.order_id,
-        shipment_id: "s1",
+        shipment_id: &s1,
         tracking: &tracking,
         expected,
         applied: None,
@@ -308,7 +316,7 @@ async fn a_tracking_change_commits_with_its_claims_and_notes_the_applied_update<
         others: &[],
         unannounced: Unannounced::default(),
     };
-    let notice = [key(MessageKind::OutForDelivery, "s1")];
+    let notice = [key(MessageKind::OutForDelivery, MessageScope::ShipmentDay(sid("s1"), Utc::now().date_naive()))];
     let claim = shop.claim("a", shop.now);
     let batch =
         store.claim_messages(shop.id(), &shipment.order_id, &notice, &claim, Some(StateChange::Tracking(change(None))));
@@ -327,7 +335,7 @@ async fn a_tracking_change_commits_with_its_claims_and_notes_the_applied_update<
     let batch = batch.await.unwrap();
     assert_eq!((batch.change, batch.claims), (Some(ChangeOutcome::Stale), vec![ClaimOutcome::InFlight]));
     // A refused change with a free claim leaves it free.
-    let other = [key(MessageKind::Delivered, "s1")];
+    let other = [key(MessageKind::Delivered, MessageScope::Shipment(sid("s1")))];
     let batch =
         store.claim_messages(shop.id(), &shipment.order_id, &other, &twin, Some(StateChange::Tracking(change(None))));
     assert_eq!(batch.await.unwrap().claims, [ClaimOutcome::NotAttempted]);
@@ -458,7 +466,7 @@ async fn a_return_moves_only_from_the_state_it_was_read_in<S: Store>(store: &S) 
     let ret = shop.new_return(&order, "key-1", 1, &[]);
     store.create_return(shop.id(), &ret, None).await.unwrap();
     assert_eq!(store.find_return(shop.id(), &ret.id).await.unwrap(), Some(ret.clone()));
-    assert_eq!(store.find_return(shop.id(), "no-such-return").await.unwrap(), None);
+    assert_eq!(store.find_return(shop.id(), &ReturnId::parse("R0000000000000000").unwrap()).await.unwrap(), None);
     let received = Return { state: ReturnState::Received, updated_at: shop.now + Duration::days(1), ..ret.clone() };
     assert!(store.update_return(shop.id(), &received, ReturnState::Approved).await.unwrap());
     let refunded = Return { state: ReturnState::Refunded, ..received.clone() };
@@ -470,7 +478,7 @@ async fn a_return_moves_only_from_the_state_it_was_read_in<S: Store>(store: &S) 
     let number = TrackingNumber::parse("RET-7002").unwrap();
     store.register_return_parcel(shop.id(), &number, &order.id, &ret.id).await.unwrap();
     let target = store.lookup_tracking(shop.id(), &number).await.unwrap().target.unwrap();
-    assert_eq!((target.order_id, target.return_id), (order.id, Some(ret.id)));
+    assert_eq!((target.order_id, target.parcel), (order.id, Parcel::Return(ret.id)));
 }
 
 async fn dynamo_store() -> DynamoStore {

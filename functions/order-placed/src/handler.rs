@@ -7,7 +7,7 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use ppx_shared::app::context::{App, Ports};
 use ppx_shared::app::journey::TrackingOutcome;
 use ppx_shared::app::outbox::message_channels;
-use ppx_shared::domain::messages::MessageKind;
+use ppx_shared::domain::messages::{MessageKind, Notice};
 use ppx_shared::domain::order::{Order, OrderStatus, Shipment};
 use ppx_shared::domain::settings::{ShopSettings, WebhookSource};
 use ppx_shared::domain::text::CleanText;
@@ -177,7 +177,7 @@ impl<P: Ports> OrderPlaced<P> {
         // The usual case in one transaction: the new order and the claims of its confirmation.
         let outbox = self.outbox();
         let change = Some(StateChange::NewOrder(&order));
-        let batch = outbox.send_about(settings, &order, None, None, MessageKind::OrderConfirmation, "", change).await?;
+        let batch = outbox.send_about(settings, &order, (None, None), &Notice::order_confirmation(), change).await?;
         match batch.change {
             Some(ChangeOutcome::Written) | None => Ok(Outcome::Processed { messages_sent: batch.new_sends() }),
             Some(ChangeOutcome::ShipmentsFirst | ChangeOutcome::UpdatesWaiting) => {
@@ -190,8 +190,8 @@ impl<P: Ports> OrderPlaced<P> {
                 if current.status == OrderStatus::Cancelled {
                     return Ok(Outcome::Processed { messages_sent: 0 });
                 }
-                let batch = outbox.send_about(settings, &current, None, None, MessageKind::OrderConfirmation, "", None);
-                let sent = batch.await?.new_sends();
+                let confirmation = Notice::order_confirmation();
+                let sent = outbox.send_about(settings, &current, (None, None), &confirmation, None).await?.new_sends();
                 Ok(Outcome::Processed { messages_sent: sent })
             }
         }
@@ -208,13 +208,14 @@ impl<P: Ports> OrderPlaced<P> {
             return Ok(Outcome::Processed { messages_sent: 0 });
         }
         let outbox = self.outbox();
-        let confirmation = outbox.send_about(settings, &current, None, None, MessageKind::OrderConfirmation, "", None);
-        let mut messages_sent = confirmation.await?.new_sends();
+        let confirmation = Notice::order_confirmation();
+        let mut messages_sent =
+            outbox.send_about(settings, &current, (None, None), &confirmation, None).await?.new_sends();
         let view = self.store.order_view(&current.shop, &current.id).await?;
         for shipment in &view.shipments {
-            let shipped =
-                outbox.send_about(settings, &current, Some(shipment), None, MessageKind::Shipped, &shipment.id, None);
-            messages_sent += shipped.await?.new_sends();
+            let shipped = Notice::shipped(&shipment.id);
+            messages_sent +=
+                outbox.send_about(settings, &current, (Some(shipment), None), &shipped, None).await?.new_sends();
             if view.tracking.contains_key(&shipment.id) {
                 let journey = self.journey();
                 if let TrackingOutcome::Applied { messages_sent: n, .. } =
@@ -248,7 +249,7 @@ impl<P: Ports> OrderPlaced<P> {
         let change = Some(StateChange::NewShipment(&shipment));
         let batch = self
             .outbox()
-            .send_about(settings, &order, Some(&shipment), None, MessageKind::Shipped, &shipment.id, change)
+            .send_about(settings, &order, (Some(&shipment), None), &Notice::shipped(&shipment.id), change)
             .await?;
         match batch.change {
             Some(ChangeOutcome::Written) | None => Ok(Outcome::Processed { messages_sent: batch.new_sends() }),
@@ -289,9 +290,9 @@ impl<P: Ports> OrderPlaced<P> {
             return Ok(Outcome::Processed { messages_sent: 0 });
         }
         let outbox = self.outbox();
-        let shipped =
-            outbox.send_about(settings, &order, Some(&current), None, MessageKind::Shipped, &current.id, None);
-        let mut messages_sent = shipped.await?.new_sends();
+        let shipped = Notice::shipped(&current.id);
+        let mut messages_sent =
+            outbox.send_about(settings, &order, (Some(&current), None), &shipped, None).await?.new_sends();
         // Carrier news that came before this fulfillment is applied (and announced) now.
         let journey = self.journey();
         if let Some(TrackingOutcome::Applied { messages_sent: n, .. }) =
@@ -389,7 +390,7 @@ mod rules {
         let order = ppx_shared::domain::ids::OrderId::parse("5550001001").unwrap();
         let key = ppx_shared::domain::messages::MessageKey::new(
             MessageKind::OrderConfirmation,
-            "",
+            ppx_shared::domain::messages::MessageScope::Order,
             ppx_shared::domain::messages::Channel::Email,
         );
         let now = app.clock.now();

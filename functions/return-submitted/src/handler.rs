@@ -85,7 +85,7 @@ impl<P: Ports> ReturnSubmitted<P> {
         async {
             match self.process(&request).await {
                 Ok(Submitted { ret, created }) => {
-                    tracing::info!(return_id = ret.id, state = ret.state.as_str(), created, "return request accepted");
+                    tracing::info!(return_id = %ret.id, state = ret.state.as_str(), created, "return request accepted");
                     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
                     json_response(status, &decision_body(&ret))
                 }
@@ -153,7 +153,7 @@ impl<P: Ports> ReturnSubmitted<P> {
         match self.returns().submit(&settings, return_request, &key).await {
             Ok(Submitted { ret, created }) => {
                 tracing::info!(
-                    return_id = ret.id,
+                    return_id = %ret.id,
                     state = ret.state.as_str(),
                     created,
                     "return requested in the portal"

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use ppx_shared::app::context::{App, Ports};
 use ppx_shared::app::outbox::{Delivery, NotifyError};
 use ppx_shared::domain::ids::OrderId;
-use ppx_shared::domain::messages::{Channel, DeliveryState, MessageKind};
+use ppx_shared::domain::messages::{Channel, DeliveryState, MessageKind, MessageScope, Notice};
 use ppx_shared::domain::order::{OrderStatus, PaymentStatus};
 use ppx_shared::domain::returns::ReturnState;
 use ppx_shared::domain::settings::ShopSettings;
@@ -241,7 +241,8 @@ impl<P: Ports> ReviewRequest<P> {
                 let review = self.links.for_review(&order.shop, &order.id, now);
                 let ctx =
                     MessageContext { review: Some(&review), ..MessageContext::about_order(settings, order, &links) };
-                match self.outbox().send_once(&ctx, MessageKind::ReviewRequest, "").await {
+                match self.outbox().send_once(&ctx, &Notice::new(MessageKind::ReviewRequest, MessageScope::Order)).await
+                {
                     Ok(deliveries) => match deliveries.first() {
                         Some(Delivery::Failed { .. }) => skip(SkipReason::Rejected),
                         Some(Delivery::AlreadyDone { .. }) => skip(SkipReason::AlreadySent),

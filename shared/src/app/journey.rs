@@ -3,15 +3,15 @@
 
 use crate::app::context::Ports;
 use crate::app::outbox::{NotifyError, Outbox, message_channels};
-use crate::domain::ids::{OrderId, TrackingNumber};
-use crate::domain::messages::{Channel, DeliveryState, MessageKind, MessageRecord};
+use crate::domain::ids::{OrderId, ReturnId, ShipmentId, TrackingNumber};
+use crate::domain::messages::{Channel, DeliveryState, MessageKind, MessageRecord, MessageScope};
 use crate::domain::order::{Order, OrderStatus, Shipment};
 use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
 use crate::ports::clock::Clock;
 use crate::ports::store::{
-    Applied, ChangeOutcome, DeliveryRecord, OrderStore, OrderView, StateChange, StoreError, TrackingChange,
-    TrackingStore, TrackingTarget, Unannounced,
+    Applied, ChangeOutcome, DeliveryRecord, OrderStore, OrderView, Parcel, StateChange, StoreError, TrackingChange,
+    TrackingStore, Unannounced,
 };
 use crate::render::MessageContext;
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,7 +41,7 @@ pub enum TrackingOutcome {
     },
     /// The number is a return parcel's: the return flow takes it from here.
     ReturnParcel {
-        return_id: String,
+        return_id: ReturnId,
         status: Option<TrackingStatus>,
     },
 }
@@ -78,10 +78,13 @@ impl<P: Ports> Journey<'_, P> {
                 return Err(JourneyError::Contended);
             }
         };
-        if let Some(return_id) = target.return_id {
-            let status = ShipmentTracking::default().merge(update).status;
-            return Ok(TrackingOutcome::ReturnParcel { return_id, status });
-        }
+        let shipment_id = match target.parcel {
+            Parcel::Shipment(id) => id,
+            Parcel::Return(return_id) => {
+                let status = ShipmentTracking::default().merge(update).status;
+                return Ok(TrackingOutcome::ReturnParcel { return_id, status });
+            }
+        };
         let mut updates = lookup.pending;
         updates.push(update.clone());
         let digests: BTreeSet<String> = updates.iter().flat_map(CarrierUpdate::digests).collect();
@@ -90,7 +93,8 @@ impl<P: Ports> Journey<'_, P> {
             return Ok(TrackingOutcome::Applied { status: lookup.status, messages_sent: 0 });
         }
         let digests: Vec<String> = digests.into_iter().collect();
-        self.apply_to(settings, &target, &updates, Some((&update.tracking_number, &digests))).await
+        let number = Some((&update.tracking_number, digests.as_slice()));
+        self.apply_to(settings, (&target.order_id, &shipment_id), &updates, number).await
     }
 
     /// When a fulfillment arrives the slow way: applies the updates kept for its tracking number,
@@ -103,12 +107,10 @@ impl<P: Ports> Journey<'_, P> {
     ) -> Result<Option<TrackingOutcome>, JourneyError> {
         let Some(number) = &shipment.tracking_number else { return Ok(None) };
         let lookup = self.store().lookup_tracking(&settings.shop, number).await?;
-        let target =
-            TrackingTarget { order_id: shipment.order_id.clone(), shipment_id: shipment.id.clone(), return_id: None };
         let digests: Vec<String> =
             lookup.pending.iter().flat_map(CarrierUpdate::digests).collect::<BTreeSet<_>>().into_iter().collect();
         let number = (!digests.is_empty()).then_some((number, digests.as_slice()));
-        Ok(Some(self.apply_to(settings, &target, &lookup.pending, number).await?))
+        Ok(Some(self.apply_to(settings, (&shipment.order_id, &shipment.id), &lookup.pending, number).await?))
     }
 
     /// Sends what a shipment's stored tracking calls for and has not been sent yet (for an
@@ -117,10 +119,9 @@ impl<P: Ports> Journey<'_, P> {
         &self,
         settings: &ShopSettings,
         order: &OrderId,
-        shipment_id: &str,
+        shipment_id: &ShipmentId,
     ) -> Result<TrackingOutcome, JourneyError> {
-        let target = TrackingTarget { order_id: order.clone(), shipment_id: shipment_id.to_owned(), return_id: None };
-        self.apply_to(settings, &target, &[], None).await
+        self.apply_to(settings, (order, shipment_id), &[], None).await
     }
 
     /// Reads the order, merges the updates, and writes the new state together with the claims of
@@ -128,17 +129,21 @@ impl<P: Ports> Journey<'_, P> {
     async fn apply_to(
         &self,
         settings: &ShopSettings,
-        target: &TrackingTarget,
+        (order_id, shipment_id): (&OrderId, &ShipmentId),
         updates: &[CarrierUpdate],
         number: Option<(&TrackingNumber, &[String])>,
     ) -> Result<TrackingOutcome, JourneyError> {
         for _ in 0..MAX_WRITE_ATTEMPTS {
-            let view = self.store().order_view(&settings.shop, &target.order_id).await?;
-            let stored = view.tracking.get(&target.shipment_id);
+            let view = self.store().order_view(&settings.shop, order_id).await?;
+            let stored = view.tracking.get(shipment_id);
             let before = stored.map(|v| v.value.clone()).unwrap_or_default();
             let after = updates.iter().fold(before.clone(), |state, update| state.merge(update));
-            let write = (!after.same_journey(&before)).then(|| stored.map(|v| v.version));
-            let shipment = (&target.order_id, target.shipment_id.as_str());
+            let write = match stored {
+                _ if after.same_journey(&before) => TrackingWrite::Keep,
+                None => TrackingWrite::Create,
+                Some(stored) => TrackingWrite::Replace { version: stored.version },
+            };
+            let shipment = (order_id, shipment_id);
             if let Some(outcome) = self.announce(settings, &view, shipment, after, write, number).await? {
                 return Ok(outcome);
             }
@@ -153,13 +158,13 @@ impl<P: Ports> Journey<'_, P> {
         &self,
         settings: &ShopSettings,
         view: &OrderView,
-        (order_id, shipment_id): (&OrderId, &str),
+        (order_id, shipment_id): (&OrderId, &ShipmentId),
         mut tracking: ShipmentTracking,
-        write: Option<Option<u64>>,
+        write: TrackingWrite,
         number: Option<(&TrackingNumber, &[String])>,
     ) -> Result<Option<TrackingOutcome>, JourneyError> {
         let status = tracking.status;
-        let shipment = view.shipments.iter().find(|s| s.id == shipment_id);
+        let shipment = view.shipments.iter().find(|s| s.id == *shipment_id);
         // Without the order there is no one to tell yet: the order webhook announces it.
         let audience = match (&view.order, shipment) {
             (Some(order), Some(shipment)) if order.status != OrderStatus::Cancelled => Some((order, shipment)),
@@ -181,32 +186,32 @@ impl<P: Ports> Journey<'_, P> {
                 tracking: Some(&tracking),
                 ..MessageContext::about_order(settings, order, links)
             };
-            for announcement in due.into_iter().flatten() {
-                prepared.extend(self.outbox.prepare(&ctx, announcement.kind, &announcement.scope)?);
+            for notice in due.into_iter().flatten() {
+                prepared.extend(self.outbox.prepare(&ctx, &notice)?);
             }
             if status == Some(TrackingStatus::Delivered) && view.delivery.is_none() {
                 delivery = delivery_record(settings, view, shipment_id, &tracking);
             }
         }
-        if write.is_none() && delivery.is_none() && prepared.is_empty() && number.is_none() {
+        if write == TrackingWrite::Keep && delivery.is_none() && prepared.is_empty() && number.is_none() {
             return Ok(Some(TrackingOutcome::Applied { status, messages_sent: 0 }));
         }
         // A delivery is decided from the other shipments' states: they must not move meanwhile,
         // or two parcels delivered at once could each miss the other.
-        let others: Vec<(&str, Option<u64>)> =
+        let others: Vec<(&ShipmentId, Option<u64>)> =
             match status == Some(TrackingStatus::Delivered) && view.delivery.is_none() {
                 true => view
                     .shipments
                     .iter()
-                    .filter(|s| s.id != shipment_id)
-                    .map(|s| (s.id.as_str(), view.tracking.get(&s.id).map(|v| v.version)))
+                    .filter(|s| s.id != *shipment_id)
+                    .map(|s| (&s.id, view.tracking.get(&s.id).map(|v| v.version)))
                     .collect(),
                 false => Vec::new(),
             };
         let applied = number.map(|(number, digests)| Applied { number, digests, status });
         // Claims of an unchanged state need no version check: concurrent copies of one update
         // then meet at the claims (one sends, the others find it in flight or done).
-        let needs_change = write.is_some() || delivery.is_some();
+        let needs_change = write != TrackingWrite::Keep || delivery.is_some();
         // What the update says is noted as applied with its last effect: the state change when it
         // calls for no message, else the messages' records (a failed send must not look done).
         let (with_change, after_sends) =
@@ -215,7 +220,11 @@ impl<P: Ports> Journey<'_, P> {
             order: order_id,
             shipment_id,
             tracking: &tracking,
-            expected: write.unwrap_or_else(|| view.tracking.get(shipment_id).map(|v| v.version)),
+            expected: match write {
+                TrackingWrite::Create => None,
+                TrackingWrite::Replace { version } => Some(version),
+                TrackingWrite::Keep => view.tracking.get(shipment_id).map(|v| v.version),
+            },
             applied: with_change,
             delivery: delivery.as_ref(),
             others: &others,
@@ -233,16 +242,27 @@ impl<P: Ports> Journey<'_, P> {
     }
 }
 
+/// What an update does to a shipment's stored tracking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TrackingWrite {
+    /// The carrier said nothing new: only claims (and the update's digests) are written.
+    Keep,
+    /// The shipment's first state.
+    Create,
+    /// A new state, replacing the one stored at `version`.
+    Replace { version: u64 },
+}
+
 /// Records of the order's messages that went out (or failed for good) on every channel their
 /// kind goes to this customer on.
 fn done_records<'v>(settings: &ShopSettings, order: &Order, view: &'v OrderView) -> Vec<&'v MessageRecord> {
-    let mut channels_done: BTreeMap<(MessageKind, &str), BTreeSet<Channel>> = BTreeMap::new();
+    let mut channels_done: BTreeMap<(MessageKind, &MessageScope), BTreeSet<Channel>> = BTreeMap::new();
     let finished = || view.messages.iter().filter(|m| m.state != DeliveryState::Sending);
     for record in finished() {
-        channels_done.entry((record.kind, record.scope.as_str())).or_default().insert(record.channel);
+        channels_done.entry((record.kind, &record.scope)).or_default().insert(record.channel);
     }
     let done = |record: &MessageRecord| {
-        let channels = &channels_done[&(record.kind, record.scope.as_str())];
+        let channels = &channels_done[&(record.kind, &record.scope)];
         message_channels(settings, order, record.kind).iter().all(|c| channels.contains(c))
     };
     finished().filter(|record| done(record)).collect()
@@ -252,7 +272,7 @@ fn done_records<'v>(settings: &ShopSettings, order: &Order, view: &'v OrderView)
 fn delivery_record(
     settings: &ShopSettings,
     view: &OrderView,
-    shipment_id: &str,
+    shipment_id: &ShipmentId,
     tracking: &ShipmentTracking,
 ) -> Option<DeliveryRecord> {
     let order = view.order.as_ref()?;
@@ -260,8 +280,11 @@ fn delivery_record(
     let mut shipped = 0;
     let mut last_delivery = tracking.delivered_at;
     for shipment in &view.shipments {
-        let state =
-            if shipment.id == shipment_id { Some(tracking) } else { view.tracking.get(&shipment.id).map(|v| &v.value) };
+        let state = if shipment.id == *shipment_id {
+            Some(tracking)
+        } else {
+            view.tracking.get(&shipment.id).map(|v| &v.value)
+        };
         let delivered_at = state.and_then(|s| s.delivered_at)?;
         last_delivery = last_delivery.max(Some(delivered_at));
         // A shipment that lists no items carries the whole order.

@@ -5,7 +5,7 @@
 use crate::app::context::Ports;
 use crate::domain::ids::{OrderId, ShopId};
 use crate::domain::link::CustomerLinks;
-use crate::domain::messages::{Channel, DeliveryState, MessageKey, MessageKind, MessageRecord};
+use crate::domain::messages::{Channel, DeliveryState, MessageKey, MessageKind, MessageRecord, Notice};
 use crate::domain::order::{Order, Shipment};
 use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::ShipmentTracking;
@@ -79,6 +79,13 @@ impl Claim {
     }
 }
 
+/// One message handed to a provider: which, to whom, under which subject.
+struct Sending<'a> {
+    key: &'a MessageKey,
+    to: &'a str,
+    subject: Option<&'a str>,
+}
+
 pub struct Outbox<'a, P: Ports> {
     pub store: &'a P::Store,
     pub email: &'a P::Email,
@@ -88,39 +95,31 @@ pub struct Outbox<'a, P: Ports> {
 }
 
 impl<P: Ports> Outbox<'_, P> {
-    /// Renders `kind` about an order (and one of its shipments) with fresh customer links and
+    /// Renders `notice` about an order (and one of its shipments) with fresh customer links and
     /// sends it as [`Outbox::send`] does, claimed together with `change`.
-    #[allow(clippy::too_many_arguments)]
     pub async fn send_about(
         &self,
         settings: &ShopSettings,
         order: &Order,
-        shipment: Option<&Shipment>,
-        tracking: Option<&ShipmentTracking>,
-        kind: MessageKind,
-        scope: &str,
+        (shipment, tracking): (Option<&Shipment>, Option<&ShipmentTracking>),
+        notice: &Notice,
         change: Option<StateChange<'_>>,
     ) -> Result<Batch, NotifyError> {
         let links = self.links.for_order(&order.shop, &order.id, self.clock.now());
         let ctx = MessageContext { shipment, tracking, ..MessageContext::about_order(settings, order, &links) };
-        let prepared = self.prepare(&ctx, kind, scope)?;
+        let prepared = self.prepare(&ctx, notice)?;
         self.send(settings, &order.id, prepared, change, None).await
     }
 
-    /// Renders `kind` about `scope` (a shipment id, or "" for the order) for every channel the
-    /// customer can be reached on and agreed to.
-    pub fn prepare<'c>(
-        &self,
-        ctx: &MessageContext<'c>,
-        kind: MessageKind,
-        scope: &str,
-    ) -> Result<Vec<Prepared<'c>>, NotifyError> {
+    /// Renders `notice` for every channel the customer can be reached on and agreed to.
+    pub fn prepare<'c>(&self, ctx: &MessageContext<'c>, notice: &Notice) -> Result<Vec<Prepared<'c>>, NotifyError> {
+        let kind = notice.kind;
         let mut prepared = Vec::with_capacity(2);
         // A delay notice's record keeps the estimate it announced.
         let estimated_delivery =
             ctx.tracking.and_then(|t| t.estimated_delivery).filter(|_| kind == MessageKind::Delayed);
         for channel in message_channels(ctx.settings, ctx.order, kind) {
-            let key = MessageKey::new(kind, scope, channel);
+            let key = notice.on(channel);
             let customer = &ctx.order.customer;
             match channel {
                 Channel::Email => {
@@ -150,14 +149,9 @@ impl<P: Ports> Outbox<'_, P> {
         Ok(prepared)
     }
 
-    /// Sends `kind` about `scope` on every channel, each at most once.
-    pub async fn send_once(
-        &self,
-        ctx: &MessageContext<'_>,
-        kind: MessageKind,
-        scope: &str,
-    ) -> Result<Vec<Delivery>, NotifyError> {
-        let prepared = self.prepare(ctx, kind, scope)?;
+    /// Sends `notice` on every channel, each at most once.
+    pub async fn send_once(&self, ctx: &MessageContext<'_>, notice: &Notice) -> Result<Vec<Delivery>, NotifyError> {
+        let prepared = self.prepare(ctx, notice)?;
         Ok(self.send(ctx.settings, &ctx.order.id, prepared, None, None).await?.deliveries)
     }
 
@@ -219,7 +213,10 @@ impl<P: Ports> Outbox<'_, P> {
                 Payload::Email { email, .. } => Some(email.subject.as_str()),
                 Payload::Sms(_) => None,
             };
-            match self.outcome(shop, order, &message.key, message.to, subject, &claim, result).await {
+            match self
+                .outcome((shop, order), Sending { key: &message.key, to: message.to, subject }, &claim, result)
+                .await
+            {
                 Ok((delivery, record)) => {
                     deliveries.push(delivery);
                     records.push(MessageRecord { estimated_delivery: message.estimated_delivery, ..record });
@@ -239,20 +236,16 @@ impl<P: Ports> Outbox<'_, P> {
     }
 
     /// What a send did: the delivery and its record, or (after giving the claim back) the error.
-    #[allow(clippy::too_many_arguments)]
     async fn outcome(
         &self,
-        shop: &ShopId,
-        order: &OrderId,
-        key: &MessageKey,
-        destination: &str,
-        subject: Option<&str>,
+        (shop, order): (&ShopId, &OrderId),
+        Sending { key, to, subject }: Sending<'_>,
         claim: &Claim,
         result: Result<String, SendError>,
     ) -> Result<(Delivery, MessageRecord), NotifyError> {
         let mut record = MessageRecord {
             state: DeliveryState::Sent,
-            destination: Some(destination.to_owned()),
+            destination: Some(to.to_owned()),
             subject: subject.map(str::to_owned),
             ..MessageRecord::claimed(key, claim.at)
         };
@@ -261,7 +254,7 @@ impl<P: Ports> Outbox<'_, P> {
                 tracing::info!(
                     kind = key.kind.as_str(),
                     channel = key.channel.as_str(),
-                    scope = key.scope,
+                    scope = %key.scope,
                     provider_message_id = message_id,
                     "message sent"
                 );
@@ -340,7 +333,8 @@ impl<P: Ports> Outbox<'_, P> {
             Some(ClaimOutcome::AlreadyDone) => return Ok(Delivery::AlreadyDone { channel: key.channel }),
             _ => return Err(NotifyError::InFlight { channel: key.channel }),
         }
-        let (delivery, record) = self.outcome(shop, order, key, destination, subject, &claim, send().await).await?;
+        let (delivery, record) =
+            self.outcome((shop, order), Sending { key, to: destination, subject }, &claim, send().await).await?;
         self.record(shop, order, &mut [record], None).await?;
         Ok(delivery)
     }

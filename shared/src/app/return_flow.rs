@@ -4,8 +4,8 @@
 
 use crate::app::context::Ports;
 use crate::app::outbox::{Delivery, NotifyError, Outbox};
-use crate::domain::ids::{OrderId, ShopId, TrackingNumber};
-use crate::domain::messages::{Channel, MessageKey, MessageKind};
+use crate::domain::ids::{OrderId, ReturnId, ShopId, TrackingNumber};
+use crate::domain::messages::{Channel, MessageKind, MessageScope, Notice};
 use crate::domain::order::Order;
 use crate::domain::returns::{Decision, RequestError, Return, ReturnRequest, ReturnState, Verdict, decide, return_id};
 use crate::domain::settings::ShopSettings;
@@ -131,7 +131,7 @@ impl<P: Ports> ReturnFlow<'_, P> {
     pub async fn transition(
         &self,
         settings: &ShopSettings,
-        id: &str,
+        id: &ReturnId,
         next: ReturnState,
         note: Option<String>,
     ) -> Result<Return, ReturnError> {
@@ -154,7 +154,7 @@ impl<P: Ports> ReturnFlow<'_, P> {
         if !self.store().update_return(shop, &moved, current.state).await? {
             return Err(ReturnError::Contended);
         }
-        tracing::info!(return_id = id, from = current.state.as_str(), to = next.as_str(), "return moved");
+        tracing::info!(return_id = %id, from = current.state.as_str(), to = next.as_str(), "return moved");
         self.announce(settings, &order, &moved).await?;
         Ok(moved)
     }
@@ -163,7 +163,7 @@ impl<P: Ports> ReturnFlow<'_, P> {
     pub async fn attach_parcel(
         &self,
         settings: &ShopSettings,
-        id: &str,
+        id: &ReturnId,
         number: &TrackingNumber,
         label_url: Option<String>,
     ) -> Result<Return, ReturnError> {
@@ -186,7 +186,7 @@ impl<P: Ports> ReturnFlow<'_, P> {
     pub async fn parcel_scanned(
         &self,
         settings: &ShopSettings,
-        id: &str,
+        id: &ReturnId,
         status: TrackingStatus,
     ) -> Result<Option<Return>, ReturnError> {
         let next = match status {
@@ -211,10 +211,10 @@ impl<P: Ports> ReturnFlow<'_, P> {
 
     /// The customer's message and the shop's event for the state the return is in, each once.
     async fn announce(&self, settings: &ShopSettings, order: &Order, ret: &Return) -> Result<usize, ReturnError> {
-        let scope = format!("{}#{}", ret.id, ret.state.as_str());
+        let notice = Notice::new(MessageKind::ReturnUpdate, MessageScope::Return(ret.id.clone(), ret.state));
         let links = self.outbox.links.for_order(&order.shop, &order.id, self.outbox.clock.now());
         let ctx = MessageContext { return_update: Some(ret), ..MessageContext::about_order(settings, order, &links) };
-        let deliveries = self.outbox.send_once(&ctx, MessageKind::ReturnUpdate, &scope).await?;
+        let deliveries = self.outbox.send_once(&ctx, &notice).await?;
         let mut sent = deliveries.iter().filter(|d| d.is_new_send()).count();
         if let Some(topic) = settings.return_events_topic_arn.as_deref() {
             let event = json!({
@@ -235,7 +235,7 @@ impl<P: Ports> ReturnFlow<'_, P> {
             })
             .to_string();
             let subject = format!("return.{}", ret.state.as_str());
-            let key = MessageKey::new(MessageKind::ReturnUpdate, &scope, Channel::ShopEvent);
+            let key = notice.on(Channel::ShopEvent);
             let delivery = self
                 .outbox
                 .deliver_once(&order.shop, &order.id, &key, topic, None, || {

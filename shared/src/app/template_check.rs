@@ -6,16 +6,16 @@
 //!
 //! The sample data is the repository's own sample webhooks, parsed by the real parsers.
 
+use crate::domain::ids::ReturnId;
 use crate::domain::link::{CustomerLinks, LinkKey};
 use crate::domain::messages::MessageKind;
 use crate::domain::returns::{RequestedItem, Resolution, Return, ReturnRequest, ReturnState, decide, returnable_items};
 use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::ShipmentTracking;
 use crate::inbound::platforms::{PlatformEvent, shopify};
-use crate::ports::store::OrderView;
 use crate::render::{
     MessageContext, Page, TemplateError, check_overrides, has_sms, render_email, render_page, render_return_result,
-    render_returns_portal, render_sms, render_tracking_page,
+    TrackedOrder, render_returns_portal, render_sms, render_tracking_page,
 };
 use chrono::{DateTime, Utc};
 
@@ -57,13 +57,8 @@ pub fn check_overrides_render(settings: &ShopSettings) -> Result<(), TemplateErr
             render_sms(kind, &ctx)?;
         }
     }
-    let view = OrderView {
-        order: Some(order.clone()),
-        tracking: [(shipment.id.clone(), crate::ports::store::Versioned { value: tracking, version: 1 })].into(),
-        shipments: vec![shipment],
-        ..OrderView::default()
-    };
-    render_tracking_page(settings, &view, now)?;
+    let tracked = TrackedOrder { order: &order, shipments: vec![(&shipment, Some(&tracking))] };
+    render_tracking_page(settings, &tracked, now)?;
     let items = returnable_items(&settings.return_policy, &order, None, &[], now, settings.time_zone);
     render_returns_portal(settings, &order, &items, &[], "/returns/sample", "sample-key", None)?;
     render_return_result(settings, &order, &ret, "/returns/sample")?;
@@ -107,7 +102,7 @@ fn sample_return(settings: &ShopSettings, order: &crate::domain::order::Order, n
     let decision = decide(&settings.return_policy, order, Some(now), &[], &request, now, settings.time_zone)
         .expect("the sample return is well-formed");
     Return {
-        id: "Rsample".to_owned(),
+        id: ReturnId::parse("R0000000000000001").expect("a return id"),
         request,
         decision,
         state: ReturnState::Approved,

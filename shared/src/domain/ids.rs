@@ -11,6 +11,10 @@ pub enum IdError {
     Order,
     #[error("tracking number must have 4-64 letters or digits")]
     Tracking,
+    #[error("shipment id must have 1-256 bytes of printable text")]
+    Shipment,
+    #[error("return id must be R and 16 lower-case hex digits")]
+    Return,
 }
 
 /// A shop's id as it appears in URLs and keys, e.g. `demo-shop` or `jsmith.myshopify.com`.
@@ -62,6 +66,41 @@ impl TrackingNumber {
     }
 }
 
+/// A platform's fulfillment id, unique within its order. Free-form (`#` included): it comes
+/// last in every key and scope it is part of. Control characters are removed, as from all text
+/// from outside (`text`), and the rest must fit a key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ShipmentId(String);
+
+impl ShipmentId {
+    pub fn parse(raw: &str) -> Result<Self, IdError> {
+        let printable: String = raw.chars().filter(|c| !c.is_control()).collect();
+        let id = printable.trim();
+        if (1..=256).contains(&id.len()) { Ok(Self(id.to_owned())) } else { Err(IdError::Shipment) }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A return's id: `R` and 16 lower-case hex digits, derived from the shop, the order and the
+/// request's idempotency key (`returns::return_id`), so a retried request finds the same return.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ReturnId(String);
+
+impl ReturnId {
+    pub fn parse(raw: &str) -> Result<Self, IdError> {
+        let hex = raw.strip_prefix('R').ok_or(IdError::Return)?;
+        let ok = hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if ok { Ok(Self(raw.to_owned())) } else { Err(IdError::Return) }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 macro_rules! string_newtype_impls {
     ($($t:ty),*) => {$(
         impl fmt::Display for $t {
@@ -82,7 +121,7 @@ macro_rules! string_newtype_impls {
         }
     )*};
 }
-string_newtype_impls!(ShopId, OrderId, TrackingNumber);
+string_newtype_impls!(ShopId, OrderId, TrackingNumber, ShipmentId, ReturnId);
 
 #[cfg(test)]
 mod tests {
@@ -113,5 +152,24 @@ mod tests {
         assert_eq!(a.as_str(), "1Z827WK74630");
         assert_eq!(TrackingNumber::parse("ab"), Err(IdError::Tracking));
         assert_eq!(TrackingNumber::parse("abc/def"), Err(IdError::Tracking));
+    }
+
+    #[test]
+    fn shipment_ids_are_free_form_but_printable_and_bounded() {
+        assert_eq!(ShipmentId::parse(" 255858046 ").unwrap().as_str(), "255858046");
+        assert_eq!(ShipmentId::parse("ful#1").unwrap().as_str(), "ful#1");
+        assert_eq!(ShipmentId::parse(""), Err(IdError::Shipment));
+        assert_eq!(ShipmentId::parse("a\u{0}b\u{9b}").unwrap().as_str(), "ab");
+        assert_eq!(ShipmentId::parse("\u{0}"), Err(IdError::Shipment));
+        assert_eq!(ShipmentId::parse(&"é".repeat(129)), Err(IdError::Shipment));
+        assert!(ShipmentId::parse(&"é".repeat(128)).is_ok());
+    }
+
+    #[test]
+    fn return_ids_have_one_form() {
+        assert!(ReturnId::parse("R0123456789abcdef").is_ok());
+        assert_eq!(ReturnId::parse("R0123456789ABCDEF"), Err(IdError::Return));
+        assert_eq!(ReturnId::parse("0123456789abcdef0"), Err(IdError::Return));
+        assert_eq!(ReturnId::parse("R0123"), Err(IdError::Return));
     }
 }

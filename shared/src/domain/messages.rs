@@ -1,7 +1,10 @@
 //! Customer messages: what kinds exist, on which channels, and the per-order log of what was sent.
 
+use crate::domain::ids::{ReturnId, ShipmentId};
+use crate::domain::returns::ReturnState;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// One kind per customer-facing notice. Each goes out at most once per order and scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -91,18 +94,137 @@ impl Channel {
     }
 }
 
-/// Identifies one message of an order: its kind, what it is about (e.g. a shipment id; empty
-/// for order-wide messages) and the channel.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// What a message is about within its order. With the message's kind and channel it is the key
+/// of "at most once": two requests that decide on the same history pick the same scope, so the
+/// ledger's claim lets one of them send. Written as text only by [`fmt::Display`] (the ledger's key
+/// builders) and read back by [`MessageScope::parse`], in the forms earlier versions stored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MessageScope {
+    /// The whole order (confirmation, review request): `""`.
+    Order,
+    /// One shipment, once: `{shipment}`.
+    Shipment(ShipmentId),
+    /// One shipment on one local day (out for delivery, an attempt): `{shipment}#{YYYY-MM-DD}`.
+    ShipmentDay(ShipmentId, NaiveDate),
+    /// A delay notice of a shipment.
+    Delay(ShipmentId, DelayNotice),
+    /// A return entering a state: `{return}#{state}`.
+    Return(ReturnId, ReturnState),
+}
+
+/// Which delay notice of a shipment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DelayNotice {
+    /// The n-th, from 1: `{shipment}#delay-{n}`.
+    Numbered(u32),
+    /// Before notices were numbered, one per estimate announced: `{shipment}#{YYYY-MM-DD}`.
+    ForEstimate(NaiveDate),
+}
+
+/// A delay notice's scope is `{shipment}#delay-{n}`.
+const DELAY_NOTICE: &str = "delay-";
+
+impl MessageScope {
+    /// The scope a stored `kind` message was recorded under, in any form ppx ever wrote.
+    pub fn parse(kind: MessageKind, raw: &str) -> Option<Self> {
+        use MessageKind::*;
+        let shipment_and = || raw.rsplit_once('#').and_then(|(id, tail)| Some((ShipmentId::parse(id).ok()?, tail)));
+        Some(match kind {
+            OrderConfirmation | ReviewRequest => raw.is_empty().then_some(Self::Order)?,
+            Shipped | AvailableForPickup | Delivered | Exception | ReturnedToSender => {
+                Self::Shipment(ShipmentId::parse(raw).ok()?)
+            }
+            OutForDelivery | DeliveryAttempted => {
+                let (id, day) = shipment_and()?;
+                Self::ShipmentDay(id, day.parse().ok()?)
+            }
+            Delayed => {
+                let (id, notice) = shipment_and()?;
+                let notice = match notice.strip_prefix(DELAY_NOTICE) {
+                    Some(n) => DelayNotice::Numbered(n.parse().ok().filter(|n| *n > 0)?),
+                    None => DelayNotice::ForEstimate(notice.parse().ok()?),
+                };
+                Self::Delay(id, notice)
+            }
+            ReturnUpdate => {
+                let (id, state) = raw.rsplit_once('#')?;
+                Self::Return(ReturnId::parse(id).ok()?, ReturnState::parse(state)?)
+            }
+        })
+    }
+
+    /// The shipment it is about, if any.
+    pub fn shipment(&self) -> Option<&ShipmentId> {
+        match self {
+            Self::Shipment(id) | Self::ShipmentDay(id, _) | Self::Delay(id, _) => Some(id),
+            Self::Order | Self::Return(..) => None,
+        }
+    }
+}
+
+impl fmt::Display for MessageScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Order => Ok(()),
+            Self::Shipment(id) => write!(f, "{id}"),
+            Self::ShipmentDay(id, day) => write!(f, "{id}#{day}"),
+            Self::Delay(id, DelayNotice::Numbered(n)) => write!(f, "{id}#{DELAY_NOTICE}{n}"),
+            Self::Delay(id, DelayNotice::ForEstimate(day)) => write!(f, "{id}#{day}"),
+            Self::Return(id, state) => write!(f, "{id}#{}", state.as_str()),
+        }
+    }
+}
+
+/// A customer notice: what kind, about what. Sent on each channel the customer can be reached on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Notice {
+    pub kind: MessageKind,
+    pub scope: MessageScope,
+}
+
+impl Notice {
+    pub fn new(kind: MessageKind, scope: MessageScope) -> Self {
+        Self { kind, scope }
+    }
+
+    pub fn order_confirmation() -> Self {
+        Self::new(MessageKind::OrderConfirmation, MessageScope::Order)
+    }
+
+    /// On its way: the platform's fulfillment and the carrier's first transit scan share it, so
+    /// it never goes twice.
+    pub fn shipped(shipment: &ShipmentId) -> Self {
+        Self::new(MessageKind::Shipped, MessageScope::Shipment(shipment.clone()))
+    }
+
+    /// This notice on one channel.
+    pub fn on(&self, channel: Channel) -> MessageKey {
+        MessageKey { kind: self.kind, scope: self.scope.clone(), channel }
+    }
+}
+
+/// `kind#scope`, as logs and the operator's tools show it.
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.kind.as_str(), self.scope)
+    }
+}
+
+/// Identifies one message of an order: its kind, what it is about and the channel.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MessageKey {
     pub kind: MessageKind,
-    pub scope: String,
+    pub scope: MessageScope,
     pub channel: Channel,
 }
 
 impl MessageKey {
-    pub fn new(kind: MessageKind, scope: impl Into<String>, channel: Channel) -> Self {
-        Self { kind, scope: scope.into(), channel }
+    pub fn new(kind: MessageKind, scope: MessageScope, channel: Channel) -> Self {
+        Self { kind, scope, channel }
+    }
+
+    pub fn notice(&self) -> Notice {
+        Notice::new(self.kind, self.scope.clone())
     }
 }
 
@@ -118,9 +240,10 @@ pub enum DeliveryState {
 
 /// A line of the per-order message log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "wire::MessageRecord", into = "wire::MessageRecord")]
 pub struct MessageRecord {
     pub kind: MessageKind,
-    pub scope: String,
+    pub scope: MessageScope,
     pub channel: Channel,
     pub state: DeliveryState,
     /// When the claim was taken (state `sending`) or the provider accepted it (`sent`).
@@ -139,6 +262,10 @@ pub struct MessageRecord {
 }
 
 impl MessageRecord {
+    pub fn key(&self) -> MessageKey {
+        MessageKey::new(self.kind, self.scope.clone(), self.channel)
+    }
+
     /// The log entry of a freshly claimed, not yet sent message.
     pub fn claimed(key: &MessageKey, at: DateTime<Utc>) -> Self {
         Self {
@@ -153,5 +280,127 @@ impl MessageRecord {
             failure: None,
             estimated_delivery: None,
         }
+    }
+}
+
+/// The record as stored: its scope as text, read with its kind.
+mod wire {
+    use super::{Channel, DeliveryState, MessageKind, MessageScope};
+    use chrono::{DateTime, NaiveDate, Utc};
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Serialize, Deserialize)]
+    pub(super) struct MessageRecord {
+        kind: MessageKind,
+        scope: String,
+        channel: Channel,
+        state: DeliveryState,
+        at: DateTime<Utc>,
+        provider_message_id: Option<String>,
+        destination: Option<String>,
+        subject: Option<String>,
+        #[serde(default)]
+        failure: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        estimated_delivery: Option<NaiveDate>,
+    }
+
+    impl TryFrom<MessageRecord> for super::MessageRecord {
+        type Error = String;
+        fn try_from(r: MessageRecord) -> Result<Self, String> {
+            let scope = MessageScope::parse(r.kind, &r.scope)
+                .ok_or_else(|| format!("a {} message's scope is not one ppx writes", r.kind.as_str()))?;
+            Ok(Self {
+                kind: r.kind,
+                scope,
+                channel: r.channel,
+                state: r.state,
+                at: r.at,
+                provider_message_id: r.provider_message_id,
+                destination: r.destination,
+                subject: r.subject,
+                failure: r.failure,
+                estimated_delivery: r.estimated_delivery,
+            })
+        }
+    }
+
+    impl From<super::MessageRecord> for MessageRecord {
+        fn from(r: super::MessageRecord) -> Self {
+            Self {
+                kind: r.kind,
+                scope: r.scope.to_string(),
+                channel: r.channel,
+                state: r.state,
+                at: r.at,
+                provider_message_id: r.provider_message_id,
+                destination: r.destination,
+                subject: r.subject,
+                failure: r.failure,
+                estimated_delivery: r.estimated_delivery,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipment(id: &str) -> ShipmentId {
+        ShipmentId::parse(id).unwrap()
+    }
+
+    /// Every scope ppx writes reads back as itself, and the text is the one earlier versions
+    /// stored (deployed tables hold it).
+    #[test]
+    fn scopes_read_back_in_the_forms_stored() {
+        let day = NaiveDate::from_ymd_opt(2026, 4, 21).unwrap();
+        let ret = ReturnId::parse("R0123456789abcdef").unwrap();
+        let cases = [
+            (MessageKind::OrderConfirmation, MessageScope::Order, ""),
+            (MessageKind::ReviewRequest, MessageScope::Order, ""),
+            (MessageKind::Shipped, MessageScope::Shipment(shipment("ful#1")), "ful#1"),
+            (MessageKind::Delivered, MessageScope::Shipment(shipment("255858046")), "255858046"),
+            (MessageKind::OutForDelivery, MessageScope::ShipmentDay(shipment("ful#1"), day), "ful#1#2026-04-21"),
+            (MessageKind::DeliveryAttempted, MessageScope::ShipmentDay(shipment("9"), day), "9#2026-04-21"),
+            (MessageKind::Delayed, MessageScope::Delay(shipment("9"), DelayNotice::Numbered(2)), "9#delay-2"),
+            (MessageKind::Delayed, MessageScope::Delay(shipment("9"), DelayNotice::ForEstimate(day)), "9#2026-04-21"),
+            (
+                MessageKind::ReturnUpdate,
+                MessageScope::Return(ret, ReturnState::NeedsReview),
+                "R0123456789abcdef#needs_review",
+            ),
+        ];
+        for (kind, scope, text) in cases {
+            assert_eq!(scope.to_string(), text, "{scope:?}");
+            assert_eq!(MessageScope::parse(kind, text), Some(scope), "{kind:?} {text}");
+        }
+    }
+
+    #[test]
+    fn a_scope_of_another_form_is_refused() {
+        assert_eq!(MessageScope::parse(MessageKind::OrderConfirmation, "9"), None);
+        assert_eq!(MessageScope::parse(MessageKind::Shipped, ""), None);
+        assert_eq!(MessageScope::parse(MessageKind::OutForDelivery, "9"), None);
+        assert_eq!(MessageScope::parse(MessageKind::OutForDelivery, "9#tomorrow"), None);
+        assert_eq!(MessageScope::parse(MessageKind::Delayed, "9#delay-0"), None);
+        assert_eq!(MessageScope::parse(MessageKind::ReturnUpdate, "R0123456789abcdef#lost"), None);
+    }
+
+    #[test]
+    fn a_record_keeps_its_stored_form() {
+        let key = MessageKey::new(
+            MessageKind::OutForDelivery,
+            MessageScope::ShipmentDay(shipment("9"), NaiveDate::from_ymd_opt(2026, 4, 21).unwrap()),
+            Channel::Sms,
+        );
+        let record = MessageRecord::claimed(&key, DateTime::from_timestamp(1_776_000_000, 0).unwrap());
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["scope"], "9#2026-04-21");
+        assert_eq!(serde_json::from_value::<MessageRecord>(json).unwrap(), record);
+        let corrupt = serde_json::json!({"kind": "shipped", "scope": "", "channel": "email", "state": "sent",
+            "at": "2026-04-21T10:00:00Z", "provider_message_id": null, "destination": null, "subject": null});
+        assert!(serde_json::from_value::<MessageRecord>(corrupt).is_err());
     }
 }

@@ -1,6 +1,6 @@
 //! The normalized order and shipment every provider format maps into.
 
-use crate::domain::ids::{OrderId, ShopId, TrackingNumber};
+use crate::domain::ids::{OrderId, ShipmentId, ShopId, TrackingNumber};
 use crate::domain::money::{Currency, Money};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -111,7 +111,7 @@ pub struct Order {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shipment {
     /// The platform's fulfillment id (unique within the order).
-    pub id: String,
+    pub id: ShipmentId,
     pub order_id: OrderId,
     pub tracking_number: Option<TrackingNumber>,
     pub carrier: Option<String>,

@@ -1,7 +1,7 @@
 //! Returns: a shop's policy, a customer's request, and the explainable decision between them.
 //! Pure rules: no I/O, no AWS types, no clock of their own.
 
-use crate::domain::ids::{OrderId, ShopId, TrackingNumber};
+use crate::domain::ids::{OrderId, ReturnId, ShopId, TrackingNumber};
 use crate::domain::money::{Currency, Money, MoneyError};
 use crate::domain::order::{LineItem, Order};
 use chrono::{DateTime, Days, NaiveDate, Utc};
@@ -391,7 +391,7 @@ impl ReturnState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Return {
     /// Derived from the idempotency key, so a retried request finds the same return.
-    pub id: String,
+    pub id: ReturnId,
     pub request: ReturnRequest,
     pub decision: Decision,
     pub state: ReturnState,
@@ -561,7 +561,7 @@ pub fn decide(
 /// the shop, order and idempotency key, so a retried request finds the same return. The parts are
 /// joined by a newline, which neither a shop id nor an order id may contain (the key, last, may
 /// contain anything), so distinct inputs never hash the same bytes.
-pub fn return_id(shop: &ShopId, order: &OrderId, idempotency_key: &str) -> String {
+pub fn return_id(shop: &ShopId, order: &OrderId, idempotency_key: &str) -> ReturnId {
     let mut hasher = Sha256::new();
     hasher.update(shop.as_str().as_bytes());
     hasher.update(b"\n");
@@ -569,7 +569,7 @@ pub fn return_id(shop: &ShopId, order: &OrderId, idempotency_key: &str) -> Strin
     hasher.update(b"\n");
     hasher.update(idempotency_key.as_bytes());
     let digest = hasher.finalize();
-    format!("R{}", hex::encode(&digest[..8]))
+    ReturnId::parse(&format!("R{}", hex::encode(&digest[..8]))).expect("R and 16 hex digits")
 }
 
 /// One line of an order as the returns portal offers it: what can still be asked back, or why
@@ -1051,7 +1051,7 @@ mod tests {
             amount: money("0"),
         };
         Return {
-            id: "Rearlier".into(),
+            id: ReturnId::parse("R00000000000000ea").unwrap(),
             request: refund(items.iter().map(|(l, q, _)| item(l, *q, "doesnt_fit")).collect()),
             decision,
             state,
@@ -1960,9 +1960,7 @@ mod tests {
         let other_order = OrderId::parse("1002").unwrap();
         let id = return_id(&shop, &order, "key-1");
         assert_eq!(id, return_id(&shop, &order, "key-1"));
-        assert_eq!(id.len(), 17);
-        assert!(id.starts_with('R'));
-        assert!(id[1..].chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)), "{id}");
+        assert_eq!(id.as_str().len(), 17, "R and 16 hex digits, or it would not parse");
         let others = [
             return_id(&shop, &order, "key-2"),
             return_id(&shop, &order, ""),

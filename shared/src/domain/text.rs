@@ -88,7 +88,8 @@ impl CleanText for ShippingAddress {
 
 impl CleanText for Shipment {
     fn clean_text(&mut self) {
-        clean_fields!(self, id, carrier, tracking_url, items);
+        // The id was cleaned when it was parsed (`ShipmentId::parse`).
+        clean_fields!(self, carrier, tracking_url, items);
     }
 }
 

@@ -1,7 +1,7 @@
 //! The canonical tracking model every carrier format maps into.
 
-use crate::domain::ids::TrackingNumber;
-use crate::domain::messages::{MessageKind, MessageRecord};
+use crate::domain::ids::{ShipmentId, TrackingNumber};
+use crate::domain::messages::{DelayNotice, MessageKind, MessageRecord, MessageScope, Notice};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -32,8 +32,6 @@ pub const PUBLIC_URL_MAX_BYTES: usize = 2048;
 
 /// Delay notices a shipment gets at most, whatever its carrier's estimate does.
 pub const MAX_DELAY_NOTICES: u32 = 3;
-/// A delay notice's scope is `{shipment}#delay-{n}`, n = 1, 2, ...
-const DELAY_NOTICE: &str = "delay-";
 
 /// One status vocabulary for all providers. See `docs/tracking-status-mapping.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -153,19 +151,6 @@ pub struct CarrierUpdate {
     pub provider_reference: Option<String>,
 }
 
-/// A customer message a tracking state calls for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Announcement {
-    pub kind: MessageKind,
-    pub scope: String,
-}
-
-impl Announcement {
-    pub fn key(&self) -> String {
-        format!("{}#{}", self.kind.as_str(), self.scope)
-    }
-}
-
 /// A shipment's tracking state, derived only from the set of checkpoints ever received, so
 /// arrival order, duplicates and grouping cannot change it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -188,10 +173,10 @@ pub struct ShipmentTracking {
     pub estimate_as_of: Option<DateTime<Utc>>,
     pub carrier: Option<String>,
     pub public_url: Option<String>,
-    /// Announcements already made (`kind#scope`); recalled from the order's message records,
-    /// never stored, so a failed send cannot leave a mark that stops its retry.
+    /// Notices already given; recalled from the order's message records, never stored, so a
+    /// failed send cannot leave a mark that stops its retry.
     #[serde(skip)]
-    pub announced: BTreeSet<String>,
+    pub announced: BTreeSet<Notice>,
     /// The delay notices already sent (recalled the same way).
     #[serde(skip)]
     pub delays: DelayNotices,
@@ -252,21 +237,27 @@ impl CarrierUpdate {
 
 impl ShipmentTracking {
     /// Recalls what was announced about `shipment_id` from the records of the messages that
-    /// went out on every channel: their keys (`kind#scope`), and for delay notices how many
-    /// went, the estimate they announced and the local day (in `time_zone`) the last one went.
-    pub fn recall<'a>(&mut self, shipment_id: &str, time_zone: Tz, done: impl IntoIterator<Item = &'a MessageRecord>) {
-        let mut delays: BTreeMap<&str, (Option<NaiveDate>, DateTime<Utc>)> = BTreeMap::new();
+    /// went out on every channel: their notices, and for delay notices how many went, the
+    /// estimate they announced and the local day (in `time_zone`) the last one went.
+    pub fn recall<'a>(
+        &mut self,
+        shipment_id: &ShipmentId,
+        time_zone: Tz,
+        done: impl IntoIterator<Item = &'a MessageRecord>,
+    ) {
+        let mut delays: BTreeMap<DelayNotice, (Option<NaiveDate>, DateTime<Utc>)> = BTreeMap::new();
         for record in done {
-            self.announced.insert(format!("{}#{}", record.kind.as_str(), record.scope));
-            let Some(notice) = (record.kind == MessageKind::Delayed)
-                .then(|| record.scope.strip_prefix(shipment_id)?.strip_prefix('#'))
-                .flatten()
-            else {
+            self.announced.insert(Notice::new(record.kind, record.scope.clone()));
+            let MessageScope::Delay(id, notice) = &record.scope else { continue };
+            if id != shipment_id {
                 continue;
-            };
+            }
             // Before numbered notices, a delay's scope was the estimate it announced.
-            let estimate = record.estimated_delivery.or_else(|| notice.parse().ok());
-            let (latest, at) = delays.entry(notice).or_insert((estimate, record.at));
+            let estimate = record.estimated_delivery.or(match notice {
+                DelayNotice::ForEstimate(estimate) => Some(*estimate),
+                DelayNotice::Numbered(_) => None,
+            });
+            let (latest, at) = delays.entry(*notice).or_insert((estimate, record.at));
             *latest = (*latest).max(estimate);
             *at = (*at).max(record.at);
         }
@@ -310,24 +301,25 @@ impl ShipmentTracking {
     /// The message the current state calls for, if any. Out-for-delivery and attempts are news
     /// once per local day (in `time_zone`); every other milestone once per shipment. In transit
     /// shares its key with the platform's "shipped" message, so it never goes twice.
-    pub fn announcement(&self, shipment_id: &str, time_zone: Tz) -> Option<Announcement> {
+    pub fn announcement(&self, shipment_id: &ShipmentId, time_zone: Tz) -> Option<Notice> {
         let status = self.status?;
-        let local_day =
-            || self.status_at.map(|t| t.with_timezone(&time_zone).date_naive().to_string()).unwrap_or_default();
-        let (kind, scope) = match status {
-            TrackingStatus::LabelCreated | TrackingStatus::Unknown => return None,
-            TrackingStatus::InTransit => (MessageKind::Shipped, shipment_id.to_owned()),
-            TrackingStatus::OutForDelivery => (MessageKind::OutForDelivery, format!("{shipment_id}#{}", local_day())),
-            TrackingStatus::DeliveryAttempted => {
-                (MessageKind::DeliveryAttempted, format!("{shipment_id}#{}", local_day()))
-            }
-            TrackingStatus::AvailableForPickup => (MessageKind::AvailableForPickup, shipment_id.to_owned()),
-            TrackingStatus::Delivered => (MessageKind::Delivered, shipment_id.to_owned()),
-            TrackingStatus::Exception => (MessageKind::Exception, shipment_id.to_owned()),
-            TrackingStatus::ReturnedToSender => (MessageKind::ReturnedToSender, shipment_id.to_owned()),
+        let once = || MessageScope::Shipment(shipment_id.clone());
+        // A state always has its time; the scope needs only a day, so the epoch stands in.
+        let local_day = || {
+            let day = self.status_at.map(|t| t.with_timezone(&time_zone).date_naive());
+            MessageScope::ShipmentDay(shipment_id.clone(), day.unwrap_or_default())
         };
-        let announcement = Announcement { kind, scope };
-        (!self.announced.contains(&announcement.key())).then_some(announcement)
+        let notice = match status {
+            TrackingStatus::LabelCreated | TrackingStatus::Unknown => return None,
+            TrackingStatus::InTransit => Notice::shipped(shipment_id),
+            TrackingStatus::OutForDelivery => Notice::new(MessageKind::OutForDelivery, local_day()),
+            TrackingStatus::DeliveryAttempted => Notice::new(MessageKind::DeliveryAttempted, local_day()),
+            TrackingStatus::AvailableForPickup => Notice::new(MessageKind::AvailableForPickup, once()),
+            TrackingStatus::Delivered => Notice::new(MessageKind::Delivered, once()),
+            TrackingStatus::Exception => Notice::new(MessageKind::Exception, once()),
+            TrackingStatus::ReturnedToSender => Notice::new(MessageKind::ReturnedToSender, once()),
+        };
+        (!self.announced.contains(&notice)).then_some(notice)
     }
 
     /// A delay notice when the carrier's estimate is later than promised, and again only when it
@@ -338,24 +330,24 @@ impl ShipmentTracking {
     /// after notice n went out on an earlier day.
     pub fn delay_announcement(
         &self,
-        shipment_id: &str,
+        shipment_id: &ShipmentId,
         promised: Option<NaiveDate>,
         today: NaiveDate,
-    ) -> Option<Announcement> {
+    ) -> Option<Notice> {
         let estimate = self.estimated_delivery?;
         let finished = matches!(self.status, Some(TrackingStatus::Delivered | TrackingStatus::ReturnedToSender));
         let bar = promised?.max(self.delays.latest_estimate.unwrap_or(NaiveDate::MIN));
         let quiet = self.delays.sent >= MAX_DELAY_NOTICES || self.delays.last_day >= Some(today);
-        (!finished && !quiet && estimate > bar).then(|| Announcement {
-            kind: MessageKind::Delayed,
-            scope: format!("{shipment_id}#{DELAY_NOTICE}{}", self.delays.sent + 1),
+        (!finished && !quiet && estimate > bar).then(|| {
+            let next = DelayNotice::Numbered(self.delays.sent + 1);
+            Notice::new(MessageKind::Delayed, MessageScope::Delay(shipment_id.clone(), next))
         })
     }
 
     /// Remembers a sent (or already sent) milestone announcement. Delay notices are recalled
     /// from their records ([`ShipmentTracking::recall`]): they carry the estimate and the day.
-    pub fn mark_announced(&mut self, announcement: &Announcement) {
-        self.announced.insert(announcement.key());
+    pub fn mark_announced(&mut self, notice: &Notice) {
+        self.announced.insert(notice.clone());
     }
 
     /// The derived part only: what the carrier said, not what we did about it.
@@ -446,7 +438,9 @@ mod tests {
     use chrono::TimeZone;
     use proptest::prelude::*;
 
-    const SHIPMENT: &str = "S1";
+    fn shipment() -> ShipmentId {
+        ShipmentId::parse("S1").unwrap()
+    }
 
     thread_local! {
         /// How many times this thread built a checkpoint's order key (two per comparison).
@@ -512,8 +506,8 @@ mod tests {
         let mut sent = Vec::new();
         for group in groups {
             let mut next = state.merge(&update(group));
-            if let Some(announcement) = next.announcement(SHIPMENT, tz) {
-                sent.push((announcement.key(), next.status_at.unwrap()));
+            if let Some(announcement) = next.announcement(&shipment(), tz) {
+                sent.push((announcement.to_string(), next.status_at.unwrap()));
                 next.mark_announced(&announcement);
             }
             state = next;
@@ -633,14 +627,10 @@ mod tests {
             let mut u = update(&[event(TrackingStatus::InTransit, scan, "in_transit")]);
             u.estimated_delivery = Some(estimate);
             let mut next = self.state.merge(&u);
-            next.recall(SHIPMENT, tz, &self.records);
-            let notice = next.delay_announcement(SHIPMENT, self.promised, now.with_timezone(&tz).date_naive());
+            next.recall(&shipment(), tz, &self.records);
+            let notice = next.delay_announcement(&shipment(), self.promised, now.with_timezone(&tz).date_naive());
             if let Some(notice) = &notice {
-                let key = crate::domain::messages::MessageKey::new(
-                    notice.kind,
-                    &notice.scope,
-                    crate::domain::messages::Channel::Email,
-                );
+                let key = notice.on(crate::domain::messages::Channel::Email);
                 self.records.push(MessageRecord {
                     state: crate::domain::messages::DeliveryState::Sent,
                     estimated_delivery: next.estimated_delivery,
@@ -648,7 +638,7 @@ mod tests {
                 });
             }
             self.state = next;
-            notice.map(|n| n.key())
+            notice.map(|n| n.to_string())
         }
     }
 
@@ -671,7 +661,7 @@ mod tests {
         assert_eq!(seen(29, at(27, 1, 0), day(12, 1)).as_deref(), Some("delayed#S1#delay-2"));
         // Delivered: no more delay messages.
         let delivered = replay.state.merge(&update(&[event(TrackingStatus::Delivered, at(27, 9, 0), "delivered")]));
-        assert_eq!(delivered.delay_announcement(SHIPMENT, replay.promised, day(12, 30)), None);
+        assert_eq!(delivered.delay_announcement(&shipment(), replay.promised, day(12, 30)), None);
     }
 
     #[test]
@@ -703,27 +693,28 @@ mod tests {
         let mut u = update(&[event(TrackingStatus::InTransit, at(24, 1, 0), "in_transit")]);
         u.estimated_delivery = Some(day(11, 30));
         state = state.merge(&u);
+        let legacy_scope = MessageScope::parse(MessageKind::Delayed, "S1#2026-11-30").unwrap();
         let key = crate::domain::messages::MessageKey::new(
             MessageKind::Delayed,
-            "S1#2026-11-30",
+            legacy_scope,
             crate::domain::messages::Channel::Email,
         );
         let legacy = MessageRecord {
             state: crate::domain::messages::DeliveryState::Sent,
             ..MessageRecord::claimed(&key, at(23, 12, 0))
         };
-        state.recall(SHIPMENT, chrono_tz::America::New_York, [&legacy]);
+        state.recall(&shipment(), chrono_tz::America::New_York, [&legacy]);
         assert_eq!(
             state.delays,
             DelayNotices { sent: 1, latest_estimate: Some(day(11, 30)), last_day: Some(day(11, 23)) }
         );
-        assert_eq!(state.delay_announcement(SHIPMENT, Some(day(11, 27)), day(11, 24)), None, "already announced");
+        assert_eq!(state.delay_announcement(&shipment(), Some(day(11, 27)), day(11, 24)), None, "already announced");
         u.estimated_delivery = Some(day(12, 1));
         u.events[0].occurred_at = at(24, 2, 0);
         let mut later = state.merge(&u);
-        later.recall(SHIPMENT, chrono_tz::America::New_York, [&legacy]);
-        let notice = later.delay_announcement(SHIPMENT, Some(day(11, 27)), day(11, 24)).unwrap();
-        assert_eq!(notice.key(), "delayed#S1#delay-2");
+        later.recall(&shipment(), chrono_tz::America::New_York, [&legacy]);
+        let notice = later.delay_announcement(&shipment(), Some(day(11, 27)), day(11, 24)).unwrap();
+        assert_eq!(notice.to_string(), "delayed#S1#delay-2");
     }
 
     /// `count` distinct scans a minute apart from `start`.

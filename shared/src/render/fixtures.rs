@@ -4,7 +4,7 @@
 
 use super::email::MessageContext;
 use super::format::one_line;
-use crate::domain::ids::{OrderId, ShopId, TrackingNumber};
+use crate::domain::ids::{OrderId, ReturnId, ShipmentId, ShopId, TrackingNumber};
 use crate::domain::messages::MessageKind;
 use crate::domain::money::{Currency, Money};
 use crate::domain::order::{
@@ -85,7 +85,7 @@ pub(super) fn order() -> Order {
 
 pub(super) fn shipment(items: Vec<ShipmentItem>) -> Shipment {
     Shipment {
-        id: "f-1".to_owned(),
+        id: ShipmentId::parse("f-1").unwrap(),
         order_id: OrderId::parse("820982911946154508").unwrap(),
         tracking_number: Some(TrackingNumber::parse("1Z999AA10123456784").unwrap()),
         carrier: Some("UPS".to_owned()),
@@ -291,7 +291,7 @@ pub(super) fn decided(
 pub(super) fn a_return(state: ReturnState, resolution: Resolution, amount: &str) -> Return {
     let at = Utc.with_ymd_and_hms(2026, 12, 1, 15, 0, 0).unwrap();
     Return {
-        id: "ret-1".to_owned(),
+        id: ReturnId::parse("R0000000000000ae1").unwrap(),
         request: ReturnRequest {
             order_id: OrderId::parse("820982911946154508").unwrap(),
             items: vec![

@@ -47,7 +47,7 @@ pub use crate::domain::link::ReviewLinks;
 pub use email::{MessageContext, RenderedEmail, SMS_MAX_CHARS, has_sms, render_email, render_sms};
 pub use page::{COMMENT_MAX_CHARS, PAGE_CONTENT_SECURITY_POLICY, Page, render_page};
 pub use portal::{render_return_result, render_returns_portal};
-pub use tracking_page::{TIMELINE_MAX_CHECKPOINTS, render_tracking_page};
+pub use tracking_page::{TIMELINE_MAX_CHECKPOINTS, TrackedOrder, render_tracking_page};
 
 use crate::domain::money::MoneyError;
 use crate::domain::settings::ShopSettings;

@@ -32,13 +32,12 @@ const STEPS: [&str; 4] = ["Ordered", "Shipped", "Out for delivery", "Delivered"]
 ///
 /// # Errors
 /// A shop override that does not compile or fails to render, a template that renders nothing,
-/// or [`TemplateError::InvalidPage`] when `view` has no order.
 pub fn render_tracking_page(
     settings: &ShopSettings,
-    view: &crate::ports::store::OrderView,
+    tracked: &TrackedOrder<'_>,
     now: DateTime<Utc>,
 ) -> Result<String, TemplateError> {
-    let page = TrackingPageView::build(settings, view, now)?;
+    let page = TrackingPageView::build(settings, tracked, now);
     let env = environment(&settings.templates)?;
     render(&env, "tracking_page.html", &Value::from(Serde(page)))
 }
@@ -122,34 +121,37 @@ struct TimelineEntryView {
     location: Option<String>,
 }
 
+/// An order as its tracking page shows it.
+#[derive(Debug, Clone)]
+pub struct TrackedOrder<'a> {
+    pub order: &'a Order,
+    /// Its shipments, in any order, each with its carrier tracking if any came.
+    pub shipments: Vec<(&'a Shipment, Option<&'a ShipmentTracking>)>,
+}
+
 impl<'a> TrackingPageView<'a> {
-    fn build(
-        settings: &'a ShopSettings,
-        view: &'a crate::ports::store::OrderView,
-        now: DateTime<Utc>,
-    ) -> Result<Self, TemplateError> {
-        let order = view
-            .order
-            .as_ref()
-            .ok_or(TemplateError::InvalidPage { page: "tracking_page", reason: "the order is missing" })?;
+    fn build(settings: &'a ShopSettings, tracked: &TrackedOrder<'a>, now: DateTime<Utc>) -> Self {
+        let order = tracked.order;
         let time_zone = settings.time_zone;
         let today = now.with_timezone(&time_zone).date_naive();
         let order_view = PageOrderView::build(order, settings, Some(today));
-        let order_units: u64 = order.items.iter().map(|i| u64::from(i.quantity)).sum();
-        let mut shipments: Vec<&Shipment> = view.shipments.iter().filter(|s| s.order_id == order.id).collect();
-        shipments.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        let count = shipments.len();
+        let mut shipments: Vec<(&Shipment, Option<&ShipmentTracking>)> =
+            tracked.shipments.iter().copied().filter(|(s, _)| s.order_id == order.id).collect();
+        shipments.sort_by(|(a, _), (b, _)| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        let cards_of = CardsOf {
+            order,
+            order_units: order.items.iter().map(|i| u64::from(i.quantity)).sum(),
+            count: shipments.len(),
+            time_zone,
+            today,
+        };
         let cards = shipments
             .iter()
             .enumerate()
-            .map(|(i, shipment)| {
-                let tracking = view.tracking.get(&shipment.id).map(|versioned| &versioned.value);
-                let heading =
-                    if count > 1 { format!("Shipment {} of {count}", i + 1) } else { "Your shipment".to_owned() };
-                ShipmentCardView::build(i + 1, heading, shipment, tracking, order, order_units, time_zone, today)
-            })
+            .map(|(i, (shipment, tracking))| ShipmentCardView::build(&cards_of, i + 1, shipment, *tracking))
             .collect();
-        Ok(Self {
+        let shipments: Vec<&Shipment> = shipments.into_iter().map(|(s, _)| s).collect();
+        Self {
             lang: html_lang(&settings.locale),
             shop: ShopView::build(settings),
             not_shipped: if order_view.cancelled { Vec::new() } else { not_shipped(order, &shipments) },
@@ -157,23 +159,32 @@ impl<'a> TrackingPageView<'a> {
             shipments: cards,
             steps: steps(0),
             time_zone: time_zone.name().replace('_', " "),
-        })
+        }
     }
 }
 
+/// What every shipment card of one page shares.
+struct CardsOf<'a> {
+    order: &'a Order,
+    /// Units ordered, all lines together.
+    order_units: u64,
+    /// Shipments on the page.
+    count: usize,
+    time_zone: Tz,
+    today: NaiveDate,
+}
+
 impl<'a> ShipmentCardView<'a> {
-    #[allow(clippy::too_many_arguments)]
+    /// The card of shipment `number` (from 1) of the page.
     fn build(
+        cards: &CardsOf<'a>,
         number: usize,
-        heading: String,
         shipment: &'a Shipment,
         tracking: Option<&'a ShipmentTracking>,
-        order: &'a Order,
-        order_units: u64,
-        time_zone: Tz,
-        today: NaiveDate,
     ) -> Self {
         use TrackingStatus as S;
+        let CardsOf { order, order_units, count, time_zone, today } = *cards;
+        let heading = if count > 1 { format!("Shipment {number} of {count}") } else { "Your shipment".to_owned() };
         let details = ShipmentView::build(shipment, tracking, order, order_units);
         let status = tracking.and_then(|t| t.status).filter(|s| *s != S::Unknown);
         let (code, headline, step, panel) = match status {
@@ -344,23 +355,25 @@ fn not_shipped(order: &Order, shipments: &[&Shipment]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::TrackingNumber;
+    use crate::domain::ids::{ShipmentId, TrackingNumber};
     use crate::render::check_overrides;
     use crate::render::fixtures::*;
     use crate::render::format::contrast_with_white;
 
-    fn store_view(
+    /// An order and its shipments, owned, as a test builds them.
+    struct PageData {
         order: Order,
         shipments: Vec<(Shipment, Option<ShipmentTracking>)>,
-    ) -> crate::ports::store::OrderView {
-        let mut view = crate::ports::store::OrderView { order: Some(order), ..Default::default() };
-        for (shipment, tracking) in shipments {
-            if let Some(value) = tracking {
-                view.tracking.insert(shipment.id.clone(), crate::ports::store::Versioned { value, version: 1 });
-            }
-            view.shipments.push(shipment);
+    }
+
+    impl PageData {
+        fn tracked(&self) -> TrackedOrder<'_> {
+            TrackedOrder { order: &self.order, shipments: self.shipments.iter().map(|(s, t)| (s, t.as_ref())).collect() }
         }
-        view
+    }
+
+    fn store_view(order: Order, shipments: Vec<(Shipment, Option<ShipmentTracking>)>) -> PageData {
+        PageData { order, shipments }
     }
 
     /// Monday 2026-11-30, noon UTC: 7 AM in New York.
@@ -485,7 +498,7 @@ mod tests {
         ];
         for (name, tracking, headline, step, phrases, estimate_shown) in cases {
             let view = store_view(order.clone(), vec![(whole_order(), tracking)]);
-            let html = render_tracking_page(&settings, &view, page_now()).unwrap();
+            let html = render_tracking_page(&settings, &view.tracked(), page_now()).unwrap();
             assert_order_page(&html, name);
             write_page(&format!("tracking-{name}"), &html);
             assert!(html.contains(&format!("<p class=\"status\">{headline}</p>")), "{name}:\n{html}");
@@ -547,7 +560,7 @@ mod tests {
         ] {
             settings.time_zone = zone;
             let view = store_view(order.clone(), vec![(whole_order(), Some(tracking.clone()))]);
-            let html = render_tracking_page(&settings, &view, page_now()).unwrap();
+            let html = render_tracking_page(&settings, &view.tracked(), page_now()).unwrap();
             assert!(html.contains(&format!("<dd>Tuesday, December 1{suffix}</dd>")), "{zone}:\n{html}");
             assert!(html.contains("<dd>Friday, December 4</dd>"), "{zone}");
             assert!(!html.contains("November 30</dd>") && !html.contains("December 2"), "{zone}");
@@ -555,7 +568,7 @@ mod tests {
         // Just after midnight UTC on the day itself, New York is still on the evening before.
         settings.time_zone = chrono_tz::America::New_York;
         let view = store_view(order, vec![(whole_order(), Some(tracking))]);
-        let html = render_tracking_page(&settings, &view, at("2026-12-01T00:30:00Z")).unwrap();
+        let html = render_tracking_page(&settings, &view.tracked(), at("2026-12-01T00:30:00Z")).unwrap();
         assert!(html.contains("<dd>Tuesday, December 1 (tomorrow)</dd>"), "{html}");
     }
 
@@ -571,7 +584,7 @@ mod tests {
             None,
         );
         let view = store_view(order(), vec![(whole_order(), Some(tracking))]);
-        let html = render_tracking_page(&settings, &view, page_now()).unwrap();
+        let html = render_tracking_page(&settings, &view.tracked(), page_now()).unwrap();
         write_page("tracking-history", &html);
         assert!(html.contains("Newest first; times in America/New York time."), "{html}");
         let entry = "<li><time datetime=\"2026-11-27T11:18-05:00\">Nov 27, 11:18 AM</time>Arrived at facility\
@@ -586,7 +599,7 @@ mod tests {
         assert!(html.contains("<time datetime=\"2026-11-25T10:00-05:00\">Nov 25, 10:00 AM</time>"), "{html}");
 
         settings.time_zone = chrono_tz::Europe::Berlin;
-        let html = render_tracking_page(&settings, &view, page_now()).unwrap();
+        let html = render_tracking_page(&settings, &view.tracked(), page_now()).unwrap();
         assert!(html.contains("<time datetime=\"2026-11-27T17:18+01:00\">Nov 27, 5:18 PM</time>"), "{html}");
         assert!(html.contains("times in Europe/Berlin time"), "{html}");
     }
@@ -598,13 +611,13 @@ mod tests {
         let mut first = shipment(vec![shipped("li-1", "Linen shirt", 2)]);
         first.created_at = at("2026-11-24T15:00:00Z");
         let mut second = shipment(vec![shipped("li-2", "", 1)]);
-        second.id = "f-2".to_owned();
+        second.id = ShipmentId::parse("f-2").unwrap();
         second.carrier = Some("USPS".to_owned());
         second.tracking_number = Some(TrackingNumber::parse("9400111899223197428490").unwrap());
         second.tracking_url = Some("javascript:alert(1)".to_owned());
         // Stored in another order than they were created.
         let view = store_view(order, vec![(second, None), (first, Some(tracking_for(MessageKind::Delivered)))]);
-        let html = render_tracking_page(&settings, &view, page_now()).unwrap();
+        let html = render_tracking_page(&settings, &view.tracked(), page_now()).unwrap();
         assert_order_page(&html, "multi");
         write_page("tracking-multi", &html);
         let one = html.find("<h2 id=\"shipment-1\">Shipment 1 of 2</h2>").expect(&html);
@@ -629,7 +642,7 @@ mod tests {
     fn an_order_not_shipped_yet_is_being_prepared() {
         let settings = settings();
         let view = store_view(order(), Vec::new());
-        let html = render_tracking_page(&settings, &view, page_now()).unwrap();
+        let html = render_tracking_page(&settings, &view.tracked(), page_now()).unwrap();
         assert_order_page(&html, "ordered");
         write_page("tracking-ordered", &html);
         assert!(html.contains("<h2 id=\"order-status\" class=\"status\">Ordered — we're preparing your order</h2>"));
@@ -640,14 +653,8 @@ mod tests {
 
         let mut cancelled = order();
         cancelled.status = crate::domain::order::OrderStatus::Cancelled;
-        let html = render_tracking_page(&settings, &store_view(cancelled, Vec::new()), page_now()).unwrap();
+        let html = render_tracking_page(&settings, &store_view(cancelled, Vec::new()).tracked(), page_now()).unwrap();
         assert!(html.contains("This order was cancelled.") && !html.contains("preparing"), "{html}");
-
-        let empty = crate::ports::store::OrderView::default();
-        assert!(matches!(
-            render_tracking_page(&settings, &empty, page_now()),
-            Err(TemplateError::InvalidPage { page: "tracking_page", .. })
-        ));
     }
 
     #[test]
@@ -678,11 +685,11 @@ mod tests {
         let shipments = (0..3)
             .map(|n| {
                 let mut s = shipment(vec![shipped(&format!("li-{}", n + 1), "", 1)]);
-                s.id = format!("f-{n}");
+                s.id = ShipmentId::parse(&format!("f-{n}")).unwrap();
                 (s, Some(busy(i64::from(n))))
             })
             .collect();
-        let html = render_tracking_page(&settings, &store_view(order, shipments), page_now()).unwrap();
+        let html = render_tracking_page(&settings, &store_view(order, shipments).tracked(), page_now()).unwrap();
         write_page("tracking-big", &html);
         assert_eq!(html.matches("<li><time datetime=").count(), 60);
         assert!(html.contains("<h2 id=\"shipment-3\">Shipment 3 of 3</h2>"), "{html}");
@@ -693,7 +700,7 @@ mod tests {
             .map(|i| checkpoint(S::InTransit, &(start + chrono::Duration::hours(i)).to_rfc3339(), &"x".repeat(500), ""))
             .collect();
         let view = store_view(return_order(), vec![(whole_order(), Some(tracked_by(events, None)))]);
-        let html = render_tracking_page(&settings, &view, page_now()).unwrap();
+        let html = render_tracking_page(&settings, &view.tracked(), page_now()).unwrap();
         assert_eq!(html.matches("<li><time datetime=").count(), TIMELINE_MAX_CHECKPOINTS);
         assert!(html.contains("35 earlier updates not shown; see them on the carrier's website."), "{html}");
         assert!(html.contains(&format!("{}…", "x".repeat(PAGE_TEXT_MAX_CHARS - 1))));
@@ -715,7 +722,7 @@ mod tests {
         let tracking = tracked_by(events, None);
         assert_eq!(tracking.checkpoints.len(), MAX_CHECKPOINTS);
         let view = store_view(return_order(), vec![(whole_order(), Some(tracking))]);
-        let html = render_tracking_page(&settings(), &view, page_now()).unwrap();
+        let html = render_tracking_page(&settings(), &view.tracked(), page_now()).unwrap();
         let shown_not = MAX_CHECKPOINTS - TIMELINE_MAX_CHECKPOINTS;
         // The 40th scan (index 39), 8:39 AM UTC, is the newest left out: 3:39 AM in New York.
         assert!(
@@ -727,7 +734,7 @@ mod tests {
         );
         // A short history says nothing of the kind.
         let view = store_view(return_order(), vec![(whole_order(), Some(journey(Vec::new(), None)))]);
-        let html = render_tracking_page(&settings(), &view, page_now()).unwrap();
+        let html = render_tracking_page(&settings(), &view.tracked(), page_now()).unwrap();
         assert!(!html.contains("no longer kept") && !html.contains("not shown"), "{html}");
     }
 
@@ -751,7 +758,7 @@ mod tests {
                 None,
             );
             let view = store_view(order.clone(), vec![(ship.clone(), Some(tracking))]);
-            let html = render_tracking_page(&settings, &view, page_now()).unwrap();
+            let html = render_tracking_page(&settings, &view.tracked(), page_now()).unwrap();
             assert_order_page(&html, status.as_str());
             assert!(!html.contains("<b>") && !html.contains("<i>"), "{status:?}:\n{html}");
             assert!(
@@ -773,7 +780,7 @@ mod tests {
         );
         assert!(check_overrides(&custom.templates).is_ok());
         let view = store_view(order(), vec![(whole_order(), Some(tracking_for(MessageKind::Delivered)))]);
-        let html = render_tracking_page(&custom, &view, page_now()).unwrap();
+        let html = render_tracking_page(&custom, &view.tracked(), page_now()).unwrap();
         assert!(html.contains("<h1>#1001: Delivered</h1>") && html.contains("<main>"), "{html}");
     }
 
@@ -782,7 +789,7 @@ mod tests {
         let mut settings = settings();
         settings.brand_color = "#FDE047".to_owned();
         let view = store_view(order(), vec![(whole_order(), Some(tracking_for(MessageKind::OutForDelivery)))]);
-        let html = render_tracking_page(&settings, &view, page_now()).unwrap();
+        let html = render_tracking_page(&settings, &view.tracked(), page_now()).unwrap();
         write_page("tracking-light-brand", &html);
         // Filled marks keep the brand colour with dark text; their outline and the bar are dark.
         assert!(html.contains("border-color:#111827;background:#fde047;color:#111827"), "{html}");

@@ -16,8 +16,7 @@ pub(super) fn claim_item(shop: &ShopId, order: &OrderId, message: &MessageKey, c
 }
 
 pub(super) fn record_item(shop: &ShopId, order: &OrderId, record: &MessageRecord) -> Item {
-    let message = MessageKey::new(record.kind, &record.scope, record.channel);
-    let mut item = key(keys::order(shop, order), keys::message(&message));
+    let mut item = key(keys::order(shop, order), keys::message(&record.key()));
     item.insert(attr::STATE.into(), s(message_state(record.state)));
     item.insert(attr::RECORD.into(), encode(record));
     item

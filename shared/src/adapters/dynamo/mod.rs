@@ -11,7 +11,7 @@ pub mod table;
 mod tracking;
 
 use crate::adapters::dynamo::table::{GSI1, GSI1_PARTITION_KEY, GSI1_SORT_KEY, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
-use crate::domain::ids::{OrderId, ShopId, TrackingNumber};
+use crate::domain::ids::{OrderId, ReturnId, ShipmentId, ShopId, TrackingNumber};
 use crate::domain::messages::{DeliveryState, MessageKey, MessageRecord};
 use crate::domain::order::{Order, Shipment};
 use crate::domain::returns::{Return, ReturnState};
@@ -19,8 +19,9 @@ use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::{CarrierUpdate, ShipmentTracking};
 use crate::ports::store::roles::*;
 use crate::ports::store::{
-    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, OrderView, ReturnCreated,
-    ReviewOutcome, StateChange, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert, Versioned,
+    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, OrderView, Parcel,
+    ReturnCreated, ReviewOutcome, StateChange, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert,
+    Versioned,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};

@@ -45,17 +45,20 @@ impl OrderStore for DynamoStore {
             let sk = item.get(SORT_KEY).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
             if sk == keys::ORDER {
                 view.order = Some(decode(item, attr::ORDER)?);
-            } else if let Some(shipment_id) = sk.strip_prefix(keys::SHIPMENT_PREFIX) {
-                view.shipments.push(decode(item, attr::SHIPMENT)?);
+            } else if sk.starts_with(keys::SHIPMENT_PREFIX) {
+                let shipment: Shipment = decode(item, attr::SHIPMENT)?;
                 if item.get(attr::INDEXED).is_some_and(|v| v.as_bool() == Ok(&true)) {
-                    view.indexed.insert(shipment_id.to_owned());
+                    view.indexed.insert(shipment.id.clone());
                 }
+                view.shipments.push(shipment);
             } else if sk.starts_with(keys::MESSAGE_PREFIX) {
                 view.messages.push(decode(item, attr::RECORD)?);
             } else if let Some(shipment_id) = sk.strip_prefix(keys::TRACKING_STATE_PREFIX) {
                 let versioned =
                     Versioned { value: decode(item, attr::TRACKING)?, version: decode(item, attr::VERSION)? };
-                view.tracking.insert(shipment_id.to_owned(), versioned);
+                let shipment_id = ShipmentId::parse(shipment_id)
+                    .map_err(|e| StoreError::Corrupt { key: sk.to_owned(), detail: e.to_string() })?;
+                view.tracking.insert(shipment_id, versioned);
             } else if sk == keys::DELIVERY {
                 view.delivery = Some(decode(item, attr::DELIVERY)?);
             } else if sk.starts_with(keys::RETURN_PREFIX) {

@@ -108,7 +108,7 @@ impl ReturnStore for DynamoStore {
         }
     }
 
-    async fn find_return(&self, shop: &ShopId, id: &str) -> Result<Option<Return>, StoreError> {
+    async fn find_return(&self, shop: &ShopId, id: &ReturnId) -> Result<Option<Return>, StoreError> {
         let Some(index) = self.get(keys::return_id(shop, id), keys::RETURN_ID, true).await? else { return Ok(None) };
         let order: OrderId = decode(&index, attr::ORDER_ID)?;
         let item = self.get(keys::order(shop, &order), &keys::return_item(id), true).await?;
@@ -125,12 +125,12 @@ impl ReturnStore for DynamoStore {
         shop: &ShopId,
         number: &TrackingNumber,
         order: &OrderId,
-        return_id: &str,
+        return_id: &ReturnId,
     ) -> Result<(), StoreError> {
         let mut index = key(keys::tracking(shop, number), keys::TRACKING);
         index.insert(attr::ORDER_ID.into(), s(order.as_str()));
         index.insert(attr::SHIPMENT_ID.into(), s(""));
-        index.insert(attr::RETURN_ID.into(), s(return_id));
+        index.insert(attr::RETURN_ID.into(), s(return_id.as_str()));
         self.put(index).await
     }
 }

@@ -106,7 +106,7 @@ pub mod keys {
     pub fn order_number(shop: &ShopId, number_key: &str) -> String {
         format!("SHOP#{shop}#ORDERNO#{number_key}")
     }
-    pub fn shipment(id: &str) -> String {
+    pub fn shipment(id: &ShipmentId) -> String {
         format!("{SHIPMENT_PREFIX}{id}")
     }
     pub fn message(key: &MessageKey) -> String {
@@ -115,7 +115,7 @@ pub mod keys {
     pub fn tracking(shop: &ShopId, number: &TrackingNumber) -> String {
         format!("SHOP#{shop}#TRACKING#{number}")
     }
-    pub fn tracking_state(shipment_id: &str) -> String {
+    pub fn tracking_state(shipment_id: &ShipmentId) -> String {
         format!("{TRACKING_STATE_PREFIX}{shipment_id}")
     }
     pub const SURVEY: &str = "SURVEY";
@@ -124,10 +124,10 @@ pub mod keys {
     /// The order's returns version: bumped by every return that reserves quantities.
     pub const RETURNS_VERSION: &str = "RETURNS";
 
-    pub fn return_item(id: &str) -> String {
+    pub fn return_item(id: &ReturnId) -> String {
         format!("{RETURN_PREFIX}{id}")
     }
-    pub fn return_id(shop: &ShopId, id: &str) -> String {
+    pub fn return_id(shop: &ShopId, id: &ReturnId) -> String {
         format!("SHOP#{shop}#RETURNID#{id}")
     }
     pub fn returns_in(shop: &ShopId, state: ReturnState) -> String {

@@ -19,7 +19,7 @@ pub(super) fn shipment_index(
 pub(super) fn tracking_write(
     shop: &ShopId,
     order: &OrderId,
-    shipment_id: &str,
+    shipment_id: &ShipmentId,
     tracking: &ShipmentTracking,
     expected: Option<u64>,
 ) -> (Item, &'static str, Item) {
@@ -41,14 +41,12 @@ impl TrackingStore for DynamoStore {
             if sk == keys::TRACKING {
                 // Without an order the item only marks updates waiting for their shipment.
                 if item.contains_key(attr::ORDER_ID) {
-                    lookup.target = Some(TrackingTarget {
-                        order_id: decode(item, attr::ORDER_ID)?,
-                        shipment_id: decode(item, attr::SHIPMENT_ID)?,
-                        return_id: item
-                            .contains_key(attr::RETURN_ID)
-                            .then(|| decode(item, attr::RETURN_ID))
-                            .transpose()?,
-                    });
+                    // A return parcel's item has a return id (and an empty shipment id).
+                    let parcel = match item.contains_key(attr::RETURN_ID) {
+                        true => Parcel::Return(decode(item, attr::RETURN_ID)?),
+                        false => Parcel::Shipment(decode(item, attr::SHIPMENT_ID)?),
+                    };
+                    lookup.target = Some(TrackingTarget { order_id: decode(item, attr::ORDER_ID)?, parcel });
                 }
                 if let Some(AttributeValue::Ss(digests)) = item.get(attr::DIGESTS) {
                     lookup.digests = digests.iter().cloned().collect();
@@ -105,7 +103,7 @@ impl TrackingStore for DynamoStore {
         &self,
         shop: &ShopId,
         order: &OrderId,
-        shipment_id: &str,
+        shipment_id: &ShipmentId,
         tracking: &ShipmentTracking,
         expected: Option<u64>,
     ) -> Result<bool, StoreError> {

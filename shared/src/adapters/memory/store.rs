@@ -1,7 +1,7 @@
 //! An in-memory [`Store`](crate::ports::store::Store) for unit tests of handler logic. Same rules as the DynamoDB adapter,
 //! decided under one lock.
 
-use crate::domain::ids::{OrderId, ShopId, TrackingNumber};
+use crate::domain::ids::{OrderId, ReturnId, ShipmentId, ShopId, TrackingNumber};
 use crate::domain::messages::{DeliveryState, MessageKey, MessageRecord};
 use crate::domain::order::{Order, Shipment};
 use crate::domain::returns::{Return, ReturnState};
@@ -9,8 +9,9 @@ use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
 use crate::ports::store::roles::*;
 use crate::ports::store::{
-    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, OrderView, ReturnCreated,
-    ReviewOutcome, StateChange, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert, Versioned, email_key,
+    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, OrderView, Parcel,
+    ReturnCreated, ReviewOutcome, StateChange, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert,
+    Versioned, email_key,
 };
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -19,19 +20,18 @@ use std::sync::Mutex;
 type OrderKey = (ShopId, OrderId);
 /// A message log entry with the claim token and lease of its current holder.
 type LogEntry = (MessageRecord, Option<String>, DateTime<Utc>);
-type MessageSlot = (String, String, String);
 
 #[derive(Default)]
 struct State {
     settings: HashMap<ShopId, ShopSettings>,
     orders: HashMap<OrderKey, Order>,
-    shipments: HashMap<OrderKey, BTreeMap<String, Shipment>>,
+    shipments: HashMap<OrderKey, BTreeMap<ShipmentId, Shipment>>,
     /// Shipments written with their number's index while nothing waited (`OrderView::indexed`).
-    indexed: HashMap<OrderKey, BTreeSet<String>>,
-    messages: HashMap<OrderKey, BTreeMap<MessageSlot, LogEntry>>,
+    indexed: HashMap<OrderKey, BTreeSet<ShipmentId>>,
+    messages: HashMap<OrderKey, BTreeMap<MessageKey, LogEntry>>,
     tracking_index: HashMap<(ShopId, TrackingNumber), TrackingTarget>,
     pending: HashMap<(ShopId, TrackingNumber), Vec<CarrierUpdate>>,
-    tracking: HashMap<OrderKey, BTreeMap<String, Versioned<ShipmentTracking>>>,
+    tracking: HashMap<OrderKey, BTreeMap<ShipmentId, Versioned<ShipmentTracking>>>,
     deliveries: HashMap<OrderKey, DeliveryRecord>,
     shipments_first: HashSet<OrderKey>,
     /// Per tracking number: digests of applied updates and the latest status.
@@ -39,7 +39,7 @@ struct State {
     review_outcomes: HashMap<OrderKey, ReviewOutcome>,
     unsubscribed: HashSet<(ShopId, String)>,
     surveys: HashMap<OrderKey, SurveyAnswer>,
-    returns: HashMap<(ShopId, String), Return>,
+    returns: HashMap<(ShopId, ReturnId), Return>,
     returns_versions: HashMap<OrderKey, u64>,
     /// Deferred review requests: failed attempts and the time they are due again.
     review_retries: HashMap<OrderKey, (u32, DateTime<Utc>)>,
@@ -72,14 +72,9 @@ fn note_applied(s: &mut State, shop: &ShopId, applied: Applied<'_>) {
 
 fn index_shipment(s: &mut State, shop: &ShopId, shipment: &Shipment) {
     if let Some(number) = &shipment.tracking_number {
-        let target =
-            TrackingTarget { order_id: shipment.order_id.clone(), shipment_id: shipment.id.clone(), return_id: None };
+        let target = TrackingTarget::shipment(shipment.order_id.clone(), shipment.id.clone());
         s.tracking_index.insert((shop.clone(), number.clone()), target);
     }
-}
-
-fn message_slot(key: &MessageKey) -> MessageSlot {
-    (key.kind.as_str().to_owned(), key.scope.clone(), key.channel.as_str().to_owned())
 }
 
 impl SettingsStore for MemoryStore {
@@ -223,7 +218,7 @@ impl TrackingStore for MemoryStore {
         &self,
         shop: &ShopId,
         order: &OrderId,
-        shipment_id: &str,
+        shipment_id: &ShipmentId,
         tracking: &ShipmentTracking,
         expected: Option<u64>,
     ) -> Result<bool, StoreError> {
@@ -234,7 +229,7 @@ impl TrackingStore for MemoryStore {
                 return false;
             }
             let version = expected.map_or(1, |v| v + 1);
-            slot.insert(shipment_id.to_owned(), Versioned { value: tracking.clone(), version });
+            slot.insert(shipment_id.clone(), Versioned { value: tracking.clone(), version });
             true
         }))
     }
@@ -254,7 +249,7 @@ impl MessageLedger for MemoryStore {
             let log = s.messages.entry(order_key.clone()).or_default();
             let mut claims: Vec<ClaimOutcome> = keys
                 .iter()
-                .map(|key| match log.get(&message_slot(key)) {
+                .map(|key| match log.get(&key.clone()) {
                     Some((record, _, _)) if record.state != DeliveryState::Sending => ClaimOutcome::AlreadyDone,
                     Some((_, token, _)) if token.as_deref() == Some(claim.token.as_str()) => ClaimOutcome::Claimed,
                     Some((_, _, lease_until)) if *lease_until >= claim.at => ClaimOutcome::InFlight,
@@ -284,7 +279,7 @@ impl MessageLedger for MemoryStore {
                 }
                 StateChange::Tracking(t) => {
                     let stored = s.tracking.get(&order_key);
-                    let version = |id: &str| stored.and_then(|m| m.get(id)).map(|v| v.version);
+                    let version = |id: &ShipmentId| stored.and_then(|m| m.get(id)).map(|v| v.version);
                     let delivered_before = t.delivery.is_some() && s.deliveries.contains_key(&order_key);
                     let others_moved = t.others.iter().any(|(id, expected)| version(id) != *expected);
                     let order_came = t.unannounced.order_missing && s.orders.contains_key(&order_key);
@@ -310,7 +305,7 @@ impl MessageLedger for MemoryStore {
                 Some(StateChange::Tracking(t)) => {
                     let version = t.expected.map_or(1, |v| v + 1);
                     let slot = s.tracking.entry(order_key.clone()).or_default();
-                    slot.insert(t.shipment_id.to_owned(), Versioned { value: t.tracking.clone(), version });
+                    slot.insert(t.shipment_id.clone(), Versioned { value: t.tracking.clone(), version });
                     if let Some(applied) = t.applied {
                         note_applied(s, shop, applied);
                     }
@@ -324,7 +319,7 @@ impl MessageLedger for MemoryStore {
             for (key, outcome) in keys.iter().zip(claims.iter_mut()) {
                 if *outcome == ClaimOutcome::NotAttempted {
                     let record = MessageRecord::claimed(key, claim.at);
-                    log.insert(message_slot(key), (record, Some(claim.token.clone()), claim.lease_until));
+                    log.insert(key.clone(), (record, Some(claim.token.clone()), claim.lease_until));
                     *outcome = ClaimOutcome::Claimed;
                 }
             }
@@ -345,9 +340,9 @@ impl MessageLedger for MemoryStore {
             }
             let log = s.messages.entry((shop.clone(), order.clone())).or_default();
             for record in records {
-                let key = MessageKey::new(record.kind, &record.scope, record.channel);
-                let lease = log.get(&message_slot(&key)).map_or(record.at, |e| e.2);
-                log.insert(message_slot(&key), (record.clone(), None, lease));
+                let key = record.key();
+                let lease = log.get(&key).map_or(record.at, |e| e.2);
+                log.insert(key, (record.clone(), None, lease));
             }
         });
         Ok(())
@@ -362,7 +357,7 @@ impl MessageLedger for MemoryStore {
     ) -> Result<(), StoreError> {
         self.with(|s| {
             if let Some(log) = s.messages.get_mut(&(shop.clone(), order.clone())) {
-                let slot = message_slot(key);
+                let slot = key.clone();
                 if log.get(&slot).is_some_and(|e| e.1.as_deref() == Some(claim_token)) {
                     log.remove(&slot);
                 }
@@ -515,8 +510,8 @@ impl ReturnStore for MemoryStore {
         }))
     }
 
-    async fn find_return(&self, shop: &ShopId, id: &str) -> Result<Option<Return>, StoreError> {
-        Ok(self.with(|s| s.returns.get(&(shop.clone(), id.to_owned())).cloned()))
+    async fn find_return(&self, shop: &ShopId, id: &ReturnId) -> Result<Option<Return>, StoreError> {
+        Ok(self.with(|s| s.returns.get(&(shop.clone(), id.clone())).cloned()))
     }
 
     async fn returns_in_state(&self, shop: &ShopId, state: ReturnState) -> Result<Vec<Return>, StoreError> {
@@ -530,13 +525,9 @@ impl ReturnStore for MemoryStore {
         shop: &ShopId,
         number: &TrackingNumber,
         order: &OrderId,
-        return_id: &str,
+        return_id: &ReturnId,
     ) -> Result<(), StoreError> {
-        let target = TrackingTarget {
-            order_id: order.clone(),
-            shipment_id: String::new(),
-            return_id: Some(return_id.to_owned()),
-        };
+        let target = TrackingTarget { order_id: order.clone(), parcel: Parcel::Return(return_id.clone()) };
         self.with(|s| s.tracking_index.insert((shop.clone(), number.clone()), target));
         Ok(())
     }

@@ -4,7 +4,7 @@
 //! money must be a decimal string, never a JSON number.
 
 use super::{OrderTopic, PlatformEvent};
-use crate::domain::ids::{ShopId, TrackingNumber};
+use crate::domain::ids::{ShipmentId, ShopId, TrackingNumber};
 use crate::domain::money::Money;
 use crate::domain::order::{
     Customer, LineItem, Order, OrderStatus, PaymentStatus, Platform, Shipment, ShipmentItem, ShippingAddress, Totals,
@@ -245,6 +245,7 @@ impl RawOrder {
 impl RawShipment {
     fn into_shipment(self) -> Result<Shipment, ParseError> {
         let id = self.id.into_option().ok_or_else(|| ParseError::field("shipment.id", "must not be empty"))?;
+        let id = ShipmentId::parse(&id).map_err(|e| ParseError::field("shipment.id", e))?;
         let order_id = wire::order_id("shipment.order_id", self.order_id)?;
         let tracking_number = match non_empty(self.tracking_number) {
             Some(raw) => {
@@ -372,7 +373,7 @@ mod tests {
             PlatformEvent::Fulfillment { shipment } => shipment,
             other => panic!("{other:?}"),
         };
-        assert_eq!(shipment.id, "S-1001-1");
+        assert_eq!(shipment.id.as_str(), "S-1001-1");
         assert_eq!(shipment.order_id, order.id);
         assert_eq!(shipment.tracking_number.as_ref().map(TrackingNumber::as_str), Some("JD014600006281230704"));
         assert_eq!(shipment.carrier.as_deref(), Some("DHL"));

@@ -5,7 +5,7 @@
 //! `customer.email`, and lower-case tracking numbers.
 
 use super::{OrderTopic, PlatformEvent};
-use crate::domain::ids::{ShopId, TrackingNumber};
+use crate::domain::ids::{ShipmentId, ShopId, TrackingNumber};
 use crate::domain::money::Money;
 use crate::domain::order::{
     Customer, LineItem, Order, OrderStatus, PaymentStatus, Platform, Shipment, ShipmentItem, ShippingAddress, Totals,
@@ -278,6 +278,7 @@ struct RawFulfillmentLine {
 impl RawFulfillment {
     fn into_shipment(self) -> Result<Shipment, ParseError> {
         let id = self.id.into_option().ok_or_else(|| ParseError::field("id", "fulfillment id is empty"))?;
+        let id = ShipmentId::parse(&id).map_err(|e| ParseError::field("id", e))?;
         let order_id = wire::order_id("order_id", self.order_id)?;
         let tracking_number = self
             .tracking_numbers
@@ -435,7 +436,7 @@ mod tests {
     #[test]
     fn shopify_fixture_fulfillments_create() {
         let shipment = parse_shipment(&read(FULFILLMENTS_CREATE));
-        assert_eq!(shipment.id, "123456");
+        assert_eq!(shipment.id.as_str(), "123456");
         assert_eq!(shipment.order_id.as_str(), "820982911946154508");
         assert_eq!(shipment.tracking_number.as_ref().map(TrackingNumber::as_str), Some("1Z827WK74630"));
         assert_eq!(shipment.carrier.as_deref(), Some("UPS"));
@@ -510,7 +511,7 @@ mod tests {
         assert_eq!(order.placed_at, Utc.with_ymd_and_hms(2026, 11, 23, 15, 15, 0).unwrap());
 
         let shipment = parse_shipment(&read(EVENT_FULFILLMENT));
-        assert_eq!(shipment.id, "7770001");
+        assert_eq!(shipment.id.as_str(), "7770001");
         assert_eq!(shipment.order_id, order.id);
         assert_eq!(shipment.tracking_number.as_ref().map(TrackingNumber::as_str), Some("1Z999AA10123456784"));
         assert_eq!(shipment.carrier.as_deref(), Some("UPS"));

@@ -4,7 +4,7 @@
 
 use super::StoreError;
 use super::orders::DeliveryRecord;
-use crate::domain::ids::{OrderId, ShopId, TrackingNumber};
+use crate::domain::ids::{OrderId, ShipmentId, ShopId, TrackingNumber};
 use crate::domain::messages::{MessageKey, MessageRecord};
 use crate::domain::order::{Order, Shipment};
 use crate::domain::tracking::{ShipmentTracking, TrackingStatus};
@@ -74,7 +74,7 @@ pub enum StateChange<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct TrackingChange<'a> {
     pub order: &'a OrderId,
-    pub shipment_id: &'a str,
+    pub shipment_id: &'a ShipmentId,
     pub tracking: &'a ShipmentTracking,
     pub expected: Option<u64>,
     /// Recorded with the change when it calls for no message (else with the messages' records).
@@ -83,7 +83,7 @@ pub struct TrackingChange<'a> {
     pub delivery: Option<&'a DeliveryRecord>,
     /// The other shipments' tracking versions the delivery was decided from: if one moved,
     /// the change is stale (two parcels delivered at once must not both miss the delivery).
-    pub others: &'a [(&'a str, Option<u64>)],
+    pub others: &'a [(&'a ShipmentId, Option<u64>)],
     /// Written unannounced because the order or the shipment was not stored yet: if it is
     /// stored meanwhile, the change is stale (read again and announce), so that what arrives
     /// next (the order, the fulfillment) finds this state to announce.

@@ -20,7 +20,7 @@ pub use orders::{DeliveryRecord, OrderStore, OrderView, order_number_key};
 pub use returns::{ReturnCreated, ReturnStore};
 pub use reviews::{DueReview, ReviewOutcome, ReviewStore, SkipReason, SurveyAnswer};
 pub use settings::SettingsStore;
-pub use tracking::{TrackingLookup, TrackingStore, TrackingTarget};
+pub use tracking::{Parcel, TrackingLookup, TrackingStore, TrackingTarget};
 
 /// The role traits, for code that calls a store's methods on a concrete adapter
 /// (`use ppx_shared::ports::store::roles::*`); generic code bound by [`Store`] needs no import.

@@ -2,8 +2,8 @@
 //! one read that handlers decide from.
 
 use super::{StoreError, Upsert, Versioned};
-use crate::domain::ids::{OrderId, ShopId};
-use crate::domain::messages::{Channel, DeliveryState, MessageKind, MessageRecord};
+use crate::domain::ids::{OrderId, ShipmentId, ShopId};
+use crate::domain::messages::{Channel, DeliveryState, MessageKind, MessageRecord, MessageScope};
 use crate::domain::order::{Order, Shipment};
 use crate::domain::tracking::ShipmentTracking;
 use chrono::{DateTime, Utc};
@@ -55,20 +55,25 @@ pub struct OrderView {
     pub shipments: Vec<Shipment>,
     pub messages: Vec<MessageRecord>,
     /// Carrier tracking per shipment id, with the version its next write must match.
-    pub tracking: BTreeMap<String, Versioned<ShipmentTracking>>,
+    pub tracking: BTreeMap<ShipmentId, Versioned<ShipmentTracking>>,
     pub delivery: Option<DeliveryRecord>,
     pub returns: Vec<crate::domain::returns::Return>,
     /// Shipments (ids) stored in one transaction with their tracking number's index, while no
     /// carrier update waited for the number (`StateChange::NewShipment`): nothing was left to
     /// apply to them, and nothing can be since (an update is kept only for a number no shipment
     /// claims).
-    pub indexed: BTreeSet<String>,
+    pub indexed: BTreeSet<ShipmentId>,
     /// How many returns that reserve quantities were stored for the order: a new one is stored
     /// only at the version its decision was read at ([`ReturnStore::create_return`](super::ReturnStore::create_return)).
     pub returns_version: u64,
 }
 
 impl OrderView {
+    /// Each stored shipment with its carrier tracking, if any came.
+    pub fn shipments_with_tracking(&self) -> Vec<(&Shipment, Option<&ShipmentTracking>)> {
+        self.shipments.iter().map(|s| (s, self.tracking.get(&s.id).map(|v| &v.value))).collect()
+    }
+
     /// Whether applying `shipment` would change nothing: a version as new is stored and was
     /// indexed with nothing waiting, and its "shipped" notice went out (or failed for good) on
     /// each of `channels`. Each of these stays true once true, so a read may tell it; anything
@@ -80,7 +85,7 @@ impl OrderView {
         let done = |channel: &Channel| {
             self.messages.iter().any(|record| {
                 record.kind == MessageKind::Shipped
-                    && record.scope == shipment.id
+                    && matches!(&record.scope, MessageScope::Shipment(id) if *id == shipment.id)
                     && record.channel == *channel
                     && record.state != DeliveryState::Sending
             })
@@ -114,7 +119,7 @@ mod tests {
     fn shipment(updated_at_ms: i64) -> Shipment {
         let at = Utc.timestamp_millis_opt(updated_at_ms).unwrap();
         Shipment {
-            id: "f1".into(),
+            id: ShipmentId::parse("f1").unwrap(),
             order_id: OrderId::parse("1001").unwrap(),
             tracking_number: None,
             carrier: None,
@@ -126,7 +131,7 @@ mod tests {
     }
 
     fn record(kind: MessageKind, channel: Channel, state: DeliveryState) -> MessageRecord {
-        let key = MessageKey::new(kind, "f1", channel);
+        let key = MessageKey::new(kind, MessageScope::Shipment(ShipmentId::parse("f1").unwrap()), channel);
         MessageRecord { state, ..MessageRecord::claimed(&key, Utc::now()) }
     }
 
@@ -147,7 +152,7 @@ mod tests {
         let both = [Channel::Email, Channel::Sms];
         let done = OrderView {
             shipments: vec![shipment(2_000)],
-            indexed: BTreeSet::from(["f1".to_owned()]),
+            indexed: BTreeSet::from([ShipmentId::parse("f1").unwrap()]),
             messages: vec![
                 record(MessageKind::Shipped, Channel::Email, DeliveryState::Sent),
                 record(MessageKind::Shipped, Channel::Sms, DeliveryState::Failed),

@@ -2,7 +2,7 @@
 //! version they were decided from, moved on only from the state they were read in.
 
 use super::StoreError;
-use crate::domain::ids::{OrderId, ShopId, TrackingNumber};
+use crate::domain::ids::{OrderId, ReturnId, ShopId, TrackingNumber};
 use crate::domain::returns::{Return, ReturnState};
 use std::future::Future;
 
@@ -26,7 +26,11 @@ pub trait ReturnStore: Send + Sync {
         from: ReturnState,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// A return by its id alone (what operators have).
-    fn find_return(&self, shop: &ShopId, id: &str) -> impl Future<Output = Result<Option<Return>, StoreError>> + Send;
+    fn find_return(
+        &self,
+        shop: &ShopId,
+        id: &ReturnId,
+    ) -> impl Future<Output = Result<Option<Return>, StoreError>> + Send;
     fn returns_in_state(
         &self,
         shop: &ShopId,
@@ -38,7 +42,7 @@ pub trait ReturnStore: Send + Sync {
         shop: &ShopId,
         number: &TrackingNumber,
         order: &OrderId,
-        return_id: &str,
+        return_id: &ReturnId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 

@@ -2,10 +2,9 @@
 //! their shipment arrives, and each shipment's tracking state, written at a version.
 
 use super::StoreError;
-use crate::domain::ids::{OrderId, ShopId, TrackingNumber};
+use crate::domain::ids::{OrderId, ReturnId, ShipmentId, ShopId, TrackingNumber};
 use crate::domain::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::future::Future;
 
@@ -32,7 +31,7 @@ pub trait TrackingStore: Send + Sync {
         &self,
         shop: &ShopId,
         order: &OrderId,
-        shipment_id: &str,
+        shipment_id: &ShipmentId,
         tracking: &ShipmentTracking,
         expected: Option<u64>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
@@ -49,11 +48,21 @@ pub struct TrackingLookup {
     pub status: Option<TrackingStatus>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackingTarget {
     pub order_id: OrderId,
-    pub shipment_id: String,
-    /// Set when the number is a return parcel's (then `shipment_id` is empty).
-    #[serde(default)]
-    pub return_id: Option<String>,
+    pub parcel: Parcel,
+}
+
+/// What a tracked parcel is: a shipment of the order, or a return of it on its way back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parcel {
+    Shipment(ShipmentId),
+    Return(ReturnId),
+}
+
+impl TrackingTarget {
+    pub fn shipment(order_id: OrderId, shipment: ShipmentId) -> Self {
+        Self { order_id, parcel: Parcel::Shipment(shipment) }
+    }
 }
