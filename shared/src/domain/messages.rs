@@ -1,68 +1,36 @@
 //! Customer messages: what kinds exist, on which channels, and the per-order log of what was sent.
 
 use crate::domain::ids::{ReturnId, ShipmentId};
+use crate::domain::names::wire_enum;
 use crate::domain::returns::ReturnState;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// One kind per customer-facing notice. Each goes out at most once per order and scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MessageKind {
-    OrderConfirmation,
-    /// On its way: from the platform's fulfillment or the carrier's first transit scan.
-    Shipped,
-    OutForDelivery,
-    DeliveryAttempted,
-    AvailableForPickup,
-    Delivered,
-    /// Something went wrong with the parcel.
-    Exception,
-    ReturnedToSender,
-    /// The carrier's estimate is later than the date promised at order time.
-    Delayed,
-    /// Days after delivery: review the items, answer the NPS question. Not transactional.
-    ReviewRequest,
-    /// A return entered a new state (decided, in transit, received, refunded...).
-    ReturnUpdate,
+wire_enum! {
+    /// One kind per customer-facing notice. Each goes out at most once per order and scope.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+    pub enum MessageKind {
+        OrderConfirmation = "order_confirmation",
+        /// On its way: from the platform's fulfillment or the carrier's first transit scan.
+        Shipped = "shipped",
+        OutForDelivery = "out_for_delivery",
+        DeliveryAttempted = "delivery_attempted",
+        AvailableForPickup = "available_for_pickup",
+        Delivered = "delivered",
+        /// Something went wrong with the parcel.
+        Exception = "exception",
+        ReturnedToSender = "returned_to_sender",
+        /// The carrier's estimate is later than the date promised at order time.
+        Delayed = "delayed",
+        /// Days after delivery: review the items, answer the NPS question. Not transactional.
+        ReviewRequest = "review_request",
+        /// A return entered a new state (decided, in transit, received, refunded...).
+        ReturnUpdate = "return_update",
+    }
 }
 
 impl MessageKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OrderConfirmation => "order_confirmation",
-            Self::Shipped => "shipped",
-            Self::OutForDelivery => "out_for_delivery",
-            Self::DeliveryAttempted => "delivery_attempted",
-            Self::AvailableForPickup => "available_for_pickup",
-            Self::Delivered => "delivered",
-            Self::Exception => "exception",
-            Self::ReturnedToSender => "returned_to_sender",
-            Self::Delayed => "delayed",
-            Self::ReviewRequest => "review_request",
-            Self::ReturnUpdate => "return_update",
-        }
-    }
-
-    pub const ALL: [MessageKind; 11] = [
-        Self::OrderConfirmation,
-        Self::Shipped,
-        Self::OutForDelivery,
-        Self::DeliveryAttempted,
-        Self::AvailableForPickup,
-        Self::Delivered,
-        Self::Exception,
-        Self::ReturnedToSender,
-        Self::Delayed,
-        Self::ReviewRequest,
-        Self::ReturnUpdate,
-    ];
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == raw)
-    }
-
     /// Review requests go by email only.
     pub fn goes_by_sms(self) -> bool {
         self != Self::ReviewRequest
@@ -75,22 +43,13 @@ impl MessageKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Email,
-    Sms,
-    /// A JSON event to the shop's own SNS topic (its back office, Slack, ERP).
-    ShopEvent,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Email => "email",
-            Self::Sms => "sms",
-            Self::ShopEvent => "shop_event",
-        }
+wire_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+    pub enum Channel {
+        Email = "email",
+        Sms = "sms",
+        /// A JSON event to the shop's own SNS topic (its back office, Slack, ERP).
+        ShopEvent = "shop_event",
     }
 }
 
@@ -228,14 +187,15 @@ impl MessageKey {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryState {
-    /// Claimed by a sender whose lease has not run out.
-    Sending,
-    Sent,
-    /// The provider refused it for good (e.g. an invalid address); not retried.
-    Failed,
+wire_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum DeliveryState {
+        /// Claimed by a sender whose lease has not run out.
+        Sending = "sending",
+        Sent = "sent",
+        /// The provider refused it for good (e.g. an invalid address); not retried.
+        Failed = "failed",
+    }
 }
 
 /// A line of the per-order message log.

@@ -8,6 +8,7 @@ pub mod link;
 pub mod mailbox;
 pub mod messages;
 pub mod money;
+pub mod names;
 pub mod nps;
 pub mod order;
 pub mod returns;

@@ -3,6 +3,7 @@
 
 use crate::domain::ids::{OrderId, ReturnId, ShopId, TrackingNumber};
 use crate::domain::money::{Currency, Money, MoneyError};
+use crate::domain::names::wire_enum;
 use crate::domain::order::{LineItem, Order};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -295,12 +296,13 @@ pub enum RuleOutcome {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Approved,
-    NeedsReview,
-    Rejected,
+wire_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+    pub enum Verdict {
+        Approved = "approved",
+        NeedsReview = "needs_review",
+        Rejected = "rejected",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -337,43 +339,23 @@ impl Decision {
     }
 }
 
-/// The life of a return. One customer message per state it enters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReturnState {
-    Approved,
-    NeedsReview,
-    Rejected,
-    InTransit,
-    Received,
-    Refunded,
-    Credited,
-    Exchanged,
-    Closed,
+wire_enum! {
+    /// The life of a return. One customer message per state it enters.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+    pub enum ReturnState {
+        Approved = "approved",
+        NeedsReview = "needs_review",
+        Rejected = "rejected",
+        InTransit = "in_transit",
+        Received = "received",
+        Refunded = "refunded",
+        Credited = "credited",
+        Exchanged = "exchanged",
+        Closed = "closed",
+    }
 }
 
 impl ReturnState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Approved => "approved",
-            Self::NeedsReview => "needs_review",
-            Self::Rejected => "rejected",
-            Self::InTransit => "in_transit",
-            Self::Received => "received",
-            Self::Refunded => "refunded",
-            Self::Credited => "credited",
-            Self::Exchanged => "exchanged",
-            Self::Closed => "closed",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        use ReturnState::*;
-        [Approved, NeedsReview, Rejected, InTransit, Received, Refunded, Credited, Exchanged, Closed]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
-    }
-
     /// Whether `next` may follow; states only move forward.
     pub fn can_move_to(self, next: ReturnState) -> bool {
         use ReturnState::*;
@@ -1921,7 +1903,7 @@ mod tests {
     #[test]
     fn return_states_only_move_forward() {
         use ReturnState::*;
-        let all = [Approved, NeedsReview, Rejected, InTransit, Received, Refunded, Credited, Exchanged, Closed];
+        let all = ReturnState::ALL;
         // Nothing reaches itself again, directly or through other states.
         for start in all {
             let mut reachable: Vec<ReturnState> = all.into_iter().filter(|next| start.can_move_to(*next)).collect();

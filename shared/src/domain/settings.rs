@@ -3,37 +3,25 @@
 use crate::domain::delivery::DeliverySettings;
 use crate::domain::ids::ShopId;
 use crate::domain::mailbox::Mailbox;
+use crate::domain::names::wire_enum;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// Every inbound integration that carries its own secret.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WebhookSource {
-    Shopify,
-    Woocommerce,
-    /// The documented generic order format.
-    Orders,
-    Easypost,
-    Shippo,
-    Aftership,
-    /// The documented generic tracking-event format.
-    Tracking,
-}
-
-impl WebhookSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Shopify => "shopify",
-            Self::Woocommerce => "woocommerce",
-            Self::Orders => "orders",
-            Self::Easypost => "easypost",
-            Self::Shippo => "shippo",
-            Self::Aftership => "aftership",
-            Self::Tracking => "tracking",
-        }
+wire_enum! {
+    /// Every inbound integration that carries its own secret.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+    pub enum WebhookSource {
+        Shopify = "shopify",
+        Woocommerce = "woocommerce",
+        /// The documented generic order format.
+        Orders = "orders",
+        Easypost = "easypost",
+        Shippo = "shippo",
+        Aftership = "aftership",
+        /// The documented generic tracking-event format.
+        Tracking = "tracking",
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::domain::ids::{ShipmentId, TrackingNumber};
 use crate::domain::messages::{DelayNotice, MessageKind, MessageRecord, MessageScope, Notice};
+use crate::domain::names::wire_enum;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -33,37 +34,22 @@ pub const PUBLIC_URL_MAX_BYTES: usize = 2048;
 /// Delay notices a shipment gets at most, whatever its carrier's estimate does.
 pub const MAX_DELAY_NOTICES: u32 = 3;
 
-/// One status vocabulary for all providers. See `docs/tracking-status-mapping.md`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TrackingStatus {
-    LabelCreated,
-    InTransit,
-    OutForDelivery,
-    /// The carrier tried and failed; it will usually try again.
-    DeliveryAttempted,
-    AvailableForPickup,
-    Delivered,
-    /// Something went wrong (damage, address problem, customs hold...).
-    Exception,
-    ReturnedToSender,
-    /// Says nothing: never changes the state.
-    Unknown,
-}
-
-impl TrackingStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::LabelCreated => "label_created",
-            Self::InTransit => "in_transit",
-            Self::OutForDelivery => "out_for_delivery",
-            Self::DeliveryAttempted => "delivery_attempted",
-            Self::AvailableForPickup => "available_for_pickup",
-            Self::Delivered => "delivered",
-            Self::Exception => "exception",
-            Self::ReturnedToSender => "returned_to_sender",
-            Self::Unknown => "unknown",
-        }
+wire_enum! {
+    /// One status vocabulary for all providers. See `docs/tracking-status-mapping.md`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+    pub enum TrackingStatus {
+        LabelCreated = "label_created",
+        InTransit = "in_transit",
+        OutForDelivery = "out_for_delivery",
+        /// The carrier tried and failed; it will usually try again.
+        DeliveryAttempted = "delivery_attempted",
+        AvailableForPickup = "available_for_pickup",
+        Delivered = "delivered",
+        /// Something went wrong (damage, address problem, customs hold...).
+        Exception = "exception",
+        ReturnedToSender = "returned_to_sender",
+        /// Says nothing: never changes the state.
+        Unknown = "unknown",
     }
 }
 

@@ -200,8 +200,7 @@ mod tests {
 
     #[test]
     fn every_webhook_source_has_its_route() {
-        use WebhookSource::*;
-        for source in [Shopify, Woocommerce, Orders, Easypost, Shippo, Aftership, Tracking] {
+        for source in WebhookSource::ALL {
             let route = ROUTES.iter().find(|r| r.target == Target::Webhook(source)).expect("a route");
             assert_eq!(route.prefix, format!("webhooks/{}", source.as_str()));
         }

@@ -164,14 +164,14 @@ impl<'a> ReturnView<'a> {
                     label: item_label(item.quantity, title, variant, Times::Letter),
                     reason: reason_label(&item.reason),
                     comment: requested.and_then(|r| non_empty(r.comment.as_deref())),
-                    verdict: verdict_str(verdict),
+                    verdict: verdict.as_str(),
                     fee: item.fee.filter(|fee| fee.minor != 0).map(|fee| fee.to_string()),
                     why,
                 }
             })
             .collect::<Vec<_>>();
         let with_verdict = |verdict: Verdict| -> Vec<ReturnItemView<'a>> {
-            items.iter().filter(|item| item.verdict == verdict_str(verdict)).cloned().collect()
+            items.iter().filter(|item| item.verdict == verdict.as_str()).cloned().collect()
         };
         let (accepted, pending, rejected) =
             (with_verdict(Verdict::Approved), with_verdict(Verdict::NeedsReview), with_verdict(Verdict::Rejected));
@@ -233,14 +233,6 @@ impl<'a> ReturnView<'a> {
                 .unwrap_or_default(),
             packing_instructions: non_empty(policy.packing_instructions.as_deref()),
         }
-    }
-}
-
-fn verdict_str(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Approved => "approved",
-        Verdict::NeedsReview => "needs_review",
-        Verdict::Rejected => "rejected",
     }
 }
 

@@ -17,7 +17,7 @@ pub(super) fn claim_item(shop: &ShopId, order: &OrderId, message: &MessageKey, c
 
 pub(super) fn record_item(shop: &ShopId, order: &OrderId, record: &MessageRecord) -> Item {
     let mut item = key(keys::order(shop, order), keys::message(&record.key()));
-    item.insert(attr::STATE.into(), s(message_state(record.state)));
+    item.insert(attr::STATE.into(), s(record.state.as_str()));
     item.insert(attr::RECORD.into(), encode(record));
     item
 }

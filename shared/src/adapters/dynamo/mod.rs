@@ -37,7 +37,7 @@ use std::collections::HashMap;
 
 use orders::{delivery_item, order_item};
 pub use schema::keys;
-use schema::{Cancellation, SENDING, attr, message_state};
+use schema::{Cancellation, SENDING, attr};
 use tracking::{shipment_index, tracking_write};
 
 type Item = HashMap<String, AttributeValue>;

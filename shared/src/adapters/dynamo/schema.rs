@@ -23,7 +23,7 @@ pub(super) mod attr {
     pub const UPDATED_AT_MS: &str = "updated_at_ms";
     pub const ANSWERED_AT_MS: &str = "answered_at_ms";
     pub const VERSION: &str = "version";
-    /// A message's claim: its state ([`super::message_state`]), holder and lease.
+    /// A message's claim: its state ([`SENDING`], or the record's `DeliveryState`), holder and lease.
     pub const STATE: &str = "state";
     pub const CLAIM_TOKEN: &str = "claim_token";
     pub const LEASE_UNTIL_MS: &str = "lease_until_ms";
@@ -44,16 +44,8 @@ pub(super) mod attr {
     pub const AT: &str = "at";
 }
 
-/// A message item's `state`: a claim while `sending`; a record once sent or failed for good.
-pub(super) fn message_state(state: DeliveryState) -> &'static str {
-    match state {
-        DeliveryState::Sending => SENDING,
-        DeliveryState::Sent => "sent",
-        DeliveryState::Failed => "failed",
-    }
-}
-
-pub(super) const SENDING: &str = "sending";
+/// A message item's `state` while it is a claim; a record's is its [`DeliveryState`]'s name.
+pub(super) const SENDING: &str = DeliveryState::Sending.as_str();
 
 /// What one item's reason in a cancelled transaction says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

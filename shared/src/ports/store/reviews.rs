@@ -4,6 +4,7 @@
 use super::StoreError;
 use super::orders::DeliveryRecord;
 use crate::domain::ids::{OrderId, ShopId};
+use crate::domain::names::wire_enum;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -65,37 +66,22 @@ pub struct DueReview {
     pub attempts: u32,
 }
 
-/// Why a review request was not sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SkipReason {
-    OrderCancelled,
-    Refunded,
-    ReturnRequested,
-    Unsubscribed,
-    NoEmail,
-    OrderMissing,
-    /// A request for this order went out before (found by its message claim).
-    AlreadySent,
-    /// The provider refused the email for good.
-    Rejected,
-    /// Every run that tried it failed, a few times over hours: given up and reported.
-    Failed,
-}
-
-impl SkipReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OrderCancelled => "order_cancelled",
-            Self::Refunded => "refunded",
-            Self::ReturnRequested => "return_requested",
-            Self::Unsubscribed => "unsubscribed",
-            Self::NoEmail => "no_email",
-            Self::OrderMissing => "order_missing",
-            Self::AlreadySent => "already_sent",
-            Self::Rejected => "rejected",
-            Self::Failed => "failed",
-        }
+wire_enum! {
+    /// Why a review request was not sent.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+    pub enum SkipReason {
+        OrderCancelled = "order_cancelled",
+        Refunded = "refunded",
+        ReturnRequested = "return_requested",
+        Unsubscribed = "unsubscribed",
+        NoEmail = "no_email",
+        OrderMissing = "order_missing",
+        /// A request for this order went out before (found by its message claim).
+        AlreadySent = "already_sent",
+        /// The provider refused the email for good.
+        Rejected = "rejected",
+        /// Every run that tried it failed, a few times over hours: given up and reported.
+        Failed = "failed",
     }
 }
 
