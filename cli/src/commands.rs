@@ -476,7 +476,10 @@ mod tests {
         assert!(text.contains(&format!("x {escaped} ({escaped}) @ ")), "{text}");
         assert!(text.contains(&format!("  {escaped_id} · {escaped} (no tracking number)")), "{text}");
         assert!(text.contains(&format!("in_transit {escaped} ({escaped})")), "{text}");
-        assert!(text.contains(&format!("[{escaped_id}] email SENDING to {escaped} · id {escaped} · {escaped}")), "{text}");
+        assert!(
+            text.contains(&format!("[{escaped_id}] email SENDING to {escaped} · id {escaped} · {escaped}")),
+            "{text}"
+        );
         // The line break in every value stayed inside it: no forged lines.
         let forged = text.lines().filter(|line| line.starts_with('D')).count();
         assert_eq!(forged, 0, "{text}");

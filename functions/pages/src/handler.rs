@@ -15,7 +15,7 @@ use ppx_shared::ports::clock::Clock;
 use ppx_shared::ports::store::{ConsentStore, OrderStore, ReviewStore};
 use ppx_shared::ports::store::{StoreError, SurveyAnswer};
 use ppx_shared::render::{
-    COMMENT_MAX_CHARS, Page, TemplateError, or_default_templates, TrackedOrder, render_page, render_tracking_page,
+    COMMENT_MAX_CHARS, Page, TemplateError, TrackedOrder, or_default_templates, render_page, render_tracking_page,
 };
 use std::sync::Arc;
 use tracing::{Instrument, field};
@@ -142,12 +142,11 @@ impl<P: Ports> Pages<P> {
                 let view = self.store.order_view(&claims.shop, &claims.order).await?;
                 let Some(order) = &view.order else { return Err(PageError::NotFound) };
                 let tracked = TrackedOrder { order, shipments: view.shipments_with_tracking() };
-                or_default_templates(&settings, "tracking_page.html", |s| render_tracking_page(s, &tracked, now)).map_err(
-                    |err| {
+                or_default_templates(&settings, "tracking_page.html", |s| render_tracking_page(s, &tracked, now))
+                    .map_err(|err| {
                         tracing::error!(error = %err, "page template failed");
                         PageError::Invalid("Something went wrong on our side.")
-                    },
-                )?
+                    })?
             } else {
                 match portal_page(&self.store, &settings, &claims.order, &action, None, now).await {
                     Ok(page) => page,

@@ -14,8 +14,8 @@ use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::ShipmentTracking;
 use crate::inbound::platforms::{PlatformEvent, shopify};
 use crate::render::{
-    MessageContext, Page, TemplateError, check_overrides, has_sms, render_email, render_page, render_return_result,
-    TrackedOrder, render_returns_portal, render_sms, render_tracking_page,
+    MessageContext, Page, TemplateError, TrackedOrder, check_overrides, has_sms, render_email, render_page,
+    render_return_result, render_returns_portal, render_sms, render_tracking_page,
 };
 use chrono::{DateTime, Utc};
 

@@ -368,7 +368,10 @@ mod tests {
 
     impl PageData {
         fn tracked(&self) -> TrackedOrder<'_> {
-            TrackedOrder { order: &self.order, shipments: self.shipments.iter().map(|(s, t)| (s, t.as_ref())).collect() }
+            TrackedOrder {
+                order: &self.order,
+                shipments: self.shipments.iter().map(|(s, t)| (s, t.as_ref())).collect(),
+            }
         }
     }
 
