@@ -42,10 +42,12 @@ fn checkpoint(env: &TestEnv, status: &str, hours_ago: i64, message: &str) -> Vec
     }))
 }
 
-/// EasyPost's published UPS tracker (pre-transit to delivered), for our parcel.
-fn easypost_delivered_history() -> Vec<u8> {
+/// EasyPost's published UPS tracker (pre-transit to delivered), for our parcel, its newest
+/// timestamp `minutes_ago` before the test clock.
+fn easypost_delivered_history(env: &TestEnv, minutes_ago: i64) -> Vec<u8> {
     let mut event: Value = serde_json::from_slice(&fixture_bytes("easypost-tracker-updated-delivered.json")).unwrap();
     event["result"]["tracking_code"] = json!(TRACKING_NUMBER);
+    ppx_e2e::moved_to(&mut event, env.clock_now() - chrono::Duration::minutes(minutes_ago));
     bytes(&event)
 }
 
@@ -70,7 +72,7 @@ async fn a_journey_sends_each_milestone_once_and_queues_the_review_request() {
     let reply = env.post_tracking(&checkpoint(&env, "delivered", 1, "Delivered, front door")).await;
     assert_eq!((reply.status, reply.body["tracking_status"].as_str()), (200, Some("delivered")), "{}", reply.body);
     // EasyPost then sends the whole history: nothing new to say.
-    let reply = env.post_easypost(&easypost_delivered_history()).await;
+    let reply = env.post_easypost(&easypost_delivered_history(&env, 30)).await;
     assert_eq!((reply.status, reply.body["messages_sent"].as_u64()), (200, Some(0)), "{}", reply.body);
 
     let sent = subjects(&env.emails_to(&email).await);
@@ -78,7 +80,8 @@ async fn a_journey_sends_each_milestone_once_and_queues_the_review_request() {
     for needle in ["confirmed", "shipped", "out for delivery", "delivered"] {
         assert_eq!(sent.iter().filter(|s| s.contains(needle)).count(), 1, "{needle} in {sent:?}");
     }
-    assert_eq!(env.sms_to(&phone).await.len(), 4);
+    // Texts: the confirmation, out for delivery, delivered ("shipped" is not worth one).
+    assert_eq!(env.sms_to(&phone).await.len(), 3);
 
     let view = env.order_view(ORDER_ID).await;
     let tracking = &view.tracking.values().next().expect("tracking state").value;
@@ -87,12 +90,51 @@ async fn a_journey_sends_each_milestone_once_and_queues_the_review_request() {
     assert_eq!(delivery.review_due_at - delivery.delivered_at, chrono::Duration::days(5));
 }
 
+/// A week of FedEx-like scans, each posted minutes after it happened: the customer hears each
+/// piece of news once, is asked to act when the carrier needs them, and is never told "out for
+/// delivery today" about yesterday (the notification policy on the real path).
+#[tokio::test]
+async fn a_week_of_failed_attempts_is_told_once_and_what_the_carrier_needs_is_asked_for() {
+    let env = TestEnv::start().await;
+    let (email, phone) = place_order(&env).await;
+    assert_eq!(fulfill(&env).await.status, 200);
+    let post = |status: &'static str, message: &'static str| {
+        let body = checkpoint(&env, status, 0, message);
+        let env = &env;
+        async move {
+            env.clock.advance(chrono::Duration::minutes(5));
+            let reply = env.post_tracking(&body).await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            reply.body["messages_sent"].as_u64().unwrap()
+        }
+    };
+    let mut sent = Vec::new();
+    for _day in 0..3 {
+        sent.push(post("out_for_delivery", "On FedEx vehicle for delivery").await);
+        env.clock.advance(chrono::Duration::hours(8));
+        sent.push(post("exception", "Delivery exception - Customer not available or business closed").await);
+        env.clock.advance(chrono::Duration::hours(16));
+    }
+    sent.push(post("exception", "Delivery exception - Awaiting additional delivery information from recipient").await);
+    env.clock.advance(chrono::Duration::hours(20));
+    sent.push(post("delivered", "Delivered").await);
+    // Out for delivery (email, text), the attempt (email, text), out again (email), then folded;
+    // action needed (email, text); delivered (email, text).
+    assert_eq!(sent, [2, 2, 1, 0, 0, 0, 2, 2]);
+    let subjects = subjects(&env.emails_to(&email).await);
+    assert_eq!(subjects.iter().filter(|s| s.contains("Action needed")).count(), 1, "{subjects:?}");
+    assert_eq!(subjects.len(), 2 + 5, "confirmation, shipped and five: {subjects:?}");
+    let texts = env.sms_to(&phone).await;
+    assert_eq!(texts.len(), 1 + 4, "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("needs more information from you")), "{texts:?}");
+}
+
 #[tokio::test]
 async fn a_first_webhook_with_the_whole_history_sends_only_delivered_even_five_times_at_once() {
     let env = TestEnv::start().await;
     let (email, _) = place_order(&env).await;
     assert_eq!(fulfill(&env).await.status, 200);
-    let body = easypost_delivered_history();
+    let body = easypost_delivered_history(&env, 10);
     let replies = futures::future::join_all((0..5).map(|_| env.post_easypost(&body))).await;
     for reply in &replies {
         assert!(reply.status == 200 || reply.status == 503, "{} {}", reply.status, reply.body);
@@ -228,7 +270,7 @@ async fn a_kept_update_and_its_shipments_index_exclude_each_other() {
 #[tokio::test]
 async fn forged_malformed_and_envelope_only_callbacks_write_nothing() {
     let env = TestEnv::start().await;
-    let body = easypost_delivered_history();
+    let body = easypost_delivered_history(&env, 10);
     let path = format!("/webhooks/easypost/{}", env.shop());
     let forged = vec![
         ("content-type", "application/json".to_owned()),
@@ -313,16 +355,20 @@ async fn a_later_estimate_than_promised_sends_one_delay_and_another_only_when_it
     let promised = env.order_view(ORDER_ID).await.order.unwrap().promised_delivery.unwrap();
     let later = promised + chrono::Duration::days(2);
     assert_eq!(env.post_tracking(&estimate_scan(&env, 600, promised)).await.body["messages_sent"], 0);
-    assert_eq!(env.post_tracking(&estimate_scan(&env, 500, later)).await.body["messages_sent"], 2, "email and SMS");
+    assert_eq!(
+        env.post_tracking(&estimate_scan(&env, 500, later)).await.body["messages_sent"],
+        1,
+        "an email (a delay is not worth a text)"
+    );
     assert_eq!(env.post_tracking(&estimate_scan(&env, 400, later)).await.body["messages_sent"], 0, "same date");
     let further = later + chrono::Duration::days(1);
     assert_eq!(env.post_tracking(&estimate_scan(&env, 300, further)).await.body["messages_sent"], 0, "same day");
     // The next day (in the shop's time zone) the slip is news; the record kept what was said.
     env.clock.advance(chrono::Duration::days(1));
-    assert_eq!(env.post_tracking(&estimate_scan(&env, 300, further)).await.body["messages_sent"], 2);
+    assert_eq!(env.post_tracking(&estimate_scan(&env, 300, further)).await.body["messages_sent"], 1);
     assert_eq!(env.post_tracking(&estimate_scan(&env, 200, further)).await.body["messages_sent"], 0, "not later");
     assert_eq!(delay_emails(&env, &email).await.len(), 2);
-    assert_eq!(delay_sms(&env, &phone).await.len(), 2);
+    assert_eq!(delay_sms(&env, &phone).await.len(), 0);
     let view = env.order_view(ORDER_ID).await;
     let mut announced: Vec<_> = view
         .messages
@@ -332,20 +378,15 @@ async fn a_later_estimate_than_promised_sends_one_delay_and_another_only_when_it
         .collect();
     announced.sort();
     let shipment = view.shipments[0].id.as_str();
-    use ppx_shared::domain::messages::Channel::{Email, Sms};
+    use ppx_shared::domain::messages::Channel::Email;
     assert_eq!(
         announced,
-        [
-            (format!("{shipment}#delay-1"), Email, Some(later)),
-            (format!("{shipment}#delay-1"), Sms, Some(later)),
-            (format!("{shipment}#delay-2"), Email, Some(further)),
-            (format!("{shipment}#delay-2"), Sms, Some(further)),
-        ]
+        [(format!("{shipment}#delay-1"), Email, Some(later)), (format!("{shipment}#delay-2"), Email, Some(further))]
     );
 }
 
 /// Eight slips of the estimate within a minute, posted one after another or all at once
-/// (retrying what answers 503 while another request sends): one delay email and one SMS.
+/// (retrying what answers 503 while another request sends): one delay email (and no text).
 #[tokio::test]
 async fn eight_slipping_estimates_within_a_minute_send_one_delay_notice_in_sequence_or_at_once() {
     for at_once in [false, true] {
@@ -378,7 +419,7 @@ async fn eight_slipping_estimates_within_a_minute_send_one_delay_notice_in_seque
             }
         }
         assert_eq!(delay_emails(&env, &email).await.len(), 1, "at once: {at_once}");
-        assert_eq!(delay_sms(&env, &phone).await.len(), 1, "at once: {at_once}");
+        assert_eq!(delay_sms(&env, &phone).await.len(), 0, "at once: {at_once}");
         let view = env.order_view(ORDER_ID).await;
         let tracking = &view.tracking.values().next().expect("tracking state").value;
         assert_eq!(tracking.estimated_delivery, Some(promised + chrono::Duration::days(8)));

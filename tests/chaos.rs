@@ -110,7 +110,10 @@ struct Journey {
     sms: bool,
     returns: bool,
     parcels: Vec<Parcel>,
+    /// Emails of each kind the customer must get, exactly.
     expected: BTreeMap<MessageKind, usize>,
+    /// Texts, when the customer takes them: only the moments that justify one.
+    expected_sms: BTreeMap<MessageKind, usize>,
 }
 
 impl Journey {
@@ -219,6 +222,32 @@ fn journey(env: &TestEnv, n: usize, time: &Timeline) -> Journey {
     expect(MessageKind::Delayed, usize::from(variant == Variant::Late));
     // Competing returns (two tabs, a double click): each is decided and told once.
     expect(MessageKind::ReturnUpdate, usize::from(returns) * COMPETING_RETURNS);
+    // Texts: the confirmation, the first time out for delivery, an attempt, ready for pickup,
+    // delivered, and the returns' news; never "shipped", a problem, a delay or "out again".
+    let mut expected_sms = BTreeMap::new();
+    let mut text = |kind, count: usize| {
+        if count > 0 {
+            *expected_sms.entry(kind).or_insert(0) += count;
+        }
+    };
+    text(MessageKind::OrderConfirmation, 1);
+    match variant {
+        Variant::Delivered | Variant::Late | Variant::Split => {
+            text(MessageKind::OutForDelivery, p);
+            text(MessageKind::Delivered, p);
+        }
+        Variant::Attempted => {
+            text(MessageKind::OutForDelivery, 1);
+            text(MessageKind::DeliveryAttempted, 1);
+            text(MessageKind::Delivered, 1);
+        }
+        Variant::Pickup => {
+            text(MessageKind::AvailableForPickup, 1);
+            text(MessageKind::Delivered, 1);
+        }
+        Variant::Exception | Variant::InTransit | Variant::Cancelled => {}
+    }
+    text(MessageKind::ReturnUpdate, usize::from(returns) * COMPETING_RETURNS);
     let mut journey = Journey {
         n,
         source,
@@ -230,6 +259,7 @@ fn journey(env: &TestEnv, n: usize, time: &Timeline) -> Journey {
         returns,
         parcels,
         expected,
+        expected_sms,
     };
     if journey.delivered() && !journey.returns {
         *journey.expected.entry(MessageKind::ReviewRequest).or_insert(0) += 1;
@@ -626,11 +656,16 @@ fn kinds_in(messages: &[(String, String)], recipient: &str) -> BTreeMap<MessageK
     kinds
 }
 
-/// Every message says only its kind, so what moto sent can be told apart exactly.
+/// Every message says only its kind, so what moto sent can be told apart exactly. The replay
+/// delivers days of scans within minutes, all of them days after they happened: no scan is too
+/// old to announce here (the notification policy's own tests cover staleness).
 fn chaos_templates(settings: &mut ppx_shared::domain::settings::ShopSettings) {
+    settings.notifications.stale_same_day_hours = 720;
+    settings.notifications.stale_hours = 720;
+    settings.notifications.stale_final_days = 365;
     for kind in MessageKind::ALL {
         settings.templates.insert(format!("{}.subject.txt", kind.as_str()), format!("CHAOS {}", kind.as_str()));
-        if kind.goes_by_sms() {
+        if ppx_shared::render::has_sms(kind) {
             settings.templates.insert(format!("{}.sms.txt", kind.as_str()), format!("CHAOS {}", kind.as_str()));
         }
     }
@@ -695,14 +730,16 @@ async fn replay(name: &str, faults: Option<FaultInjector>, seed: u64, orders: us
     let (emails, sms) = sent_messages().await;
     let mut violations = Vec::new();
     let (mut expected_total, mut sent_total, mut extra) = (0, 0, 0);
+    // Messages each order's customer got, per channel (texts: customers who take them).
+    let (mut per_order_email, mut per_order_sms) = (Vec::new(), Vec::new());
     for j in &journeys {
         let got_email = kinds_in(&emails, &j.email);
         let got_sms = kinds_in(&sms, &j.phone);
-        let mut want_sms = j.expected.clone();
-        want_sms.remove(&MessageKind::ReviewRequest);
-        if !j.sms {
-            want_sms.clear();
+        per_order_email.push(got_email.values().sum::<usize>());
+        if j.sms {
+            per_order_sms.push(got_sms.values().sum::<usize>());
         }
+        let want_sms = if j.sms { j.expected_sms.clone() } else { BTreeMap::new() };
         for (channel, want, got) in [("email", &j.expected, &got_email), ("sms", &want_sms, &got_sms)] {
             expected_total += want.values().sum::<usize>();
             sent_total += got.values().sum::<usize>();
@@ -773,9 +810,15 @@ async fn replay(name: &str, faults: Option<FaultInjector>, seed: u64, orders: us
             by_kind(FaultKind::LostResponse),
         )
     });
+    let spread = |counts: &mut Vec<usize>| {
+        counts.sort_unstable();
+        let at = |q: f64| counts.get(((counts.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0);
+        format!("median {} p95 {} max {}", at(0.5), at(0.95), at(1.0))
+    };
+    let per_order = format!("per order: emails {}, texts {}", spread(&mut per_order_email), spread(&mut per_order_sms));
     let summary = format!(
         "chaos {name}: {} orders, {} webhooks, {} deliveries ({} duplicates, {} late replays, {} re-deliveries after 5xx), \
-         {review_runs} review runs, messages expected {expected_total} sent {sent_total} (extra {extra}){fault_line}, violations {}",
+         {review_runs} review runs, messages expected {expected_total} sent {sent_total} (extra {extra}; {per_order}){fault_line}, violations {}",
         journeys.len(),
         tally.distinct,
         tally.deliveries,

@@ -80,11 +80,22 @@ fn tracking_number(order_id: u64) -> String {
 
 /// One carrier scan of `status`, `hours_ago`, with an optional new estimate.
 async fn scan(env: &TestEnv, order_id: u64, status: &str, hours_ago: i64, estimate: Option<chrono::NaiveDate>) {
+    scan_saying(env, order_id, (status, "Scan, Montréal"), hours_ago, estimate).await
+}
+
+/// The same, with the carrier's words.
+async fn scan_saying(
+    env: &TestEnv,
+    order_id: u64,
+    (status, message): (&str, &str),
+    hours_ago: i64,
+    estimate: Option<chrono::NaiveDate>,
+) {
     let at = env.clock_now() - Duration::hours(hours_ago);
     let mut body = json!({
         "tracking_number": tracking_number(order_id),
         "carrier": "UPS",
-        "events": [{ "status": status, "occurred_at": at.to_rfc3339(), "message": "Scan, Montréal", "location": "Montréal, QC, CA" }],
+        "events": [{ "status": status, "occurred_at": at.to_rfc3339(), "message": message, "location": "Montréal, QC, CA" }],
     });
     if let Some(estimate) = estimate {
         body["estimated_delivery"] = json!(estimate.to_string());
@@ -129,6 +140,10 @@ async fn every_email_of_every_kind_is_well_formed_for_a_sender_with_a_comma_and_
         customers.insert(order_id, shipped_order(&env, order_id).await);
         scan(&env, order_id, status, 2, None).await;
     }
+    // The carrier needs the customer.
+    customers.insert(8009, shipped_order(&env, 8009).await);
+    let awaiting = ("exception", "Awaiting additional delivery information from recipient");
+    scan_saying(&env, 8009, awaiting, 2, None).await;
     // A later estimate than promised.
     customers.insert(8006, shipped_order(&env, 8006).await);
     let promised = env.order_view("8006").await.order.unwrap().promised_delivery.unwrap();

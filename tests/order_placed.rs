@@ -126,7 +126,8 @@ async fn a_fulfillment_sends_one_shipped_message_with_the_tracking_link() {
     for needle in ["1Z999AA10123456784", "UPS", "/track/", "Linen shirt"] {
         assert!(shipped[0].body.contains(needle), "shipped email lacks {needle}");
     }
-    assert_eq!(env.sms_to(&phone).await.len(), 2, "confirmation and shipped SMS");
+    // "Shipped" is not worth a text (the notification policy): the confirmation's only.
+    assert_eq!(env.sms_to(&phone).await.len(), 1, "the confirmation's text only");
     let view = env.order_view(ORDER_ID).await;
     assert_eq!(view.shipments.len(), 1);
     assert_eq!(view.shipments[0].tracking_number.as_ref().unwrap().as_str(), "1Z999AA10123456784");

@@ -11,6 +11,7 @@ mod common;
 use common::{EASYPOST_DELIVERED, SHOPIFY_ORDER, Scenarios};
 use criterion::{Criterion, criterion_group, criterion_main};
 use ppx_shared::domain::messages::MessageKind;
+use ppx_shared::domain::notification::{Told, decide};
 use ppx_shared::domain::settings::WebhookSource;
 use ppx_shared::domain::tracking::ShipmentTracking;
 use ppx_shared::http::signature::{verify_base64_hmac, verify_easypost_hmac};
@@ -62,10 +63,12 @@ fn parts(c: &mut Criterion) {
         b.iter(|| verify_easypost_hmac(&easypost_secret, black_box(EASYPOST_DELIVERED), Some(&s.easypost_signature)))
     });
     group.bench_function("easypost_parse", |b| b.iter(|| easypost::parse(black_box(EASYPOST_DELIVERED))));
+    let arrival = s.arrival();
+    let told = Told::default();
     group.bench_function("tracking_merge_and_announce", |b| {
         b.iter(|| {
             let tracking = ShipmentTracking::default().merge(black_box(&s.update));
-            tracking.announcement(&s.shipment.id, s.settings.time_zone)
+            decide(&tracking, &s.shipment.id, &told, arrival, &s.settings.notifications)
         })
     });
     group.bench_function("delivered_email_and_sms", |b| {

@@ -81,6 +81,37 @@ pub fn fixture_bytes(name: &str) -> Vec<u8> {
     std::fs::read(repo_path(&format!("tests/fixtures/{name}"))).expect("fixture file")
 }
 
+/// A published sample moved in time: every RFC 3339 timestamp in `value` shifted by the same
+/// amount, so that the newest one is `newest`. The providers' samples are years old, and a scan
+/// that old is not news (the notification policy keeps it for the tracking page only).
+pub fn moved_to(value: &mut Value, newest: chrono::DateTime<chrono::Utc>) {
+    fn times(value: &Value, found: &mut Vec<chrono::DateTime<chrono::Utc>>) {
+        match value {
+            Value::String(text) => found.extend(chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc())),
+            Value::Array(items) => items.iter().for_each(|v| times(v, found)),
+            Value::Object(fields) => fields.values().for_each(|v| times(v, found)),
+            _ => {}
+        }
+    }
+    fn shift(value: &mut Value, by: chrono::Duration) {
+        match value {
+            Value::String(text) => {
+                if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
+                    *text = (time.to_utc() + by).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| shift(v, by)),
+            Value::Object(fields) => fields.values_mut().for_each(|v| shift(v, by)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    times(value, &mut found);
+    if let Some(latest) = found.into_iter().max() {
+        shift(value, newest - latest);
+    }
+}
+
 /// A short random id for names that must not collide between tests.
 pub fn unique() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()

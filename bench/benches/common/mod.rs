@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use ppx_shared::domain::ids::ShopId;
 use ppx_shared::domain::link::{CustomerLinks, LinkKey};
 use ppx_shared::domain::messages::MessageKind;
+use ppx_shared::domain::notification::{self, Told};
 use ppx_shared::domain::order::{Order, Shipment};
 use ppx_shared::domain::returns::{Decision, RequestedItem, Resolution, ReturnRequest, decide};
 use ppx_shared::domain::settings::{ShopSettings, WebhookSource};
@@ -148,12 +149,28 @@ impl Scenarios {
         verify_easypost_hmac(secret, EASYPOST_DELIVERED, Some(&self.easypost_signature)).expect("signature verifies");
         let update = easypost::parse(EASYPOST_DELIVERED).expect("parses").expect("is about a tracker");
         let tracking = ShipmentTracking::default().merge(&update);
-        let announcement =
-            tracking.announcement(&self.shipment.id, self.settings.time_zone).expect("a delivery is news");
+        let decision = notification::decide(
+            &tracking,
+            &self.shipment.id,
+            &Told::default(),
+            self.arrival(),
+            &self.settings.notifications,
+        );
+        let notification::Decision::Announce { notice: announcement, .. } = decision else {
+            panic!("a delivery is news: {decision:?}")
+        };
         assert_eq!(announcement.kind, MessageKind::Delivered);
         let today = self.now.with_timezone(&self.settings.time_zone).date_naive();
         assert!(tracking.delay_announcement(&self.shipment.id, self.order.promised_delivery, today).is_none());
         self.render(&self.order, Some(&self.shipment), Some(&tracking), announcement.kind)
+    }
+
+    /// When the delivered sample arrives: minutes after its scan (EasyPost's sample is from 2014;
+    /// a day later it would be old news).
+    pub fn arrival(&self) -> DateTime<Utc> {
+        let update = easypost::parse(EASYPOST_DELIVERED).expect("parses").expect("is about a tracker");
+        let scanned = ShipmentTracking::default().merge(&update).status_at.expect("delivered");
+        scanned + Duration::minutes(10)
     }
 
     /// `order-placed`, WooCommerce `order.created`: parse only.

@@ -7,7 +7,7 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use ppx_shared::app::context::{App, Ports};
 use ppx_shared::app::journey::TrackingOutcome;
 use ppx_shared::app::outbox::message_channels;
-use ppx_shared::domain::messages::{MessageKind, Notice};
+use ppx_shared::domain::messages::Notice;
 use ppx_shared::domain::order::{Order, OrderStatus, Shipment};
 use ppx_shared::domain::settings::{ShopSettings, WebhookSource};
 use ppx_shared::domain::text::CleanText;
@@ -237,7 +237,7 @@ impl<P: Ports> OrderPlaced<P> {
         let view = self.store.order_view(&settings.shop, &shipment.order_id).await?;
         let announced = |order: &Order| {
             order.status != OrderStatus::Cancelled
-                && view.already_applied(&shipment, &message_channels(settings, order, MessageKind::Shipped))
+                && view.already_applied(&shipment, &message_channels(settings, order, &Notice::shipped(&shipment.id)))
         };
         if view.order.as_ref().is_some_and(announced) {
             return Ok(Outcome::Duplicate);
@@ -389,7 +389,7 @@ mod rules {
         let shop = ShopId::parse("demo-shop").unwrap();
         let order = ppx_shared::domain::ids::OrderId::parse("5550001001").unwrap();
         let key = ppx_shared::domain::messages::MessageKey::new(
-            MessageKind::OrderConfirmation,
+            ppx_shared::domain::messages::MessageKind::OrderConfirmation,
             ppx_shared::domain::messages::MessageScope::Order,
             ppx_shared::domain::messages::Channel::Email,
         );

@@ -5,6 +5,7 @@ use crate::app::context::Ports;
 use crate::app::outbox::{NotifyError, Outbox, message_channels};
 use crate::domain::ids::{OrderId, ReturnId, ShipmentId, TrackingNumber};
 use crate::domain::messages::{Channel, DeliveryState, MessageKind, MessageRecord, MessageScope};
+use crate::domain::notification::{self, Decision, Quiet, Told};
 use crate::domain::order::{Order, OrderStatus, Shipment};
 use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
@@ -175,19 +176,38 @@ impl<P: Ports> Journey<'_, P> {
         let mut prepared = Vec::new();
         let mut delivery = None;
         if let (Some((order, shipment)), Some(links)) = (audience, &links) {
-            tracking.recall(shipment_id, settings.time_zone, done_records(settings, order, view));
-            let today = self.outbox.clock.now().with_timezone(&settings.time_zone).date_naive();
+            let done = done_records(settings, order, view);
+            tracking.recall(shipment_id, settings.time_zone, done.iter().copied());
+            let told = Told::recall(shipment_id, done.iter().copied(), &view.messages);
+            let now = self.outbox.clock.now();
+            let policy = &settings.notifications;
+            let today = now.with_timezone(&settings.time_zone).date_naive();
+            let delay = tracking.delay_announcement(shipment_id, order.promised_delivery, today);
             let due = [
-                tracking.announcement(shipment_id, settings.time_zone),
-                tracking.delay_announcement(shipment_id, order.promised_delivery, today),
+                notification::decide(&tracking, shipment_id, &told, now, policy),
+                delay
+                    .map_or(Decision::Quiet(Quiet::NothingNew), |notice| notification::channels(notice, &told, policy)),
             ];
             let ctx = MessageContext {
                 shipment: Some(shipment),
                 tracking: Some(&tracking),
                 ..MessageContext::about_order(settings, order, links)
             };
-            for notice in due.into_iter().flatten() {
-                prepared.extend(self.outbox.prepare(&ctx, &notice)?);
+            for decision in due {
+                match decision {
+                    Decision::Announce { notice, email, sms } => {
+                        let allowed = |channel| match channel {
+                            Channel::Email => email,
+                            Channel::Sms => sms,
+                            Channel::ShopEvent => false,
+                        };
+                        prepared.extend(self.outbox.prepare_on(&ctx, &notice, allowed)?);
+                    }
+                    Decision::Quiet(Quiet::NothingNew) => {}
+                    Decision::Quiet(why) => {
+                        tracing::info!(status = ?tracking.status.map(TrackingStatus::as_str), reason = %why, "no message");
+                    }
+                }
             }
             if status == Some(TrackingStatus::Delivered) && view.delivery.is_none() {
                 delivery = delivery_record(settings, view, shipment_id, &tracking);
@@ -263,7 +283,7 @@ fn done_records<'v>(settings: &ShopSettings, order: &Order, view: &'v OrderView)
     }
     let done = |record: &MessageRecord| {
         let channels = &channels_done[&(record.kind, &record.scope)];
-        message_channels(settings, order, record.kind).iter().all(|c| channels.contains(c))
+        message_channels(settings, order, &record.key().notice()).iter().all(|c| channels.contains(c))
     };
     finished().filter(|record| done(record)).collect()
 }

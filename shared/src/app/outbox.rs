@@ -54,15 +54,15 @@ impl Delivery {
     }
 }
 
-/// The channels a customer gets `kind` on: email when there is an address, SMS when the shop
-/// sends SMS and the customer agreed to them.
-pub fn message_channels(settings: &ShopSettings, order: &Order, kind: MessageKind) -> Vec<Channel> {
+/// The channels a customer gets `notice` on: email when there is an address, a text when the
+/// notice justifies one, the shop sends texts and the customer agreed to them.
+pub fn message_channels(settings: &ShopSettings, order: &Order, notice: &Notice) -> Vec<Channel> {
     let customer = &order.customer;
     let mut channels = Vec::with_capacity(2);
     if customer.email.is_some() {
         channels.push(Channel::Email);
     }
-    if kind.goes_by_sms() && settings.sms_enabled && customer.sms_consent && customer.phone.is_some() {
+    if notice.goes_by_sms() && settings.sms_enabled && customer.sms_consent && customer.phone.is_some() {
         channels.push(Channel::Sms);
     }
     channels
@@ -113,12 +113,22 @@ impl<P: Ports> Outbox<'_, P> {
 
     /// Renders `notice` for every channel the customer can be reached on and agreed to.
     pub fn prepare<'c>(&self, ctx: &MessageContext<'c>, notice: &Notice) -> Result<Vec<Prepared<'c>>, NotifyError> {
+        self.prepare_on(ctx, notice, |_| true)
+    }
+
+    /// As [`Outbox::prepare`], on the channels `allowed` keeps (the notification policy's caps).
+    pub fn prepare_on<'c>(
+        &self,
+        ctx: &MessageContext<'c>,
+        notice: &Notice,
+        allowed: impl Fn(Channel) -> bool,
+    ) -> Result<Vec<Prepared<'c>>, NotifyError> {
         let kind = notice.kind;
         let mut prepared = Vec::with_capacity(2);
         // A delay notice's record keeps the estimate it announced.
         let estimated_delivery =
             ctx.tracking.and_then(|t| t.estimated_delivery).filter(|_| kind == MessageKind::Delayed);
-        for channel in message_channels(ctx.settings, ctx.order, kind) {
+        for channel in message_channels(ctx.settings, ctx.order, notice).into_iter().filter(|c| allowed(*c)) {
             let key = notice.on(channel);
             let customer = &ctx.order.customer;
             match channel {

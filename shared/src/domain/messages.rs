@@ -3,6 +3,7 @@
 use crate::domain::ids::{ReturnId, ShipmentId};
 use crate::domain::names::wire_enum;
 use crate::domain::returns::ReturnState;
+use crate::domain::situation::Situation;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -20,6 +21,8 @@ wire_enum! {
         Delivered = "delivered",
         /// Something went wrong with the parcel.
         Exception = "exception",
+        /// The carrier cannot deliver until the customer acts (information, a correct address).
+        ActionNeeded = "action_needed",
         ReturnedToSender = "returned_to_sender",
         /// The carrier's estimate is later than the date promised at order time.
         Delayed = "delayed",
@@ -31,11 +34,6 @@ wire_enum! {
 }
 
 impl MessageKind {
-    /// Review requests go by email only.
-    pub fn goes_by_sms(self) -> bool {
-        self != Self::ReviewRequest
-    }
-
     /// Transactional messages go even to customers who unsubscribed from marketing.
     pub fn is_transactional(self) -> bool {
         // Unsubscribing stops these; order and shipping news still go.
@@ -69,6 +67,10 @@ pub enum MessageScope {
     Delay(ShipmentId, DelayNotice),
     /// A return entering a state: `{return}#{state}`.
     Return(ReturnId, ReturnState),
+    /// One situation of a shipment, once (action needed, a refusal, damage): `{shipment}#{situation}`.
+    Situation(ShipmentId, Situation),
+    /// A shipment's news again, once (out for delivery after a failed attempt): `{shipment}#again`.
+    Again(ShipmentId),
 }
 
 /// Which delay notice of a shipment.
@@ -82,6 +84,8 @@ pub enum DelayNotice {
 
 /// A delay notice's scope is `{shipment}#delay-{n}`.
 const DELAY_NOTICE: &str = "delay-";
+/// The scope of news told again is `{shipment}#again`.
+const AGAIN: &str = "again";
 
 impl MessageScope {
     /// The scope a stored `kind` message was recorded under, in any form ppx ever wrote.
@@ -90,13 +94,23 @@ impl MessageScope {
         let shipment_and = || raw.rsplit_once('#').and_then(|(id, tail)| Some((ShipmentId::parse(id).ok()?, tail)));
         Some(match kind {
             OrderConfirmation | ReviewRequest => raw.is_empty().then_some(Self::Order)?,
-            Shipped | AvailableForPickup | Delivered | Exception | ReturnedToSender => {
-                Self::Shipment(ShipmentId::parse(raw).ok()?)
+            Shipped | AvailableForPickup | Delivered | ReturnedToSender => Self::Shipment(ShipmentId::parse(raw).ok()?),
+            ActionNeeded => {
+                let (id, situation) = shipment_and()?;
+                Self::Situation(id, Situation::parse(situation)?)
             }
-            OutForDelivery | DeliveryAttempted => {
-                let (id, day) = shipment_and()?;
-                Self::ShipmentDay(id, day.parse().ok()?)
-            }
+            // Once per shipment (`{shipment}`), or once per situation.
+            Exception => match shipment_and().and_then(|(id, tail)| Some((id, Situation::parse(tail)?))) {
+                Some((id, situation)) => Self::Situation(id, situation),
+                None => Self::Shipment(ShipmentId::parse(raw).ok()?),
+            },
+            // Once per shipment (and out for delivery once more after an attempt); before the
+            // notification policy, once per local day.
+            OutForDelivery | DeliveryAttempted => match shipment_and() {
+                Some((id, AGAIN)) if kind == OutForDelivery => Self::Again(id),
+                Some((id, day)) if day.parse::<NaiveDate>().is_ok() => Self::ShipmentDay(id, day.parse().ok()?),
+                _ => Self::Shipment(ShipmentId::parse(raw).ok()?),
+            },
             Delayed => {
                 let (id, notice) = shipment_and()?;
                 let notice = match notice.strip_prefix(DELAY_NOTICE) {
@@ -115,7 +129,11 @@ impl MessageScope {
     /// The shipment it is about, if any.
     pub fn shipment(&self) -> Option<&ShipmentId> {
         match self {
-            Self::Shipment(id) | Self::ShipmentDay(id, _) | Self::Delay(id, _) => Some(id),
+            Self::Shipment(id)
+            | Self::ShipmentDay(id, _)
+            | Self::Delay(id, _)
+            | Self::Situation(id, _)
+            | Self::Again(id) => Some(id),
             Self::Order | Self::Return(..) => None,
         }
     }
@@ -130,6 +148,8 @@ impl fmt::Display for MessageScope {
             Self::Delay(id, DelayNotice::Numbered(n)) => write!(f, "{id}#{DELAY_NOTICE}{n}"),
             Self::Delay(id, DelayNotice::ForEstimate(day)) => write!(f, "{id}#{day}"),
             Self::Return(id, state) => write!(f, "{id}#{}", state.as_str()),
+            Self::Situation(id, situation) => write!(f, "{id}#{situation}"),
+            Self::Again(id) => write!(f, "{id}#{AGAIN}"),
         }
     }
 }
@@ -331,6 +351,16 @@ mod tests {
                 MessageScope::Return(ret, ReturnState::NeedsReview),
                 "R0123456789abcdef#needs_review",
             ),
+            (
+                MessageKind::ActionNeeded,
+                MessageScope::Situation(shipment("9"), Situation::AwaitingRecipient),
+                "9#awaiting_recipient",
+            ),
+            (MessageKind::Exception, MessageScope::Situation(shipment("9"), Situation::Refused), "9#refused"),
+            (MessageKind::Exception, MessageScope::Shipment(shipment("9")), "9"),
+            (MessageKind::OutForDelivery, MessageScope::Shipment(shipment("9")), "9"),
+            (MessageKind::OutForDelivery, MessageScope::Again(shipment("9")), "9#again"),
+            (MessageKind::DeliveryAttempted, MessageScope::Shipment(shipment("ful#1")), "ful#1"),
         ];
         for (kind, scope, text) in cases {
             assert_eq!(scope.to_string(), text, "{scope:?}");
@@ -342,8 +372,8 @@ mod tests {
     fn a_scope_of_another_form_is_refused() {
         assert_eq!(MessageScope::parse(MessageKind::OrderConfirmation, "9"), None);
         assert_eq!(MessageScope::parse(MessageKind::Shipped, ""), None);
-        assert_eq!(MessageScope::parse(MessageKind::OutForDelivery, "9"), None);
-        assert_eq!(MessageScope::parse(MessageKind::OutForDelivery, "9#tomorrow"), None);
+        assert_eq!(MessageScope::parse(MessageKind::ActionNeeded, "9"), None);
+        assert_eq!(MessageScope::parse(MessageKind::ActionNeeded, "9#gone_fishing"), None);
         assert_eq!(MessageScope::parse(MessageKind::Delayed, "9#delay-0"), None);
         assert_eq!(MessageScope::parse(MessageKind::ReturnUpdate, "R0123456789abcdef#lost"), None);
     }

@@ -4,6 +4,7 @@ use crate::domain::delivery::DeliverySettings;
 use crate::domain::ids::ShopId;
 use crate::domain::mailbox::Mailbox;
 use crate::domain::names::wire_enum;
+use crate::domain::notification::{MAX_NOTICES_PER_SHIPMENT, NotificationSettings};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -107,6 +108,9 @@ pub struct ShopSettings {
     /// Per-shop template overrides, by template name (e.g. `order_confirmation.html`).
     #[serde(default)]
     pub templates: BTreeMap<String, String>,
+    /// What customers hear about their parcels, and when (`domain::notification`).
+    #[serde(default)]
+    pub notifications: NotificationSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -133,6 +137,11 @@ pub enum SettingsError {
         "delivery days must be at most {MAX_DELIVERY_DAYS} (processing, transit and each method), and cutoff_hour below 24"
     )]
     DeliveryDays,
+    /// Notices must be able to be fresh, and the caps to be caps.
+    #[error(
+        "notifications: stale_same_day_hours and stale_hours must be 1-720, stale_final_days 1-365, and the caps at most {MAX_NOTICES_PER_SHIPMENT}"
+    )]
+    Notifications,
     /// A return policy amount (fee, auto-approval limit) that does not read as money.
     #[error(transparent)]
     PolicyAmount(#[from] crate::domain::returns::PolicyAmountError),
@@ -175,6 +184,13 @@ impl ShopSettings {
         let methods = delivery.methods.iter().map(|m| m.transit_days);
         if days.into_iter().chain(methods).any(|d| d > MAX_DELIVERY_DAYS) || delivery.cutoff_hour > 23 {
             return Err(SettingsError::DeliveryDays);
+        }
+        let n = &self.notifications;
+        let hours_ok = [n.stale_same_day_hours, n.stale_hours].iter().all(|h| (1..=720).contains(h));
+        let caps_ok =
+            [n.max_emails_per_shipment, n.max_sms_per_shipment].iter().all(|c| *c <= MAX_NOTICES_PER_SHIPMENT);
+        if !hours_ok || !(1..=365).contains(&n.stale_final_days) || !caps_ok {
+            return Err(SettingsError::Notifications);
         }
         self.return_policy.check_amounts()?;
         Ok(())
@@ -332,6 +348,33 @@ mod tests {
         settings.delivery.methods[0].transit_days = 2;
         settings.delivery.cutoff_hour = 24;
         assert!(matches!(settings.validate(), Err(SettingsError::DeliveryDays)));
+    }
+
+    #[test]
+    fn notification_settings_default_to_what_shops_want_and_stay_in_bounds() {
+        let settings = ShopSettings::from_json(include_str!("../../../events/shop.example.json")).unwrap();
+        assert_eq!(settings.notifications, NotificationSettings::default());
+        assert_eq!(settings.notifications.stale_same_day_hours, 12);
+        type Setter = fn(&mut NotificationSettings);
+        let out_of_bounds: [Setter; 5] = [
+            |n| n.stale_same_day_hours = 0,
+            |n| n.stale_hours = 721,
+            |n| n.stale_final_days = 0,
+            |n| n.max_emails_per_shipment = MAX_NOTICES_PER_SHIPMENT + 1,
+            |n| n.max_sms_per_shipment = u32::MAX,
+        ];
+        for set in out_of_bounds {
+            let mut bad = settings.clone();
+            set(&mut bad.notifications);
+            assert!(matches!(bad.validate(), Err(SettingsError::Notifications)), "{:?}", bad.notifications);
+        }
+        let mut json: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+        json["notifications"] = serde_json::json!({ "max_sms_per_shipment": 2 });
+        let custom = ShopSettings::from_json(&json.to_string()).unwrap();
+        assert_eq!(custom.notifications.max_sms_per_shipment, 2);
+        assert_eq!(custom.notifications.stale_hours, 72, "the others keep their defaults");
+        json["notifications"] = serde_json::json!({ "max_texts": 2 });
+        assert!(matches!(ShopSettings::from_json(&json.to_string()), Err(SettingsError::Json(_))), "unknown field");
     }
 
     #[test]

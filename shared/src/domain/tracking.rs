@@ -6,7 +6,7 @@ use crate::domain::names::wire_enum;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Most checkpoints a shipment keeps: the newest, plus the few older ones its state rests on
 /// (see [`ShipmentTracking::merge`]). Carriers' real histories are 5 to 60 scans; 250 keeps the
@@ -159,10 +159,6 @@ pub struct ShipmentTracking {
     pub estimate_as_of: Option<DateTime<Utc>>,
     pub carrier: Option<String>,
     pub public_url: Option<String>,
-    /// Notices already given; recalled from the order's message records, never stored, so a
-    /// failed send cannot leave a mark that stops its retry.
-    #[serde(skip)]
-    pub announced: BTreeSet<Notice>,
     /// The delay notices already sent (recalled the same way).
     #[serde(skip)]
     pub delays: DelayNotices,
@@ -222,9 +218,9 @@ impl CarrierUpdate {
 }
 
 impl ShipmentTracking {
-    /// Recalls what was announced about `shipment_id` from the records of the messages that
-    /// went out on every channel: their notices, and for delay notices how many went, the
-    /// estimate they announced and the local day (in `time_zone`) the last one went.
+    /// Recalls the delay notices sent about `shipment_id` from the records of the messages that
+    /// went out on every channel: how many went, the estimate they announced and the local day
+    /// (in `time_zone`) the last one went. (What else was told: [`crate::domain::notification::Told`].)
     pub fn recall<'a>(
         &mut self,
         shipment_id: &ShipmentId,
@@ -233,7 +229,6 @@ impl ShipmentTracking {
     ) {
         let mut delays: BTreeMap<DelayNotice, (Option<NaiveDate>, DateTime<Utc>)> = BTreeMap::new();
         for record in done {
-            self.announced.insert(Notice::new(record.kind, record.scope.clone()));
             let MessageScope::Delay(id, notice) = &record.scope else { continue };
             if id != shipment_id {
                 continue;
@@ -279,33 +274,8 @@ impl ShipmentTracking {
         next.carrier = carrier.or_else(|| self.carrier.clone());
         let public_url = update.public_url.clone().filter(|url| url.len() <= PUBLIC_URL_MAX_BYTES);
         next.public_url = public_url.or_else(|| self.public_url.clone());
-        next.announced.clone_from(&self.announced);
         next.delays = self.delays;
         next
-    }
-
-    /// The message the current state calls for, if any. Out-for-delivery and attempts are news
-    /// once per local day (in `time_zone`); every other milestone once per shipment. In transit
-    /// shares its key with the platform's "shipped" message, so it never goes twice.
-    pub fn announcement(&self, shipment_id: &ShipmentId, time_zone: Tz) -> Option<Notice> {
-        let status = self.status?;
-        let once = || MessageScope::Shipment(shipment_id.clone());
-        // A state always has its time; the scope needs only a day, so the epoch stands in.
-        let local_day = || {
-            let day = self.status_at.map(|t| t.with_timezone(&time_zone).date_naive());
-            MessageScope::ShipmentDay(shipment_id.clone(), day.unwrap_or_default())
-        };
-        let notice = match status {
-            TrackingStatus::LabelCreated | TrackingStatus::Unknown => return None,
-            TrackingStatus::InTransit => Notice::shipped(shipment_id),
-            TrackingStatus::OutForDelivery => Notice::new(MessageKind::OutForDelivery, local_day()),
-            TrackingStatus::DeliveryAttempted => Notice::new(MessageKind::DeliveryAttempted, local_day()),
-            TrackingStatus::AvailableForPickup => Notice::new(MessageKind::AvailableForPickup, once()),
-            TrackingStatus::Delivered => Notice::new(MessageKind::Delivered, once()),
-            TrackingStatus::Exception => Notice::new(MessageKind::Exception, once()),
-            TrackingStatus::ReturnedToSender => Notice::new(MessageKind::ReturnedToSender, once()),
-        };
-        (!self.announced.contains(&notice)).then_some(notice)
     }
 
     /// A delay notice when the carrier's estimate is later than promised, and again only when it
@@ -328,12 +298,6 @@ impl ShipmentTracking {
             let next = DelayNotice::Numbered(self.delays.sent + 1);
             Notice::new(MessageKind::Delayed, MessageScope::Delay(shipment_id.clone(), next))
         })
-    }
-
-    /// Remembers a sent (or already sent) milestone announcement. Delay notices are recalled
-    /// from their records ([`ShipmentTracking::recall`]): they carry the estimate and the day.
-    pub fn mark_announced(&mut self, notice: &Notice) {
-        self.announced.insert(notice.clone());
     }
 
     /// The derived part only: what the carrier said, not what we did about it.
@@ -485,16 +449,26 @@ mod tests {
         }
     }
 
-    /// What the carrier webhook does with each delivery: merge, announce what the state calls for.
+    /// What the carrier webhook does with each delivery: merge, then say what the notification
+    /// policy calls for (each group arriving a minute after its newest scan, never before the
+    /// previous one), its email recorded as told.
     fn deliver(groups: &[Vec<TrackingEvent>]) -> (ShipmentTracking, Vec<(String, DateTime<Utc>)>) {
-        let tz = chrono_tz::America::New_York;
+        use crate::domain::messages::{Channel, DeliveryState};
+        use crate::domain::notification::{Decision, NotificationSettings, Told, decide};
         let mut state = ShipmentTracking::default();
         let mut sent = Vec::new();
+        let mut records: Vec<MessageRecord> = Vec::new();
+        let mut now = DateTime::<Utc>::MIN_UTC;
         for group in groups {
-            let mut next = state.merge(&update(group));
-            if let Some(announcement) = next.announcement(&shipment(), tz) {
-                sent.push((announcement.to_string(), next.status_at.unwrap()));
-                next.mark_announced(&announcement);
+            let next = state.merge(&update(group));
+            now = now.max(group.iter().map(|e| e.occurred_at).max().unwrap_or(now) + chrono::Duration::minutes(1));
+            let told = Told::recall(&shipment(), &records, &records);
+            if let Decision::Announce { notice, .. } =
+                decide(&next, &shipment(), &told, now, &NotificationSettings::default())
+            {
+                sent.push((notice.to_string(), next.status_at.unwrap()));
+                let record = MessageRecord::claimed(&notice.on(Channel::Email), now);
+                records.push(MessageRecord { state: DeliveryState::Sent, ..record });
             }
             state = next;
         }
@@ -514,21 +488,13 @@ mod tests {
     }
 
     #[test]
-    fn one_event_at_a_time_announces_each_milestone_once_attempts_per_day() {
+    fn one_event_at_a_time_announces_each_milestone_once_and_the_new_attempt_after_a_failed_one() {
         let singles: Vec<_> = multi_attempt_history().into_iter().map(|e| vec![e]).collect();
         let (state, sent) = deliver(&singles);
         assert_eq!(state.status, Some(TrackingStatus::Delivered));
         assert_eq!(
             keys(&sent),
-            [
-                "shipped#S1",
-                "out_for_delivery#S1#2026-11-24",
-                "delivery_attempted#S1#2026-11-24",
-                "out_for_delivery#S1#2026-11-25",
-                "delivery_attempted#S1#2026-11-25",
-                "out_for_delivery#S1#2026-11-26",
-                "delivered#S1",
-            ]
+            ["shipped#S1", "out_for_delivery#S1", "delivery_attempted#S1", "out_for_delivery#S1#again", "delivered#S1",]
         );
     }
 
@@ -551,7 +517,7 @@ mod tests {
             vec![event(InTransit, at(23, 9, 0), "late arrival of an old scan")],
         ]);
         assert_eq!((state.status, state.status_at), (Some(OutForDelivery), Some(at(24, 13, 0))));
-        assert_eq!(keys(&sent), ["out_for_delivery#S1#2026-11-24"]);
+        assert_eq!(keys(&sent), ["out_for_delivery#S1"]);
     }
 
     #[test]

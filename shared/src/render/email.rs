@@ -15,6 +15,7 @@ use crate::domain::link::ReviewLinks;
 use crate::domain::messages::MessageKind;
 use crate::domain::order::{LineItem, Order, Shipment};
 use crate::domain::settings::{DEFAULT_BRAND_COLOR, ShopSettings, is_hex_color};
+use crate::domain::situation::{Situation, situation};
 use crate::domain::tracking::{ShipmentTracking, TrackingEvent, TrackingStatus};
 use chrono_tz::Tz;
 use minijinja::value::{Serde, Value};
@@ -276,6 +277,9 @@ struct TrackingView {
     /// The checkpoint the message is about: the newest one of the message's status (the failed
     /// attempt, the pickup notice, the delivery scan, ...); for `delayed`, the latest update.
     checkpoint: Option<CheckpointView>,
+    /// What that checkpoint says beyond its status (`awaiting_recipient`, `address_problem`,
+    /// `refused`, ...; `plain` when nothing).
+    situation: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -507,6 +511,7 @@ impl TrackingView {
                 .map(long_date),
             delivered_at: delivered_at.map(|at| local_date_time(at, time_zone)),
             checkpoint: event.map(|e| CheckpointView::build(e, time_zone)),
+            situation: event.map(|e| situation(e).as_str()),
         }
     }
 }
@@ -531,6 +536,7 @@ fn is_about_a_shipment(kind: MessageKind) -> bool {
         | MessageKind::AvailableForPickup
         | MessageKind::Delivered
         | MessageKind::Exception
+        | MessageKind::ActionNeeded
         | MessageKind::ReturnedToSender
         | MessageKind::Delayed => true,
     }
@@ -557,6 +563,11 @@ pub(super) fn checkpoint_for(kind: MessageKind, tracking: &ShipmentTracking) -> 
                 previous = Some(event.status);
             }
             return attempt;
+        }
+        MessageKind::ActionNeeded => {
+            return tracking
+                .timeline()
+                .find(|e| matches!(situation(e), Situation::AwaitingRecipient | Situation::AddressProblem));
         }
         MessageKind::OutForDelivery => TrackingStatus::OutForDelivery,
         MessageKind::AvailableForPickup => TrackingStatus::AvailableForPickup,
@@ -877,7 +888,7 @@ mod tests {
                 "A problem with your Demo Shop order #1001",
                 &[
                     "UPS reported a problem delivering your order",
-                    "The address is incomplete; the carrier is contacting the sender",
+                    "Shipment exception: sorting error at the facility",
                     "Memphis, TN, US",
                     "Friday, November 27 at 4:15 AM EST",
                     "Don't worry",

@@ -205,9 +205,21 @@ pub(super) fn tracking_for(kind: MessageKind) -> ShipmentTracking {
             vec![checkpoint(
                 S::Exception,
                 "2026-11-27T09:15:00Z",
-                "The address is incomplete; the carrier is contacting the sender",
+                "Shipment exception: sorting error at the facility",
                 "Memphis, TN, US",
             )],
+            None,
+        ),
+        MessageKind::ActionNeeded => journey(
+            vec![
+                out_for_delivery_scan(),
+                checkpoint(
+                    S::Exception,
+                    "2026-11-27T16:10:00Z",
+                    "Delivery exception (Awaiting additional delivery information from recipient)",
+                    "Brooklyn, NY, US",
+                ),
+            ],
             None,
         ),
         MessageKind::ReturnedToSender => journey(

@@ -148,6 +148,7 @@ const DEFAULT_TEMPLATES: &[(&str, &str)] = embedded_templates!(
         "available_for_pickup",
         "delivered",
         "exception",
+        "action_needed",
         "returned_to_sender",
         "delayed",
         "return_update",

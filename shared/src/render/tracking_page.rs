@@ -6,8 +6,10 @@ use super::format::{Times, item_label, local_date_time, non_empty, one_line, pag
 use super::page::{PageOrderView, html_lang};
 use super::{TemplateError, environment, render};
 use crate::domain::messages::MessageKind;
+use crate::domain::notification::current_situation;
 use crate::domain::order::{Order, Shipment};
 use crate::domain::settings::ShopSettings;
+use crate::domain::situation::Situation;
 use crate::domain::tracking::{ShipmentTracking, TrackingEvent, TrackingStatus};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -187,7 +189,13 @@ impl<'a> ShipmentCardView<'a> {
         let heading = if count > 1 { format!("Shipment {number} of {count}") } else { "Your shipment".to_owned() };
         let details = ShipmentView::build(shipment, tracking, order, order_units);
         let status = tracking.and_then(|t| t.status).filter(|s| *s != S::Unknown);
+        // What the carrier needs from the customer comes first, whatever its status says.
+        let needs_action = tracking.is_some_and(|t| {
+            matches!(current_situation(t), Situation::AwaitingRecipient | Situation::AddressProblem)
+                && matches!(status, Some(S::Exception | S::DeliveryAttempted))
+        });
         let (code, headline, step, panel) = match status {
+            _ if needs_action => ("action_needed", "Action needed", None, Some(("action", MessageKind::ActionNeeded))),
             None => ("shipped", "Shipped", Some(1), None),
             Some(S::LabelCreated) => ("label_created", "Label created", Some(1), None),
             Some(S::InTransit) => ("in_transit", "In transit", Some(1), None),
@@ -479,9 +487,20 @@ mod tests {
                 "Delivery problem",
                 None,
                 vec![
-                    "UPS reported a problem delivering your parcel: “The address is incomplete; the carrier is contacting the sender” (Memphis, TN, US)",
+                    "UPS reported a problem delivering your parcel: “Shipment exception: sorting error at the facility” (Memphis, TN, US)",
                     "Don't worry, we're on it.",
                     "<a href=\"https://demo-shop.example/help\">Contact our support team</a> or email",
+                ],
+                false,
+            ),
+            (
+                "action-needed",
+                Some(with_estimate(tracking_for(MessageKind::ActionNeeded))),
+                "Action needed",
+                None,
+                vec![
+                    "UPS can't deliver your parcel until it hears from you: “Delivery exception (Awaiting additional delivery information from recipient)”",
+                    "<strong>What to do:</strong> <a href=\"https://www.ups.com/track?tracknum=1Z999AA10123456784&amp;loc=en_US\">open the UPS tracking page</a>",
                 ],
                 false,
             ),
