@@ -10,7 +10,6 @@ use crate::domain::situation::Situation;
 use crate::domain::tracking::{ShipmentTracking, TrackingStatus};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// More informational messages about one parcel than any shop would want.
@@ -94,10 +93,12 @@ impl Notice {
 /// a mark that stops its retry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Told {
-    /// Each notice and when it first went.
-    pub notices: BTreeMap<Notice, DateTime<Utc>>,
-    /// Informational messages that went out, per channel.
-    pub informational: BTreeMap<Channel, u32>,
+    /// Each notice and when it first went (a handful per shipment: a list, not a map).
+    pub notices: Vec<(Notice, DateTime<Utc>)>,
+    /// Informational emails that went out.
+    pub emails: u32,
+    /// Informational texts that went out.
+    pub texts: u32,
 }
 
 impl Told {
@@ -110,24 +111,31 @@ impl Told {
     ) -> Self {
         let mut told = Told::default();
         for record in done.into_iter().filter(|r| r.scope.shipment() == Some(shipment)) {
-            let at = told.notices.entry(record.key().notice()).or_insert(record.at);
-            *at = (*at).min(record.at);
+            let notice = record.key().notice();
+            match told.notices.iter_mut().find(|(told, _)| *told == notice) {
+                Some((_, at)) => *at = (*at).min(record.at),
+                None => told.notices.push((notice, record.at)),
+            }
         }
         let about = |r: &&MessageRecord| r.scope.shipment() == Some(shipment) && r.state == DeliveryState::Sent;
         for record in sent.into_iter().filter(about) {
             if record.key().notice().weight() == Weight::Informational {
-                *told.informational.entry(record.channel).or_default() += 1;
+                match record.channel {
+                    Channel::Email => told.emails += 1,
+                    Channel::Sms => told.texts += 1,
+                    Channel::ShopEvent => {}
+                }
             }
         }
         told
     }
 
     fn any(&self, kind: MessageKind) -> Option<(&Notice, DateTime<Utc>)> {
-        self.notices.iter().find(|(n, _)| n.kind == kind).map(|(n, at)| (n, *at))
+        self.notices.iter().filter(|(n, _)| n.kind == kind).min_by_key(|(_, at)| *at).map(|(n, at)| (n, *at))
     }
 
     fn has(&self, notice: &Notice) -> bool {
-        self.notices.contains_key(notice)
+        self.notices.iter().any(|(told, _)| told == notice)
     }
 }
 
@@ -256,11 +264,9 @@ pub fn decide(
 /// `notice` on the channels it may use: texts only for the moments that justify one, and
 /// informational notices only while the shop's caps allow.
 pub fn channels(notice: Notice, told: &Told, settings: &NotificationSettings) -> Decision {
-    let under = |channel, cap: u32| {
-        notice.weight() == Weight::Essential || told.informational.get(&channel).copied().unwrap_or(0) < cap
-    };
-    let email = under(Channel::Email, settings.max_emails_per_shipment);
-    let sms = notice.goes_by_sms() && under(Channel::Sms, settings.max_sms_per_shipment);
+    let under = |sent: u32, cap: u32| notice.weight() == Weight::Essential || sent < cap;
+    let email = under(told.emails, settings.max_emails_per_shipment);
+    let sms = notice.goes_by_sms() && under(told.texts, settings.max_sms_per_shipment);
     if !email && !sms {
         return Decision::Quiet(Quiet::CapReached);
     }
@@ -505,9 +511,7 @@ mod tests {
     #[test]
     fn what_needs_the_customer_is_told_once_each_and_past_the_caps() {
         use TrackingStatus::*;
-        let mut told = Told::default();
-        told.informational.insert(EMAIL, 6);
-        told.informational.insert(SMS, 4);
+        let told = Told { emails: 6, texts: 4, ..Told::default() };
         let cases = [
             ("Incorrect address", "action_needed#S1#address_problem", true),
             ("Awaiting additional delivery information from recipient", "action_needed#S1#awaiting_recipient", true),

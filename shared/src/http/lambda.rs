@@ -1,8 +1,8 @@
 //! Running an HTTP function on Lambda: API Gateway events in, the handler's `http` types out.
 
 use bytes::Bytes;
-use lambda_http::{Body, Error, Request, RequestExt, service_fn};
-use std::future::Future;
+use lambda_http::{Body, Error, IntoResponse, Request, RequestExt, service_fn};
+use std::future::{Future, ready};
 
 /// Serves `handle(request, request_id)` on the Lambda runtime until the sandbox is shut down.
 pub async fn run_http<F, Fut>(handle: F) -> Result<(), Error>
@@ -21,7 +21,18 @@ where
             _ => Bytes::new(),
         };
         let response = handle(http::Request::from_parts(parts, body), request_id).await;
-        Ok::<_, Error>(response.map(Body::from))
+        Ok::<_, Error>(TextResponse(response.map(Body::from)))
     }))
     .await
+}
+
+/// A response whose body is already UTF-8 text. lambda_http's own `IntoResponse` for
+/// `Response<B>` collects the body again and decodes it by its charset, which links
+/// encoding_rs (about 150 KB of tables per function) to decode what is already a `String`.
+struct TextResponse(http::Response<Body>);
+
+impl IntoResponse for TextResponse {
+    fn into_response(self) -> std::pin::Pin<Box<dyn Future<Output = http::Response<Body>> + Send>> {
+        Box::pin(ready(self.0))
+    }
 }

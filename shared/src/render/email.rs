@@ -93,7 +93,7 @@ pub fn render_email(kind: MessageKind, ctx: &MessageContext<'_>) -> Result<Rende
     let view = View::build(kind, ctx)?;
     let unsubscribe_url = view.review.as_ref().map(|review| review.unsubscribe_url);
     let view = Value::from(Serde(view));
-    let env = environment(&ctx.settings.templates)?;
+    let env = environment(super::Family::of(kind), &ctx.settings.templates)?;
     let kind = kind.as_str();
     // A subject is a mail header: never let a line break through.
     let subject = one_line(&render(&env, &format!("{kind}.subject.txt"), &view)?);
@@ -132,7 +132,7 @@ pub fn render_sms(kind: MessageKind, ctx: &MessageContext<'_>) -> Result<String,
         return Err(TemplateError::NoSmsForKind(kind.as_str()));
     }
     let view = Value::from(Serde(View::build(kind, ctx)?));
-    let env = environment(&ctx.settings.templates)?;
+    let env = environment(super::Family::of(kind), &ctx.settings.templates)?;
     let template = format!("{}.sms.txt", kind.as_str());
     let sms = one_line(&render(&env, &template, &view)?);
     let chars = sms.chars().count();

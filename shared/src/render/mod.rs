@@ -49,6 +49,7 @@ pub use page::{COMMENT_MAX_CHARS, PAGE_CONTENT_SECURITY_POLICY, Page, render_pag
 pub use portal::{render_return_result, render_returns_portal};
 pub use tracking_page::{TIMELINE_MAX_CHECKPOINTS, TrackedOrder, render_tracking_page};
 
+use crate::domain::messages::MessageKind;
 use crate::domain::money::MoneyError;
 use crate::domain::settings::ShopSettings;
 use minijinja::value::Value;
@@ -121,25 +122,16 @@ macro_rules! embedded_templates {
     };
 }
 
-/// `layout.html` wraps every HTML part; `shipment_details.{html,txt}` (carrier, tracking number,
-/// "Track your order" and the shipment's items) is included by the shipment kinds after `shipped`.
-/// `page_layout.html` wraps the customer pages ([`Page`]), one template each.
-const DEFAULT_TEMPLATES: &[(&str, &str)] = embedded_templates!(
-    shared: [
-        "layout.html",
-        "shipment_details.html",
-        "shipment_details.txt",
-        "page_layout.html",
-        "survey_confirm.html",
-        "survey_thanks.html",
-        "unsubscribe_confirm.html",
-        "unsubscribed.html",
-        "not_found.html",
-        "invalid.html",
-        "tracking_page.html",
-        "returns_portal.html",
-        "return_result.html",
-    ],
+/// `layout.html` wraps every HTML part of an email; `shipment_details.{html,txt}` (carrier,
+/// tracking number, "Track your order" and the shipment's items) is included by the shipment
+/// kinds after `shipped`. `page_layout.html` wraps the customer pages ([`Page`]), one template
+/// each. The templates come in families, each its own environment, so that a function links
+/// only the templates of what it renders (order-placed has no pages, no returns, no reviews).
+const EMAIL_LAYOUT: &[(&str, &str)] = embedded_templates!(shared: ["layout.html"], kinds: [], email_only: []);
+
+/// An order's and its parcels' messages.
+const PARCEL_TEMPLATES: &[(&str, &str)] = embedded_templates!(
+    shared: ["shipment_details.html", "shipment_details.txt"],
     kinds: [
         "order_confirmation",
         "shipped",
@@ -151,32 +143,125 @@ const DEFAULT_TEMPLATES: &[(&str, &str)] = embedded_templates!(
         "action_needed",
         "returned_to_sender",
         "delayed",
-        "return_update",
     ],
-    // Not transactional: by email only, where the customer can unsubscribe in one click.
-    email_only: ["review_request"],
+    email_only: [],
 );
 
-/// The names a shop may override.
-pub const TEMPLATE_NAMES: [&str; DEFAULT_TEMPLATES.len()] = {
-    let mut names = [""; DEFAULT_TEMPLATES.len()];
+/// Not transactional: by email only, where the customer can unsubscribe in one click.
+const REVIEW_TEMPLATES: &[(&str, &str)] = embedded_templates!(shared: [], kinds: [], email_only: ["review_request"]);
+
+const RETURN_TEMPLATES: &[(&str, &str)] = embedded_templates!(shared: [], kinds: ["return_update"], email_only: []);
+
+const PAGE_TEMPLATES: &[(&str, &str)] = embedded_templates!(
+    shared: [
+        "page_layout.html",
+        "survey_confirm.html",
+        "survey_thanks.html",
+        "unsubscribe_confirm.html",
+        "unsubscribed.html",
+        "not_found.html",
+        "invalid.html",
+        "tracking_page.html",
+        "returns_portal.html",
+        "return_result.html",
+    ],
+    kinds: [],
+    email_only: [],
+);
+
+/// The names of two template lists, in order (a const, so that naming a family's templates does
+/// not link their sources).
+const fn names<const N: usize>(
+    first: &[(&'static str, &'static str)],
+    second: &[(&'static str, &'static str)],
+) -> [&'static str; N] {
+    let mut out = [""; N];
     let mut i = 0;
-    while i < DEFAULT_TEMPLATES.len() {
-        names[i] = DEFAULT_TEMPLATES[i].0;
+    while i < first.len() {
+        out[i] = first[i].0;
         i += 1;
     }
-    names
-};
+    let mut j = 0;
+    while j < second.len() {
+        out[i + j] = second[j].0;
+        j += 1;
+    }
+    out
+}
 
-/// Built once per process. Holds an error instead of panicking should a default not compile
-/// (a unit test makes sure they all do).
-static DEFAULT_ENV: LazyLock<Result<Environment<'static>, minijinja::Error>> = LazyLock::new(|| {
+type DefaultEnvironment = LazyLock<Result<Environment<'static>, minijinja::Error>>;
+
+fn build(families: [&'static [(&'static str, &'static str)]; 2]) -> Result<Environment<'static>, minijinja::Error> {
     let mut env = base_environment();
-    for &(name, source) in DEFAULT_TEMPLATES {
+    for &(name, source) in families.into_iter().flatten() {
         env.add_template(name, source)?;
     }
     Ok(env)
-});
+}
+
+/// Built once per process, at the family's first render. Each holds an error instead of
+/// panicking should a default not compile (a unit test makes sure they all do). A function
+/// that never renders a family never names its static, and the linker leaves its templates out.
+static PARCEL_ENV: DefaultEnvironment = LazyLock::new(|| build([EMAIL_LAYOUT, PARCEL_TEMPLATES]));
+static REVIEW_ENV: DefaultEnvironment = LazyLock::new(|| build([EMAIL_LAYOUT, REVIEW_TEMPLATES]));
+static RETURN_ENV: DefaultEnvironment = LazyLock::new(|| build([EMAIL_LAYOUT, RETURN_TEMPLATES]));
+static PAGE_ENV: DefaultEnvironment = LazyLock::new(|| build([&[], PAGE_TEMPLATES]));
+
+const PARCEL_NAMES: [&str; EMAIL_LAYOUT.len() + PARCEL_TEMPLATES.len()] = names(EMAIL_LAYOUT, PARCEL_TEMPLATES);
+const REVIEW_NAMES: [&str; EMAIL_LAYOUT.len() + REVIEW_TEMPLATES.len()] = names(EMAIL_LAYOUT, REVIEW_TEMPLATES);
+const RETURN_NAMES: [&str; EMAIL_LAYOUT.len() + RETURN_TEMPLATES.len()] = names(EMAIL_LAYOUT, RETURN_TEMPLATES);
+const PAGE_NAMES: [&str; PAGE_TEMPLATES.len()] = names(&[], PAGE_TEMPLATES);
+
+/// Which templates a render needs: an environment of its own, and the names it answers to.
+pub(crate) struct Family {
+    defaults: &'static DefaultEnvironment,
+    names: &'static [&'static str],
+}
+
+impl Family {
+    /// An order's and its parcels' messages.
+    pub(crate) const PARCEL: Family = Family { defaults: &PARCEL_ENV, names: &PARCEL_NAMES };
+    pub(crate) const REVIEW: Family = Family { defaults: &REVIEW_ENV, names: &REVIEW_NAMES };
+    pub(crate) const RETURN: Family = Family { defaults: &RETURN_ENV, names: &RETURN_NAMES };
+    /// The customer pages.
+    pub(crate) const PAGE: Family = Family { defaults: &PAGE_ENV, names: &PAGE_NAMES };
+
+    /// The family of `kind`'s messages.
+    pub(crate) fn of(kind: MessageKind) -> &'static Family {
+        match kind {
+            MessageKind::ReviewRequest => &Self::REVIEW,
+            MessageKind::ReturnUpdate => &Self::RETURN,
+            _ => &Self::PARCEL,
+        }
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.names.contains(&name)
+    }
+}
+
+const TEMPLATE_COUNT: usize = EMAIL_LAYOUT.len()
+    + PARCEL_TEMPLATES.len()
+    + REVIEW_TEMPLATES.len()
+    + RETURN_TEMPLATES.len()
+    + PAGE_TEMPLATES.len();
+
+/// The names a shop may override.
+pub const TEMPLATE_NAMES: [&str; TEMPLATE_COUNT] = {
+    let families = [EMAIL_LAYOUT, PARCEL_TEMPLATES, REVIEW_TEMPLATES, RETURN_TEMPLATES, PAGE_TEMPLATES];
+    let mut names = [""; TEMPLATE_COUNT];
+    let (mut f, mut i) = (0, 0);
+    while f < families.len() {
+        let mut j = 0;
+        while j < families[f].len() {
+            names[i] = families[f][j].0;
+            i += 1;
+            j += 1;
+        }
+        f += 1;
+    }
+    names
+};
 
 fn base_environment() -> Environment<'static> {
     let mut env = Environment::new();
@@ -227,12 +312,13 @@ fn write_html_escaped<W: std::fmt::Write + ?Sized>(out: &mut W, s: &str) -> std:
     out.write_str(rest)
 }
 
-/// The default environment, or one with the shop's overrides on top of the defaults.
+/// The family's default environment, or one with the shop's overrides of its templates on top.
 fn environment(
+    family: &Family,
     overrides: &BTreeMap<String, String>,
 ) -> Result<std::borrow::Cow<'static, Environment<'static>>, TemplateError> {
-    let defaults = DEFAULT_ENV.as_ref().map_err(|e| render_error(e.name().unwrap_or("default templates"), e))?;
-    let overrides: Vec<_> = overrides.iter().filter(|(name, _)| TEMPLATE_NAMES.contains(&name.as_str())).collect();
+    let defaults = family.defaults.as_ref().map_err(|e| render_error(e.name().unwrap_or("default templates"), e))?;
+    let overrides: Vec<_> = overrides.iter().filter(|(name, _)| family.has(name)).collect();
     if overrides.is_empty() {
         return Ok(std::borrow::Cow::Borrowed(defaults));
     }
@@ -362,7 +448,9 @@ pub fn check_overrides(overrides: &BTreeMap<String, String>) -> Result<(), Templ
     if let Some(name) = overrides.keys().find(|name| !TEMPLATE_NAMES.contains(&name.as_str())) {
         return Err(TemplateError::UnknownTemplate { name: name.clone() });
     }
-    environment(overrides).map(|_| ())
+    [Family::PARCEL, Family::REVIEW, Family::RETURN, Family::PAGE]
+        .iter()
+        .try_for_each(|family| environment(family, overrides).map(|_| ()))
 }
 
 fn render_error(template: &str, error: &minijinja::Error) -> TemplateError {
@@ -395,7 +483,9 @@ mod tests {
 
     #[test]
     fn default_templates_compile_and_are_all_overridable() {
-        assert!(DEFAULT_ENV.is_ok(), "{:?}", DEFAULT_ENV.as_ref().err());
+        for family in [Family::PARCEL, Family::REVIEW, Family::RETURN, Family::PAGE] {
+            assert!(family.defaults.is_ok(), "{:?}: {:?}", family.names, family.defaults.as_ref().err());
+        }
         for shared in [
             "layout.html",
             "shipment_details.html",
@@ -559,9 +649,9 @@ mod tests {
             .collect();
         let mut custom = settings();
         // Any override makes the whole render run on the override fuel.
-        custom.templates.insert("page_layout.html".to_owned(), DEFAULT_TEMPLATES[3].1.to_owned());
-        custom.templates.insert("layout.html".to_owned(), DEFAULT_TEMPLATES[0].1.to_owned());
-        assert_eq!((DEFAULT_TEMPLATES[0].0, DEFAULT_TEMPLATES[3].0), ("layout.html", "page_layout.html"));
+        custom.templates.insert("page_layout.html".to_owned(), PAGE_TEMPLATES[0].1.to_owned());
+        custom.templates.insert("layout.html".to_owned(), EMAIL_LAYOUT[0].1.to_owned());
+        assert_eq!((EMAIL_LAYOUT[0].0, PAGE_TEMPLATES[0].0), ("layout.html", "page_layout.html"));
         let items = portal_items(&order, &[]);
         assert_eq!(items.len(), 250);
         render_returns_portal(&custom, &order, &items, &[], PORTAL_ACTION, FORM_KEY, None).unwrap();

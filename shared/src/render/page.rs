@@ -79,7 +79,7 @@ impl Page<'_> {
 pub fn render_page(settings: Option<&ShopSettings>, page: &Page<'_>) -> Result<String, TemplateError> {
     let view = PageView::build(settings, page)?;
     let no_overrides = BTreeMap::new();
-    let env = environment(settings.map_or(&no_overrides, |s| &s.templates))?;
+    let env = environment(&super::Family::PAGE, settings.map_or(&no_overrides, |s| &s.templates))?;
     render(&env, page.template_name(), &Value::from(Serde(view)))
 }
 

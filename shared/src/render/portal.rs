@@ -46,7 +46,7 @@ pub fn render_returns_portal(
     error: Option<&str>,
 ) -> Result<String, TemplateError> {
     let page = PortalView::build(settings, order, items, earlier, form_action, form_key, error)?;
-    let env = environment(&settings.templates)?;
+    let env = environment(&super::Family::PAGE, &settings.templates)?;
     render(&env, "returns_portal.html", &Value::from(Serde(page)))
 }
 
@@ -74,7 +74,7 @@ pub fn render_return_result(
         return_update: ReturnView::build(ret, settings, order),
         portal_url: form_action(portal_url, "return_result")?,
     };
-    let env = environment(&settings.templates)?;
+    let env = environment(&super::Family::PAGE, &settings.templates)?;
     render(&env, "return_result.html", &Value::from(Serde(page)))
 }
 

@@ -40,7 +40,7 @@ pub fn render_tracking_page(
     now: DateTime<Utc>,
 ) -> Result<String, TemplateError> {
     let page = TrackingPageView::build(settings, tracked, now);
-    let env = environment(&settings.templates)?;
+    let env = environment(&super::Family::PAGE, &settings.templates)?;
     render(&env, "tracking_page.html", &Value::from(Serde(page)))
 }
 
