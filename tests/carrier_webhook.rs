@@ -127,6 +127,14 @@ async fn a_week_of_failed_attempts_is_told_once_and_what_the_carrier_needs_is_as
     let texts = env.sms_to(&phone).await;
     assert_eq!(texts.len(), 1 + 4, "{texts:?}");
     assert!(texts.iter().any(|t| t.contains("needs more information from you")), "{texts:?}");
+    // What was not announced, and why, is kept with the state for `ppx order show`.
+    let view = env.order_view(ORDER_ID).await;
+    let tracking = &view.tracking.values().next().expect("tracking state").value;
+    let reasons: Vec<&str> = tracking.quiet.iter().map(|note| note.reason.as_str()).collect();
+    assert_eq!(reasons.iter().filter(|r| r.starts_with("folded: same as")).count(), 2, "{reasons:?}");
+    assert_eq!(reasons.iter().filter(|r| r.starts_with("already told: out_for_delivery")).count(), 1, "{reasons:?}");
+    let shown = ppx_cli::commands::render_text(&view);
+    assert!(shown.contains("not announced: ") && shown.contains("folded: same as"), "{shown}");
 }
 
 #[tokio::test]

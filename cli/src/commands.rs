@@ -155,6 +155,15 @@ pub fn render_text(view: &OrderView) -> String {
             let status = tracking.status.map_or("no scans yet", |s| s.as_str());
             let estimate = tracking.estimated_delivery.map(|d| format!(" · carrier estimate {d}")).unwrap_or_default();
             let _ = writeln!(out, "    tracking {status}{estimate} · {} checkpoint(s)", tracking.checkpoints.len());
+            for note in &tracking.quiet {
+                let _ = writeln!(
+                    out,
+                    "    not announced: {} {}: {}",
+                    note.at.format("%Y-%m-%d %H:%M UTC"),
+                    note.status.as_str(),
+                    escape(&note.reason)
+                );
+            }
             for event in tracking.timeline().take(3) {
                 let _ = writeln!(
                     out,

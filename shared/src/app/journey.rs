@@ -188,25 +188,28 @@ impl<P: Ports> Journey<'_, P> {
                 delay
                     .map_or(Decision::Quiet(Quiet::NothingNew), |notice| notification::channels(notice, &told, policy)),
             ];
+            // Why a state is not announced is kept with it, for the operator.
+            for decision in &due {
+                if let Decision::Quiet(why) = decision
+                    && *why != Quiet::NothingNew
+                {
+                    tracing::info!(status = ?tracking.status.map(TrackingStatus::as_str), reason = %why, "no message");
+                    tracking.note_quiet(why);
+                }
+            }
             let ctx = MessageContext {
                 shipment: Some(shipment),
                 tracking: Some(&tracking),
                 ..MessageContext::about_order(settings, order, links)
             };
             for decision in due {
-                match decision {
-                    Decision::Announce { notice, email, sms } => {
-                        let allowed = |channel| match channel {
-                            Channel::Email => email,
-                            Channel::Sms => sms,
-                            Channel::ShopEvent => false,
-                        };
-                        prepared.extend(self.outbox.prepare_on(&ctx, &notice, allowed)?);
-                    }
-                    Decision::Quiet(Quiet::NothingNew) => {}
-                    Decision::Quiet(why) => {
-                        tracing::info!(status = ?tracking.status.map(TrackingStatus::as_str), reason = %why, "no message");
-                    }
+                if let Decision::Announce { notice, email, sms } = decision {
+                    let allowed = |channel| match channel {
+                        Channel::Email => email,
+                        Channel::Sms => sms,
+                        Channel::ShopEvent => false,
+                    };
+                    prepared.extend(self.outbox.prepare_on(&ctx, &notice, allowed)?);
                 }
             }
             if status == Some(TrackingStatus::Delivered) && view.delivery.is_none() {

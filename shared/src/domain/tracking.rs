@@ -159,9 +159,27 @@ pub struct ShipmentTracking {
     pub estimate_as_of: Option<DateTime<Utc>>,
     pub carrier: Option<String>,
     pub public_url: Option<String>,
-    /// The delay notices already sent (recalled the same way).
+    /// Why states of this shipment were not announced, oldest first, the newest
+    /// [`MAX_QUIET_NOTES`]: what `ppx order show` explains. Written with the state it was
+    /// decided on, so it costs no request of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quiet: Vec<QuietNote>,
+    /// The delay notices already sent: recalled from the message records, never stored.
     #[serde(skip)]
     pub delays: DelayNotices,
+}
+
+/// Reasons a shipment keeps for the operator.
+pub const MAX_QUIET_NOTES: usize = 20;
+
+/// A state that was not announced, and why ("folded: same as 2026-04-07 (...)", "stale: 3 days
+/// old", "cap reached", "carrier noise").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuietNote {
+    /// The carrier's time of the state.
+    pub at: DateTime<Utc>,
+    pub status: TrackingStatus,
+    pub reason: String,
 }
 
 /// What a shipment's customer was told about delays, recalled from the records of the delay
@@ -274,8 +292,22 @@ impl ShipmentTracking {
         next.carrier = carrier.or_else(|| self.carrier.clone());
         let public_url = update.public_url.clone().filter(|url| url.len() <= PUBLIC_URL_MAX_BYTES);
         next.public_url = public_url.or_else(|| self.public_url.clone());
+        next.quiet.clone_from(&self.quiet);
         next.delays = self.delays;
         next
+    }
+
+    /// Notes why the current state is not announced (once per state and reason), keeping the
+    /// newest [`MAX_QUIET_NOTES`].
+    pub fn note_quiet(&mut self, reason: impl ToString) {
+        let (Some(status), Some(at)) = (self.status, self.status_at) else { return };
+        let note = QuietNote { at, status, reason: reason.to_string() };
+        if self.quiet.contains(&note) {
+            return;
+        }
+        self.quiet.push(note);
+        let excess = self.quiet.len().saturating_sub(MAX_QUIET_NOTES);
+        self.quiet.drain(..excess);
     }
 
     /// A delay notice when the carrier's estimate is later than promised, and again only when it
@@ -548,6 +580,26 @@ mod tests {
         ]]);
         assert_eq!(state.status, Some(Delivered));
         assert_eq!(state.delivered_at, Some(at(24, 8, 10)));
+    }
+
+    #[test]
+    fn quiet_notes_are_kept_once_each_newest_last_and_bounded() {
+        use TrackingStatus::*;
+        let mut state = ShipmentTracking::default();
+        state.note_quiet("no state yet");
+        assert!(state.quiet.is_empty(), "a note needs a state");
+        for hour in 0..30 {
+            let next = state.merge(&update(&[event(InTransit, at(24, hour % 24, hour / 24), "in_transit")]));
+            state = next;
+            state.note_quiet("already told: shipped#S1");
+            state.note_quiet("already told: shipped#S1");
+        }
+        assert_eq!(state.quiet.len(), MAX_QUIET_NOTES);
+        assert_eq!(state.quiet.last().unwrap().at, state.status_at.unwrap());
+        assert!(state.quiet.windows(2).all(|w| w[0] != w[1]));
+        let merged = state.merge(&update(&[event(OutForDelivery, at(25, 9, 0), "ofd")]));
+        assert_eq!(merged.quiet, state.quiet, "merging keeps the notes");
+        assert!(merged.same_journey(&merged.clone()));
     }
 
     #[test]
