@@ -264,7 +264,69 @@ fn journey(env: &TestEnv, n: usize, time: &Timeline) -> Journey {
     if journey.delivered() && !journey.returns {
         *journey.expected.entry(MessageKind::ReviewRequest).or_insert(0) += 1;
     }
+    // The oracle follows the notification policy: what it gives the parcels' histories is what
+    // the hand-written tables above say, journey by journey.
+    let (email, sms) = policy_notices(&journey, time);
+    let by_policy = |want: &BTreeMap<MessageKind, usize>| -> BTreeMap<MessageKind, usize> {
+        want.iter().filter(|(kind, _)| is_a_parcels(**kind)).map(|(k, n)| (*k, *n)).collect()
+    };
+    assert_eq!(email, by_policy(&journey.expected), "order {n} ({variant:?}): emails by the policy");
+    assert_eq!(sms, by_policy(&journey.expected_sms), "order {n} ({variant:?}): texts by the policy");
     journey
+}
+
+/// Notices the notification policy decides from a parcel's carrier history.
+fn is_a_parcels(kind: MessageKind) -> bool {
+    !matches!(
+        kind,
+        MessageKind::OrderConfirmation | MessageKind::Delayed | MessageKind::ReviewRequest | MessageKind::ReturnUpdate
+    )
+}
+
+/// The parcels' notices by the notification policy itself, per channel: each stage's carrier
+/// webhook parsed by its real parser, merged and decided in turn, after the platform's "shipped".
+fn policy_notices(j: &Journey, time: &Timeline) -> (BTreeMap<MessageKind, usize>, BTreeMap<MessageKind, usize>) {
+    use ppx_shared::domain::ids::ShipmentId;
+    use ppx_shared::domain::messages::{Channel, DeliveryState, MessageKey, MessageRecord, Notice};
+    use ppx_shared::domain::notification::{Decision, Told, decide};
+    use ppx_shared::domain::tracking::ShipmentTracking;
+    use ppx_shared::inbound::carriers::{easypost, generic_tracking};
+    let mut settings = ppx_shared::domain::settings::ShopSettings::from_json(
+        &std::fs::read_to_string(ppx_e2e::repo_path("events/shop.example.json")).unwrap(),
+    )
+    .unwrap();
+    chaos_templates(&mut settings);
+    let (mut email, mut sms) = (BTreeMap::new(), BTreeMap::new());
+    for (k, parcel) in j.parcels.iter().enumerate() {
+        let id = ShipmentId::parse(&parcel.shipment_id).unwrap();
+        let sent =
+            |key: MessageKey, at| MessageRecord { state: DeliveryState::Sent, ..MessageRecord::claimed(&key, at) };
+        *email.entry(MessageKind::Shipped).or_insert(0) += 1;
+        let mut records = vec![sent(Notice::shipped(&id).on(Channel::Email), time.at(0, 0))];
+        let mut tracking = ShipmentTracking::default();
+        for (stage, history) in parcel.histories.iter().enumerate() {
+            let update = match carrier_webhook(j, time, k, history, stage + 2) {
+                Webhook::EasyPost { body } => easypost::parse(&body),
+                Webhook::Tracking { body } => generic_tracking::parse(&body),
+                other => unreachable!("{other:?}"),
+            };
+            tracking = tracking.merge(&update.unwrap().unwrap());
+            let now = history.last().unwrap().at + Duration::minutes(5);
+            let told = Told::recall(&id, &records, &records);
+            if let Decision::Announce { notice, email: by_email, sms: by_text } =
+                decide(&tracking, &id, &told, now, &settings.notifications)
+            {
+                for (channel, on, counts) in [(Channel::Email, by_email, &mut email), (Channel::Sms, by_text, &mut sms)]
+                {
+                    if on {
+                        *counts.entry(notice.kind).or_insert(0) += 1;
+                        records.push(sent(notice.on(channel), now));
+                    }
+                }
+            }
+        }
+    }
+    (email, sms)
 }
 
 fn shopify_order(j: &Journey, time: &Timeline, updated: Option<DateTime<Utc>>, cancelled: bool) -> Vec<u8> {
