@@ -125,6 +125,8 @@ impl Journey {
 /// The replay's clock: all journeys happen in the days before the test's "now".
 struct Timeline {
     day0: DateTime<Utc>,
+    /// When the scheduled runs (review requests, the parcel watch) happen.
+    review_at: DateTime<Utc>,
 }
 
 impl Timeline {
@@ -219,6 +221,8 @@ fn journey(env: &TestEnv, n: usize, time: &Timeline) -> Journey {
         Variant::Exception => expect(MessageKind::Exception, 1),
         Variant::InTransit | Variant::Cancelled => {}
     }
+    // Still on its way days later, with no scan since: one stall notice per parcel (the watch).
+    expect(MessageKind::Stalled, if matches!(variant, Variant::Exception | Variant::InTransit) { p } else { 0 });
     expect(MessageKind::Delayed, usize::from(variant == Variant::Late));
     // Competing returns (two tabs, a double click): each is decided and told once.
     expect(MessageKind::ReturnUpdate, usize::from(returns) * COMPETING_RETURNS);
@@ -290,6 +294,7 @@ fn policy_notices(j: &Journey, time: &Timeline) -> (BTreeMap<MessageKind, usize>
     use ppx_shared::domain::messages::{Channel, DeliveryState, MessageKey, MessageRecord, Notice};
     use ppx_shared::domain::notification::{Decision, Told, decide};
     use ppx_shared::domain::tracking::ShipmentTracking;
+    use ppx_shared::domain::watch::{Finding, Watch, examine};
     use ppx_shared::inbound::carriers::{easypost, generic_tracking};
     let mut settings = ppx_shared::domain::settings::ShopSettings::from_json(
         &std::fs::read_to_string(ppx_e2e::repo_path("events/shop.example.json")).unwrap(),
@@ -324,6 +329,12 @@ fn policy_notices(j: &Journey, time: &Timeline) -> (BTreeMap<MessageKind, usize>
                     }
                 }
             }
+        }
+        // The parcel watch at the scheduled run: a parcel quiet for the shop's business days stalled.
+        let watch = settings.notifications.watch();
+        let finding = examine(Watch::NextScan, Some(&tracking), time.review_at, &watch, settings.time_zone);
+        if matches!(finding, Finding::Stalled { .. }) {
+            *email.entry(MessageKind::Stalled).or_insert(0) += 1;
         }
     }
     (email, sms)
@@ -725,7 +736,7 @@ fn chaos_templates(settings: &mut ppx_shared::domain::settings::ShopSettings) {
     settings.notifications.stale_same_day_hours = 720;
     settings.notifications.stale_hours = 720;
     settings.notifications.stale_final_days = 365;
-    for kind in MessageKind::ALL {
+    for kind in MessageKind::ALL.into_iter().filter(|k| k.is_for_customer()) {
         settings.templates.insert(format!("{}.subject.txt", kind.as_str()), format!("CHAOS {}", kind.as_str()));
         if ppx_shared::render::has_sms(kind) {
             settings.templates.insert(format!("{}.sms.txt", kind.as_str()), format!("CHAOS {}", kind.as_str()));
@@ -763,7 +774,8 @@ async fn replay(name: &str, faults: Option<FaultInjector>, seed: u64, orders: us
     let env = TestEnv::start_custom(chaos_templates, extra).await;
     let mut rng = StdRng::seed_from_u64(seed);
     let now = env.clock_now();
-    let time = Timeline { day0: (now - Duration::days(3)).date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc() };
+    let day0 = (now - Duration::days(3)).date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let time = Timeline { day0, review_at: now + Duration::days(10) };
     let journeys: Vec<Journey> = (0..orders).map(|n| journey(&env, n, &time)).collect();
     let mut tally = Tally::default();
     for (fresh, older) in stages(&journeys, &time) {
@@ -772,14 +784,16 @@ async fn replay(name: &str, faults: Option<FaultInjector>, seed: u64, orders: us
     assert!(tally.client_errors.is_empty(), "{name}: 4xx answers to valid webhooks: {:#?}", tally.client_errors);
 
     // The schedule runs after every review is due; overlapping runs and failed sends are retried.
-    let review_clock = ManualClock::at(env.clock_now() + Duration::days(10));
+    let review_clock = ManualClock::at(time.review_at);
     let review = env.review_app(env.ses(), review_clock.clone());
     let mut review_runs = 0;
     loop {
         review_runs += 1;
         let (a, b) = tokio::join!(review.run(None), review.run(None));
         let (a, b) = (a.expect("review run"), b.expect("review run"));
-        if !(a.more_due || b.more_due || a.failed + b.failed + a.in_flight + b.in_flight > 0) {
+        let watch_left = |r: &review_request::RunReport| r.watch.more_due || r.watch.failed > 0;
+        let left = a.more_due || b.more_due || a.failed + b.failed + a.in_flight + b.in_flight > 0;
+        if !(left || watch_left(&a) || watch_left(&b)) {
             break;
         }
         assert!(review_runs < 20, "{name}: review requests still due after {review_runs} runs: {a:?} {b:?}");

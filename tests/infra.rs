@@ -23,10 +23,11 @@ struct FunctionSpec {
     /// The handler's function in the one route table (`shared/src/http/routes.rs`).
     function: Option<Function>,
     table_actions: &'static [&'static str],
-    /// Reads gsi1 (due review requests, the list of shops).
+    /// Reads gsi1 (due review requests and parcel watches, the list of shops).
     index: bool,
     email: bool,
-    sms: bool,
+    /// `sns:Publish`: texts, or events to the shops' topics.
+    sns: bool,
 }
 
 /// Every function: settings and orders (GetItem), conditional writes and message claims
@@ -66,7 +67,7 @@ const FUNCTIONS: [FunctionSpec; 5] = [
         table_actions: &STATE_ACTIONS,
         index: false,
         email: true,
-        sms: true,
+        sns: true,
     },
     FunctionSpec {
         resource: "CarrierWebhookFunction",
@@ -75,7 +76,7 @@ const FUNCTIONS: [FunctionSpec; 5] = [
         table_actions: &STATE_ACTIONS,
         index: false,
         email: true,
-        sms: true,
+        sns: true,
     },
     FunctionSpec {
         resource: "ReturnSubmittedFunction",
@@ -84,7 +85,7 @@ const FUNCTIONS: [FunctionSpec; 5] = [
         table_actions: &RETURN_ACTIONS,
         index: false,
         email: true,
-        sms: true,
+        sns: true,
     },
     FunctionSpec {
         resource: "ReviewRequestFunction",
@@ -93,7 +94,8 @@ const FUNCTIONS: [FunctionSpec; 5] = [
         table_actions: &REVIEW_ACTIONS,
         index: true,
         email: true,
-        sms: false,
+        // The parcel watch's events to the shops' topics.
+        sns: true,
     },
     FunctionSpec {
         resource: "PagesFunction",
@@ -102,7 +104,7 @@ const FUNCTIONS: [FunctionSpec; 5] = [
         table_actions: &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
         index: false,
         email: false,
-        sms: false,
+        sns: false,
     },
 ];
 
@@ -409,7 +411,7 @@ fn each_function_grants_nothing_beyond_what_it_calls() {
         if spec.email {
             expected.insert("ses:SendEmail");
         }
-        if spec.sms {
+        if spec.sns {
             expected.insert("sns:Publish");
         }
         assert_eq!(granted, expected, "{}", spec.resource);

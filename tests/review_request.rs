@@ -1,7 +1,7 @@
 //! review-request end to end: orders delivered through the webhooks, review runs at moved clock
 //! times (never sleeping), answers and unsubscribes through the pages, against moto.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use ppx_e2e::{PUBLIC_URL, TestEnv, read_event};
 use ppx_shared::ports::clock::{Clock, ManualClock};
 use ppx_shared::ports::messaging::{EmailSender, OutboundEmail, SendError};
@@ -421,4 +421,150 @@ async fn a_failing_shop_never_starves_the_others_and_its_requests_are_given_up_a
         })
         .count();
     assert_eq!(failed, 12);
+}
+
+// The parcel watch, run by the same scheduled function.
+
+/// An order of this test's own customer, fulfilled with `tracking_number`, at the env's clock.
+async fn shipped_order(env: &TestEnv, order_id: &str, customer: &str, tracking_number: &str) -> String {
+    let email = env.customer_email(customer);
+    let mut order = read_event("shopify-orders-create.json");
+    order["id"] = json!(order_id.parse::<u64>().unwrap());
+    order["name"] = json!(format!("#{order_id}"));
+    order["email"] = json!(email);
+    order["contact_email"] = json!(email);
+    order["customer"]["email"] = json!(email);
+    order["customer"]["sms_marketing_consent"] = Value::Null;
+    let reply = env.post_shopify("orders/create", &bytes(&order), &format!("o-{order_id}")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let mut fulfillment = read_event("shopify-fulfillments-create.json");
+    fulfillment["id"] = json!(order_id.parse::<u64>().unwrap() + 1);
+    fulfillment["order_id"] = json!(order_id.parse::<u64>().unwrap());
+    fulfillment["created_at"] = json!(env.clock_now().to_rfc3339());
+    fulfillment["tracking_number"] = json!(tracking_number);
+    fulfillment["tracking_numbers"] = json!([tracking_number]);
+    let reply = env.post_shopify("fulfillments/create", &bytes(&fulfillment), &format!("f-{order_id}")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    email
+}
+
+/// A carrier scan happening now (the env's clock), as the generic tracking webhook sends it.
+async fn scan_now(env: &TestEnv, tracking_number: &str, status: &str, message: &str) {
+    let body = json!({
+        "tracking_number": tracking_number,
+        "carrier": "FedEx",
+        "events": [{ "status": status, "occurred_at": env.clock_now().to_rfc3339(), "message": message }],
+    });
+    let reply = env.post_tracking(&bytes(&body)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+fn subjects_with(emails: &[ppx_e2e::SentEmail], words: &str) -> usize {
+    emails.iter().filter(|m| m.subject.contains(words)).count()
+}
+
+async fn shop_with_topic(customize: impl FnOnce(&mut ppx_shared::domain::settings::ShopSettings)) -> (TestEnv, String) {
+    let mut env = TestEnv::start_with(customize).await;
+    let arn = env.create_topic().await;
+    env.settings.return_events_topic_arn = Some(arn.clone());
+    ppx_shared::ports::store::SettingsStore::put_settings(&env.store, &env.settings).await.unwrap();
+    (env, arn)
+}
+
+#[tokio::test]
+async fn a_parcel_that_goes_quiet_is_told_once_per_stall_up_to_the_cap_and_the_shop_hears_each() {
+    let (env, topic) = shop_with_topic(|s| s.time_zone = "UTC".parse().unwrap()).await;
+    // Monday 7 December 2026, 10:00 UTC: four business days on is Friday 10:00.
+    env.clock.set(Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap());
+    let email = shipped_order(&env, "7401", "stall", "794644790132").await;
+    scan_now(&env, "794644790132", "in_transit", "Departed FedEx hub").await;
+    let app = env.review_app(env.ses(), env.clock.clone());
+    let stalls = |emails: &[ppx_e2e::SentEmail]| subjects_with(emails, "we're looking into it");
+
+    // Thursday: scanned four days ago is not a stall; the first-scan watch ends without a word.
+    env.clock.set(Utc.with_ymd_and_hms(2026, 12, 10, 10, 0, 0).unwrap());
+    let quiet = app.run(None).await.unwrap();
+    assert_eq!((quiet.watch.fine, quiet.watch.stalled, quiet.watch.messages_sent), (1, 0, 0), "{quiet:?}");
+    assert_eq!(stalls(&env.emails_to(&email).await), 0);
+
+    // Friday 10:00: stalled. The customer is told, and the shop's topic hears.
+    env.clock.set(Utc.with_ymd_and_hms(2026, 12, 11, 10, 0, 0).unwrap());
+    let stalled = app.run(None).await.unwrap();
+    assert_eq!((stalled.watch.stalled, stalled.watch.messages_sent), (1, 2), "{stalled:?}");
+    let emails = env.emails_to(&email).await;
+    assert_eq!(stalls(&emails), 1);
+    let notice = emails.iter().find(|m| m.subject.contains("we're looking into it")).unwrap();
+    assert!(notice.body.contains("Departed FedEx hub"), "{}", notice.body);
+    let events = env.topic_messages(&topic).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event: Value = serde_json::from_str(&events[0].1).unwrap();
+    assert_eq!((event["type"].as_str(), event["order_id"].as_str()), (Some("shipment.stalled"), Some("7401")));
+    assert_eq!(
+        (event["last_scan_at"].as_str(), event["customer_told"].as_bool()),
+        (Some("2026-12-07T10:00:00Z"), Some(true))
+    );
+    assert!(!events[0].1.contains(&email), "no personal data in the shop's event");
+
+    // Once per stall: the next runs find nothing.
+    let again = app.run(None).await.unwrap();
+    assert_eq!((again.watch.due, again.watch.messages_sent), (0, 0), "{again:?}");
+
+    // A new scan, then quiet again: a second stall, told; a third reaches the shop only (cap 2).
+    for (scan_day, stall_day, told) in [(14, 18, true), (21, 25, false)] {
+        env.clock.set(Utc.with_ymd_and_hms(2026, 12, scan_day, 10, 0, 0).unwrap());
+        scan_now(&env, "794644790132", "in_transit", "Arrived at FedEx location").await;
+        env.clock.set(Utc.with_ymd_and_hms(2026, 12, stall_day, 10, 0, 0).unwrap());
+        let run = app.run(None).await.unwrap();
+        assert_eq!(run.watch.stalled, 1, "{run:?}");
+        assert_eq!(run.watch.messages_sent, 1 + usize::from(told), "{run:?}");
+    }
+    assert_eq!(stalls(&env.emails_to(&email).await), 2, "at most max_stall_notices per shipment");
+    let events = env.topic_messages(&topic).await;
+    assert_eq!(events.len(), 3);
+    assert!(events[2].1.contains(r#""customer_told":false"#), "{}", events[2].1);
+
+    // Delivered: no longer watched, whatever the clock says.
+    env.clock.set(Utc.with_ymd_and_hms(2026, 12, 28, 10, 0, 0).unwrap());
+    scan_now(&env, "794644790132", "delivered", "Delivered").await;
+    env.clock.set(Utc.with_ymd_and_hms(2027, 1, 15, 10, 0, 0).unwrap());
+    let done = app.run(None).await.unwrap();
+    assert_eq!((done.watch.stalled, done.watch.messages_sent), (0, 0), "{done:?}");
+    let why = ppx_cli::commands::render_text(&env.order_view("7401").await);
+    assert!(why.contains("stalled"), "ppx order show lists the stall notices: {why}");
+}
+
+#[tokio::test]
+async fn a_tracking_number_never_scanned_is_reported_to_the_shop_once_and_not_to_the_customer() {
+    let (env, topic) = shop_with_topic(|_| {}).await;
+    let start = env.clock_now();
+    let email = shipped_order(&env, "7402", "untracked", "1ZNEVERSCANNED").await;
+    let scanned = shipped_order(&env, "7403", "scanned", "1ZSCANNEDONCE").await;
+    scan_now(&env, "1ZSCANNEDONCE", "label_created", "Shipment information sent to UPS").await;
+    let app = env.review_app(env.ses(), env.clock.clone());
+    let before = env.emails_to(&email).await.len();
+
+    // Due at once in the index, moved to the shop's three days by the first run.
+    let first = app.run(None).await.unwrap();
+    assert_eq!((first.watch.moved, first.watch.untracked), (2, 0), "{first:?}");
+    env.clock.set(start + Duration::days(3) - Duration::minutes(1));
+    let early = app.run(None).await.unwrap();
+    assert_eq!((early.watch.due, early.watch.untracked), (0, 0), "{early:?}");
+
+    env.clock.set(start + Duration::days(3) + Duration::minutes(1));
+    let due = app.run(None).await.unwrap();
+    assert_eq!((due.watch.untracked, due.watch.fine, due.watch.messages_sent), (1, 1, 1), "{due:?}");
+    let events = env.topic_messages(&topic).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event: Value = serde_json::from_str(&events[0].1).unwrap();
+    assert_eq!(
+        (event["type"].as_str(), event["tracking_number"].as_str()),
+        (Some("shipment.untracked"), Some("1ZNEVERSCANNED"))
+    );
+    assert_eq!(env.emails_to(&email).await.len(), before, "the customer is not told");
+    assert_eq!(subjects_with(&env.emails_to(&scanned).await, "looking into it"), 0);
+
+    env.clock.set(start + Duration::days(10));
+    let later = app.run(None).await.unwrap();
+    assert_eq!((later.watch.due, later.watch.messages_sent), (0, 0), "{later:?}");
+    assert_eq!(env.topic_messages(&topic).await.len(), 1);
 }

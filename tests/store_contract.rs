@@ -16,6 +16,7 @@ use ppx_shared::domain::order::{Order, Shipment};
 use ppx_shared::domain::returns::{RequestedItem, Resolution, Return, ReturnRequest, ReturnState, decide, return_id};
 use ppx_shared::domain::settings::ShopSettings;
 use ppx_shared::domain::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
+use ppx_shared::domain::watch::Watch;
 use ppx_shared::inbound::platforms::PlatformEvent;
 use ppx_shared::ports::store::{
     Applied, ChangeOutcome, Claim, ClaimOutcome, DeliveryRecord, Parcel, ReturnCreated, ReviewOutcome, SkipReason,
@@ -481,6 +482,78 @@ async fn a_return_moves_only_from_the_state_it_was_read_in<S: Store>(store: &S) 
     assert_eq!((target.order_id, target.parcel), (order.id, Parcel::Return(ret.id)));
 }
 
+async fn a_shipment_with_a_number_is_watched_for_its_first_scan_and_the_sweep_moves_or_ends_it<S: Store>(store: &S) {
+    let shop = Shop::new();
+    let claim = shop.claim("t1", shop.now);
+    let mut first = shop.shipment("4301", "s1", "CONTRACT4301", 0);
+    first.created_at = shop.now;
+    store
+        .claim_messages(shop.id(), &first.order_id, &[], &claim, Some(StateChange::NewShipment(&first)))
+        .await
+        .unwrap();
+    let mut untracked = shop.shipment("4302", "s2", "CONTRACT4302", 0);
+    untracked.tracking_number = None;
+    store.upsert_shipment(shop.id(), &untracked).await.unwrap();
+    let mut later = shop.shipment("4303", "s3", "CONTRACT4303", 0);
+    later.created_at = shop.now + Duration::hours(1);
+    store.upsert_shipment(shop.id(), &later).await.unwrap();
+
+    let window = |to: DateTime<Utc>| store.due_watches(shop.id(), shop.now - Duration::days(1), to, 10);
+    let due = window(shop.now + Duration::days(1)).await.unwrap();
+    let seen: Vec<(&str, Watch)> = due.iter().map(|d| (d.shipment_id.as_str(), d.watch)).collect();
+    assert_eq!(seen, [("s1", Watch::FirstScan), ("s3", Watch::FirstScan)], "oldest first; none without a number");
+    assert_eq!(due[0].at.timestamp(), shop.now.timestamp(), "to the second");
+    assert_eq!(window(shop.now + Duration::minutes(1)).await.unwrap().len(), 1, "s3 is not due yet");
+    assert_eq!(
+        store
+            .due_watches(shop.id(), shop.now - Duration::days(1), shop.now + Duration::days(1), 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Moved to its real time, once: the second sweep read the old time.
+    let until = shop.now + Duration::days(3);
+    assert!(store.retime_watch(shop.id(), &due[0], until).await.unwrap());
+    assert!(!store.retime_watch(shop.id(), &due[0], until).await.unwrap(), "moved since it was read");
+    assert_eq!(window(shop.now + Duration::days(1)).await.unwrap().len(), 1, "s1 moved out of the window");
+    let moved = window(until).await.unwrap().into_iter().find(|d| d.shipment_id.as_str() == "s1").unwrap();
+    assert_eq!(moved.at.timestamp(), until.timestamp());
+    assert!(!store.finish_watch(shop.id(), &due[0]).await.unwrap(), "ended only at the time it was read");
+    assert!(store.finish_watch(shop.id(), &moved).await.unwrap());
+    assert!(!store.finish_watch(shop.id(), &moved).await.unwrap(), "ended once");
+    assert_eq!(window(until).await.unwrap().len(), 1, "only s3 is left");
+}
+
+async fn a_tracking_state_is_watched_while_it_says_so_and_each_write_moves_it<S: Store>(store: &S) {
+    let shop = Shop::new();
+    let order = OrderId::parse("4401").unwrap();
+    let mut moving = ShipmentTracking::default().merge(&shop.update("CONTRACT4401", "in_transit"));
+    moving.watch_at = Some(shop.now + Duration::days(4));
+    assert!(store.put_tracking(shop.id(), &order, &sid("s1"), &moving, None).await.unwrap());
+    let window = |to: DateTime<Utc>| store.due_watches(shop.id(), shop.now, to, 10);
+    let due = window(shop.now + Duration::days(5)).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].watch, due[0].shipment_id.as_str(), due[0].order_id.as_str()), (Watch::NextScan, "s1", "4401"));
+
+    // A new scan moves it: what the sweep read before can no longer end it.
+    let mut later = moving.clone();
+    later.watch_at = Some(shop.now + Duration::days(6));
+    assert!(store.put_tracking(shop.id(), &order, &sid("s1"), &later, Some(1)).await.unwrap());
+    assert!(!store.finish_watch(shop.id(), &due[0]).await.unwrap(), "a newer scan set a new time");
+    assert!(window(shop.now + Duration::days(5)).await.unwrap().is_empty());
+    // Delivered: no longer watched.
+    let mut delivered = later.merge(&shop.update("CONTRACT4401", "delivered"));
+    delivered.watch_at = None;
+    assert!(store.put_tracking(shop.id(), &order, &sid("s1"), &delivered, Some(2)).await.unwrap());
+    assert!(window(shop.now + Duration::days(60)).await.unwrap().is_empty());
+    // Another shop's watches are its own.
+    let other = Shop::new();
+    assert!(store.put_tracking(other.id(), &order, &sid("s1"), &moving, None).await.unwrap());
+    assert!(window(shop.now + Duration::days(60)).await.unwrap().is_empty());
+}
+
 async fn dynamo_store() -> DynamoStore {
     let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
     let table = format!("ppx-contract-{}", unique());
@@ -517,4 +590,6 @@ contract!(
     the_latest_survey_answer_wins,
     a_return_is_stored_once_and_reserves_only_at_the_version_it_was_decided,
     a_return_moves_only_from_the_state_it_was_read_in,
+    a_shipment_with_a_number_is_watched_for_its_first_scan_and_the_sweep_moves_or_ends_it,
+    a_tracking_state_is_watched_while_it_says_so_and_each_write_moves_it,
 );

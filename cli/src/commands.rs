@@ -155,6 +155,9 @@ pub fn render_text(view: &OrderView) -> String {
             let status = tracking.status.map_or("no scans yet", |s| s.as_str());
             let estimate = tracking.estimated_delivery.map(|d| format!(" · carrier estimate {d}")).unwrap_or_default();
             let _ = writeln!(out, "    tracking {status}{estimate} · {} checkpoint(s)", tracking.checkpoints.len());
+            if let Some(at) = tracking.watch_at {
+                let _ = writeln!(out, "    watched: stalled if no scan by {}", at.format("%Y-%m-%d %H:%M UTC"));
+            }
             for note in &tracking.quiet {
                 let _ = writeln!(
                     out,

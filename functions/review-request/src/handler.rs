@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use ppx_shared::app::context::{App, Ports};
 use ppx_shared::app::outbox::{Delivery, NotifyError};
+use ppx_shared::app::watch::WatchReport;
 use ppx_shared::domain::ids::OrderId;
 use ppx_shared::domain::messages::{Channel, DeliveryState, MessageKind, MessageScope, Notice};
 use ppx_shared::domain::order::{OrderStatus, PaymentStatus};
@@ -59,6 +60,8 @@ pub struct RunReport {
     pub gave_up: usize,
     /// The batch or the deadline ended the run with due requests left.
     pub more_due: bool,
+    /// The parcel watch's pass over the same shops (stalls, numbers never scanned).
+    pub watch: WatchReport,
 }
 
 enum Handled {
@@ -108,8 +111,8 @@ impl ShopTurn {
     }
 }
 
-/// The scheduled run over its application context (email only: its SMS and events ports are
-/// `NoSms` and `NoEvents`).
+/// The scheduled run over its application context: review requests by email, and the parcel
+/// watch (stall emails; events to the shops' topics). Its SMS port is `NoSms`.
 pub struct ReviewRequest<P: Ports> {
     app: App<P>,
     config: ReviewConfig,
@@ -142,6 +145,18 @@ impl<P: Ports> ReviewRequest<P> {
         for shop in shops {
             if let Some(settings) = self.store.get_settings(&shop).await? {
                 turns.push(ShopTurn { settings, due: VecDeque::new(), seen: BTreeSet::new(), more: true });
+            }
+        }
+        // Parcels first: a stall is news today, a review request can wait for the next run.
+        for turn in &turns {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                report.watch.more_due = true;
+                break;
+            }
+            let watch = self.parcel_watch();
+            if let Err(err) = watch.run_shop(&turn.settings, self.config.batch, &mut report.watch).await {
+                tracing::warn!(shop = %turn.settings.shop, error = %err, "parcel watch of a shop failed; due again next run");
+                report.watch.failed += 1;
             }
         }
         loop {

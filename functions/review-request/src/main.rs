@@ -1,23 +1,25 @@
-//! Lambda wiring only: an EventBridge schedule invokes one run; SDK clients built once per cold start.
+//! Lambda wiring only: an EventBridge schedule invokes one run (review requests and the parcel
+//! watch); SDK clients built once per cold start.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use ppx_shared::adapters::aws;
 use ppx_shared::adapters::dynamo::DynamoStore;
 use ppx_shared::adapters::ses::SesEmail;
+use ppx_shared::adapters::sns::SnsEvents;
 use ppx_shared::app::config::AppConfig;
 use ppx_shared::app::context::{Adapters, App, PortsOf};
 use ppx_shared::http::telemetry;
 use ppx_shared::ports::clock::SystemClock;
-use ppx_shared::ports::messaging::{NoEvents, NoSms};
-use ppx_shared::{aws_sdk_dynamodb, aws_sdk_sesv2};
+use ppx_shared::ports::messaging::NoSms;
+use ppx_shared::{aws_sdk_dynamodb, aws_sdk_sesv2, aws_sdk_sns};
 use review_request::{ReviewConfig, ReviewRequest};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Stop taking new orders this long before the Lambda's deadline.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 
-/// Review requests by email only: it links no SNS client.
-type Aws = PortsOf<DynamoStore, SesEmail, NoSms, NoEvents, SystemClock>;
+/// Customers by email only (review requests, stall notices); the shops' topics by SNS.
+type Aws = PortsOf<DynamoStore, SesEmail, NoSms, SnsEvents, SystemClock>;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -28,7 +30,7 @@ async fn main() -> Result<(), Error> {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()),
         email: SesEmail::new(aws_sdk_sesv2::Client::new(&sdk)),
         sms: NoSms,
-        events: NoEvents,
+        events: SnsEvents::new(aws_sdk_sns::Client::new(&sdk), config.home.clone()),
         clock: SystemClock,
     };
     let app = ReviewRequest::new(App::new(adapters, &config), ReviewConfig::from_env());

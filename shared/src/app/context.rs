@@ -8,6 +8,7 @@ use crate::app::journey::Journey;
 use crate::app::outbox::Outbox;
 use crate::app::return_flow::ReturnFlow;
 use crate::app::settings_cache::SettingsCache;
+use crate::app::watch::ParcelWatch;
 use crate::domain::link::{CustomerLinks, LinkKey};
 use crate::ports::clock::Clock;
 use crate::ports::messaging::{EmailSender, EventPublisher, SmsSender};
@@ -92,5 +93,10 @@ impl<P: Ports> App<P> {
     /// Returns: submitted, decided, moved on, each state told once.
     pub fn returns(&self) -> ReturnFlow<'_, P> {
         ReturnFlow { outbox: self.outbox(), events: &self.events }
+    }
+
+    /// Parcels between scans: stalls and tracking numbers never scanned, each told once.
+    pub fn parcel_watch(&self) -> ParcelWatch<'_, P> {
+        ParcelWatch { outbox: self.outbox(), events: &self.events }
     }
 }

@@ -9,6 +9,7 @@ use crate::domain::notification::{self, Decision, Quiet, Told};
 use crate::domain::order::{Order, OrderStatus, Shipment};
 use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
+use crate::domain::watch;
 use crate::ports::clock::Clock;
 use crate::ports::store::{
     Applied, ChangeOutcome, DeliveryRecord, OrderStore, OrderView, Parcel, StateChange, StoreError, TrackingChange,
@@ -165,6 +166,8 @@ impl<P: Ports> Journey<'_, P> {
         number: Option<(&TrackingNumber, &[String])>,
     ) -> Result<Option<TrackingOutcome>, JourneyError> {
         let status = tracking.status;
+        // When to look again if no scan comes: written with the state, so the watch costs nothing here.
+        tracking.watch_at = watch::next_scan_due(&tracking, &settings.notifications.watch(), settings.time_zone);
         let shipment = view.shipments.iter().find(|s| s.id == *shipment_id);
         // Without the order there is no one to tell yet: the order webhook announces it.
         let audience = match (&view.order, shipment) {

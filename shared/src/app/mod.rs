@@ -10,3 +10,4 @@ pub mod portal;
 pub mod return_flow;
 pub mod settings_cache;
 pub mod template_check;
+pub mod watch;

@@ -44,7 +44,7 @@ pub fn check_overrides_render(settings: &ShopSettings) -> Result<(), TemplateErr
     let review = links.for_review(&order.shop, &order.id, now);
     let ret = sample_return(settings, &order, now);
     let about_order = MessageContext::about_order(settings, &order, &order_links);
-    for kind in MessageKind::ALL {
+    for kind in MessageKind::ALL.into_iter().filter(|k| k.is_for_customer()) {
         let ctx = MessageContext {
             shipment: Some(&shipment),
             tracking: Some(&tracking),

@@ -30,6 +30,11 @@ wire_enum! {
         ReviewRequest = "review_request",
         /// A return entered a new state (decided, in transit, received, refunded...).
         ReturnUpdate = "return_update",
+        /// A parcel on its way had no carrier scan for days: the shop is looking into it
+        /// (`domain::watch`). Once per stall.
+        Stalled = "stalled",
+        /// A fulfillment's tracking number never had a carrier scan: to the shop only.
+        Untracked = "untracked",
     }
 }
 
@@ -38,6 +43,11 @@ impl MessageKind {
     pub fn is_transactional(self) -> bool {
         // Unsubscribing stops these; order and shipping news still go.
         self != Self::ReviewRequest
+    }
+
+    /// Whether the customer hears of it (else only the shop's topic does).
+    pub fn is_for_customer(self) -> bool {
+        self != Self::Untracked
     }
 }
 
@@ -71,6 +81,8 @@ pub enum MessageScope {
     Situation(ShipmentId, Situation),
     /// A shipment's news again, once (out for delivery after a failed attempt): `{shipment}#again`.
     Again(ShipmentId),
+    /// A stall of a shipment, named by the newest scan before it: `{shipment}#since-{YYYYMMDDTHHMMSSZ}`.
+    Stall(ShipmentId, DateTime<Utc>),
 }
 
 /// Which delay notice of a shipment.
@@ -86,6 +98,9 @@ pub enum DelayNotice {
 const DELAY_NOTICE: &str = "delay-";
 /// The scope of news told again is `{shipment}#again`.
 const AGAIN: &str = "again";
+/// A stall's scope is `{shipment}#since-{time of the newest scan}`.
+const STALL_SINCE: &str = "since-";
+const STALL_TIME: &str = "%Y%m%dT%H%M%SZ";
 
 impl MessageScope {
     /// The scope a stored `kind` message was recorded under, in any form ppx ever wrote.
@@ -94,7 +109,14 @@ impl MessageScope {
         let shipment_and = || raw.rsplit_once('#').and_then(|(id, tail)| Some((ShipmentId::parse(id).ok()?, tail)));
         Some(match kind {
             OrderConfirmation | ReviewRequest => raw.is_empty().then_some(Self::Order)?,
-            Shipped | AvailableForPickup | Delivered | ReturnedToSender => Self::Shipment(ShipmentId::parse(raw).ok()?),
+            Shipped | AvailableForPickup | Delivered | ReturnedToSender | Untracked => {
+                Self::Shipment(ShipmentId::parse(raw).ok()?)
+            }
+            Stalled => {
+                let (id, since) = shipment_and()?;
+                let since = chrono::NaiveDateTime::parse_from_str(since.strip_prefix(STALL_SINCE)?, STALL_TIME).ok()?;
+                Self::Stall(id, since.and_utc())
+            }
             ActionNeeded => {
                 let (id, situation) = shipment_and()?;
                 Self::Situation(id, Situation::parse(situation)?)
@@ -133,7 +155,8 @@ impl MessageScope {
             | Self::ShipmentDay(id, _)
             | Self::Delay(id, _)
             | Self::Situation(id, _)
-            | Self::Again(id) => Some(id),
+            | Self::Again(id)
+            | Self::Stall(id, _) => Some(id),
             Self::Order | Self::Return(..) => None,
         }
     }
@@ -150,6 +173,7 @@ impl fmt::Display for MessageScope {
             Self::Return(id, state) => write!(f, "{id}#{}", state.as_str()),
             Self::Situation(id, situation) => write!(f, "{id}#{situation}"),
             Self::Again(id) => write!(f, "{id}#{AGAIN}"),
+            Self::Stall(id, since) => write!(f, "{id}#{STALL_SINCE}{}", since.format(STALL_TIME)),
         }
     }
 }
@@ -361,6 +385,12 @@ mod tests {
             (MessageKind::OutForDelivery, MessageScope::Shipment(shipment("9")), "9"),
             (MessageKind::OutForDelivery, MessageScope::Again(shipment("9")), "9#again"),
             (MessageKind::DeliveryAttempted, MessageScope::Shipment(shipment("ful#1")), "ful#1"),
+            (
+                MessageKind::Stalled,
+                MessageScope::Stall(shipment("ful#1"), DateTime::from_timestamp(1_776_765_600, 0).unwrap()),
+                "ful#1#since-20260421T100000Z",
+            ),
+            (MessageKind::Untracked, MessageScope::Shipment(shipment("ful#1")), "ful#1"),
         ];
         for (kind, scope, text) in cases {
             assert_eq!(scope.to_string(), text, "{scope:?}");
@@ -375,6 +405,8 @@ mod tests {
         assert_eq!(MessageScope::parse(MessageKind::ActionNeeded, "9"), None);
         assert_eq!(MessageScope::parse(MessageKind::ActionNeeded, "9#gone_fishing"), None);
         assert_eq!(MessageScope::parse(MessageKind::Delayed, "9#delay-0"), None);
+        assert_eq!(MessageScope::parse(MessageKind::Stalled, "9"), None);
+        assert_eq!(MessageScope::parse(MessageKind::Stalled, "9#since-yesterday"), None);
         assert_eq!(MessageScope::parse(MessageKind::ReturnUpdate, "R0123456789abcdef#lost"), None);
     }
 

@@ -17,3 +17,4 @@ pub mod settings;
 pub mod situation;
 pub mod text;
 pub mod tracking;
+pub mod watch;

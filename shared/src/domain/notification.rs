@@ -8,6 +8,7 @@ use crate::domain::ids::ShipmentId;
 use crate::domain::messages::{Channel, DeliveryState, MessageKind, MessageRecord, MessageScope, Notice};
 use crate::domain::situation::Situation;
 use crate::domain::tracking::{ShipmentTracking, TrackingStatus};
+use crate::domain::watch::WatchSettings;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -32,6 +33,14 @@ pub struct NotificationSettings {
     pub max_emails_per_shipment: u32,
     /// The same for texts.
     pub max_sms_per_shipment: u32,
+    /// A fulfillment's tracking number with no carrier scan this many days later is reported to
+    /// the shop (a wrong number, a tracker never registered); 0: never.
+    pub untracked_after_days: u32,
+    /// A parcel on its way with no scan for this many business days is stalled: the customer
+    /// hears that the shop is looking into it, and the shop hears too; 0: never.
+    pub stalled_after_business_days: u32,
+    /// Stall notices to the customer per shipment; later stalls go to the shop only.
+    pub max_stall_notices: u32,
 }
 
 impl Default for NotificationSettings {
@@ -42,6 +51,20 @@ impl Default for NotificationSettings {
             stale_final_days: 14,
             max_emails_per_shipment: 6,
             max_sms_per_shipment: 4,
+            untracked_after_days: 3,
+            stalled_after_business_days: 4,
+            max_stall_notices: 2,
+        }
+    }
+}
+
+impl NotificationSettings {
+    /// The part the parcel watch reads.
+    pub fn watch(&self) -> WatchSettings {
+        WatchSettings {
+            untracked_after_days: self.untracked_after_days,
+            stalled_after_business_days: self.stalled_after_business_days,
+            max_stall_notices: self.max_stall_notices,
         }
     }
 }
@@ -62,7 +85,10 @@ impl Notice {
             MessageKind::ActionNeeded
             | MessageKind::AvailableForPickup
             | MessageKind::Delivered
-            | MessageKind::ReturnedToSender => Weight::Essential,
+            | MessageKind::ReturnedToSender
+            // Counted by its own cap (`max_stall_notices`).
+            | MessageKind::Stalled
+            | MessageKind::Untracked => Weight::Essential,
             MessageKind::Exception if matches!(self.scope, MessageScope::Situation(..)) => Weight::Essential,
             _ => Weight::Informational,
         }
@@ -83,7 +109,9 @@ impl Notice {
             | MessageKind::Exception
             | MessageKind::ReturnedToSender
             | MessageKind::Delayed
-            | MessageKind::ReviewRequest => false,
+            | MessageKind::ReviewRequest
+            | MessageKind::Stalled
+            | MessageKind::Untracked => false,
         }
     }
 }

@@ -164,6 +164,10 @@ pub struct ShipmentTracking {
     /// decided on, so it costs no request of its own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quiet: Vec<QuietNote>,
+    /// When the parcel watch looks at it again if no scan comes (`domain::watch`): set from the
+    /// shop's settings with each write, `None` once the journey ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch_at: Option<DateTime<Utc>>,
     /// The delay notices already sent: recalled from the message records, never stored.
     #[serde(skip)]
     pub delays: DelayNotices,
@@ -293,6 +297,7 @@ impl ShipmentTracking {
         let public_url = update.public_url.clone().filter(|url| url.len() <= PUBLIC_URL_MAX_BYTES);
         next.public_url = public_url.or_else(|| self.public_url.clone());
         next.quiet.clone_from(&self.quiet);
+        next.watch_at = self.watch_at;
         next.delays = self.delays;
         next
     }

@@ -538,7 +538,9 @@ fn is_about_a_shipment(kind: MessageKind) -> bool {
         | MessageKind::Exception
         | MessageKind::ActionNeeded
         | MessageKind::ReturnedToSender
-        | MessageKind::Delayed => true,
+        | MessageKind::Delayed
+        | MessageKind::Stalled
+        | MessageKind::Untracked => true,
     }
 }
 
@@ -546,8 +548,11 @@ fn is_about_a_shipment(kind: MessageKind) -> bool {
 /// messages not tied to one status, the newest one that says something.
 pub(super) fn checkpoint_for(kind: MessageKind, tracking: &ShipmentTracking) -> Option<&TrackingEvent> {
     let status = match kind {
-        MessageKind::OrderConfirmation | MessageKind::ReviewRequest | MessageKind::ReturnUpdate => return None,
-        MessageKind::Shipped | MessageKind::Delayed => {
+        MessageKind::OrderConfirmation
+        | MessageKind::ReviewRequest
+        | MessageKind::ReturnUpdate
+        | MessageKind::Untracked => return None,
+        MessageKind::Shipped | MessageKind::Delayed | MessageKind::Stalled => {
             return tracking.timeline().find(|e| e.status != TrackingStatus::Unknown);
         }
         MessageKind::DeliveryAttempted => {

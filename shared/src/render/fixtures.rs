@@ -238,10 +238,15 @@ pub(super) fn tracking_for(kind: MessageKind) -> ShipmentTracking {
             vec![checkpoint(S::InTransit, "2026-11-30T14:12:00Z", "Delayed by severe weather", "Memphis, TN, US")],
             NaiveDate::from_ymd_opt(2026, 12, 8),
         ),
+        MessageKind::Stalled => journey(
+            vec![checkpoint(S::InTransit, "2026-11-30T14:12:00Z", "Departed FedEx hub", "Memphis, TN, US")],
+            None,
+        ),
         MessageKind::OrderConfirmation
         | MessageKind::Shipped
         | MessageKind::ReviewRequest
-        | MessageKind::ReturnUpdate => ShipmentTracking::default(),
+        | MessageKind::ReturnUpdate
+        | MessageKind::Untracked => ShipmentTracking::default(),
     }
 }
 

@@ -144,7 +144,8 @@ const PARCEL_TEMPLATES: &[(&str, &str)] = embedded_templates!(
         "returned_to_sender",
         "delayed",
     ],
-    email_only: [],
+    // A stall is not worth a text: the customer can do nothing about it yet.
+    email_only: ["stalled"],
 );
 
 /// Not transactional: by email only, where the customer can unsubscribe in one click.
@@ -503,14 +504,15 @@ mod tests {
         ] {
             assert!(TEMPLATE_NAMES.contains(&shared), "{shared}");
         }
-        for kind in MessageKind::ALL {
+        let email_only = [MessageKind::ReviewRequest, MessageKind::Stalled];
+        for kind in MessageKind::ALL.into_iter().filter(|k| k.is_for_customer()) {
             for suffix in ["subject.txt", "html", "txt"] {
                 let name = format!("{}.{suffix}", kind.as_str());
                 assert!(TEMPLATE_NAMES.contains(&name.as_str()), "{name}");
             }
             let sms = format!("{}.sms.txt", kind.as_str());
-            assert_eq!(TEMPLATE_NAMES.contains(&sms.as_str()), kind != MessageKind::ReviewRequest, "{sms}");
-            assert_eq!(has_sms(kind), kind != MessageKind::ReviewRequest, "{kind:?}");
+            assert_eq!(TEMPLATE_NAMES.contains(&sms.as_str()), !email_only.contains(&kind), "{sms}");
+            assert_eq!(has_sms(kind), !email_only.contains(&kind), "{kind:?}");
         }
         let mut names = TEMPLATE_NAMES.to_vec();
         names.sort_unstable();

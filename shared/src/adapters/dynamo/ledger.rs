@@ -93,8 +93,7 @@ impl DynamoStore {
                         .expect("table, key and expression are set");
                     items.push((TransactWriteItem::builder().update(index).build(), ChangeOutcome::UpdatesWaiting));
                 }
-                let mut item = key(keys::order(shop, order), keys::shipment(&shipment.id));
-                item.insert(attr::SHIPMENT.into(), encode(shipment));
+                let mut item = shipment_item(shop, shipment);
                 item.insert(attr::INDEXED.into(), AttributeValue::Bool(true));
                 items.push((newer(item, shipment.updated_at), ChangeOutcome::Stale));
                 items

@@ -9,6 +9,7 @@ mod schema;
 mod settings;
 pub mod table;
 mod tracking;
+mod watch;
 
 use crate::adapters::dynamo::table::{GSI1, GSI1_PARTITION_KEY, GSI1_SORT_KEY, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 use crate::domain::ids::{OrderId, ReturnId, ShipmentId, ShopId, TrackingNumber};
@@ -19,7 +20,7 @@ use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::{CarrierUpdate, ShipmentTracking};
 use crate::ports::store::roles::*;
 use crate::ports::store::{
-    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, OrderView, Parcel,
+    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, DueWatch, OrderView, Parcel,
     ReturnCreated, ReviewOutcome, StateChange, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert,
     Versioned,
 };
@@ -38,7 +39,8 @@ use std::collections::HashMap;
 use orders::{delivery_item, order_item};
 pub use schema::keys;
 use schema::{Cancellation, SENDING, attr};
-use tracking::{shipment_index, tracking_write};
+use tracking::{shipment_index, shipment_item, tracking_write};
+use watch::watch_attributes;
 
 type Item = HashMap<String, AttributeValue>;
 

@@ -91,8 +91,7 @@ impl OrderStore for DynamoStore {
                 .await
                 .map_err(unavailable)?;
         }
-        let mut item = key(keys::order(shop, &shipment.order_id), keys::shipment(&shipment.id));
-        item.insert(attr::SHIPMENT.into(), encode(shipment));
+        let item = shipment_item(shop, shipment);
         match self.put_if_newer(item, shipment.updated_at).await? {
             Ok(true) => Ok(Upsert::Updated),
             Ok(false) => Ok(Upsert::Created),

@@ -42,6 +42,8 @@ pub(super) mod attr {
     pub const ATTEMPTS: &str = "attempts";
     /// When an address unsubscribed.
     pub const AT: &str = "at";
+    /// On a shipment's or tracking state's item while the sweep watches it (`domain::watch::Watch`).
+    pub const WATCH: &str = "watch";
 }
 
 /// A message item's `state` while it is a claim; a record's is its [`DeliveryState`]'s name.
@@ -135,6 +137,10 @@ pub mod keys {
     }
     pub fn review_skipped(shop: &ShopId) -> String {
         format!("SHOP#{shop}#REVIEW_SKIPPED")
+    }
+    /// The gsi1 partition of the watched parcels, by the time they are due.
+    pub fn watch(shop: &ShopId) -> String {
+        format!("SHOP#{shop}#WATCH")
     }
     pub fn nps(shop: &ShopId) -> String {
         format!("SHOP#{shop}#NPS")

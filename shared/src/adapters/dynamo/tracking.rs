@@ -2,6 +2,7 @@
 //! versioned tracking state in its order's partition.
 
 use super::*;
+use crate::domain::watch::Watch;
 
 /// Points a tracking number at its shipment: key, update expression and values. An update, so
 /// that what carrier updates recorded on the number stays.
@@ -16,6 +17,17 @@ pub(super) fn shipment_index(
 }
 
 /// A shipment's tracking item with the condition on its version.
+/// A shipment's item, watched for its first scan when it has a tracking number (due at once:
+/// the sweep knows the shop's number of days and moves it).
+pub(super) fn shipment_item(shop: &ShopId, shipment: &Shipment) -> Item {
+    let mut item = key(keys::order(shop, &shipment.order_id), keys::shipment(&shipment.id));
+    item.insert(attr::SHIPMENT.into(), encode(shipment));
+    if shipment.tracking_number.is_some() {
+        watch_attributes(&mut item, shop, &shipment.order_id, &shipment.id, Watch::FirstScan, shipment.created_at);
+    }
+    item
+}
+
 pub(super) fn tracking_write(
     shop: &ShopId,
     order: &OrderId,
@@ -26,6 +38,9 @@ pub(super) fn tracking_write(
     let mut item = key(keys::order(shop, order), keys::tracking_state(shipment_id));
     item.insert(attr::TRACKING.into(), encode(tracking));
     item.insert(attr::VERSION.into(), n(expected.map_or(1, |v| v as i64 + 1)));
+    if let Some(at) = tracking.watch_at {
+        watch_attributes(&mut item, shop, order, shipment_id, Watch::NextScan, at);
+    }
     match expected {
         None => (item, "attribute_not_exists(pk)", HashMap::new()),
         Some(version) => (item, "version = :v", HashMap::from([(":v".to_owned(), n(version as i64))])),

@@ -7,9 +7,10 @@ use crate::domain::order::{Order, Shipment};
 use crate::domain::returns::{Return, ReturnState};
 use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
+use crate::domain::watch::Watch;
 use crate::ports::store::roles::*;
 use crate::ports::store::{
-    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, OrderView, Parcel,
+    Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, DeliveryRecord, DueReview, DueWatch, OrderView, Parcel,
     ReturnCreated, ReviewOutcome, StateChange, StoreError, SurveyAnswer, TrackingLookup, TrackingTarget, Upsert,
     Versioned, email_key,
 };
@@ -43,6 +44,8 @@ struct State {
     returns_versions: HashMap<OrderKey, u64>,
     /// Deferred review requests: failed attempts and the time they are due again.
     review_retries: HashMap<OrderKey, (u32, DateTime<Utc>)>,
+    /// Watched parcels and when each is due, as the items' index attributes in DynamoDB.
+    watches: BTreeMap<(ShopId, OrderId, ShipmentId, Watch), DateTime<Utc>>,
 }
 
 #[derive(Default)]
@@ -68,6 +71,30 @@ fn note_applied(s: &mut State, shop: &ShopId, applied: Applied<'_>) {
     let noted = s.applied.entry((shop.clone(), applied.number.clone())).or_default();
     noted.0.extend(applied.digests.iter().cloned());
     noted.1 = applied.status.or(noted.1);
+}
+
+/// A shipment's item is written whole: watched for its first scan while it has a number.
+fn watch_shipment(s: &mut State, shop: &ShopId, shipment: &Shipment) {
+    let key = (shop.clone(), shipment.order_id.clone(), shipment.id.clone(), Watch::FirstScan);
+    match shipment.tracking_number {
+        Some(_) => s.watches.insert(key, shipment.created_at),
+        None => s.watches.remove(&key),
+    };
+}
+
+/// A tracking state's item is written whole: watched for the next scan while `watch_at` says so.
+fn watch_tracking(
+    s: &mut State,
+    shop: &ShopId,
+    order: &OrderId,
+    shipment_id: &ShipmentId,
+    tracking: &ShipmentTracking,
+) {
+    let key = (shop.clone(), order.clone(), shipment_id.clone(), Watch::NextScan);
+    match tracking.watch_at {
+        Some(at) => s.watches.insert(key, at),
+        None => s.watches.remove(&key),
+    };
 }
 
 fn index_shipment(s: &mut State, shop: &ShopId, shipment: &Shipment) {
@@ -150,6 +177,7 @@ impl OrderStore for MemoryStore {
                 previous => {
                     let outcome = if previous.is_some() { Upsert::Updated } else { Upsert::Created };
                     slot.insert(shipment.id.clone(), shipment.clone());
+                    watch_shipment(s, shop, shipment);
                     // The item is replaced whole, without the mark.
                     let key = (shop.clone(), shipment.order_id.clone());
                     s.indexed.entry(key).or_default().remove(&shipment.id);
@@ -230,6 +258,7 @@ impl TrackingStore for MemoryStore {
             }
             let version = expected.map_or(1, |v| v + 1);
             slot.insert(shipment_id.clone(), Versioned { value: tracking.clone(), version });
+            watch_tracking(s, shop, order, shipment_id, tracking);
             true
         }))
     }
@@ -301,11 +330,13 @@ impl MessageLedger for MemoryStore {
                     index_shipment(s, shop, new);
                     s.shipments.entry(order_key.clone()).or_default().insert(new.id.clone(), new.clone());
                     s.indexed.entry(order_key.clone()).or_default().insert(new.id.clone());
+                    watch_shipment(s, shop, new);
                 }
                 Some(StateChange::Tracking(t)) => {
                     let version = t.expected.map_or(1, |v| v + 1);
                     let slot = s.tracking.entry(order_key.clone()).or_default();
                     slot.insert(t.shipment_id.clone(), Versioned { value: t.tracking.clone(), version });
+                    watch_tracking(s, shop, order, t.shipment_id, t.tracking);
                     if let Some(applied) = t.applied {
                         note_applied(s, shop, applied);
                     }
@@ -530,5 +561,57 @@ impl ReturnStore for MemoryStore {
         let target = TrackingTarget { order_id: order.clone(), parcel: Parcel::Return(return_id.clone()) };
         self.with(|s| s.tracking_index.insert((shop.clone(), number.clone()), target));
         Ok(())
+    }
+}
+
+impl WatchStore for MemoryStore {
+    async fn due_watches(
+        &self,
+        shop: &ShopId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueWatch>, StoreError> {
+        // To the second, as the index's sort key keeps them.
+        let second = |at: DateTime<Utc>| DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at);
+        Ok(self.with(|s| {
+            let mut due: Vec<DueWatch> = s
+                .watches
+                .iter()
+                .filter(|((watched, ..), at)| watched == shop && (second(from)..=to).contains(&second(**at)))
+                .map(|((_, order, shipment, watch), at)| DueWatch {
+                    order_id: order.clone(),
+                    shipment_id: shipment.clone(),
+                    watch: *watch,
+                    at: second(*at),
+                })
+                .collect();
+            due.sort_by(|a, b| (a.at, a.order_id.as_str()).cmp(&(b.at, b.order_id.as_str())));
+            due.truncate(limit);
+            due
+        }))
+    }
+
+    async fn retime_watch(&self, shop: &ShopId, due: &DueWatch, until: DateTime<Utc>) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), due.order_id.clone(), due.shipment_id.clone(), due.watch);
+            match s.watches.get_mut(&key) {
+                Some(at) if at.timestamp() == due.at.timestamp() => {
+                    *at = until;
+                    true
+                }
+                _ => false,
+            }
+        }))
+    }
+
+    async fn finish_watch(&self, shop: &ShopId, due: &DueWatch) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let key = (shop.clone(), due.order_id.clone(), due.shipment_id.clone(), due.watch);
+            match s.watches.get(&key) {
+                Some(at) if at.timestamp() == due.at.timestamp() => s.watches.remove(&key).is_some(),
+                _ => false,
+            }
+        }))
     }
 }

@@ -1,5 +1,5 @@
 //! The storage port, split by role: settings, orders, tracking, the message ledger, reviews,
-//! consent and returns. Each role is a trait; [`Store`] is all of them, which every adapter
+//! consent, returns and watched parcels. Each role is a trait; [`Store`] is all of them, which every adapter
 //! (DynamoDB, the in-memory fake) implements and one contract suite (`tests/store_contract.rs`)
 //! checks against both. Every decision that must hold under concurrency (a newer order wins, a
 //! message is claimed once) is a conditional write inside the adapter, never a read-then-write.
@@ -11,6 +11,7 @@ mod returns;
 mod reviews;
 mod settings;
 mod tracking;
+mod watch;
 
 pub use consent::{ConsentStore, email_key};
 pub use ledger::{
@@ -21,11 +22,14 @@ pub use returns::{ReturnCreated, ReturnStore};
 pub use reviews::{DueReview, ReviewOutcome, ReviewStore, SkipReason, SurveyAnswer};
 pub use settings::SettingsStore;
 pub use tracking::{Parcel, TrackingLookup, TrackingStore, TrackingTarget};
+pub use watch::{DueWatch, WatchStore};
 
 /// The role traits, for code that calls a store's methods on a concrete adapter
 /// (`use ppx_shared::ports::store::roles::*`); generic code bound by [`Store`] needs no import.
 pub mod roles {
-    pub use super::{ConsentStore, MessageLedger, OrderStore, ReturnStore, ReviewStore, SettingsStore, TrackingStore};
+    pub use super::{
+        ConsentStore, MessageLedger, OrderStore, ReturnStore, ReviewStore, SettingsStore, TrackingStore, WatchStore,
+    };
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,11 +65,18 @@ pub struct Versioned<T> {
 
 /// Every role: what a function's ports name as their store.
 pub trait Store:
-    SettingsStore + OrderStore + TrackingStore + MessageLedger + ReviewStore + ConsentStore + ReturnStore
+    SettingsStore + OrderStore + TrackingStore + MessageLedger + ReviewStore + ConsentStore + ReturnStore + WatchStore
 {
 }
 
 impl<T> Store for T where
-    T: SettingsStore + OrderStore + TrackingStore + MessageLedger + ReviewStore + ConsentStore + ReturnStore
+    T: SettingsStore
+        + OrderStore
+        + TrackingStore
+        + MessageLedger
+        + ReviewStore
+        + ConsentStore
+        + ReturnStore
+        + WatchStore
 {
 }

@@ -1,0 +1,105 @@
+//! Watched parcels on gsi1 (`SHOP#{shop}#WATCH`, by time): the attributes go on the shipment's
+//! item (its first scan) and on its tracking state's item (its next scan) as they are written;
+//! the sweep moves or ends them with a condition on the time it read.
+
+use super::*;
+use crate::domain::watch::Watch;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+
+/// Makes `item` (a shipment's, or its tracking state's) a watch due at `at`.
+pub(super) fn watch_attributes(
+    item: &mut Item,
+    shop: &ShopId,
+    order: &OrderId,
+    shipment_id: &ShipmentId,
+    watch: Watch,
+    at: DateTime<Utc>,
+) {
+    item.insert(GSI1_PARTITION_KEY.into(), s(keys::watch(shop)));
+    item.insert(GSI1_SORT_KEY.into(), s(keys::by_time(at, order)));
+    item.insert(attr::WATCH.into(), s(watch.as_str()));
+    item.insert(attr::ORDER_ID.into(), s(order.as_str()));
+    item.insert(attr::SHIPMENT_ID.into(), s(shipment_id.as_str()));
+}
+
+/// The item a watch lives on.
+fn watched_item(shop: &ShopId, due: &DueWatch) -> Item {
+    let sort_key = match due.watch {
+        Watch::FirstScan => keys::shipment(&due.shipment_id),
+        Watch::NextScan => keys::tracking_state(&due.shipment_id),
+    };
+    key(keys::order(shop, &due.order_id), sort_key)
+}
+
+/// The time a watch's index sort key names (`keys::by_time`).
+fn due_time(item: &Item) -> Result<DateTime<Utc>, StoreError> {
+    let sort_key: String = decode(item, GSI1_SORT_KEY)?;
+    let time = sort_key.split('#').next().unwrap_or_default();
+    chrono::NaiveDateTime::parse_from_str(time, "%Y-%m-%dT%H:%M:%SZ")
+        .map(|t| t.and_utc())
+        .map_err(|e| StoreError::Corrupt { key: sort_key.clone(), detail: e.to_string() })
+}
+
+impl WatchStore for DynamoStore {
+    async fn due_watches(
+        &self,
+        shop: &ShopId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueWatch>, StoreError> {
+        let items = self.index_range(keys::watch(shop), from, to, Some(limit)).await?;
+        items
+            .iter()
+            .map(|item| {
+                let watch: String = decode(item, attr::WATCH)?;
+                Ok(DueWatch {
+                    order_id: decode(item, attr::ORDER_ID)?,
+                    shipment_id: decode(item, attr::SHIPMENT_ID)?,
+                    watch: Watch::parse(&watch)
+                        .ok_or_else(|| StoreError::Corrupt { key: watch.clone(), detail: "not a watch".into() })?,
+                    at: due_time(item)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn retime_watch(&self, shop: &ShopId, due: &DueWatch, until: DateTime<Utc>) -> Result<bool, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(watched_item(shop, due)))
+            .update_expression("SET gsi1sk = :until")
+            .condition_expression("gsi1pk = :watch AND gsi1sk = :due")
+            .expression_attribute_values(":watch", s(keys::watch(shop)))
+            .expression_attribute_values(":due", s(keys::by_time(due.at, &due.order_id)))
+            .expression_attribute_values(":until", s(keys::by_time(until, &due.order_id)));
+        conditional(update.send().await)
+    }
+
+    async fn finish_watch(&self, shop: &ShopId, due: &DueWatch) -> Result<bool, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(watched_item(shop, due)))
+            .update_expression("REMOVE gsi1pk, gsi1sk, #watch")
+            .condition_expression("gsi1pk = :watch AND gsi1sk = :due")
+            .expression_attribute_names("#watch", attr::WATCH)
+            .expression_attribute_values(":watch", s(keys::watch(shop)))
+            .expression_attribute_values(":due", s(keys::by_time(due.at, &due.order_id)));
+        conditional(update.send().await)
+    }
+}
+
+/// A conditional update's outcome: done, or its condition was false.
+fn conditional<T>(
+    result: Result<T, SdkError<UpdateItemError, aws_sdk_dynamodb::config::http::HttpResponse>>,
+) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+        Err(err) => Err(unavailable(err)),
+    }
+}

@@ -1,0 +1,247 @@
+//! The parcel watch: every shop's due watches (a time-range query on the index, never a scan),
+//! each examined against the shipment's stored state (`domain::watch`). A stall is told to the
+//! customer (email, once per stall, up to the shop's cap) and to the shop's topic; a tracking
+//! number never scanned, to the shop's topic only. Each message goes at most once (the ledger's
+//! claims); a watch is ended only after what it called for is done, so a failed run leaves it
+//! due for the next one.
+
+use crate::app::context::Ports;
+use crate::app::outbox::{Delivery, NotifyError, Outbox};
+use crate::domain::ids::ShopId;
+use crate::domain::messages::{Channel, DeliveryState, MessageKind, MessageScope, Notice};
+use crate::domain::order::{OrderStatus, Shipment};
+use crate::domain::settings::ShopSettings;
+use crate::domain::tracking::ShipmentTracking;
+use crate::domain::watch::{Finding, Watch, examine, first_scan_due};
+use crate::ports::clock::Clock;
+use crate::ports::messaging::EventPublisher;
+use crate::ports::store::{DueWatch, OrderStore, OrderView, StoreError, WatchStore};
+use crate::render::MessageContext;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+/// Watches due longer ago than this are ended unexamined: no one wants to hear of a stall of
+/// two months ago, and a backlog must not grow without bound.
+pub const MAX_WATCH_AGE_DAYS: i64 = 60;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+}
+
+/// What became of one due watch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// Scanned, delivered, cancelled or gone: ended without a word.
+    Fine,
+    /// Not due after all: moved to its real time.
+    Moved,
+    /// Told: the customer (`customer` messages sent now) and the shop's topic (`events`).
+    Told { customer: usize, events: usize },
+}
+
+/// What one run did; part of the scheduled function's result.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct WatchReport {
+    pub due: usize,
+    pub fine: usize,
+    pub moved: usize,
+    pub stalled: usize,
+    pub untracked: usize,
+    /// Customer emails and shop events sent now.
+    pub messages_sent: usize,
+    /// Failed this time (logged); still due, tried again by the next run.
+    pub failed: usize,
+    /// The batch ended the run with watches left.
+    pub more_due: bool,
+}
+
+pub struct ParcelWatch<'a, P: Ports> {
+    pub outbox: Outbox<'a, P>,
+    pub events: &'a P::Events,
+}
+
+impl<P: Ports> ParcelWatch<'_, P> {
+    /// One shop's due watches, at most `batch` of them.
+    pub async fn run_shop(
+        &self,
+        settings: &ShopSettings,
+        batch: usize,
+        report: &mut WatchReport,
+    ) -> Result<(), StoreError> {
+        let now = self.outbox.clock.now();
+        let store = self.outbox.store;
+        let shop = &settings.shop;
+        let due = store.due_watches(shop, now - Duration::days(MAX_WATCH_AGE_DAYS * 2), now, batch).await?;
+        report.due += due.len();
+        report.more_due |= due.len() >= batch;
+        for watch in &due {
+            if watch.at < now - Duration::days(MAX_WATCH_AGE_DAYS) {
+                store.finish_watch(shop, watch).await?;
+                report.fine += 1;
+                continue;
+            }
+            match self.handle(settings, watch).await {
+                Ok(Handled::Fine) => report.fine += 1,
+                Ok(Handled::Moved) => report.moved += 1,
+                Ok(Handled::Told { customer, events }) => {
+                    match watch.watch {
+                        Watch::FirstScan => report.untracked += 1,
+                        Watch::NextScan => report.stalled += 1,
+                    }
+                    report.messages_sent += customer + events;
+                }
+                Err(err) => {
+                    tracing::warn!(order_id = %watch.order_id, watch = watch.watch.as_str(), error = %err, "parcel watch failed; due again next run");
+                    report.failed += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Examines one due watch and does what it finds, then ends or moves it.
+    pub async fn handle(&self, settings: &ShopSettings, due: &DueWatch) -> Result<Handled, WatchError> {
+        let store = self.outbox.store;
+        let now = self.outbox.clock.now();
+        let shop = &settings.shop;
+        let rules = settings.notifications.watch();
+        let view = store.order_view(shop, &due.order_id).await?;
+        let shipment = view.shipments.iter().find(|s| s.id == due.shipment_id);
+        let tracking = view.tracking.get(&due.shipment_id).map(|v| &v.value);
+        let finding = match (&view.order, shipment) {
+            (Some(order), Some(shipment)) if order.status != OrderStatus::Cancelled => {
+                let fulfilled_at = shipment.tracking_number.as_ref().map(|_| shipment.created_at);
+                let first_scan_by = fulfilled_at.and_then(|at| first_scan_due(at, true, &rules));
+                match first_scan_by {
+                    Some(by) if due.watch == Watch::FirstScan && by > now => Finding::NotYet(by),
+                    None if due.watch == Watch::FirstScan => Finding::Fine,
+                    _ => examine(due.watch, tracking, now, &rules, settings.time_zone),
+                }
+            }
+            _ => Finding::Fine,
+        };
+        let handled = match finding {
+            Finding::Fine => Handled::Fine,
+            Finding::NotYet(until) => {
+                store.retime_watch(shop, due, until).await?;
+                return Ok(Handled::Moved);
+            }
+            Finding::Untracked => {
+                let shipment = shipment.expect("examined with its shipment");
+                let events = self.untracked(settings, &view, shipment, now).await?;
+                Handled::Told { customer: 0, events }
+            }
+            Finding::Stalled { since } => {
+                let shipment = shipment.expect("examined with its shipment");
+                let tracking = tracking.expect("a stall has a state");
+                self.stalled(settings, &view, (shipment, tracking), since, now).await?
+            }
+        };
+        store.finish_watch(shop, due).await?;
+        Ok(handled)
+    }
+
+    /// A tracking number no carrier scanned: the shop hears of it, once.
+    async fn untracked(
+        &self,
+        settings: &ShopSettings,
+        view: &OrderView,
+        shipment: &Shipment,
+        now: DateTime<Utc>,
+    ) -> Result<usize, WatchError> {
+        let order = view.order.as_ref().expect("examined with its order");
+        tracing::info!(order_id = %order.id, shipment_id = %shipment.id, "tracking number never scanned");
+        let notice = Notice::new(MessageKind::Untracked, MessageScope::Shipment(shipment.id.clone()));
+        let event = json!({
+            "type": "shipment.untracked",
+            "shop": order.shop,
+            "order_id": order.id,
+            "order_number": order.number,
+            "shipment_id": shipment.id,
+            "tracking_number": shipment.tracking_number,
+            "carrier": shipment.carrier,
+            "fulfilled_at": shipment.created_at,
+            "days": settings.notifications.untracked_after_days,
+            "at": now,
+        });
+        self.shop_event(settings, &order.shop, view, &notice, &event).await
+    }
+
+    /// A parcel that went quiet: the customer hears once per stall (up to the shop's cap), the
+    /// shop always.
+    async fn stalled(
+        &self,
+        settings: &ShopSettings,
+        view: &OrderView,
+        (shipment, tracking): (&Shipment, &ShipmentTracking),
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Handled, WatchError> {
+        let order = view.order.as_ref().expect("examined with its order");
+        let notice = Notice::new(MessageKind::Stalled, MessageScope::Stall(shipment.id.clone(), since));
+        // Stalls told before this one: the cap counts emails that went out.
+        let told = view
+            .messages
+            .iter()
+            .filter(|r| r.kind == MessageKind::Stalled && r.channel == Channel::Email)
+            .filter(|r| r.scope.shipment() == Some(&shipment.id) && r.scope != notice.scope)
+            .filter(|r| r.state == DeliveryState::Sent)
+            .count();
+        let tell_customer = told < settings.notifications.max_stall_notices as usize;
+        tracing::info!(order_id = %order.id, shipment_id = %shipment.id, %since, tell_customer, "parcel stalled");
+        let mut customer = 0;
+        if tell_customer {
+            let links = self.outbox.links.for_order(&order.shop, &order.id, now);
+            let ctx = MessageContext {
+                shipment: Some(shipment),
+                tracking: Some(tracking),
+                ..MessageContext::about_order(settings, order, &links)
+            };
+            let prepared = self.outbox.prepare_on(&ctx, &notice, |channel| channel == Channel::Email)?;
+            customer = self.outbox.send(settings, &order.id, prepared, None, None).await?.new_sends();
+        }
+        let event = json!({
+            "type": "shipment.stalled",
+            "shop": order.shop,
+            "order_id": order.id,
+            "order_number": order.number,
+            "shipment_id": shipment.id,
+            "tracking_number": shipment.tracking_number,
+            "carrier": tracking.carrier.as_ref().or(shipment.carrier.as_ref()),
+            "status": tracking.status,
+            "last_scan_at": since,
+            "business_days": settings.notifications.stalled_after_business_days,
+            "customer_told": tell_customer,
+            "at": now,
+        });
+        let events = self.shop_event(settings, &order.shop, view, &notice, &event).await?;
+        Ok(Handled::Told { customer, events })
+    }
+
+    /// `event` to the shop's topic, once per notice; nothing when the shop has no topic.
+    async fn shop_event(
+        &self,
+        settings: &ShopSettings,
+        shop: &ShopId,
+        view: &OrderView,
+        notice: &Notice,
+        event: &serde_json::Value,
+    ) -> Result<usize, WatchError> {
+        let Some(topic) = settings.return_events_topic_arn.as_deref() else { return Ok(0) };
+        let Some(order) = &view.order else { return Ok(0) };
+        let subject = event["type"].as_str().unwrap_or_default().to_owned();
+        let body = event.to_string();
+        let delivery = self
+            .outbox
+            .deliver_once(shop, &order.id, &notice.on(Channel::ShopEvent), topic, None, || {
+                self.events.publish(topic, &subject, &body)
+            })
+            .await?;
+        Ok(usize::from(matches!(delivery, Delivery::Sent { .. })))
+    }
+}

@@ -1,0 +1,221 @@
+//! Watching parcels between scans: when the scheduled sweep must look at a shipment again, and
+//! what it finds then. A shipment whose tracking number never gets a carrier scan is the shop's
+//! problem (a wrong number, a tracker never registered): the shop hears of it. A parcel in transit
+//! that goes quiet for days is the customer's worry: they hear, once per stall, that the shop is
+//! looking into it, before they have to ask; the shop hears too.
+//!
+//! The time to look again is written with the shipment (never scanned yet) or with its tracking
+//! state (after each scan), so watching costs no request on the webhook paths; the sweep reads
+//! the due ones by time.
+
+use crate::domain::delivery::add_business_days;
+use crate::domain::names::wire_enum;
+use crate::domain::situation::{Situation, situation};
+use crate::domain::tracking::{ShipmentTracking, TrackingStatus};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+wire_enum! {
+    /// What the sweep checks when a shipment's time comes.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+    pub enum Watch {
+        /// Its tracking number has had a first carrier scan.
+        FirstScan = "first_scan",
+        /// The parcel, on its way, has had a scan since the last one.
+        NextScan = "next_scan",
+    }
+}
+
+/// The shop's choices for watching (part of `notifications` in its settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchSettings {
+    /// A shipment whose tracking number has had no scan this many days after the fulfillment
+    /// is reported to the shop (0: never).
+    pub untracked_after_days: u32,
+    /// A parcel on its way with no scan for this many business days (in the shop's time zone)
+    /// is stalled (0: never).
+    pub stalled_after_business_days: u32,
+    /// Stall notices to the customer per shipment; later stalls are reported to the shop only.
+    pub max_stall_notices: u32,
+}
+
+/// When a new shipment must have had its first scan: `untracked_after_days` after the
+/// fulfillment; never without a tracking number.
+pub fn first_scan_due(
+    fulfilled_at: DateTime<Utc>,
+    has_tracking_number: bool,
+    settings: &WatchSettings,
+) -> Option<DateTime<Utc>> {
+    (has_tracking_number && settings.untracked_after_days > 0)
+        .then(|| fulfilled_at + Duration::days(settings.untracked_after_days.into()))
+}
+
+/// When a parcel must have had its next scan: `stalled_after_business_days` after its newest one,
+/// at the same local time. Never once the journey ended or waits on the customer (delivered,
+/// returned, ready for pickup, refused, lost), nor before the carrier has the parcel (a label).
+pub fn next_scan_due(tracking: &ShipmentTracking, settings: &WatchSettings, time_zone: Tz) -> Option<DateTime<Utc>> {
+    if settings.stalled_after_business_days == 0 || !is_on_its_way(tracking) {
+        return None;
+    }
+    let newest = tracking.checkpoints.last().map(|c| c.occurred_at).or(tracking.status_at)?;
+    let local = newest.with_timezone(&time_zone);
+    let day = add_business_days(local.date_naive(), settings.stalled_after_business_days);
+    // A time a clock change skipped falls back to whole days.
+    let due = time_zone.from_local_datetime(&day.and_time(local.time())).earliest();
+    Some(due.map_or_else(|| newest + Duration::days(settings.stalled_after_business_days.into()), |d| d.to_utc()))
+}
+
+fn is_on_its_way(tracking: &ShipmentTracking) -> bool {
+    use TrackingStatus::*;
+    match tracking.status {
+        Some(InTransit | OutForDelivery | DeliveryAttempted) => true,
+        // A problem may stall; a known end (refused, lost, going back) is told as it is.
+        Some(Exception) => !tracking.checkpoints.last().map(situation).is_some_and(|s| {
+            matches!(s, Situation::Refused | Situation::Lost | Situation::ReturningToSender | Situation::HeldForPickup)
+        }),
+        Some(LabelCreated | AvailableForPickup | Delivered | ReturnedToSender | Unknown) | None => false,
+    }
+}
+
+/// What the sweep found when a shipment's time came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finding {
+    /// Nothing to say: scanned, delivered, or no longer watched.
+    Fine,
+    /// Not due yet after all (a scan moved the time; the index is read eventually consistent).
+    NotYet(DateTime<Utc>),
+    /// No scan ever, since the fulfillment.
+    Untracked,
+    /// No scan since `since` (the newest one), for the shop's number of business days.
+    Stalled { since: DateTime<Utc> },
+}
+
+/// What a shipment's state says now about `watch`. `tracking` is its stored state, if any.
+pub fn examine(
+    watch: Watch,
+    tracking: Option<&ShipmentTracking>,
+    now: DateTime<Utc>,
+    settings: &WatchSettings,
+    time_zone: Tz,
+) -> Finding {
+    let scanned = tracking.is_some_and(|t| !t.checkpoints.is_empty() || t.status.is_some());
+    match watch {
+        Watch::FirstScan if scanned || settings.untracked_after_days == 0 => Finding::Fine,
+        Watch::FirstScan => Finding::Untracked,
+        Watch::NextScan => {
+            let Some(tracking) = tracking else { return Finding::Fine };
+            match next_scan_due(tracking, settings, time_zone) {
+                None => Finding::Fine,
+                Some(due) if due > now => Finding::NotYet(due),
+                Some(_) => {
+                    let since = tracking.checkpoints.last().map(|c| c.occurred_at).or(tracking.status_at);
+                    since.map_or(Finding::Fine, |since| Finding::Stalled { since })
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::tracking::TrackingEvent;
+
+    const SETTINGS: WatchSettings =
+        WatchSettings { untracked_after_days: 3, stalled_after_business_days: 3, max_stall_notices: 2 };
+    const NEW_YORK: Tz = chrono_tz::America::New_York;
+
+    fn at(day: u32, hour: u32) -> DateTime<Utc> {
+        // December 2026: the 4th is a Friday.
+        Utc.with_ymd_and_hms(2026, 12, day, hour, 0, 0).unwrap()
+    }
+
+    fn tracking(events: &[(TrackingStatus, DateTime<Utc>, &str)]) -> ShipmentTracking {
+        let checkpoints: Vec<TrackingEvent> = events
+            .iter()
+            .map(|(status, at, text)| TrackingEvent {
+                status: *status,
+                occurred_at: *at,
+                provider_status: status.as_str().into(),
+                message: Some((*text).into()),
+                location: None,
+            })
+            .collect();
+        ShipmentTracking {
+            status: events.last().map(|e| e.0),
+            status_at: events.last().map(|e| e.1),
+            checkpoints,
+            ..ShipmentTracking::default()
+        }
+    }
+
+    #[test]
+    fn a_tracking_number_is_watched_for_its_first_scan_for_the_shops_days() {
+        assert_eq!(first_scan_due(at(1, 15), true, &SETTINGS), Some(at(4, 15)));
+        assert_eq!(first_scan_due(at(1, 15), false, &SETTINGS), None, "nothing to watch without a number");
+        let off = WatchSettings { untracked_after_days: 0, ..SETTINGS };
+        assert_eq!(first_scan_due(at(1, 15), true, &off), None);
+    }
+
+    #[test]
+    fn a_parcel_on_its_way_is_due_a_scan_within_business_days_in_the_shops_time_zone() {
+        use TrackingStatus::*;
+        // Friday 10:00 in New York (15:00 UTC): three business days on is Wednesday 10:00.
+        let friday = tracking(&[(InTransit, at(4, 15), "Departed FedEx hub")]);
+        assert_eq!(next_scan_due(&friday, &SETTINGS, NEW_YORK), Some(at(9, 15)));
+        // Friday 22:00 in New York is Saturday in UTC: the shop's calendar counts.
+        let late = tracking(&[(InTransit, at(5, 3), "Arrived at FedEx location")]);
+        assert_eq!(next_scan_due(&late, &SETTINGS, NEW_YORK), Some(at(10, 3)));
+        // Tuesday 8 December, 12:00 UTC: Friday.
+        let tuesday = tracking(&[(OutForDelivery, at(8, 12), "On FedEx vehicle for delivery")]);
+        assert_eq!(next_scan_due(&tuesday, &SETTINGS, chrono_tz::UTC), Some(at(11, 12)));
+    }
+
+    #[test]
+    fn only_a_parcel_the_carrier_has_and_has_not_finished_with_is_watched() {
+        use TrackingStatus::*;
+        let cases = [
+            (LabelCreated, "Shipment information sent to FedEx", false),
+            (InTransit, "In transit", true),
+            (DeliveryAttempted, "Customer not available or business closed", true),
+            (Exception, "Delay due to weather", true),
+            (Exception, "Refused by recipient", false),
+            (Exception, "Package lost", false),
+            (AvailableForPickup, "Ready for pickup", false),
+            (Delivered, "Delivered", false),
+            (ReturnedToSender, "Returned to shipper", false),
+        ];
+        for (status, text, watched) in cases {
+            let state = tracking(&[(status, at(4, 15), text)]);
+            assert_eq!(next_scan_due(&state, &SETTINGS, NEW_YORK).is_some(), watched, "{status:?} {text}");
+        }
+        let off = WatchSettings { stalled_after_business_days: 0, ..SETTINGS };
+        assert_eq!(next_scan_due(&tracking(&[(InTransit, at(4, 15), "In transit")]), &off, NEW_YORK), None);
+    }
+
+    #[test]
+    fn the_sweep_finds_a_stall_only_when_no_scan_came_in_time() {
+        use TrackingStatus::*;
+        let stalled = tracking(&[(LabelCreated, at(3, 15), "Label"), (InTransit, at(4, 15), "Departed")]);
+        let examined =
+            |watch, tracking: Option<&ShipmentTracking>, now| examine(watch, tracking, now, &SETTINGS, NEW_YORK);
+        assert_eq!(examined(Watch::NextScan, Some(&stalled), at(9, 16)), Finding::Stalled { since: at(4, 15) });
+        assert_eq!(examined(Watch::NextScan, Some(&stalled), at(9, 14)), Finding::NotYet(at(9, 15)));
+        let moved_on = tracking(&[(InTransit, at(4, 15), "Departed"), (InTransit, at(8, 15), "Arrived")]);
+        assert_eq!(examined(Watch::NextScan, Some(&moved_on), at(9, 16)), Finding::NotYet(at(11, 15)));
+        let delivered = tracking(&[(InTransit, at(4, 15), "Departed"), (Delivered, at(5, 15), "Delivered")]);
+        assert_eq!(examined(Watch::NextScan, Some(&delivered), at(9, 16)), Finding::Fine);
+        assert_eq!(examined(Watch::NextScan, None, at(9, 16)), Finding::Fine);
+    }
+
+    #[test]
+    fn a_tracking_number_without_any_scan_is_untracked_and_any_scan_clears_it() {
+        use TrackingStatus::*;
+        let examined =
+            |tracking: Option<&ShipmentTracking>| examine(Watch::FirstScan, tracking, at(9, 0), &SETTINGS, NEW_YORK);
+        assert_eq!(examined(None), Finding::Untracked);
+        assert_eq!(examined(Some(&ShipmentTracking::default())), Finding::Untracked);
+        assert_eq!(examined(Some(&tracking(&[(LabelCreated, at(3, 15), "Label")]))), Finding::Fine);
+    }
+}
