@@ -54,6 +54,18 @@ fn cafe_dupont(settings: &mut ppx_shared::domain::settings::ShopSettings) {
 
 /// The sample order as `order_id` for its own customer, fulfilled with its own tracking number.
 async fn shipped_order(env: &TestEnv, order_id: u64) -> String {
+    let email = placed_order(env, order_id).await;
+    let mut fulfillment = read_event("shopify-fulfillments-create.json");
+    fulfillment["id"] = json!(order_id + 1);
+    fulfillment["order_id"] = json!(order_id);
+    fulfillment["tracking_number"] = json!(tracking_number(order_id));
+    fulfillment["tracking_numbers"] = json!([tracking_number(order_id)]);
+    let reply = env.post_shopify("fulfillments/create", &bytes(&fulfillment), &format!("f-{order_id}")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    email
+}
+
+async fn placed_order(env: &TestEnv, order_id: u64) -> String {
     let email = env.customer_email(&format!("mime{order_id}"));
     let mut order = read_event("shopify-orders-create.json");
     order["id"] = json!(order_id);
@@ -63,13 +75,6 @@ async fn shipped_order(env: &TestEnv, order_id: u64) -> String {
     order["customer"]["email"] = json!(email);
     order["customer"]["first_name"] = json!("Zoë");
     let reply = env.post_shopify("orders/create", &bytes(&order), &format!("o-{order_id}")).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let mut fulfillment = read_event("shopify-fulfillments-create.json");
-    fulfillment["id"] = json!(order_id + 1);
-    fulfillment["order_id"] = json!(order_id);
-    fulfillment["tracking_number"] = json!(tracking_number(order_id));
-    fulfillment["tracking_numbers"] = json!([tracking_number(order_id)]);
-    let reply = env.post_shopify("fulfillments/create", &bytes(&fulfillment), &format!("f-{order_id}")).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     email
 }
@@ -148,6 +153,8 @@ async fn every_email_of_every_kind_is_well_formed_for_a_sender_with_a_comma_and_
     customers.insert(8006, shipped_order(&env, 8006).await);
     let promised = env.order_view("8006").await.order.unwrap().promised_delivery.unwrap();
     scan(&env, 8006, "in_transit", 2, Some(promised + Duration::days(2))).await;
+    // Never shipped: by the review run it is late.
+    customers.insert(8010, placed_order(&env, 8010).await);
     // A return for 8008 (so no review request for it), then the review run for 8007.
     let token = env.return_token("8008");
     let body = json!({ "order_id": "8008", "items": [{ "line_item": TOTE, "quantity": 1, "reason": "doesnt_fit" }], "resolution": { "type": "refund" } });

@@ -484,7 +484,8 @@ async fn a_parcel_that_goes_quiet_is_told_once_per_stall_up_to_the_cap_and_the_s
     // Thursday: scanned four days ago is not a stall; the first-scan watch ends without a word.
     env.clock.set(Utc.with_ymd_and_hms(2026, 12, 10, 10, 0, 0).unwrap());
     let quiet = app.run(None).await.unwrap();
-    assert_eq!((quiet.watch.fine, quiet.watch.stalled, quiet.watch.messages_sent), (1, 0, 0), "{quiet:?}");
+    // Ended without a word: the first-scan watch, and the order's ship-by (it shipped).
+    assert_eq!((quiet.watch.fine, quiet.watch.stalled, quiet.watch.messages_sent), (2, 0, 0), "{quiet:?}");
     assert_eq!(stalls(&env.emails_to(&email).await), 0);
 
     // Friday 10:00: stalled. The customer is told, and the shop's topic hears.
@@ -567,4 +568,76 @@ async fn a_tracking_number_never_scanned_is_reported_to_the_shop_once_and_not_to
     let later = app.run(None).await.unwrap();
     assert_eq!((later.watch.due, later.watch.messages_sent), (0, 0), "{later:?}");
     assert_eq!(env.topic_messages(&topic).await.len(), 1);
+}
+
+/// An order of this test's own customer, placed at the env's clock and not shipped.
+async fn placed_order(env: &TestEnv, order_id: &str, customer: &str) -> String {
+    let email = env.customer_email(customer);
+    let mut order = read_event("shopify-orders-create.json");
+    order["id"] = json!(order_id.parse::<u64>().unwrap());
+    order["name"] = json!(format!("#{order_id}"));
+    order["email"] = json!(email);
+    order["contact_email"] = json!(email);
+    order["customer"]["email"] = json!(email);
+    order["customer"]["sms_marketing_consent"] = Value::Null;
+    order["cancelled_at"] = Value::Null;
+    order["created_at"] = json!(env.clock_now().to_rfc3339());
+    order["updated_at"] = json!(env.clock_now().to_rfc3339());
+    let reply = env.post_shopify("orders/create", &bytes(&order), &format!("o-{order_id}")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    email
+}
+
+#[tokio::test]
+async fn an_order_not_shipped_by_its_date_is_told_once_and_a_shipped_or_cancelled_one_is_not() {
+    let (env, topic) = shop_with_topic(|s| s.time_zone = "UTC".parse().unwrap()).await;
+    // Monday 7 December 2026, 10:00 UTC, before the 14:00 cut-off, one processing day: it must
+    // leave by Tuesday, so it is late from Wednesday 00:00.
+    env.clock.set(Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap());
+    let late = placed_order(&env, "7501", "late").await;
+    let shipped = placed_order(&env, "7502", "ontime").await;
+    let cancelled = placed_order(&env, "7503", "cancelled").await;
+    let app = env.review_app(env.ses(), env.clock.clone());
+    let taking_longer = |emails: &[ppx_e2e::SentEmail]| subjects_with(emails, "is taking longer to ship");
+
+    // Tuesday: 7502 ships, 7503 is cancelled.
+    env.clock.set(Utc.with_ymd_and_hms(2026, 12, 8, 16, 0, 0).unwrap());
+    let mut fulfillment = read_event("shopify-fulfillments-create.json");
+    fulfillment["id"] = json!(7_502_001);
+    fulfillment["order_id"] = json!(7502);
+    fulfillment["created_at"] = json!(env.clock_now().to_rfc3339());
+    let reply = env.post_shopify("fulfillments/create", &bytes(&fulfillment), "f-7502").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let mut cancel = read_event("shopify-orders-create.json");
+    cancel["id"] = json!(7503);
+    cancel["name"] = json!("#7503");
+    cancel["email"] = json!(cancelled);
+    cancel["updated_at"] = json!(env.clock_now().to_rfc3339());
+    let reply = env.post_shopify("orders/cancelled", &bytes(&cancel), "c-7503").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    env.clock.set(Utc.with_ymd_and_hms(2026, 12, 8, 23, 59, 0).unwrap());
+    let early = app.run(None).await.unwrap();
+    assert_eq!((early.watch.not_shipped, early.watch.messages_sent), (0, 0), "{early:?}");
+    assert_eq!(taking_longer(&env.emails_to(&late).await), 0);
+
+    env.clock.set(Utc.with_ymd_and_hms(2026, 12, 9, 0, 0, 0).unwrap());
+    let due = app.run(None).await.unwrap();
+    assert_eq!((due.watch.not_shipped, due.watch.messages_sent), (1, 2), "{due:?}");
+    let emails = env.emails_to(&late).await;
+    assert_eq!(taking_longer(&emails), 1);
+    let notice = emails.iter().find(|m| m.subject.contains("taking longer")).unwrap();
+    assert!(notice.body.contains("We first said it would arrive"), "{}", notice.body);
+    assert_eq!(taking_longer(&env.emails_to(&shipped).await), 0);
+    assert_eq!(taking_longer(&env.emails_to(&cancelled).await), 0);
+    let events = env.topic_messages(&topic).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event: Value = serde_json::from_str(&events[0].1).unwrap();
+    assert_eq!((event["type"].as_str(), event["ship_by"].as_str()), (Some("order.not_shipped"), Some("2026-12-08")));
+
+    env.clock.set(Utc.with_ymd_and_hms(2026, 12, 20, 0, 0, 0).unwrap());
+    // (7502's tracking number, never scanned, is the shop's to hear of by now.)
+    let later = app.run(None).await.unwrap();
+    assert_eq!((later.watch.not_shipped, later.watch.untracked), (0, 1), "{later:?}");
+    assert_eq!(taking_longer(&env.emails_to(&late).await), 1, "once per order");
 }

@@ -19,8 +19,8 @@ use ppx_shared::domain::tracking::{CarrierUpdate, ShipmentTracking, TrackingStat
 use ppx_shared::domain::watch::Watch;
 use ppx_shared::inbound::platforms::PlatformEvent;
 use ppx_shared::ports::store::{
-    Applied, ChangeOutcome, Claim, ClaimOutcome, DeliveryRecord, Parcel, ReturnCreated, ReviewOutcome, SkipReason,
-    StateChange, Store, SurveyAnswer, TrackingChange, TrackingTarget, Unannounced, Upsert,
+    Applied, ChangeOutcome, Claim, ClaimOutcome, DeliveryRecord, DueWatch, Parcel, ReturnCreated, ReviewOutcome,
+    SkipReason, StateChange, Store, SurveyAnswer, TrackingChange, TrackingTarget, Unannounced, Upsert,
 };
 
 /// A shop of its own for each rule (the DynamoDB rules may share a table).
@@ -500,7 +500,7 @@ async fn a_shipment_with_a_number_is_watched_for_its_first_scan_and_the_sweep_mo
 
     let window = |to: DateTime<Utc>| store.due_watches(shop.id(), shop.now - Duration::days(1), to, 10);
     let due = window(shop.now + Duration::days(1)).await.unwrap();
-    let seen: Vec<(&str, Watch)> = due.iter().map(|d| (d.shipment_id.as_str(), d.watch)).collect();
+    let seen: Vec<(&str, Watch)> = due.iter().map(|d| (shipment_of(d), d.watch)).collect();
     assert_eq!(seen, [("s1", Watch::FirstScan), ("s3", Watch::FirstScan)], "oldest first; none without a number");
     assert_eq!(due[0].at.timestamp(), shop.now.timestamp(), "to the second");
     assert_eq!(window(shop.now + Duration::minutes(1)).await.unwrap().len(), 1, "s3 is not due yet");
@@ -518,7 +518,7 @@ async fn a_shipment_with_a_number_is_watched_for_its_first_scan_and_the_sweep_mo
     assert!(store.retime_watch(shop.id(), &due[0], until).await.unwrap());
     assert!(!store.retime_watch(shop.id(), &due[0], until).await.unwrap(), "moved since it was read");
     assert_eq!(window(shop.now + Duration::days(1)).await.unwrap().len(), 1, "s1 moved out of the window");
-    let moved = window(until).await.unwrap().into_iter().find(|d| d.shipment_id.as_str() == "s1").unwrap();
+    let moved = window(until).await.unwrap().into_iter().find(|d| shipment_of(d) == "s1").unwrap();
     assert_eq!(moved.at.timestamp(), until.timestamp());
     assert!(!store.finish_watch(shop.id(), &due[0]).await.unwrap(), "ended only at the time it was read");
     assert!(store.finish_watch(shop.id(), &moved).await.unwrap());
@@ -535,7 +535,7 @@ async fn a_tracking_state_is_watched_while_it_says_so_and_each_write_moves_it<S:
     let window = |to: DateTime<Utc>| store.due_watches(shop.id(), shop.now, to, 10);
     let due = window(shop.now + Duration::days(5)).await.unwrap();
     assert_eq!(due.len(), 1);
-    assert_eq!((due[0].watch, due[0].shipment_id.as_str(), due[0].order_id.as_str()), (Watch::NextScan, "s1", "4401"));
+    assert_eq!((due[0].watch, shipment_of(&due[0]), due[0].order_id.as_str()), (Watch::NextScan, "s1", "4401"));
 
     // A new scan moves it: what the sweep read before can no longer end it.
     let mut later = moving.clone();
@@ -552,6 +552,45 @@ async fn a_tracking_state_is_watched_while_it_says_so_and_each_write_moves_it<S:
     let other = Shop::new();
     assert!(store.put_tracking(other.id(), &order, &sid("s1"), &moving, None).await.unwrap());
     assert!(window(shop.now + Duration::days(60)).await.unwrap().is_empty());
+}
+
+fn shipment_of(due: &DueWatch) -> &str {
+    due.shipment_id.as_ref().map_or("", |id| id.as_str())
+}
+
+async fn a_new_order_is_watched_for_its_shipping_unless_cancelled_or_refused<S: Store>(store: &S) {
+    let shop = Shop::new();
+    let claim = shop.claim("t1", shop.now);
+    let mut order = shop.order("4501", 0);
+    // The public sample is a cancelled order.
+    order.status = ppx_shared::domain::order::OrderStatus::Open;
+    order.placed_at = shop.now;
+    let written = store.claim_messages(shop.id(), &order.id, &[], &claim, Some(StateChange::NewOrder(&order)));
+    assert_eq!(written.await.unwrap().change, Some(ChangeOutcome::Written));
+    let mut cancelled = shop.order("4502", 0);
+    cancelled.status = ppx_shared::domain::order::OrderStatus::Cancelled;
+    store.claim_messages(shop.id(), &cancelled.id, &[], &claim, Some(StateChange::NewOrder(&cancelled))).await.unwrap();
+    // A refused (stale) order writes no watch either.
+    let mut stale = shop.order("4503", 5);
+    store.upsert_order(&stale).await.unwrap();
+    stale.updated_at = shop.now;
+    let refused = store.claim_messages(shop.id(), &stale.id, &[], &claim, Some(StateChange::NewOrder(&stale)));
+    assert_eq!(refused.await.unwrap().change, Some(ChangeOutcome::Stale));
+
+    let window = || store.due_watches(shop.id(), shop.now - Duration::days(1), shop.now + Duration::days(1), 10);
+    let due = window().await.unwrap();
+    let seen: Vec<(&str, &str, Watch)> = due.iter().map(|d| (d.order_id.as_str(), shipment_of(d), d.watch)).collect();
+    assert_eq!(seen, [("4501", "", Watch::ShipBy)]);
+    // Watched another way (an order stored before its create arrived): once, idempotent.
+    store.watch_order(shop.id(), &stale.id, shop.now + Duration::hours(1)).await.unwrap();
+    store.watch_order(shop.id(), &stale.id, shop.now + Duration::hours(1)).await.unwrap();
+    assert_eq!(window().await.unwrap().len(), 2);
+    assert!(store.retime_watch(shop.id(), &due[0], shop.now + Duration::days(2)).await.unwrap());
+    let moved = store.due_watches(shop.id(), shop.now, shop.now + Duration::days(3), 10).await.unwrap();
+    let moved = moved.into_iter().find(|d| d.order_id.as_str() == "4501").unwrap();
+    assert!(store.finish_watch(shop.id(), &moved).await.unwrap());
+    let left: Vec<String> = window().await.unwrap().iter().map(|d| d.order_id.to_string()).collect();
+    assert_eq!(left, ["4503"]);
 }
 
 async fn dynamo_store() -> DynamoStore {
@@ -592,4 +631,5 @@ contract!(
     a_return_moves_only_from_the_state_it_was_read_in,
     a_shipment_with_a_number_is_watched_for_its_first_scan_and_the_sweep_moves_or_ends_it,
     a_tracking_state_is_watched_while_it_says_so_and_each_write_moves_it,
+    a_new_order_is_watched_for_its_shipping_unless_cancelled_or_refused,
 );

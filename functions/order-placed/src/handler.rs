@@ -16,8 +16,8 @@ use ppx_shared::http::edge::{EdgeError, check_body_size, is_json_content_type, j
 use ppx_shared::http::routes::{Function, Target, match_route};
 use ppx_shared::inbound::platforms::{OrderTopic, PlatformEvent, generic_order, shopify, woocommerce};
 use ppx_shared::ports::clock::Clock;
-use ppx_shared::ports::store::OrderStore;
 use ppx_shared::ports::store::{ChangeOutcome, StateChange, Upsert};
+use ppx_shared::ports::store::{OrderStore, WatchStore};
 use serde_json::json;
 use tracing::{Instrument, field};
 
@@ -190,6 +190,8 @@ impl<P: Ports> OrderPlaced<P> {
                 if current.status == OrderStatus::Cancelled {
                     return Ok(Outcome::Processed { messages_sent: 0 });
                 }
+                // Its shipping is watched as a new order's is (that write was refused).
+                self.store.watch_order(&current.shop, &current.id, current.placed_at).await?;
                 let confirmation = Notice::order_confirmation();
                 let sent = outbox.send_about(settings, &current, (None, None), &confirmation, None).await?.new_sends();
                 Ok(Outcome::Processed { messages_sent: sent })

@@ -1,4 +1,5 @@
-//! The parcel watch: every shop's due watches (a time-range query on the index, never a scan),
+//! The parcel watch: every shop's due watches (orders to ship, tracking numbers to scan,
+//! parcels gone quiet) (a time-range query on the index, never a scan),
 //! each examined against the shipment's stored state (`domain::watch`). A stall is told to the
 //! customer (email, once per stall, up to the shop's cap) and to the shop's topic; a tracking
 //! number never scanned, to the shop's topic only. Each message goes at most once (the ledger's
@@ -12,7 +13,7 @@ use crate::domain::messages::{Channel, DeliveryState, MessageKind, MessageScope,
 use crate::domain::order::{OrderStatus, Shipment};
 use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::ShipmentTracking;
-use crate::domain::watch::{Finding, Watch, examine, first_scan_due};
+use crate::domain::watch::{Finding, Watch, examine, examine_order, first_scan_due};
 use crate::ports::clock::Clock;
 use crate::ports::messaging::EventPublisher;
 use crate::ports::store::{DueWatch, OrderStore, OrderView, StoreError, WatchStore};
@@ -52,6 +53,7 @@ pub struct WatchReport {
     pub moved: usize,
     pub stalled: usize,
     pub untracked: usize,
+    pub not_shipped: usize,
     /// Customer emails and shop events sent now.
     pub messages_sent: usize,
     /// Failed this time (logged); still due, tried again by the next run.
@@ -92,6 +94,7 @@ impl<P: Ports> ParcelWatch<'_, P> {
                     match watch.watch {
                         Watch::FirstScan => report.untracked += 1,
                         Watch::NextScan => report.stalled += 1,
+                        Watch::ShipBy => report.not_shipped += 1,
                     }
                     report.messages_sent += customer + events;
                 }
@@ -111,9 +114,17 @@ impl<P: Ports> ParcelWatch<'_, P> {
         let shop = &settings.shop;
         let rules = settings.notifications.watch();
         let view = store.order_view(shop, &due.order_id).await?;
-        let shipment = view.shipments.iter().find(|s| s.id == due.shipment_id);
-        let tracking = view.tracking.get(&due.shipment_id).map(|v| &v.value);
+        let shipment = view.shipments.iter().find(|s| Some(&s.id) == due.shipment_id.as_ref());
+        let tracking = due.shipment_id.as_ref().and_then(|id| view.tracking.get(id)).map(|v| &v.value);
         let finding = match (&view.order, shipment) {
+            (Some(order), _) if due.watch == Watch::ShipBy => {
+                // Shipped (a fulfillment or a carrier scan) or cancelled: nothing to say.
+                let settled = order.status == OrderStatus::Cancelled
+                    || !view.shipments.is_empty()
+                    || !view.tracking.is_empty()
+                    || view.delivery.is_some();
+                examine_order(order.placed_at, settled, now, &settings.delivery, &rules, settings.time_zone)
+            }
             (Some(order), Some(shipment)) if order.status != OrderStatus::Cancelled => {
                 let fulfilled_at = shipment.tracking_number.as_ref().map(|_| shipment.created_at);
                 let first_scan_by = fulfilled_at.and_then(|at| first_scan_due(at, true, &rules));
@@ -136,6 +147,7 @@ impl<P: Ports> ParcelWatch<'_, P> {
                 let events = self.untracked(settings, &view, shipment, now).await?;
                 Handled::Told { customer: 0, events }
             }
+            Finding::NotShipped { by } => self.not_shipped(settings, &view, by, now).await?,
             Finding::Stalled { since } => {
                 let shipment = shipment.expect("examined with its shipment");
                 let tracking = tracking.expect("a stall has a state");
@@ -144,6 +156,33 @@ impl<P: Ports> ParcelWatch<'_, P> {
         };
         store.finish_watch(shop, due).await?;
         Ok(handled)
+    }
+
+    /// An order that did not leave by its ship-by date: the customer hears once that it takes
+    /// longer, the shop too.
+    async fn not_shipped(
+        &self,
+        settings: &ShopSettings,
+        view: &OrderView,
+        by: chrono::NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<Handled, WatchError> {
+        let order = view.order.as_ref().expect("examined with its order");
+        tracing::info!(order_id = %order.id, ship_by = %by, "order not shipped by its date");
+        let notice = Notice::new(MessageKind::NotShipped, MessageScope::Order);
+        let customer = self.outbox.send_about(settings, order, (None, None), &notice, None).await?.new_sends();
+        let event = json!({
+            "type": "order.not_shipped",
+            "shop": order.shop,
+            "order_id": order.id,
+            "order_number": order.number,
+            "placed_at": order.placed_at,
+            "ship_by": by,
+            "promised_delivery": order.promised_delivery,
+            "at": now,
+        });
+        let events = self.shop_event(settings, &order.shop, view, &notice, &event).await?;
+        Ok(Handled::Told { customer, events })
     }
 
     /// A tracking number no carrier scanned: the shop hears of it, once.

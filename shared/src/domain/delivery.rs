@@ -43,15 +43,24 @@ impl DeliverySettings {
 
     /// The date promised to the customer for an order placed at `placed_at`.
     pub fn promised_date(&self, placed_at: DateTime<Utc>, time_zone: Tz, shipping_method: Option<&str>) -> NaiveDate {
+        let business_days = self.processing_days + self.transit_days(shipping_method);
+        add_business_days(self.first_work_day(placed_at, time_zone), business_days)
+    }
+
+    /// The local date the order must leave the warehouse by: `processing_days` business days
+    /// after the first work day (what [`Self::promised_date`] counts transit from).
+    pub fn ship_by_date(&self, placed_at: DateTime<Utc>, time_zone: Tz) -> NaiveDate {
+        add_business_days(self.first_work_day(placed_at, time_zone), self.processing_days)
+    }
+
+    /// Work starts on the first business day at or after the order (the next one past the cutoff).
+    fn first_work_day(&self, placed_at: DateTime<Utc>, time_zone: Tz) -> NaiveDate {
         let local = placed_at.with_timezone(&time_zone);
         let mut day = local.date_naive();
-        // Work starts on the first business day at or after the order (the next one past the cutoff).
         if local.hour() >= self.cutoff_hour {
             day = next_day(day);
         }
-        day = roll_to_business_day(day);
-        let business_days = self.processing_days + self.transit_days(shipping_method);
-        add_business_days(day, business_days)
+        roll_to_business_day(day)
     }
 }
 

@@ -35,6 +35,8 @@ wire_enum! {
         Stalled = "stalled",
         /// A fulfillment's tracking number never had a carrier scan: to the shop only.
         Untracked = "untracked",
+        /// The order did not leave by its ship-by date: it is taking longer. Once per order.
+        NotShipped = "not_shipped",
     }
 }
 
@@ -108,7 +110,7 @@ impl MessageScope {
         use MessageKind::*;
         let shipment_and = || raw.rsplit_once('#').and_then(|(id, tail)| Some((ShipmentId::parse(id).ok()?, tail)));
         Some(match kind {
-            OrderConfirmation | ReviewRequest => raw.is_empty().then_some(Self::Order)?,
+            OrderConfirmation | ReviewRequest | NotShipped => raw.is_empty().then_some(Self::Order)?,
             Shipped | AvailableForPickup | Delivered | ReturnedToSender | Untracked => {
                 Self::Shipment(ShipmentId::parse(raw).ok()?)
             }
@@ -391,6 +393,7 @@ mod tests {
                 "ful#1#since-20260421T100000Z",
             ),
             (MessageKind::Untracked, MessageScope::Shipment(shipment("ful#1")), "ful#1"),
+            (MessageKind::NotShipped, MessageScope::Order, ""),
         ];
         for (kind, scope, text) in cases {
             assert_eq!(scope.to_string(), text, "{scope:?}");

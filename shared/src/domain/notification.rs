@@ -41,6 +41,10 @@ pub struct NotificationSettings {
     pub stalled_after_business_days: u32,
     /// Stall notices to the customer per shipment; later stalls go to the shop only.
     pub max_stall_notices: u32,
+    /// An order not shipped by the end of its ship-by date (`delivery.processing_days` after
+    /// the order, cut-off respected): the customer hears once that it is taking longer, the
+    /// shop gets `order.not_shipped`.
+    pub not_shipped_notice: bool,
 }
 
 impl Default for NotificationSettings {
@@ -54,6 +58,7 @@ impl Default for NotificationSettings {
             untracked_after_days: 3,
             stalled_after_business_days: 4,
             max_stall_notices: 2,
+            not_shipped_notice: true,
         }
     }
 }
@@ -65,6 +70,7 @@ impl NotificationSettings {
             untracked_after_days: self.untracked_after_days,
             stalled_after_business_days: self.stalled_after_business_days,
             max_stall_notices: self.max_stall_notices,
+            not_shipped_notice: self.not_shipped_notice,
         }
     }
 }
@@ -88,7 +94,8 @@ impl Notice {
             | MessageKind::ReturnedToSender
             // Counted by its own cap (`max_stall_notices`).
             | MessageKind::Stalled
-            | MessageKind::Untracked => Weight::Essential,
+            | MessageKind::Untracked
+            | MessageKind::NotShipped => Weight::Essential,
             MessageKind::Exception if matches!(self.scope, MessageScope::Situation(..)) => Weight::Essential,
             _ => Weight::Informational,
         }
@@ -111,7 +118,8 @@ impl Notice {
             | MessageKind::Delayed
             | MessageKind::ReviewRequest
             | MessageKind::Stalled
-            | MessageKind::Untracked => false,
+            | MessageKind::Untracked
+            | MessageKind::NotShipped => false,
         }
     }
 }

@@ -8,7 +8,7 @@
 //! state (after each scan), so watching costs no request on the webhook paths; the sweep reads
 //! the due ones by time.
 
-use crate::domain::delivery::add_business_days;
+use crate::domain::delivery::{DeliverySettings, add_business_days};
 use crate::domain::names::wire_enum;
 use crate::domain::situation::{Situation, situation};
 use crate::domain::tracking::{ShipmentTracking, TrackingStatus};
@@ -24,6 +24,8 @@ wire_enum! {
         FirstScan = "first_scan",
         /// The parcel, on its way, has had a scan since the last one.
         NextScan = "next_scan",
+        /// The order has shipped by the end of its ship-by date.
+        ShipBy = "ship_by",
     }
 }
 
@@ -38,6 +40,9 @@ pub struct WatchSettings {
     pub stalled_after_business_days: u32,
     /// Stall notices to the customer per shipment; later stalls are reported to the shop only.
     pub max_stall_notices: u32,
+    /// An order not shipped by its ship-by date (processing days after the order, cut-off
+    /// respected) is told to the customer, once, and to the shop.
+    pub not_shipped_notice: bool,
 }
 
 /// When a new shipment must have had its first scan: `untracked_after_days` after the
@@ -78,6 +83,40 @@ fn is_on_its_way(tracking: &ShipmentTracking) -> bool {
     }
 }
 
+/// When an order must have shipped: the end of its ship-by date in the shop's time zone (the
+/// start of the next day). Never when the shop turned the notice off.
+pub fn ship_by_due(
+    placed_at: DateTime<Utc>,
+    delivery: &DeliverySettings,
+    settings: &WatchSettings,
+    time_zone: Tz,
+) -> Option<DateTime<Utc>> {
+    if !settings.not_shipped_notice {
+        return None;
+    }
+    let day = delivery.ship_by_date(placed_at, time_zone).succ_opt()?;
+    let midnight = time_zone.from_local_datetime(&day.and_time(chrono::NaiveTime::MIN)).earliest();
+    Some(midnight.map_or_else(|| day.and_time(chrono::NaiveTime::MIN).and_utc(), |m| m.to_utc()))
+}
+
+/// What an order's ship-by watch finds: shipped (or cancelled) is fine; else late, once its
+/// time came.
+pub fn examine_order(
+    placed_at: DateTime<Utc>,
+    settled: bool,
+    now: DateTime<Utc>,
+    delivery: &DeliverySettings,
+    settings: &WatchSettings,
+    time_zone: Tz,
+) -> Finding {
+    match ship_by_due(placed_at, delivery, settings, time_zone) {
+        _ if settled => Finding::Fine,
+        None => Finding::Fine,
+        Some(due) if due > now => Finding::NotYet(due),
+        Some(_) => Finding::NotShipped { by: delivery.ship_by_date(placed_at, time_zone) },
+    }
+}
+
 /// What the sweep found when a shipment's time came.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Finding {
@@ -89,6 +128,8 @@ pub enum Finding {
     Untracked,
     /// No scan since `since` (the newest one), for the shop's number of business days.
     Stalled { since: DateTime<Utc> },
+    /// The order did not ship by its ship-by date `by`.
+    NotShipped { by: chrono::NaiveDate },
 }
 
 /// What a shipment's state says now about `watch`. `tracking` is its stored state, if any.
@@ -101,6 +142,8 @@ pub fn examine(
 ) -> Finding {
     let scanned = tracking.is_some_and(|t| !t.checkpoints.is_empty() || t.status.is_some());
     match watch {
+        // An order's watch is examined with the order (`examine_order`).
+        Watch::ShipBy => Finding::Fine,
         Watch::FirstScan if scanned || settings.untracked_after_days == 0 => Finding::Fine,
         Watch::FirstScan => Finding::Untracked,
         Watch::NextScan => {
@@ -122,8 +165,12 @@ mod tests {
     use super::*;
     use crate::domain::tracking::TrackingEvent;
 
-    const SETTINGS: WatchSettings =
-        WatchSettings { untracked_after_days: 3, stalled_after_business_days: 3, max_stall_notices: 2 };
+    const SETTINGS: WatchSettings = WatchSettings {
+        untracked_after_days: 3,
+        stalled_after_business_days: 3,
+        max_stall_notices: 2,
+        not_shipped_notice: true,
+    };
     const NEW_YORK: Tz = chrono_tz::America::New_York;
 
     fn at(day: u32, hour: u32) -> DateTime<Utc> {
@@ -217,5 +264,24 @@ mod tests {
         assert_eq!(examined(None), Finding::Untracked);
         assert_eq!(examined(Some(&ShipmentTracking::default())), Finding::Untracked);
         assert_eq!(examined(Some(&tracking(&[(LabelCreated, at(3, 15), "Label")]))), Finding::Fine);
+    }
+
+    #[test]
+    fn an_order_must_ship_by_the_end_of_its_processing_days_in_the_shops_time_zone() {
+        let delivery =
+            DeliverySettings { processing_days: 1, cutoff_hour: 14, default_transit_days: 3, methods: vec![] };
+        // Friday 4 December, 10:00 in New York: work starts Friday, one business day: Monday 7,
+        // so late from Tuesday 00:00 New York (05:00 UTC).
+        let placed = at(4, 15);
+        assert_eq!(ship_by_due(placed, &delivery, &SETTINGS, NEW_YORK), Some(at(8, 5)));
+        let examined = |settled, now| examine_order(placed, settled, now, &delivery, &SETTINGS, NEW_YORK);
+        assert_eq!(examined(false, at(8, 4)), Finding::NotYet(at(8, 5)));
+        let monday = chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        assert_eq!(examined(false, at(8, 5)), Finding::NotShipped { by: monday });
+        assert_eq!(examined(true, at(9, 0)), Finding::Fine, "shipped or cancelled");
+        // Past the 14:00 cut-off, work starts the next business day: Monday, so Tuesday.
+        assert_eq!(ship_by_due(at(4, 20), &delivery, &SETTINGS, NEW_YORK), Some(at(9, 5)));
+        let off = WatchSettings { not_shipped_notice: false, ..SETTINGS };
+        assert_eq!(ship_by_due(placed, &delivery, &off, NEW_YORK), None);
     }
 }

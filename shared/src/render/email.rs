@@ -529,7 +529,10 @@ impl CheckpointView {
 /// Whether a message of `kind` is about one shipment (and cannot be rendered without it).
 fn is_about_a_shipment(kind: MessageKind) -> bool {
     match kind {
-        MessageKind::OrderConfirmation | MessageKind::ReviewRequest | MessageKind::ReturnUpdate => false,
+        MessageKind::OrderConfirmation
+        | MessageKind::ReviewRequest
+        | MessageKind::ReturnUpdate
+        | MessageKind::NotShipped => false,
         MessageKind::Shipped
         | MessageKind::OutForDelivery
         | MessageKind::DeliveryAttempted
@@ -551,7 +554,8 @@ pub(super) fn checkpoint_for(kind: MessageKind, tracking: &ShipmentTracking) -> 
         MessageKind::OrderConfirmation
         | MessageKind::ReviewRequest
         | MessageKind::ReturnUpdate
-        | MessageKind::Untracked => return None,
+        | MessageKind::Untracked
+        | MessageKind::NotShipped => return None,
         MessageKind::Shipped | MessageKind::Delayed | MessageKind::Stalled => {
             return tracking.timeline().find(|e| e.status != TrackingStatus::Unknown);
         }

@@ -246,7 +246,8 @@ pub(super) fn tracking_for(kind: MessageKind) -> ShipmentTracking {
         | MessageKind::Shipped
         | MessageKind::ReviewRequest
         | MessageKind::ReturnUpdate
-        | MessageKind::Untracked => ShipmentTracking::default(),
+        | MessageKind::Untracked
+        | MessageKind::NotShipped => ShipmentTracking::default(),
     }
 }
 

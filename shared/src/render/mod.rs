@@ -144,8 +144,8 @@ const PARCEL_TEMPLATES: &[(&str, &str)] = embedded_templates!(
         "returned_to_sender",
         "delayed",
     ],
-    // A stall is not worth a text: the customer can do nothing about it yet.
-    email_only: ["stalled"],
+    // A stall or a late shipping is not worth a text: the customer can do nothing about it yet.
+    email_only: ["stalled", "not_shipped"],
 );
 
 /// Not transactional: by email only, where the customer can unsubscribe in one click.
@@ -504,7 +504,7 @@ mod tests {
         ] {
             assert!(TEMPLATE_NAMES.contains(&shared), "{shared}");
         }
-        let email_only = [MessageKind::ReviewRequest, MessageKind::Stalled];
+        let email_only = [MessageKind::ReviewRequest, MessageKind::Stalled, MessageKind::NotShipped];
         for kind in MessageKind::ALL.into_iter().filter(|k| k.is_for_customer()) {
             for suffix in ["subject.txt", "html", "txt"] {
                 let name = format!("{}.{suffix}", kind.as_str());

@@ -71,10 +71,21 @@ impl DynamoStore {
         match change {
             StateChange::NewOrder(new) => {
                 let item = order_item(shop, order, new);
-                vec![
+                let mut items = vec![
                     (newer(item, new.updated_at), ChangeOutcome::Stale),
                     (absent(keys::SHIPMENTS_FIRST.to_owned()), ChangeOutcome::ShipmentsFirst),
-                ]
+                ];
+                // Watched for its shipping: due at once, the sweep knows the shop's days.
+                if new.status != crate::domain::order::OrderStatus::Cancelled {
+                    // Unconditional: the order's own write decides; a watch never refuses it.
+                    let watch = Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(ship_by_item(shop, order, new.placed_at)))
+                        .build()
+                        .expect("table and item are set");
+                    items.push((TransactWriteItem::builder().put(watch).build(), ChangeOutcome::Stale));
+                }
+                items
             }
             StateChange::NewShipment(shipment) => {
                 let mut items = Vec::with_capacity(2);

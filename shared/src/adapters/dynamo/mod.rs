@@ -40,7 +40,7 @@ use orders::{delivery_item, order_item};
 pub use schema::keys;
 use schema::{Cancellation, SENDING, attr};
 use tracking::{shipment_index, shipment_item, tracking_write};
-use watch::watch_attributes;
+use watch::{ship_by_item, watch_attributes};
 
 type Item = HashMap<String, AttributeValue>;
 

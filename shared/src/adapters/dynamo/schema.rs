@@ -87,6 +87,8 @@ pub mod keys {
     pub const TRACKING_STATE_PREFIX: &str = "TRACKING#";
     pub const PENDING_PREFIX: &str = "PENDING#";
     pub const DELIVERY: &str = "DELIVERY";
+    /// An order's ship-by watch (`domain::watch::Watch::ShipBy`).
+    pub const SHIP_BY: &str = "SHIP_BY";
     /// Marks an order whose shipment arrived before it.
     pub const SHIPMENTS_FIRST: &str = "SHIPMENTS_FIRST";
 

@@ -23,7 +23,14 @@ pub(super) fn shipment_item(shop: &ShopId, shipment: &Shipment) -> Item {
     let mut item = key(keys::order(shop, &shipment.order_id), keys::shipment(&shipment.id));
     item.insert(attr::SHIPMENT.into(), encode(shipment));
     if shipment.tracking_number.is_some() {
-        watch_attributes(&mut item, shop, &shipment.order_id, &shipment.id, Watch::FirstScan, shipment.created_at);
+        watch_attributes(
+            &mut item,
+            shop,
+            &shipment.order_id,
+            Some(&shipment.id),
+            Watch::FirstScan,
+            shipment.created_at,
+        );
     }
     item
 }
@@ -39,7 +46,7 @@ pub(super) fn tracking_write(
     item.insert(attr::TRACKING.into(), encode(tracking));
     item.insert(attr::VERSION.into(), n(expected.map_or(1, |v| v as i64 + 1)));
     if let Some(at) = tracking.watch_at {
-        watch_attributes(&mut item, shop, order, shipment_id, Watch::NextScan, at);
+        watch_attributes(&mut item, shop, order, Some(shipment_id), Watch::NextScan, at);
     }
     match expected {
         None => (item, "attribute_not_exists(pk)", HashMap::new()),

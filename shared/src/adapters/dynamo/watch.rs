@@ -1,5 +1,6 @@
-//! Watched parcels on gsi1 (`SHOP#{shop}#WATCH`, by time): the attributes go on the shipment's
-//! item (its first scan) and on its tracking state's item (its next scan) as they are written;
+//! Watched orders and parcels on gsi1 (`SHOP#{shop}#WATCH`, by time): the attributes go on an
+//! order's ship-by item (written with the new order), the shipment's item (its first scan) and on
+//! its tracking state's item (its next scan) as they are written;
 //! the sweep moves or ends them with a condition on the time it read.
 
 use super::*;
@@ -11,7 +12,7 @@ pub(super) fn watch_attributes(
     item: &mut Item,
     shop: &ShopId,
     order: &OrderId,
-    shipment_id: &ShipmentId,
+    shipment_id: Option<&ShipmentId>,
     watch: Watch,
     at: DateTime<Utc>,
 ) {
@@ -19,14 +20,24 @@ pub(super) fn watch_attributes(
     item.insert(GSI1_SORT_KEY.into(), s(keys::by_time(at, order)));
     item.insert(attr::WATCH.into(), s(watch.as_str()));
     item.insert(attr::ORDER_ID.into(), s(order.as_str()));
-    item.insert(attr::SHIPMENT_ID.into(), s(shipment_id.as_str()));
+    if let Some(id) = shipment_id {
+        item.insert(attr::SHIPMENT_ID.into(), s(id.as_str()));
+    }
+}
+
+/// An order's ship-by watch: an item of its own, since the order's item is on gsi1 by number.
+pub(super) fn ship_by_item(shop: &ShopId, order: &OrderId, at: DateTime<Utc>) -> Item {
+    let mut item = key(keys::order(shop, order), keys::SHIP_BY);
+    watch_attributes(&mut item, shop, order, None, Watch::ShipBy, at);
+    item
 }
 
 /// The item a watch lives on.
 fn watched_item(shop: &ShopId, due: &DueWatch) -> Item {
-    let sort_key = match due.watch {
-        Watch::FirstScan => keys::shipment(&due.shipment_id),
-        Watch::NextScan => keys::tracking_state(&due.shipment_id),
+    let sort_key = match (due.watch, &due.shipment_id) {
+        (Watch::FirstScan, Some(id)) => keys::shipment(id),
+        (Watch::NextScan, Some(id)) => keys::tracking_state(id),
+        _ => keys::SHIP_BY.to_owned(),
     };
     key(keys::order(shop, &due.order_id), sort_key)
 }
@@ -55,7 +66,10 @@ impl WatchStore for DynamoStore {
                 let watch: String = decode(item, attr::WATCH)?;
                 Ok(DueWatch {
                     order_id: decode(item, attr::ORDER_ID)?,
-                    shipment_id: decode(item, attr::SHIPMENT_ID)?,
+                    shipment_id: item
+                        .contains_key(attr::SHIPMENT_ID)
+                        .then(|| decode(item, attr::SHIPMENT_ID))
+                        .transpose()?,
                     watch: Watch::parse(&watch)
                         .ok_or_else(|| StoreError::Corrupt { key: watch.clone(), detail: "not a watch".into() })?,
                     at: due_time(item)?,
@@ -90,6 +104,10 @@ impl WatchStore for DynamoStore {
             .expression_attribute_values(":watch", s(keys::watch(shop)))
             .expression_attribute_values(":due", s(keys::by_time(due.at, &due.order_id)));
         conditional(update.send().await)
+    }
+
+    async fn watch_order(&self, shop: &ShopId, order: &OrderId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.put(ship_by_item(shop, order, at)).await
     }
 }
 

@@ -45,7 +45,7 @@ struct State {
     /// Deferred review requests: failed attempts and the time they are due again.
     review_retries: HashMap<OrderKey, (u32, DateTime<Utc>)>,
     /// Watched parcels and when each is due, as the items' index attributes in DynamoDB.
-    watches: BTreeMap<(ShopId, OrderId, ShipmentId, Watch), DateTime<Utc>>,
+    watches: BTreeMap<(ShopId, OrderId, Option<ShipmentId>, Watch), DateTime<Utc>>,
 }
 
 #[derive(Default)]
@@ -75,7 +75,7 @@ fn note_applied(s: &mut State, shop: &ShopId, applied: Applied<'_>) {
 
 /// A shipment's item is written whole: watched for its first scan while it has a number.
 fn watch_shipment(s: &mut State, shop: &ShopId, shipment: &Shipment) {
-    let key = (shop.clone(), shipment.order_id.clone(), shipment.id.clone(), Watch::FirstScan);
+    let key = (shop.clone(), shipment.order_id.clone(), Some(shipment.id.clone()), Watch::FirstScan);
     match shipment.tracking_number {
         Some(_) => s.watches.insert(key, shipment.created_at),
         None => s.watches.remove(&key),
@@ -90,7 +90,7 @@ fn watch_tracking(
     shipment_id: &ShipmentId,
     tracking: &ShipmentTracking,
 ) {
-    let key = (shop.clone(), order.clone(), shipment_id.clone(), Watch::NextScan);
+    let key = (shop.clone(), order.clone(), Some(shipment_id.clone()), Watch::NextScan);
     match tracking.watch_at {
         Some(at) => s.watches.insert(key, at),
         None => s.watches.remove(&key),
@@ -325,6 +325,9 @@ impl MessageLedger for MemoryStore {
             match change {
                 Some(StateChange::NewOrder(new)) => {
                     s.orders.insert(order_key.clone(), new.clone());
+                    if new.status != crate::domain::order::OrderStatus::Cancelled {
+                        s.watches.insert((shop.clone(), order.clone(), None, Watch::ShipBy), new.placed_at);
+                    }
                 }
                 Some(StateChange::NewShipment(new)) => {
                     index_shipment(s, shop, new);
@@ -613,5 +616,10 @@ impl WatchStore for MemoryStore {
                 _ => false,
             }
         }))
+    }
+
+    async fn watch_order(&self, shop: &ShopId, order: &OrderId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.with(|s| s.watches.insert((shop.clone(), order.clone(), None, Watch::ShipBy), at));
+        Ok(())
     }
 }

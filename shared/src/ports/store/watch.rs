@@ -1,5 +1,5 @@
-//! Parcels watched between scans (`domain::watch`): a shipment with a tracking number waits for
-//! its first scan, a parcel on its way for its next one. The time to look again is written with
+//! Orders and parcels watched (`domain::watch`): an order waits to ship, a shipment with a
+//! tracking number waits for its first scan, a parcel on its way for its next one. The time to look again is written with
 //! the shipment and with its tracking state (no request of its own); the sweep reads the due
 //! ones by time, moves a watch that is not due after all, and ends the ones it handled.
 
@@ -31,13 +31,21 @@ pub trait WatchStore: Send + Sync {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Ends a watch, if it is still due at `due.at`: a scan since then set a new one, which stays.
     fn finish_watch(&self, shop: &ShopId, due: &DueWatch) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Watches an order for its shipping, due at `at` (idempotent). A new order's watch is
+    /// written with it (`StateChange::NewOrder`); this is for an order stored another way.
+    fn watch_order(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// A shipment's watch whose time has come (to the second).
+/// A watch whose time has come (to the second): a shipment's, or the order's own (`ShipBy`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueWatch {
     pub order_id: OrderId,
-    pub shipment_id: ShipmentId,
+    pub shipment_id: Option<ShipmentId>,
     pub watch: Watch,
     pub at: DateTime<Utc>,
 }
