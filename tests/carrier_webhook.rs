@@ -263,6 +263,7 @@ async fn a_kept_update_and_its_shipments_index_exclude_each_other() {
         expected: None,
         applied: None,
         delivery: None,
+        deferred: &[],
         others: &[],
         unannounced: Unannounced { order_missing: false, shipment_missing: true },
     };

@@ -13,8 +13,8 @@ fn bytes(value: &Value) -> Vec<u8> {
     serde_json::to_vec(value).unwrap()
 }
 
-/// An order of this test's own customer, fulfilled and delivered at `delivered_at`.
-async fn deliver_order(env: &TestEnv, order_id: &str, customer: &str, delivered_at: DateTime<Utc>) -> String {
+/// The sample order as `order_id`, for this test's own customer (no SMS consent), and its email.
+fn customer_order(env: &TestEnv, order_id: &str, customer: &str) -> (Value, String) {
     let email = env.customer_email(customer);
     let mut order = read_event("shopify-orders-create.json");
     order["id"] = json!(order_id.parse::<u64>().unwrap());
@@ -23,17 +23,28 @@ async fn deliver_order(env: &TestEnv, order_id: &str, customer: &str, delivered_
     order["contact_email"] = json!(email);
     order["customer"]["email"] = json!(email);
     order["customer"]["sms_marketing_consent"] = Value::Null;
-    let reply = env.post_shopify("orders/create", &bytes(&order), &format!("o-{order_id}")).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
+    (order, email)
+}
 
-    let tracking_number = format!("1ZREVIEW{order_id}");
+/// The sample fulfillment of `order_id` with `tracking_number`, made at the env's clock.
+async fn fulfill(env: &TestEnv, order_id: &str, fulfillment_id: u64, tracking_number: &str) {
     let mut fulfillment = read_event("shopify-fulfillments-create.json");
-    fulfillment["id"] = json!(order_id.parse::<u64>().unwrap() + 1);
+    fulfillment["id"] = json!(fulfillment_id);
     fulfillment["order_id"] = json!(order_id.parse::<u64>().unwrap());
+    fulfillment["created_at"] = json!(env.clock_now().to_rfc3339());
     fulfillment["tracking_number"] = json!(tracking_number);
     fulfillment["tracking_numbers"] = json!([tracking_number]);
-    let reply = env.post_shopify("fulfillments/create", &bytes(&fulfillment), &format!("f-{order_id}")).await;
+    let reply = env.post_shopify("fulfillments/create", &bytes(&fulfillment), &format!("f-{fulfillment_id}")).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+/// An order of this test's own customer, fulfilled and delivered at `delivered_at`.
+async fn deliver_order(env: &TestEnv, order_id: &str, customer: &str, delivered_at: DateTime<Utc>) -> String {
+    let (order, email) = customer_order(env, order_id, customer);
+    let reply = env.post_shopify("orders/create", &bytes(&order), &format!("o-{order_id}")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let tracking_number = format!("1ZREVIEW{order_id}");
+    fulfill(env, order_id, order_id.parse::<u64>().unwrap() + 1, &tracking_number).await;
 
     let delivered = json!({
         "tracking_number": tracking_number,
@@ -427,24 +438,8 @@ async fn a_failing_shop_never_starves_the_others_and_its_requests_are_given_up_a
 
 /// An order of this test's own customer, fulfilled with `tracking_number`, at the env's clock.
 async fn shipped_order(env: &TestEnv, order_id: &str, customer: &str, tracking_number: &str) -> String {
-    let email = env.customer_email(customer);
-    let mut order = read_event("shopify-orders-create.json");
-    order["id"] = json!(order_id.parse::<u64>().unwrap());
-    order["name"] = json!(format!("#{order_id}"));
-    order["email"] = json!(email);
-    order["contact_email"] = json!(email);
-    order["customer"]["email"] = json!(email);
-    order["customer"]["sms_marketing_consent"] = Value::Null;
-    let reply = env.post_shopify("orders/create", &bytes(&order), &format!("o-{order_id}")).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let mut fulfillment = read_event("shopify-fulfillments-create.json");
-    fulfillment["id"] = json!(order_id.parse::<u64>().unwrap() + 1);
-    fulfillment["order_id"] = json!(order_id.parse::<u64>().unwrap());
-    fulfillment["created_at"] = json!(env.clock_now().to_rfc3339());
-    fulfillment["tracking_number"] = json!(tracking_number);
-    fulfillment["tracking_numbers"] = json!([tracking_number]);
-    let reply = env.post_shopify("fulfillments/create", &bytes(&fulfillment), &format!("f-{order_id}")).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
+    let email = placed_order(env, order_id, customer).await;
+    fulfill(env, order_id, order_id.parse::<u64>().unwrap() + 1, tracking_number).await;
     email
 }
 
@@ -572,14 +567,7 @@ async fn a_tracking_number_never_scanned_is_reported_to_the_shop_once_and_not_to
 
 /// An order of this test's own customer, placed at the env's clock and not shipped.
 async fn placed_order(env: &TestEnv, order_id: &str, customer: &str) -> String {
-    let email = env.customer_email(customer);
-    let mut order = read_event("shopify-orders-create.json");
-    order["id"] = json!(order_id.parse::<u64>().unwrap());
-    order["name"] = json!(format!("#{order_id}"));
-    order["email"] = json!(email);
-    order["contact_email"] = json!(email);
-    order["customer"]["email"] = json!(email);
-    order["customer"]["sms_marketing_consent"] = Value::Null;
+    let (mut order, email) = customer_order(env, order_id, customer);
     order["cancelled_at"] = Value::Null;
     order["created_at"] = json!(env.clock_now().to_rfc3339());
     order["updated_at"] = json!(env.clock_now().to_rfc3339());
@@ -602,12 +590,7 @@ async fn an_order_not_shipped_by_its_date_is_told_once_and_a_shipped_or_cancelle
 
     // Tuesday: 7502 ships, 7503 is cancelled.
     env.clock.set(Utc.with_ymd_and_hms(2026, 12, 8, 16, 0, 0).unwrap());
-    let mut fulfillment = read_event("shopify-fulfillments-create.json");
-    fulfillment["id"] = json!(7_502_001);
-    fulfillment["order_id"] = json!(7502);
-    fulfillment["created_at"] = json!(env.clock_now().to_rfc3339());
-    let reply = env.post_shopify("fulfillments/create", &bytes(&fulfillment), "f-7502").await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
+    fulfill(&env, "7502", 7_502_001, "1Z999AA10123456784").await;
     let mut cancel = read_event("shopify-orders-create.json");
     cancel["id"] = json!(7503);
     cancel["name"] = json!("#7503");
@@ -640,4 +623,69 @@ async fn an_order_not_shipped_by_its_date_is_told_once_and_a_shipped_or_cancelle
     let later = app.run(None).await.unwrap();
     assert_eq!((later.watch.not_shipped, later.watch.untracked), (0, 1), "{later:?}");
     assert_eq!(taking_longer(&env.emails_to(&late).await), 1, "once per order");
+}
+
+#[tokio::test]
+async fn a_text_at_night_waits_for_the_customers_morning_and_goes_once_if_still_true() {
+    let (env, _) = shop_with_topic(|s| {
+        s.sms_enabled = true;
+        s.notifications.quiet_hours_start = 21;
+        s.notifications.quiet_hours_end = 8;
+        // The shop is in Paris; its customers (the sample's address) in New York.
+        s.time_zone = "Europe/Paris".parse().unwrap();
+    })
+    .await;
+    let phone = env.customer_phone();
+    let with_phone = |order_id: &str| {
+        let (mut order, email) = customer_order(&env, order_id, &format!("night{order_id}"));
+        order["customer"]["sms_marketing_consent"] =
+            read_event("shopify-orders-create.json")["customer"]["sms_marketing_consent"].clone();
+        order["phone"] = json!(phone);
+        order["customer"]["phone"] = json!(phone);
+        (order, email)
+    };
+    // Monday 7 December 2026, 15:00 New York (20:00 UTC): two orders placed and shipped.
+    env.clock.set(Utc.with_ymd_and_hms(2026, 12, 7, 20, 0, 0).unwrap());
+    for (order_id, number) in [("7601", "1ZNIGHT7601"), ("7602", "1ZNIGHT7602")] {
+        let (order, _) = with_phone(order_id);
+        let reply = env.post_shopify("orders/create", &bytes(&order), &format!("o-{order_id}")).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        fulfill(&env, order_id, order_id.parse::<u64>().unwrap() * 10, number).await;
+    }
+    let texts_about = |texts: &[String], words: &str| texts.iter().filter(|t| t.contains(words)).count();
+    let before = env.sms_to(&phone).await.len();
+
+    // 22:30 New York: 7601 is out for delivery (a late route), 7602 too. Emails go now; texts wait.
+    env.clock.set(Utc.with_ymd_and_hms(2026, 12, 8, 3, 30, 0).unwrap());
+    scan_now(&env, "1ZNIGHT7601", "out_for_delivery", "On FedEx vehicle for delivery").await;
+    scan_now(&env, "1ZNIGHT7602", "out_for_delivery", "On FedEx vehicle for delivery").await;
+    assert_eq!(env.sms_to(&phone).await.len(), before, "no text at 22:30 where the customer is");
+    let (_, email) = with_phone("7601");
+    assert_eq!(subjects_with(&env.emails_to(&email).await, "out for delivery"), 1, "the email goes at once");
+    let shown = ppx_cli::commands::render_text(&env.order_view("7601").await);
+    assert!(shown.contains("text deferred: quiet hours, sent at 2026-12-08 08:00 (America/New_York)"), "{shown}");
+
+    // 06:00 New York: 7602 is delivered (still night: that text waits too).
+    env.clock.set(Utc.with_ymd_and_hms(2026, 12, 8, 11, 0, 0).unwrap());
+    scan_now(&env, "1ZNIGHT7602", "delivered", "Delivered, front door").await;
+    let app = env.review_app(env.ses(), env.clock.clone());
+    let night = app.run(None).await.unwrap();
+    assert_eq!((night.watch.texts_sent, night.watch.texts_dropped), (0, 0), "{night:?}");
+    assert_eq!(env.sms_to(&phone).await.len(), before);
+
+    // 08:00 New York: 7601's text goes; 7602's "out for delivery" is no longer true, its "delivered" is.
+    env.clock.set(Utc.with_ymd_and_hms(2026, 12, 8, 13, 0, 0).unwrap());
+    let morning = app.run(None).await.unwrap();
+    assert_eq!((morning.watch.texts_sent, morning.watch.texts_dropped), (2, 1), "{morning:?}");
+    let texts: Vec<String> = env.sms_to(&phone).await.into_iter().skip(before).collect();
+    assert_eq!(texts.len(), 2, "{texts:?} {morning:?} all: {:?}", env.sms_to(&phone).await);
+    assert_eq!(texts_about(&texts, "7601"), 1, "{texts:?}");
+    assert_eq!(texts_about(&texts, "7602"), 1, "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("7602") && t.to_lowercase().contains("delivered")), "{texts:?}");
+
+    // Once: the next runs and a replay of the scan send nothing more.
+    let again = app.run(None).await.unwrap();
+    assert_eq!((again.watch.texts_sent, again.watch.messages_sent), (0, 0), "{again:?}");
+    scan_now(&env, "1ZNIGHT7601", "out_for_delivery", "On FedEx vehicle for delivery").await;
+    assert_eq!(env.sms_to(&phone).await.len(), before + 2);
 }

@@ -13,8 +13,10 @@ use ppx_shared::domain::messages::{
     Channel, DeliveryState, MessageKey, MessageKind, MessageRecord, MessageScope, Notice,
 };
 use ppx_shared::domain::order::{Order, Shipment};
+use ppx_shared::domain::quiet_hours::DeferredText;
 use ppx_shared::domain::returns::{RequestedItem, Resolution, Return, ReturnRequest, ReturnState, decide, return_id};
 use ppx_shared::domain::settings::ShopSettings;
+use ppx_shared::domain::situation::Situation;
 use ppx_shared::domain::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
 use ppx_shared::domain::watch::Watch;
 use ppx_shared::inbound::platforms::PlatformEvent;
@@ -314,6 +316,7 @@ async fn a_tracking_change_commits_with_its_claims_and_notes_the_applied_update<
         expected,
         applied: None,
         delivery: None,
+        deferred: &[],
         others: &[],
         unannounced: Unannounced::default(),
     };
@@ -593,6 +596,58 @@ async fn a_new_order_is_watched_for_its_shipping_unless_cancelled_or_refused<S: 
     assert_eq!(left, ["4503"]);
 }
 
+async fn a_text_held_back_by_quiet_hours_is_written_with_its_change_and_due_at_their_end<S: Store>(store: &S) {
+    let shop = Shop::new();
+    let order = OrderId::parse("4601").unwrap();
+    let tracking = ShipmentTracking::default().merge(&shop.update("CONTRACT4601", "out_for_delivery"));
+    let s1 = sid("s1");
+    let morning = shop.now + Duration::hours(9);
+    let texts = [
+        DeferredText {
+            notice: Notice::new(MessageKind::OutForDelivery, MessageScope::Shipment(sid("s1"))),
+            until: morning,
+        },
+        DeferredText {
+            notice: Notice::new(
+                MessageKind::ActionNeeded,
+                MessageScope::Situation(sid("s1"), Situation::AwaitingRecipient),
+            ),
+            until: morning,
+        },
+    ];
+    let change = |expected, deferred| TrackingChange {
+        order: &order,
+        shipment_id: &s1,
+        tracking: &tracking,
+        expected,
+        applied: None,
+        delivery: None,
+        deferred,
+        others: &[],
+        unannounced: Unannounced::default(),
+    };
+    let claim = shop.claim("a", shop.now);
+    // A refused change writes none of its texts.
+    let stale =
+        store.claim_messages(shop.id(), &order, &[], &claim, Some(StateChange::Tracking(change(Some(7), &texts))));
+    assert_eq!(stale.await.unwrap().change, Some(ChangeOutcome::Stale));
+    let window = || store.due_watches(shop.id(), shop.now, morning, 10);
+    assert!(window().await.unwrap().is_empty());
+    let written =
+        store.claim_messages(shop.id(), &order, &[], &claim, Some(StateChange::Tracking(change(None, &texts))));
+    assert_eq!(written.await.unwrap().change, Some(ChangeOutcome::Written));
+    let due = window().await.unwrap();
+    let texts_due: Vec<(Watch, Option<String>)> =
+        due.iter().map(|d| (d.watch, d.text.as_ref().map(ToString::to_string))).collect();
+    assert!(texts_due.contains(&(Watch::Text, Some("out_for_delivery#s1".into()))), "{texts_due:?}");
+    assert!(texts_due.contains(&(Watch::Text, Some("action_needed#s1#awaiting_recipient".into()))), "{texts_due:?}");
+    assert!(due.iter().filter(|d| d.watch == Watch::Text).all(|d| shipment_of(d) == "s1"));
+    let text = due.iter().find(|d| d.watch == Watch::Text).unwrap();
+    assert!(store.finish_watch(shop.id(), text).await.unwrap());
+    assert!(!store.finish_watch(shop.id(), text).await.unwrap(), "sent once");
+    assert_eq!(window().await.unwrap().iter().filter(|d| d.watch == Watch::Text).count(), 1);
+}
+
 async fn dynamo_store() -> DynamoStore {
     let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
     let table = format!("ppx-contract-{}", unique());
@@ -632,4 +687,5 @@ contract!(
     a_shipment_with_a_number_is_watched_for_its_first_scan_and_the_sweep_moves_or_ends_it,
     a_tracking_state_is_watched_while_it_says_so_and_each_write_moves_it,
     a_new_order_is_watched_for_its_shipping_unless_cancelled_or_refused,
+    a_text_held_back_by_quiet_hours_is_written_with_its_change_and_due_at_their_end,
 );

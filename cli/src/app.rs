@@ -16,7 +16,6 @@ use ppx_shared::aws_sdk_dynamodb;
 use ppx_shared::domain::returns::ReturnState;
 use ppx_shared::http::telemetry::Targets;
 use ppx_shared::ports::clock::{AnyClock, ManualClock, SystemClock};
-use ppx_shared::ports::messaging::NoSms;
 use ppx_shared::ports::store::StoreError;
 use review_request::{ReviewConfig, ReviewRequest};
 use std::path::PathBuf;
@@ -243,7 +242,7 @@ async fn execute(
             let adapters = Adapters::<PortsOf<_, _, _, _, _>> {
                 store,
                 email: SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(sdk)),
-                sms: NoSms,
+                sms: SnsSms::new(ppx_shared::aws_sdk_sns::Client::new(sdk)),
                 events: SnsEvents::new(ppx_shared::aws_sdk_sns::Client::new(sdk), config.home.clone()),
                 clock: clock_at(now),
             };

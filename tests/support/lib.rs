@@ -16,7 +16,7 @@ use ppx_shared::app::context::{Adapters, App, PortsOf};
 use ppx_shared::domain::settings::{Secret, ShopSettings, WebhookSource};
 use ppx_shared::http::signature::{sign_base64_hmac, sign_timestamped};
 use ppx_shared::ports::clock::{AnyClock, ManualClock};
-use ppx_shared::ports::messaging::{EmailSender, NoSms};
+use ppx_shared::ports::messaging::EmailSender;
 use ppx_shared::ports::store::OrderView;
 use ppx_shared::ports::store::{OrderStore, SettingsStore};
 use serde_json::Value;
@@ -29,7 +29,7 @@ pub mod iam;
 pub mod template;
 
 /// The review run's ports in tests: this test's table, any email sender, a clock the test moves.
-pub type ReviewPorts<E> = PortsOf<DynamoStore, E, NoSms, SnsEvents, ManualClock>;
+pub type ReviewPorts<E> = PortsOf<DynamoStore, E, SnsSms, SnsEvents, ManualClock>;
 /// The returns' ports in tests, as `ppx return` has them, at the test's clock.
 pub type ReturnPorts = PortsOf<DynamoStore, SesEmail, SnsSms, SnsEvents, ManualClock>;
 
@@ -169,6 +169,8 @@ impl TestEnv {
             ShopSettings::from_json(&std::fs::read_to_string(repo_path("events/shop.example.json")).unwrap()).unwrap();
         settings.shop = ppx_shared::domain::ids::ShopId::parse(&format!("shop-{suffix}")).unwrap();
         settings.platform_domain = Some(format!("shop-{suffix}.myshopify.com"));
+        // Tests run at any hour of the real clock: quiet hours only where a test sets them.
+        settings.notifications.quiet_hours_end = settings.notifications.quiet_hours_start;
         customize(&mut settings);
         let store = DynamoStore::new(dynamo, table.clone());
         store.put_settings(&settings).await.unwrap();
@@ -350,8 +352,9 @@ impl TestEnv {
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamo.build()), self.table.clone());
         let mut sns = aws_sdk_sns::config::Builder::from(&self.sdk);
         sns.push_interceptor(SharedInterceptor::new(IamGuard::new("review-request", self.denied.clone())));
-        let events = SnsEvents::new(aws_sdk_sns::Client::from_conf(sns.build()), self.config().home);
-        let adapters = Adapters { store, email, sms: NoSms, events, clock };
+        let sns = aws_sdk_sns::Client::from_conf(sns.build());
+        let events = SnsEvents::new(sns.clone(), self.config().home);
+        let adapters = Adapters { store, email, sms: SnsSms::new(sns), events, clock };
         review_request::ReviewRequest::new(App::new(adapters, &self.config()), config)
     }
 

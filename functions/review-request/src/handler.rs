@@ -112,7 +112,7 @@ impl ShopTurn {
 }
 
 /// The scheduled run over its application context: review requests by email, and the parcel
-/// watch (stall emails; events to the shops' topics). Its SMS port is `NoSms`.
+/// watch (stall emails, texts held back by quiet hours, events to the shops' topics).
 pub struct ReviewRequest<P: Ports> {
     app: App<P>,
     config: ReviewConfig,

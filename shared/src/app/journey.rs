@@ -7,6 +7,7 @@ use crate::domain::ids::{OrderId, ReturnId, ShipmentId, TrackingNumber};
 use crate::domain::messages::{Channel, DeliveryState, MessageKind, MessageRecord, MessageScope};
 use crate::domain::notification::{self, Decision, Quiet, Told};
 use crate::domain::order::{Order, OrderStatus, Shipment};
+use crate::domain::quiet_hours::{DeferredText, recipient_time_zone};
 use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
 use crate::domain::watch;
@@ -178,6 +179,7 @@ impl<P: Ports> Journey<'_, P> {
             audience.map(|(order, _)| self.outbox.links.for_order(&order.shop, &order.id, self.outbox.clock.now()));
         let mut prepared = Vec::new();
         let mut delivery = None;
+        let mut deferred = Vec::new();
         if let (Some((order, shipment)), Some(links)) = (audience, &links) {
             let done = done_records(settings, order, view);
             tracking.recall(shipment_id, settings.time_zone, done.iter().copied());
@@ -186,11 +188,27 @@ impl<P: Ports> Journey<'_, P> {
             let policy = &settings.notifications;
             let today = now.with_timezone(&settings.time_zone).date_naive();
             let delay = tracking.delay_announcement(shipment_id, order.promised_delivery, today);
-            let due = [
+            let mut due = [
                 notification::decide(&tracking, shipment_id, &told, now, policy),
                 delay
                     .map_or(Decision::Quiet(Quiet::NothingNew), |notice| notification::channels(notice, &told, policy)),
             ];
+            // No parcel text at night where the customer is: it waits for the morning.
+            let zone = recipient_time_zone(order.shipping_address.as_ref(), settings.time_zone);
+            if let Some(until) = policy.quiet_hours().until(now, zone) {
+                for decision in &mut due {
+                    if let Decision::Announce { notice, sms, .. } = decision
+                        && *sms
+                        && message_channels(settings, order, notice).contains(&Channel::Sms)
+                    {
+                        *sms = false;
+                        let local = until.with_timezone(&zone).format("%Y-%m-%d %H:%M");
+                        tracing::info!(notice = %notice, "text deferred: quiet hours");
+                        tracking.note_quiet(format!("text deferred: quiet hours, sent at {local} ({zone})"));
+                        deferred.push(DeferredText { notice: notice.clone(), until });
+                    }
+                }
+            }
             // Why a state is not announced is kept with it, for the operator.
             for decision in &due {
                 if let Decision::Quiet(why) = decision
@@ -219,7 +237,12 @@ impl<P: Ports> Journey<'_, P> {
                 delivery = delivery_record(settings, view, shipment_id, &tracking);
             }
         }
-        if write == TrackingWrite::Keep && delivery.is_none() && prepared.is_empty() && number.is_none() {
+        if write == TrackingWrite::Keep
+            && delivery.is_none()
+            && deferred.is_empty()
+            && prepared.is_empty()
+            && number.is_none()
+        {
             return Ok(Some(TrackingOutcome::Applied { status, messages_sent: 0 }));
         }
         // A delivery is decided from the other shipments' states: they must not move meanwhile,
@@ -237,7 +260,8 @@ impl<P: Ports> Journey<'_, P> {
         let applied = number.map(|(number, digests)| Applied { number, digests, status });
         // Claims of an unchanged state need no version check: concurrent copies of one update
         // then meet at the claims (one sends, the others find it in flight or done).
-        let needs_change = write != TrackingWrite::Keep || delivery.is_some();
+        // A deferred text is written with the state (at its version, like any change).
+        let needs_change = write != TrackingWrite::Keep || delivery.is_some() || !deferred.is_empty();
         // What the update says is noted as applied with its last effect: the state change when it
         // calls for no message, else the messages' records (a failed send must not look done).
         let (with_change, after_sends) =
@@ -253,6 +277,7 @@ impl<P: Ports> Journey<'_, P> {
             },
             applied: with_change,
             delivery: delivery.as_ref(),
+            deferred: &deferred,
             others: &others,
             unannounced: Unannounced { order_missing: view.order.is_none(), shipment_missing: shipment.is_none() },
         };

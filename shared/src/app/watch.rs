@@ -13,7 +13,7 @@ use crate::domain::messages::{Channel, DeliveryState, MessageKind, MessageScope,
 use crate::domain::order::{OrderStatus, Shipment};
 use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::ShipmentTracking;
-use crate::domain::watch::{Finding, Watch, examine, examine_order, first_scan_due};
+use crate::domain::watch::{Finding, Watch, examine, examine_order, first_scan_due, text_still_true};
 use crate::ports::clock::Clock;
 use crate::ports::messaging::EventPublisher;
 use crate::ports::store::{DueWatch, OrderStore, OrderView, StoreError, WatchStore};
@@ -41,6 +41,8 @@ pub enum Handled {
     Fine,
     /// Not due after all: moved to its real time.
     Moved,
+    /// A deferred text no longer true in the morning: not sent.
+    Dropped,
     /// Told: the customer (`customer` messages sent now) and the shop's topic (`events`).
     Told { customer: usize, events: usize },
 }
@@ -54,6 +56,10 @@ pub struct WatchReport {
     pub stalled: usize,
     pub untracked: usize,
     pub not_shipped: usize,
+    /// Texts held back by quiet hours, sent now (or found sent).
+    pub texts_sent: usize,
+    /// Texts held back by quiet hours that were no longer true in the morning.
+    pub texts_dropped: usize,
     /// Customer emails and shop events sent now.
     pub messages_sent: usize,
     /// Failed this time (logged); still due, tried again by the next run.
@@ -90,11 +96,13 @@ impl<P: Ports> ParcelWatch<'_, P> {
             match self.handle(settings, watch).await {
                 Ok(Handled::Fine) => report.fine += 1,
                 Ok(Handled::Moved) => report.moved += 1,
+                Ok(Handled::Dropped) => report.texts_dropped += 1,
                 Ok(Handled::Told { customer, events }) => {
                     match watch.watch {
                         Watch::FirstScan => report.untracked += 1,
                         Watch::NextScan => report.stalled += 1,
                         Watch::ShipBy => report.not_shipped += 1,
+                        Watch::Text => report.texts_sent += 1,
                     }
                     report.messages_sent += customer + events;
                 }
@@ -114,6 +122,11 @@ impl<P: Ports> ParcelWatch<'_, P> {
         let shop = &settings.shop;
         let rules = settings.notifications.watch();
         let view = store.order_view(shop, &due.order_id).await?;
+        if let (Watch::Text, Some(notice)) = (due.watch, &due.text) {
+            let handled = self.deferred_text(settings, &view, notice, due.at, now).await?;
+            store.finish_watch(shop, due).await?;
+            return Ok(handled);
+        }
         let shipment = view.shipments.iter().find(|s| Some(&s.id) == due.shipment_id.as_ref());
         let tracking = due.shipment_id.as_ref().and_then(|id| view.tracking.get(id)).map(|v| &v.value);
         let finding = match (&view.order, shipment) {
@@ -156,6 +169,37 @@ impl<P: Ports> ParcelWatch<'_, P> {
         };
         store.finish_watch(shop, due).await?;
         Ok(handled)
+    }
+
+    /// A parcel text held back by quiet hours: sent now if still true (and not too late to be
+    /// news), once, by the same claim it would have had at night.
+    async fn deferred_text(
+        &self,
+        settings: &ShopSettings,
+        view: &OrderView,
+        notice: &Notice,
+        due_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Handled, WatchError> {
+        let shipment = notice.scope.shipment().and_then(|id| view.shipments.iter().find(|s| s.id == *id));
+        let tracking = notice.scope.shipment().and_then(|id| view.tracking.get(id)).map(|v| &v.value);
+        let late = now - due_at > Duration::hours(settings.notifications.stale_same_day_hours.into());
+        let (Some(order), Some(shipment), Some(tracking)) = (&view.order, shipment, tracking) else {
+            return Ok(Handled::Fine);
+        };
+        if order.status == OrderStatus::Cancelled || late || !text_still_true(notice.kind, tracking) {
+            tracing::info!(order_id = %order.id, notice = %notice, late, "deferred text no longer true; not sent");
+            return Ok(Handled::Dropped);
+        }
+        let links = self.outbox.links.for_order(&order.shop, &order.id, now);
+        let ctx = MessageContext {
+            shipment: Some(shipment),
+            tracking: Some(tracking),
+            ..MessageContext::about_order(settings, order, &links)
+        };
+        let prepared = self.outbox.prepare_on(&ctx, notice, |channel| channel == Channel::Sms)?;
+        let customer = self.outbox.send(settings, &order.id, prepared, None, None).await?.new_sends();
+        Ok(Handled::Told { customer, events: 0 })
     }
 
     /// An order that did not leave by its ship-by date: the customer hears once that it takes

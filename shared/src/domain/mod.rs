@@ -12,6 +12,7 @@ pub mod names;
 pub mod notification;
 pub mod nps;
 pub mod order;
+pub mod quiet_hours;
 pub mod returns;
 pub mod settings;
 pub mod situation;

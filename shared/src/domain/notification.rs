@@ -6,6 +6,7 @@
 
 use crate::domain::ids::ShipmentId;
 use crate::domain::messages::{Channel, DeliveryState, MessageKind, MessageRecord, MessageScope, Notice};
+use crate::domain::quiet_hours::QuietHours;
 use crate::domain::situation::Situation;
 use crate::domain::tracking::{ShipmentTracking, TrackingStatus};
 use crate::domain::watch::WatchSettings;
@@ -41,6 +42,11 @@ pub struct NotificationSettings {
     pub stalled_after_business_days: u32,
     /// Stall notices to the customer per shipment; later stalls go to the shop only.
     pub max_stall_notices: u32,
+    /// Quiet hours for parcel texts, in the recipient's local time (from the shipping address,
+    /// else the shop's zone): from this hour...
+    pub quiet_hours_start: u32,
+    /// ...to this one; a text that falls in them is sent at their end. Equal hours: none.
+    pub quiet_hours_end: u32,
     /// An order not shipped by the end of its ship-by date (`delivery.processing_days` after
     /// the order, cut-off respected): the customer hears once that it is taking longer, the
     /// shop gets `order.not_shipped`.
@@ -59,11 +65,18 @@ impl Default for NotificationSettings {
             stalled_after_business_days: 4,
             max_stall_notices: 2,
             not_shipped_notice: true,
+            quiet_hours_start: 21,
+            quiet_hours_end: 8,
         }
     }
 }
 
 impl NotificationSettings {
+    /// When parcel texts wait.
+    pub fn quiet_hours(&self) -> QuietHours {
+        QuietHours { start: self.quiet_hours_start, end: self.quiet_hours_end }
+    }
+
     /// The part the parcel watch reads.
     pub fn watch(&self) -> WatchSettings {
         WatchSettings {

@@ -139,7 +139,7 @@ pub enum SettingsError {
     DeliveryDays,
     /// Notices must be able to be fresh, and the caps to be caps.
     #[error(
-        "notifications: stale_same_day_hours and stale_hours must be 1-720, stale_final_days 1-365, the caps at most {MAX_NOTICES_PER_SHIPMENT}, untracked_after_days and stalled_after_business_days at most 60"
+        "notifications: stale_same_day_hours and stale_hours must be 1-720, stale_final_days 1-365, the caps at most {MAX_NOTICES_PER_SHIPMENT}, untracked_after_days and stalled_after_business_days at most 60, quiet hours 0-23"
     )]
     Notifications,
     /// A return policy amount (fee, auto-approval limit) that does not read as money.
@@ -190,7 +190,10 @@ impl ShopSettings {
         let caps_ok =
             [n.max_emails_per_shipment, n.max_sms_per_shipment].iter().all(|c| *c <= MAX_NOTICES_PER_SHIPMENT);
         let caps_ok = caps_ok && n.max_stall_notices <= MAX_NOTICES_PER_SHIPMENT;
-        let watch_ok = n.untracked_after_days <= 60 && n.stalled_after_business_days <= 60;
+        let watch_ok = n.untracked_after_days <= 60
+            && n.stalled_after_business_days <= 60
+            && n.quiet_hours_start <= 23
+            && n.quiet_hours_end <= 23;
         if !hours_ok || !(1..=365).contains(&n.stale_final_days) || !caps_ok || !watch_ok {
             return Err(SettingsError::Notifications);
         }
@@ -358,7 +361,7 @@ mod tests {
         assert_eq!(settings.notifications, NotificationSettings::default());
         assert_eq!(settings.notifications.stale_same_day_hours, 12);
         type Setter = fn(&mut NotificationSettings);
-        let out_of_bounds: [Setter; 8] = [
+        let out_of_bounds: [Setter; 10] = [
             |n| n.stale_same_day_hours = 0,
             |n| n.stale_hours = 721,
             |n| n.stale_final_days = 0,
@@ -367,6 +370,8 @@ mod tests {
             |n| n.untracked_after_days = 61,
             |n| n.stalled_after_business_days = 365,
             |n| n.max_stall_notices = MAX_NOTICES_PER_SHIPMENT + 1,
+            |n| n.quiet_hours_start = 24,
+            |n| n.quiet_hours_end = 99,
         ];
         for set in out_of_bounds {
             let mut bad = settings.clone();

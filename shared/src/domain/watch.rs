@@ -9,6 +9,7 @@
 //! the due ones by time.
 
 use crate::domain::delivery::{DeliverySettings, add_business_days};
+use crate::domain::messages::MessageKind;
 use crate::domain::names::wire_enum;
 use crate::domain::situation::{Situation, situation};
 use crate::domain::tracking::{ShipmentTracking, TrackingStatus};
@@ -26,6 +27,8 @@ wire_enum! {
         NextScan = "next_scan",
         /// The order has shipped by the end of its ship-by date.
         ShipBy = "ship_by",
+        /// A parcel text held back by quiet hours (`domain::quiet_hours`) is due.
+        Text = "text",
     }
 }
 
@@ -117,6 +120,23 @@ pub fn examine_order(
     }
 }
 
+/// Whether a parcel text held back by quiet hours still says what is true in the morning: the
+/// parcel is still where the text says (out for delivery, missed, waiting at a pickup point);
+/// delivered is true for good; what the customer must act on, until the journey ends. A later
+/// state has its own message.
+pub fn text_still_true(kind: MessageKind, tracking: &ShipmentTracking) -> bool {
+    use TrackingStatus::*;
+    let status = tracking.status;
+    match kind {
+        MessageKind::Delivered => status == Some(Delivered),
+        MessageKind::OutForDelivery => status == Some(OutForDelivery),
+        MessageKind::DeliveryAttempted => status == Some(DeliveryAttempted),
+        MessageKind::AvailableForPickup => status == Some(AvailableForPickup),
+        MessageKind::ActionNeeded => matches!(status, Some(Exception | DeliveryAttempted | InTransit)),
+        _ => !matches!(status, Some(Delivered | ReturnedToSender)),
+    }
+}
+
 /// What the sweep found when a shipment's time came.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Finding {
@@ -142,8 +162,8 @@ pub fn examine(
 ) -> Finding {
     let scanned = tracking.is_some_and(|t| !t.checkpoints.is_empty() || t.status.is_some());
     match watch {
-        // An order's watch is examined with the order (`examine_order`).
-        Watch::ShipBy => Finding::Fine,
+        // An order's watch is examined with the order (`examine_order`), a text by `text_still_true`.
+        Watch::ShipBy | Watch::Text => Finding::Fine,
         Watch::FirstScan if scanned || settings.untracked_after_days == 0 => Finding::Fine,
         Watch::FirstScan => Finding::Untracked,
         Watch::NextScan => {
@@ -283,5 +303,26 @@ mod tests {
         assert_eq!(ship_by_due(at(4, 20), &delivery, &SETTINGS, NEW_YORK), Some(at(9, 5)));
         let off = WatchSettings { not_shipped_notice: false, ..SETTINGS };
         assert_eq!(ship_by_due(placed, &delivery, &off, NEW_YORK), None);
+    }
+
+    #[test]
+    fn a_deferred_text_goes_in_the_morning_only_if_it_is_still_true() {
+        use MessageKind as K;
+        use TrackingStatus::*;
+        let now = |status| tracking(&[(status, at(7, 3), "scan")]);
+        let cases = [
+            (K::OutForDelivery, OutForDelivery, true),
+            (K::OutForDelivery, Delivered, false),
+            (K::DeliveryAttempted, DeliveryAttempted, true),
+            (K::DeliveryAttempted, OutForDelivery, false),
+            (K::AvailableForPickup, AvailableForPickup, true),
+            (K::AvailableForPickup, Delivered, false),
+            (K::ActionNeeded, Exception, true),
+            (K::ActionNeeded, Delivered, false),
+            (K::Delivered, Delivered, true),
+        ];
+        for (kind, status, goes) in cases {
+            assert_eq!(text_still_true(kind, &now(status)), goes, "{kind:?} when {status:?}");
+        }
     }
 }

@@ -117,6 +117,15 @@ impl DynamoStore {
                 if let Some(applied) = change.applied.and_then(|a| self.applied_update(shop, a)) {
                     items.push((TransactWriteItem::builder().update(applied).build(), ChangeOutcome::Stale));
                 }
+                for text in change.deferred {
+                    // Unconditional: the same text deferred twice is one item.
+                    let put = Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(deferred_text_item(shop, order, text)))
+                        .build()
+                        .expect("table and item are set");
+                    items.push((TransactWriteItem::builder().put(put).build(), ChangeOutcome::Stale));
+                }
                 if let Some(record) = change.delivery {
                     let item = delivery_item(shop, order, record);
                     items.push((put(item, "attribute_not_exists(pk)", HashMap::new()), ChangeOutcome::Stale));

@@ -13,7 +13,7 @@ mod watch;
 
 use crate::adapters::dynamo::table::{GSI1, GSI1_PARTITION_KEY, GSI1_SORT_KEY, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 use crate::domain::ids::{OrderId, ReturnId, ShipmentId, ShopId, TrackingNumber};
-use crate::domain::messages::{DeliveryState, MessageKey, MessageRecord};
+use crate::domain::messages::{DeliveryState, MessageKey, MessageRecord, Notice};
 use crate::domain::order::{Order, Shipment};
 use crate::domain::returns::{Return, ReturnState};
 use crate::domain::settings::ShopSettings;
@@ -40,7 +40,7 @@ use orders::{delivery_item, order_item};
 pub use schema::keys;
 use schema::{Cancellation, SENDING, attr};
 use tracking::{shipment_index, shipment_item, tracking_write};
-use watch::{ship_by_item, watch_attributes};
+use watch::{deferred_text_item, ship_by_item, watch_attributes};
 
 type Item = HashMap<String, AttributeValue>;
 

@@ -44,6 +44,9 @@ pub(super) mod attr {
     pub const AT: &str = "at";
     /// On a shipment's or tracking state's item while the sweep watches it (`domain::watch::Watch`).
     pub const WATCH: &str = "watch";
+    /// A deferred text's notice.
+    pub const KIND: &str = "kind";
+    pub const SCOPE: &str = "scope";
 }
 
 /// A message item's `state` while it is a claim; a record's is its [`DeliveryState`]'s name.
@@ -139,6 +142,10 @@ pub mod keys {
     }
     pub fn review_skipped(shop: &ShopId) -> String {
         format!("SHOP#{shop}#REVIEW_SKIPPED")
+    }
+    /// A parcel text held back by quiet hours (in the order's partition; free-form scope last).
+    pub fn deferred_text(notice: &Notice) -> String {
+        format!("TEXT#{}#{}", notice.kind.as_str(), notice.scope)
     }
     /// The gsi1 partition of the watched parcels, by the time they are due.
     pub fn watch(shop: &ShopId) -> String {

@@ -4,6 +4,8 @@
 //! the sweep moves or ends them with a condition on the time it read.
 
 use super::*;
+use crate::domain::messages::{MessageKind, MessageScope, Notice};
+use crate::domain::quiet_hours::DeferredText;
 use crate::domain::watch::Watch;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 
@@ -32,14 +34,33 @@ pub(super) fn ship_by_item(shop: &ShopId, order: &OrderId, at: DateTime<Utc>) ->
     item
 }
 
+/// A parcel text held back by quiet hours, due when they end: an item per text.
+pub(super) fn deferred_text_item(shop: &ShopId, order: &OrderId, text: &DeferredText) -> Item {
+    let notice = &text.notice;
+    let mut item = key(keys::order(shop, order), keys::deferred_text(notice));
+    watch_attributes(&mut item, shop, order, notice.scope.shipment(), Watch::Text, text.until);
+    item.insert(attr::KIND.into(), s(notice.kind.as_str()));
+    item.insert(attr::SCOPE.into(), s(notice.scope.to_string()));
+    item
+}
+
 /// The item a watch lives on.
 fn watched_item(shop: &ShopId, due: &DueWatch) -> Item {
-    let sort_key = match (due.watch, &due.shipment_id) {
-        (Watch::FirstScan, Some(id)) => keys::shipment(id),
-        (Watch::NextScan, Some(id)) => keys::tracking_state(id),
+    let sort_key = match (due.watch, &due.shipment_id, &due.text) {
+        (Watch::Text, _, Some(notice)) => keys::deferred_text(notice),
+        (Watch::FirstScan, Some(id), _) => keys::shipment(id),
+        (Watch::NextScan, Some(id), _) => keys::tracking_state(id),
         _ => keys::SHIP_BY.to_owned(),
     };
     key(keys::order(shop, &due.order_id), sort_key)
+}
+
+/// The notice a deferred text's item holds.
+fn deferred_notice(item: &Item) -> Result<Notice, StoreError> {
+    let (kind, scope): (String, String) = (decode(item, attr::KIND)?, decode(item, attr::SCOPE)?);
+    let corrupt = || StoreError::Corrupt { key: format!("{kind}#{scope}"), detail: "not a notice".into() };
+    let kind = MessageKind::parse(&kind).ok_or_else(corrupt)?;
+    Ok(Notice::new(kind, MessageScope::parse(kind, &scope).ok_or_else(corrupt)?))
 }
 
 /// The time a watch's index sort key names (`keys::by_time`).
@@ -73,6 +94,10 @@ impl WatchStore for DynamoStore {
                     watch: Watch::parse(&watch)
                         .ok_or_else(|| StoreError::Corrupt { key: watch.clone(), detail: "not a watch".into() })?,
                     at: due_time(item)?,
+                    text: match item.contains_key(attr::KIND) {
+                        true => Some(deferred_notice(item)?),
+                        false => None,
+                    },
                 })
             })
             .collect()

@@ -2,7 +2,7 @@
 //! decided under one lock.
 
 use crate::domain::ids::{OrderId, ReturnId, ShipmentId, ShopId, TrackingNumber};
-use crate::domain::messages::{DeliveryState, MessageKey, MessageRecord};
+use crate::domain::messages::{DeliveryState, MessageKey, MessageRecord, Notice};
 use crate::domain::order::{Order, Shipment};
 use crate::domain::returns::{Return, ReturnState};
 use crate::domain::settings::ShopSettings;
@@ -19,6 +19,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 
 type OrderKey = (ShopId, OrderId);
+/// A watch: its order, its shipment (none for the order's own), what it waits for, and the text
+/// it holds back (a deferred text's).
+type WatchKey = (ShopId, OrderId, Option<ShipmentId>, Watch, Option<Notice>);
 /// A message log entry with the claim token and lease of its current holder.
 type LogEntry = (MessageRecord, Option<String>, DateTime<Utc>);
 
@@ -45,7 +48,7 @@ struct State {
     /// Deferred review requests: failed attempts and the time they are due again.
     review_retries: HashMap<OrderKey, (u32, DateTime<Utc>)>,
     /// Watched parcels and when each is due, as the items' index attributes in DynamoDB.
-    watches: BTreeMap<(ShopId, OrderId, Option<ShipmentId>, Watch), DateTime<Utc>>,
+    watches: BTreeMap<WatchKey, DateTime<Utc>>,
 }
 
 #[derive(Default)]
@@ -75,7 +78,7 @@ fn note_applied(s: &mut State, shop: &ShopId, applied: Applied<'_>) {
 
 /// A shipment's item is written whole: watched for its first scan while it has a number.
 fn watch_shipment(s: &mut State, shop: &ShopId, shipment: &Shipment) {
-    let key = (shop.clone(), shipment.order_id.clone(), Some(shipment.id.clone()), Watch::FirstScan);
+    let key = (shop.clone(), shipment.order_id.clone(), Some(shipment.id.clone()), Watch::FirstScan, None);
     match shipment.tracking_number {
         Some(_) => s.watches.insert(key, shipment.created_at),
         None => s.watches.remove(&key),
@@ -90,7 +93,7 @@ fn watch_tracking(
     shipment_id: &ShipmentId,
     tracking: &ShipmentTracking,
 ) {
-    let key = (shop.clone(), order.clone(), Some(shipment_id.clone()), Watch::NextScan);
+    let key = (shop.clone(), order.clone(), Some(shipment_id.clone()), Watch::NextScan, None);
     match tracking.watch_at {
         Some(at) => s.watches.insert(key, at),
         None => s.watches.remove(&key),
@@ -326,7 +329,7 @@ impl MessageLedger for MemoryStore {
                 Some(StateChange::NewOrder(new)) => {
                     s.orders.insert(order_key.clone(), new.clone());
                     if new.status != crate::domain::order::OrderStatus::Cancelled {
-                        s.watches.insert((shop.clone(), order.clone(), None, Watch::ShipBy), new.placed_at);
+                        s.watches.insert((shop.clone(), order.clone(), None, Watch::ShipBy, None), new.placed_at);
                     }
                 }
                 Some(StateChange::NewShipment(new)) => {
@@ -340,6 +343,11 @@ impl MessageLedger for MemoryStore {
                     let slot = s.tracking.entry(order_key.clone()).or_default();
                     slot.insert(t.shipment_id.clone(), Versioned { value: t.tracking.clone(), version });
                     watch_tracking(s, shop, order, t.shipment_id, t.tracking);
+                    for text in t.deferred {
+                        let shipment = text.notice.scope.shipment().cloned();
+                        let key = (shop.clone(), order.clone(), shipment, Watch::Text, Some(text.notice.clone()));
+                        s.watches.insert(key, text.until);
+                    }
                     if let Some(applied) = t.applied {
                         note_applied(s, shop, applied);
                     }
@@ -582,11 +590,12 @@ impl WatchStore for MemoryStore {
                 .watches
                 .iter()
                 .filter(|((watched, ..), at)| watched == shop && (second(from)..=to).contains(&second(**at)))
-                .map(|((_, order, shipment, watch), at)| DueWatch {
+                .map(|((_, order, shipment, watch, text), at)| DueWatch {
                     order_id: order.clone(),
                     shipment_id: shipment.clone(),
                     watch: *watch,
                     at: second(*at),
+                    text: text.clone(),
                 })
                 .collect();
             due.sort_by(|a, b| (a.at, a.order_id.as_str()).cmp(&(b.at, b.order_id.as_str())));
@@ -597,7 +606,7 @@ impl WatchStore for MemoryStore {
 
     async fn retime_watch(&self, shop: &ShopId, due: &DueWatch, until: DateTime<Utc>) -> Result<bool, StoreError> {
         Ok(self.with(|s| {
-            let key = (shop.clone(), due.order_id.clone(), due.shipment_id.clone(), due.watch);
+            let key = (shop.clone(), due.order_id.clone(), due.shipment_id.clone(), due.watch, due.text.clone());
             match s.watches.get_mut(&key) {
                 Some(at) if at.timestamp() == due.at.timestamp() => {
                     *at = until;
@@ -610,7 +619,7 @@ impl WatchStore for MemoryStore {
 
     async fn finish_watch(&self, shop: &ShopId, due: &DueWatch) -> Result<bool, StoreError> {
         Ok(self.with(|s| {
-            let key = (shop.clone(), due.order_id.clone(), due.shipment_id.clone(), due.watch);
+            let key = (shop.clone(), due.order_id.clone(), due.shipment_id.clone(), due.watch, due.text.clone());
             match s.watches.get(&key) {
                 Some(at) if at.timestamp() == due.at.timestamp() => s.watches.remove(&key).is_some(),
                 _ => false,
@@ -619,7 +628,7 @@ impl WatchStore for MemoryStore {
     }
 
     async fn watch_order(&self, shop: &ShopId, order: &OrderId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.with(|s| s.watches.insert((shop.clone(), order.clone(), None, Watch::ShipBy), at));
+        self.with(|s| s.watches.insert((shop.clone(), order.clone(), None, Watch::ShipBy, None), at));
         Ok(())
     }
 }

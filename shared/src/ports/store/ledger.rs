@@ -7,6 +7,7 @@ use super::orders::DeliveryRecord;
 use crate::domain::ids::{OrderId, ShipmentId, ShopId, TrackingNumber};
 use crate::domain::messages::{MessageKey, MessageRecord};
 use crate::domain::order::{Order, Shipment};
+use crate::domain::quiet_hours::DeferredText;
 use crate::domain::tracking::{ShipmentTracking, TrackingStatus};
 use chrono::{DateTime, Utc};
 use std::future::Future;
@@ -84,6 +85,8 @@ pub struct TrackingChange<'a> {
     /// The other shipments' tracking versions the delivery was decided from: if one moved,
     /// the change is stale (two parcels delivered at once must not both miss the delivery).
     pub others: &'a [(&'a ShipmentId, Option<u64>)],
+    /// Parcel texts held back by quiet hours, written as watches due when they end.
+    pub deferred: &'a [DeferredText],
     /// Written unannounced because the order or the shipment was not stored yet: if it is
     /// stored meanwhile, the change is stale (read again and announce), so that what arrives
     /// next (the order, the fulfillment) finds this state to announce.

@@ -5,6 +5,7 @@
 
 use super::StoreError;
 use crate::domain::ids::{OrderId, ShipmentId, ShopId};
+use crate::domain::messages::Notice;
 use crate::domain::watch::Watch;
 use chrono::{DateTime, Utc};
 use std::future::Future;
@@ -48,4 +49,6 @@ pub struct DueWatch {
     pub shipment_id: Option<ShipmentId>,
     pub watch: Watch,
     pub at: DateTime<Utc>,
+    /// The text a [`Watch::Text`] holds back.
+    pub text: Option<Notice>,
 }
