@@ -59,6 +59,7 @@
 
 use crate::domain::names::wire_enum;
 use crate::domain::tracking::{MESSAGE_MAX_BYTES, TrackingEvent, TrackingStatus};
+use chrono::{Datelike, Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 wire_enum! {
@@ -129,6 +130,61 @@ pub fn situation(event: &TrackingEvent) -> Situation {
         (TrackingStatus::Delivered, _) => Situation::Plain,
         _ => found,
     }
+}
+
+/// The last day a parcel held for pickup waits, when the carrier's words give it: "held until
+/// 12/12/2026", "available for pickup until December 12", "Hold until: 2026-12-12", DHL's
+/// "bis 12.12.2026"/"until 12.12.2026", or "held for 7 days" (counted from the scan's day). A date
+/// before the scan or more than 60 days after it is not believed.
+pub fn pickup_deadline(event: &TrackingEvent) -> Option<NaiveDate> {
+    let text = event.message.as_deref()?.to_ascii_lowercase();
+    let scanned = event.occurred_at.date_naive();
+    let believable = |day: NaiveDate| (day >= scanned && day <= scanned + Days::new(60)).then_some(day);
+    for keyword in ["until:", "until", "pick up by", "pickup by", "picked up by", "collect by", "bis"] {
+        let Some(at) = text.find(keyword) else { continue };
+        let words: Vec<&str> = text[at + keyword.len()..]
+            .split_whitespace()
+            .map(|w| w.trim_matches(|c: char| c == ',' || c == ';' || c == ')' || c == '(' || c == ':'))
+            .filter(|w| !w.is_empty())
+            .take(4)
+            .collect();
+        if let Some(day) = date_in(&words, scanned).and_then(believable) {
+            return Some(day);
+        }
+    }
+    // "held for 7 days", "will be held for 15 days"
+    let at = text.find("held for ")?;
+    let days: u64 = text[at + "held for ".len()..].split_whitespace().next()?.parse().ok()?;
+    text[at..].contains("day").then(|| scanned + Days::new(days)).and_then(believable)
+}
+
+/// A date written at the start of `words`, with `scanned`'s year (or the next) when it has none.
+fn date_in(words: &[&str], scanned: NaiveDate) -> Option<NaiveDate> {
+    let first = words.first()?.trim_end_matches('.');
+    for format in ["%m/%d/%Y", "%Y-%m-%d", "%d.%m.%Y", "%m/%d/%y"] {
+        if let Ok(day) = NaiveDate::parse_from_str(first, format) {
+            return Some(day);
+        }
+    }
+    // "december 12, 2026", "dec 12 2026", "12 december 2026", and the same without a year.
+    let year = scanned.year();
+    let tries = [
+        words.iter().take(3).copied().collect::<Vec<_>>().join(" "),
+        words.iter().take(2).copied().collect::<Vec<_>>().join(" "),
+    ];
+    for (i, phrase) in tries.iter().enumerate() {
+        for format in ["%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y"] {
+            let candidate = if i == 0 { phrase.clone() } else { format!("{phrase} {year}") };
+            if let Ok(day) = NaiveDate::parse_from_str(&candidate, format) {
+                // Without a year, a date before the scan is next year's.
+                return Some(match i == 1 && day < scanned {
+                    true => day.with_year(year + 1)?,
+                    false => day,
+                });
+            }
+        }
+    }
+    None
 }
 
 /// What a provider's detail code says.
@@ -392,6 +448,42 @@ fn phrase_situation(text: &str) -> Option<Situation> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_pickup_deadline_is_read_from_the_carriers_words() {
+        use chrono::TimeZone;
+        let scan = |text: &str| TrackingEvent {
+            status: TrackingStatus::AvailableForPickup,
+            occurred_at: chrono::Utc.with_ymd_and_hms(2026, 12, 4, 15, 0, 0).unwrap(),
+            provider_status: "available_for_pickup".into(),
+            message: Some(text.into()),
+            location: None,
+        };
+        let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d);
+        let cases = [
+            ("Package available for pickup at FedEx OnSite. Hold until: 12/12/2026", day(12, 12)),
+            ("Ready for pickup at The UPS Store #4521 until December 14, 2026", day(12, 14)),
+            ("Available for pickup until Dec 11", day(12, 11)),
+            ("The shipment is ready for pick up at the DHL ServicePoint until 12.12.2026", day(12, 12)),
+            ("Sendung liegt in der Filiale zur Abholung bereit bis 15.12.2026", day(12, 15)),
+            ("Please pick up by 2026-12-10.", day(12, 10)),
+            ("Your item will be held for 15 days at the Post Office", day(12, 19)),
+            ("Held at the UPS Access Point location for 7 days", None),
+            ("Ready for pickup", None),
+            ("Hold until: 11/30/2026", None),
+            ("Hold until: 12/12/2029", None),
+            ("Ready for pickup until the end of the week", None),
+        ];
+        for (text, deadline) in cases {
+            assert_eq!(pickup_deadline(&scan(text)), deadline, "{text}");
+        }
+        // A date without a year that already passed this year is next year's.
+        let january = TrackingEvent { message: Some("Available until January 3".into()), ..scan("") };
+        let december =
+            TrackingEvent { occurred_at: chrono::Utc.with_ymd_and_hms(2026, 12, 28, 9, 0, 0).unwrap(), ..january };
+        assert_eq!(pickup_deadline(&december), NaiveDate::from_ymd_opt(2027, 1, 3));
+    }
+
     use super::*;
     use Situation::*;
     use TrackingStatus as T;

@@ -15,7 +15,7 @@ use crate::domain::link::ReviewLinks;
 use crate::domain::messages::MessageKind;
 use crate::domain::order::{LineItem, Order, Shipment};
 use crate::domain::settings::{DEFAULT_BRAND_COLOR, ShopSettings, is_hex_color};
-use crate::domain::situation::{Situation, situation};
+use crate::domain::situation::{Situation, pickup_deadline, situation};
 use crate::domain::tracking::{ShipmentTracking, TrackingEvent, TrackingStatus};
 use chrono_tz::Tz;
 use minijinja::value::{Serde, Value};
@@ -280,6 +280,8 @@ struct TrackingView {
     /// What that checkpoint says beyond its status (`awaiting_recipient`, `address_problem`,
     /// `refused`, ...; `plain` when nothing).
     situation: Option<&'static str>,
+    /// The last day a parcel held for pickup waits, when the carrier says: "Saturday, December 12".
+    pickup_by: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -512,6 +514,10 @@ impl TrackingView {
             delivered_at: delivered_at.map(|at| local_date_time(at, time_zone)),
             checkpoint: event.map(|e| CheckpointView::build(e, time_zone)),
             situation: event.map(|e| situation(e).as_str()),
+            pickup_by: event
+                .filter(|_| kind == MessageKind::AvailableForPickup)
+                .and_then(pickup_deadline)
+                .map(long_date),
         }
     }
 }
@@ -1108,6 +1114,29 @@ mod tests {
         assert!(email.text.contains("UPS says: \"Business closed\""), "{}", email.text);
         assert!(email.text.contains("Friday, November 27 at 4:10 PM EST"), "{}", email.text);
         assert!(!email.text.contains("Weather delay"), "{}", email.text);
+    }
+
+    #[test]
+    fn a_pickup_notice_gives_the_last_day_when_the_carrier_does() {
+        let (settings, order, ship) = (settings(), order(), whole_order());
+        let held = |text: &str| {
+            journey(
+                vec![checkpoint(TrackingStatus::AvailableForPickup, "2026-11-28T14:00:00Z", text, "Brooklyn, NY, US")],
+                None,
+            )
+        };
+        let dated = held("Held at The UPS Store #4521 until 12/05/2026");
+        let context = tracked(&settings, &order, &ship, &dated);
+        let email = render_email(MessageKind::AvailableForPickup, &context).unwrap();
+        assert!(email.text.contains("Please pick it up by Saturday, December 5"), "{}", email.text);
+        assert!(email.html.contains("Pick it up by Saturday, December 5."), "{}", email.html);
+        assert!(!email.text.contains("about a week"), "{}", email.text);
+        let sms = render_sms(MessageKind::AvailableForPickup, &context).unwrap();
+        assert!(sms.contains("Pick it up by Saturday, December 5."), "{sms}");
+        let undated = held("Held at The UPS Store #4521");
+        let email =
+            render_email(MessageKind::AvailableForPickup, &tracked(&settings, &order, &ship, &undated)).unwrap();
+        assert!(email.text.contains("usually held for about a week"), "{}", email.text);
     }
 
     #[test]
