@@ -3,7 +3,7 @@
 
 A clone anywhere, with nothing beside it, must build and pass `make test`. This fails when a
 tracked file names a path that leaves the repository: the reference folders that sit beside it
-on the developers' machines (`../shared/fixtures`, `notes`, `hooks`), a Cargo path dependency,
+on the developers' machines (a sibling folder's `fixtures`, `notes`, `hooks`), a Cargo path dependency,
 an `include_str!`/`include_bytes!` path, or a `concat!(env!("CARGO_MANIFEST_DIR"), "...")` path
 that resolves outside the repository root. Run by `make test` (and so by `.ci/run`).
 """
