@@ -332,7 +332,7 @@ fn policy_notices(j: &Journey, time: &Timeline) -> (BTreeMap<MessageKind, usize>
         }
         // The parcel watch at the scheduled run: a parcel quiet for the shop's business days stalled.
         let watch = settings.notifications.watch();
-        let finding = examine(Watch::NextScan, Some(&tracking), time.review_at, &watch, settings.time_zone);
+        let finding = examine(Watch::NextScan, None, Some(&tracking), time.review_at, &watch, settings.time_zone);
         if matches!(finding, Finding::Stalled { .. }) {
             *email.entry(MessageKind::Stalled).or_insert(0) += 1;
         }

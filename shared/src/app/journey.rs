@@ -193,9 +193,11 @@ impl<P: Ports> Journey<'_, P> {
                 delay
                     .map_or(Decision::Quiet(Quiet::NothingNew), |notice| notification::channels(notice, &told, policy)),
             ];
-            // No parcel text at night where the customer is: it waits for the morning.
-            let zone = recipient_time_zone(order.shipping_address.as_ref(), settings.time_zone);
-            if let Some(until) = policy.quiet_hours().until(now, zone) {
+            // No parcel text at night where the customer is: it waits for the morning. (The
+            // zone is looked up only when something would be texted.)
+            let texts = due.iter().any(|d| matches!(d, Decision::Announce { sms: true, .. }));
+            let zone = texts.then(|| recipient_time_zone(order.shipping_address.as_ref(), settings.time_zone));
+            if let Some((zone, until)) = zone.and_then(|zone| Some((zone, policy.quiet_hours().until(now, zone)?))) {
                 for decision in &mut due {
                     if let Decision::Announce { notice, sms, .. } = decision
                         && *sms

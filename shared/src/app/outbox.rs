@@ -111,6 +111,26 @@ impl<P: Ports> Outbox<'_, P> {
         self.send(settings, &order.id, prepared, change, None).await
     }
 
+    /// As [`Outbox::send_about`] with no state change, on one channel only (what the scheduled
+    /// sweep sends: a stall by email, a text held back by quiet hours).
+    pub async fn send_about_on(
+        &self,
+        settings: &ShopSettings,
+        order: &Order,
+        (shipment, tracking): (&Shipment, &ShipmentTracking),
+        notice: &Notice,
+        channel: Channel,
+    ) -> Result<usize, NotifyError> {
+        let links = self.links.for_order(&order.shop, &order.id, self.clock.now());
+        let ctx = MessageContext {
+            shipment: Some(shipment),
+            tracking: Some(tracking),
+            ..MessageContext::about_order(settings, order, &links)
+        };
+        let prepared = self.prepare_on(&ctx, notice, |c| c == channel)?;
+        Ok(self.send(settings, &order.id, prepared, None, None).await?.new_sends())
+    }
+
     /// Renders `notice` for every channel the customer can be reached on and agreed to.
     pub fn prepare<'c>(&self, ctx: &MessageContext<'c>, notice: &Notice) -> Result<Vec<Prepared<'c>>, NotifyError> {
         self.prepare_on(ctx, notice, |_| true)

@@ -8,16 +8,14 @@
 
 use crate::app::context::Ports;
 use crate::app::outbox::{Delivery, NotifyError, Outbox};
-use crate::domain::ids::ShopId;
 use crate::domain::messages::{Channel, DeliveryState, MessageKind, MessageScope, Notice};
 use crate::domain::order::{OrderStatus, Shipment};
 use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::ShipmentTracking;
-use crate::domain::watch::{Finding, Watch, examine, examine_order, first_scan_due, text_still_true};
+use crate::domain::watch::{Finding, Watch, examine, examine_order, text_still_true};
 use crate::ports::clock::Clock;
 use crate::ports::messaging::EventPublisher;
 use crate::ports::store::{DueWatch, OrderStore, OrderView, StoreError, WatchStore};
-use crate::render::MessageContext;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -84,7 +82,8 @@ impl<P: Ports> ParcelWatch<'_, P> {
         let now = self.outbox.clock.now();
         let store = self.outbox.store;
         let shop = &settings.shop;
-        let due = store.due_watches(shop, now - Duration::days(MAX_WATCH_AGE_DAYS * 2), now, batch).await?;
+        // From the beginning: the oldest come first, and those past the age limit are ended.
+        let due = store.due_watches(shop, DateTime::UNIX_EPOCH, now, batch).await?;
         report.due += due.len();
         report.more_due |= due.len() >= batch;
         for watch in &due {
@@ -139,13 +138,8 @@ impl<P: Ports> ParcelWatch<'_, P> {
                 examine_order(order.placed_at, settled, now, &settings.delivery, &rules, settings.time_zone)
             }
             (Some(order), Some(shipment)) if order.status != OrderStatus::Cancelled => {
-                let fulfilled_at = shipment.tracking_number.as_ref().map(|_| shipment.created_at);
-                let first_scan_by = fulfilled_at.and_then(|at| first_scan_due(at, true, &rules));
-                match first_scan_by {
-                    Some(by) if due.watch == Watch::FirstScan && by > now => Finding::NotYet(by),
-                    None if due.watch == Watch::FirstScan => Finding::Fine,
-                    _ => examine(due.watch, tracking, now, &rules, settings.time_zone),
-                }
+                let fulfilled = shipment.tracking_number.as_ref().map(|_| shipment.created_at);
+                examine(due.watch, fulfilled, tracking, now, &rules, settings.time_zone)
             }
             _ => Finding::Fine,
         };
@@ -191,14 +185,7 @@ impl<P: Ports> ParcelWatch<'_, P> {
             tracing::info!(order_id = %order.id, notice = %notice, late, "deferred text no longer true; not sent");
             return Ok(Handled::Dropped);
         }
-        let links = self.outbox.links.for_order(&order.shop, &order.id, now);
-        let ctx = MessageContext {
-            shipment: Some(shipment),
-            tracking: Some(tracking),
-            ..MessageContext::about_order(settings, order, &links)
-        };
-        let prepared = self.outbox.prepare_on(&ctx, notice, |channel| channel == Channel::Sms)?;
-        let customer = self.outbox.send(settings, &order.id, prepared, None, None).await?.new_sends();
+        let customer = self.outbox.send_about_on(settings, order, (shipment, tracking), notice, Channel::Sms).await?;
         Ok(Handled::Told { customer, events: 0 })
     }
 
@@ -225,7 +212,7 @@ impl<P: Ports> ParcelWatch<'_, P> {
             "promised_delivery": order.promised_delivery,
             "at": now,
         });
-        let events = self.shop_event(settings, &order.shop, view, &notice, &event).await?;
+        let events = self.shop_event(settings, view, &notice, &event).await?;
         Ok(Handled::Told { customer, events })
     }
 
@@ -252,7 +239,7 @@ impl<P: Ports> ParcelWatch<'_, P> {
             "days": settings.notifications.untracked_after_days,
             "at": now,
         });
-        self.shop_event(settings, &order.shop, view, &notice, &event).await
+        self.shop_event(settings, view, &notice, &event).await
     }
 
     /// A parcel that went quiet: the customer hears once per stall (up to the shop's cap), the
@@ -277,17 +264,10 @@ impl<P: Ports> ParcelWatch<'_, P> {
             .count();
         let tell_customer = told < settings.notifications.max_stall_notices as usize;
         tracing::info!(order_id = %order.id, shipment_id = %shipment.id, %since, tell_customer, "parcel stalled");
-        let mut customer = 0;
-        if tell_customer {
-            let links = self.outbox.links.for_order(&order.shop, &order.id, now);
-            let ctx = MessageContext {
-                shipment: Some(shipment),
-                tracking: Some(tracking),
-                ..MessageContext::about_order(settings, order, &links)
-            };
-            let prepared = self.outbox.prepare_on(&ctx, &notice, |channel| channel == Channel::Email)?;
-            customer = self.outbox.send(settings, &order.id, prepared, None, None).await?.new_sends();
-        }
+        let customer = match tell_customer {
+            true => self.outbox.send_about_on(settings, order, (shipment, tracking), &notice, Channel::Email).await?,
+            false => 0,
+        };
         let event = json!({
             "type": "shipment.stalled",
             "shop": order.shop,
@@ -302,7 +282,7 @@ impl<P: Ports> ParcelWatch<'_, P> {
             "customer_told": tell_customer,
             "at": now,
         });
-        let events = self.shop_event(settings, &order.shop, view, &notice, &event).await?;
+        let events = self.shop_event(settings, view, &notice, &event).await?;
         Ok(Handled::Told { customer, events })
     }
 
@@ -310,7 +290,6 @@ impl<P: Ports> ParcelWatch<'_, P> {
     async fn shop_event(
         &self,
         settings: &ShopSettings,
-        shop: &ShopId,
         view: &OrderView,
         notice: &Notice,
         event: &serde_json::Value,
@@ -321,7 +300,7 @@ impl<P: Ports> ParcelWatch<'_, P> {
         let body = event.to_string();
         let delivery = self
             .outbox
-            .deliver_once(shop, &order.id, &notice.on(Channel::ShopEvent), topic, None, || {
+            .deliver_once(&order.shop, &order.id, &notice.on(Channel::ShopEvent), topic, None, || {
                 self.events.publish(topic, &subject, &body)
             })
             .await?;

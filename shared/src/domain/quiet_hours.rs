@@ -63,8 +63,7 @@ pub fn recipient_time_zone(address: Option<&ShippingAddress>, fallback: Tz) -> T
         "AU" => australian_state(&region),
         "BR" => Some(brazilian_state(&region)),
         "MX" => Some(mexican_state(&region)),
-        "RU" | "ID" | "KZ" | "MN" | "CD" | "CL" | "EC" | "PT" | "ES" | "NZ" | "AR" => single_or_main(&country, &region),
-        other => one_zone(other),
+        other => single_or_main(other, &region).or_else(|| one_zone(other)),
     };
     name.and_then(|n| n.parse().ok()).unwrap_or(fallback)
 }

@@ -66,12 +66,17 @@ pub fn next_scan_due(tracking: &ShipmentTracking, settings: &WatchSettings, time
     if settings.stalled_after_business_days == 0 || !is_on_its_way(tracking) {
         return None;
     }
-    let newest = tracking.checkpoints.last().map(|c| c.occurred_at).or(tracking.status_at)?;
+    let newest = last_scan(tracking)?;
     let local = newest.with_timezone(&time_zone);
     let day = add_business_days(local.date_naive(), settings.stalled_after_business_days);
     // A time a clock change skipped falls back to whole days.
     let due = time_zone.from_local_datetime(&day.and_time(local.time())).earliest();
     Some(due.map_or_else(|| newest + Duration::days(settings.stalled_after_business_days.into()), |d| d.to_utc()))
+}
+
+/// The carrier time of the newest scan.
+fn last_scan(tracking: &ShipmentTracking) -> Option<DateTime<Utc>> {
+    tracking.checkpoints.last().map(|c| c.occurred_at).or(tracking.status_at)
 }
 
 fn is_on_its_way(tracking: &ShipmentTracking) -> bool {
@@ -152,31 +157,29 @@ pub enum Finding {
     NotShipped { by: chrono::NaiveDate },
 }
 
-/// What a shipment's state says now about `watch`. `tracking` is its stored state, if any.
+/// What a shipment's state says now about `watch`. `fulfilled` is when the shipment was
+/// fulfilled with a tracking number (none without one); `tracking` is its stored state, if any.
 pub fn examine(
     watch: Watch,
+    fulfilled: Option<DateTime<Utc>>,
     tracking: Option<&ShipmentTracking>,
     now: DateTime<Utc>,
     settings: &WatchSettings,
     time_zone: Tz,
 ) -> Finding {
     let scanned = tracking.is_some_and(|t| !t.checkpoints.is_empty() || t.status.is_some());
-    match watch {
+    let due = match watch {
         // An order's watch is examined with the order (`examine_order`), a text by `text_still_true`.
-        Watch::ShipBy | Watch::Text => Finding::Fine,
-        Watch::FirstScan if scanned || settings.untracked_after_days == 0 => Finding::Fine,
-        Watch::FirstScan => Finding::Untracked,
-        Watch::NextScan => {
-            let Some(tracking) = tracking else { return Finding::Fine };
-            match next_scan_due(tracking, settings, time_zone) {
-                None => Finding::Fine,
-                Some(due) if due > now => Finding::NotYet(due),
-                Some(_) => {
-                    let since = tracking.checkpoints.last().map(|c| c.occurred_at).or(tracking.status_at);
-                    since.map_or(Finding::Fine, |since| Finding::Stalled { since })
-                }
-            }
-        }
+        Watch::ShipBy | Watch::Text => None,
+        Watch::FirstScan => fulfilled.and_then(|at| first_scan_due(at, true, settings)),
+        Watch::NextScan => tracking.and_then(|t| next_scan_due(t, settings, time_zone)),
+    };
+    match due {
+        None => Finding::Fine,
+        Some(due) if due > now => Finding::NotYet(due),
+        Some(_) if watch == Watch::FirstScan && scanned => Finding::Fine,
+        Some(_) if watch == Watch::FirstScan => Finding::Untracked,
+        Some(_) => tracking.and_then(last_scan).map_or(Finding::Fine, |since| Finding::Stalled { since }),
     }
 }
 
@@ -266,7 +269,7 @@ mod tests {
         use TrackingStatus::*;
         let stalled = tracking(&[(LabelCreated, at(3, 15), "Label"), (InTransit, at(4, 15), "Departed")]);
         let examined =
-            |watch, tracking: Option<&ShipmentTracking>, now| examine(watch, tracking, now, &SETTINGS, NEW_YORK);
+            |watch, tracking: Option<&ShipmentTracking>, now| examine(watch, None, tracking, now, &SETTINGS, NEW_YORK);
         assert_eq!(examined(Watch::NextScan, Some(&stalled), at(9, 16)), Finding::Stalled { since: at(4, 15) });
         assert_eq!(examined(Watch::NextScan, Some(&stalled), at(9, 14)), Finding::NotYet(at(9, 15)));
         let moved_on = tracking(&[(InTransit, at(4, 15), "Departed"), (InTransit, at(8, 15), "Arrived")]);
@@ -279,8 +282,9 @@ mod tests {
     #[test]
     fn a_tracking_number_without_any_scan_is_untracked_and_any_scan_clears_it() {
         use TrackingStatus::*;
-        let examined =
-            |tracking: Option<&ShipmentTracking>| examine(Watch::FirstScan, tracking, at(9, 0), &SETTINGS, NEW_YORK);
+        let examined = |tracking: Option<&ShipmentTracking>| {
+            examine(Watch::FirstScan, Some(at(1, 0)), tracking, at(9, 0), &SETTINGS, NEW_YORK)
+        };
         assert_eq!(examined(None), Finding::Untracked);
         assert_eq!(examined(Some(&ShipmentTracking::default())), Finding::Untracked);
         assert_eq!(examined(Some(&tracking(&[(LabelCreated, at(3, 15), "Label")]))), Finding::Fine);

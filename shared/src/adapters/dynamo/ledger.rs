@@ -51,6 +51,11 @@ impl DynamoStore {
                 .expect("table and item are set");
             TransactWriteItem::builder().put(put).build()
         };
+        // A put whose item decides nothing (a watch): the change's other writes do.
+        let unconditional = |item: Item| {
+            let put = Put::builder().table_name(&self.table).set_item(Some(item)).build();
+            TransactWriteItem::builder().put(put.expect("table and item are set")).build()
+        };
         // A put that wins only over an older version (or nothing).
         let newer = |mut item: Item, updated_at: DateTime<Utc>| {
             let updated_at = n(updated_at.timestamp_millis());
@@ -77,13 +82,7 @@ impl DynamoStore {
                 ];
                 // Watched for its shipping: due at once, the sweep knows the shop's days.
                 if new.status != crate::domain::order::OrderStatus::Cancelled {
-                    // Unconditional: the order's own write decides; a watch never refuses it.
-                    let watch = Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(ship_by_item(shop, order, new.placed_at)))
-                        .build()
-                        .expect("table and item are set");
-                    items.push((TransactWriteItem::builder().put(watch).build(), ChangeOutcome::Stale));
+                    items.push((unconditional(ship_by_item(shop, order, new.placed_at)), ChangeOutcome::Stale));
                 }
                 items
             }
@@ -117,14 +116,9 @@ impl DynamoStore {
                 if let Some(applied) = change.applied.and_then(|a| self.applied_update(shop, a)) {
                     items.push((TransactWriteItem::builder().update(applied).build(), ChangeOutcome::Stale));
                 }
+                // The same text deferred twice is one item.
                 for text in change.deferred {
-                    // Unconditional: the same text deferred twice is one item.
-                    let put = Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(deferred_text_item(shop, order, text)))
-                        .build()
-                        .expect("table and item are set");
-                    items.push((TransactWriteItem::builder().put(put).build(), ChangeOutcome::Stale));
+                    items.push((unconditional(deferred_text_item(shop, order, text)), ChangeOutcome::Stale));
                 }
                 if let Some(record) = change.delivery {
                     let item = delivery_item(shop, order, record);

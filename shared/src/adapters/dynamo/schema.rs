@@ -162,8 +162,14 @@ pub mod keys {
         format!("{}#{order}", time(at))
     }
     pub fn time(at: DateTime<Utc>) -> String {
-        at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        at.format(TIME).to_string()
     }
+    /// The time at the start of an index sort key [`by_time`] wrote.
+    pub fn time_of(sort_key: &str) -> Option<DateTime<Utc>> {
+        let time = sort_key.split('#').next()?;
+        chrono::NaiveDateTime::parse_from_str(time, TIME).ok().map(|t| t.and_utc())
+    }
+    const TIME: &str = "%Y-%m-%dT%H:%M:%SZ";
 }
 
 #[cfg(test)]

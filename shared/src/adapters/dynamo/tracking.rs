@@ -16,7 +16,6 @@ pub(super) fn shipment_index(
     (key(keys::tracking(shop, number), keys::TRACKING), "SET order_id = :o, shipment_id = :s", values)
 }
 
-/// A shipment's tracking item with the condition on its version.
 /// A shipment's item, watched for its first scan when it has a tracking number (due at once:
 /// the sweep knows the shop's number of days and moves it).
 pub(super) fn shipment_item(shop: &ShopId, shipment: &Shipment) -> Item {
@@ -35,6 +34,7 @@ pub(super) fn shipment_item(shop: &ShopId, shipment: &Shipment) -> Item {
     item
 }
 
+/// A shipment's tracking item with the condition on its version.
 pub(super) fn tracking_write(
     shop: &ShopId,
     order: &OrderId,

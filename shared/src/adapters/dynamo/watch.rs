@@ -8,6 +8,7 @@ use crate::domain::messages::{MessageKind, MessageScope, Notice};
 use crate::domain::quiet_hours::DeferredText;
 use crate::domain::watch::Watch;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 
 /// Makes `item` (a shipment's, or its tracking state's) a watch due at `at`.
 pub(super) fn watch_attributes(
@@ -66,10 +67,20 @@ fn deferred_notice(item: &Item) -> Result<Notice, StoreError> {
 /// The time a watch's index sort key names (`keys::by_time`).
 fn due_time(item: &Item) -> Result<DateTime<Utc>, StoreError> {
     let sort_key: String = decode(item, GSI1_SORT_KEY)?;
-    let time = sort_key.split('#').next().unwrap_or_default();
-    chrono::NaiveDateTime::parse_from_str(time, "%Y-%m-%dT%H:%M:%SZ")
-        .map(|t| t.and_utc())
-        .map_err(|e| StoreError::Corrupt { key: sort_key.clone(), detail: e.to_string() })
+    keys::time_of(&sort_key).ok_or_else(|| StoreError::Corrupt { key: sort_key, detail: "not a time".into() })
+}
+
+impl DynamoStore {
+    /// An update of a watch's item that applies only while it is still due at `due.at`.
+    fn update_while_due(&self, shop: &ShopId, due: &DueWatch) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(watched_item(shop, due)))
+            .condition_expression("gsi1pk = :watch AND gsi1sk = :due")
+            .expression_attribute_values(":watch", s(keys::watch(shop)))
+            .expression_attribute_values(":due", s(keys::by_time(due.at, &due.order_id)))
+    }
 }
 
 impl WatchStore for DynamoStore {
@@ -105,29 +116,17 @@ impl WatchStore for DynamoStore {
 
     async fn retime_watch(&self, shop: &ShopId, due: &DueWatch, until: DateTime<Utc>) -> Result<bool, StoreError> {
         let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(watched_item(shop, due)))
+            .update_while_due(shop, due)
             .update_expression("SET gsi1sk = :until")
-            .condition_expression("gsi1pk = :watch AND gsi1sk = :due")
-            .expression_attribute_values(":watch", s(keys::watch(shop)))
-            .expression_attribute_values(":due", s(keys::by_time(due.at, &due.order_id)))
             .expression_attribute_values(":until", s(keys::by_time(until, &due.order_id)));
         conditional(update.send().await)
     }
 
     async fn finish_watch(&self, shop: &ShopId, due: &DueWatch) -> Result<bool, StoreError> {
         let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(watched_item(shop, due)))
+            .update_while_due(shop, due)
             .update_expression("REMOVE gsi1pk, gsi1sk, #watch")
-            .condition_expression("gsi1pk = :watch AND gsi1sk = :due")
-            .expression_attribute_names("#watch", attr::WATCH)
-            .expression_attribute_values(":watch", s(keys::watch(shop)))
-            .expression_attribute_values(":due", s(keys::by_time(due.at, &due.order_id)));
+            .expression_attribute_names("#watch", attr::WATCH);
         conditional(update.send().await)
     }
 
