@@ -223,7 +223,7 @@ async fn a_kept_update_and_its_shipments_index_exclude_each_other() {
         shipment.tracking_number = Some(ppx_shared::domain::ids::TrackingNumber::parse(number).unwrap());
         shipment
     };
-    let claim = Claim { token: "t".into(), at: env.clock_now(), lease_until: env.clock_now() };
+    let claim = Claim { token: "t".into(), at: env.clock_now(), lease_until: env.clock_now(), email_to: None };
     let expires = env.clock_now() + chrono::Duration::days(1);
 
     // The update first: kept, and the shipment then hears that updates wait for its number.

@@ -45,21 +45,30 @@ const STATE_ACTIONS: [&str; 7] = [
     "dynamodb:ConditionCheckItem",
     "dynamodb:BatchWriteItem",
 ];
-/// The review run: the base, and a failed request deferred behind the others (UpdateItem).
-const REVIEW_ACTIONS: [&str; 5] =
-    [BASE_ACTIONS[0], BASE_ACTIONS[1], BASE_ACTIONS[2], BASE_ACTIONS[3], "dynamodb:UpdateItem"];
-/// Returns: the base, a return stored in one transaction with its order's returns version
-/// (UpdateItem), and a notice's email and SMS records in one request.
-const RETURN_ACTIONS: [&str; 6] = [
+/// The review run: the base, a failed request deferred behind the others (UpdateItem), and an
+/// email's claim only while its address is not suppressed (ConditionCheckItem).
+const REVIEW_ACTIONS: [&str; 6] = [
     BASE_ACTIONS[0],
     BASE_ACTIONS[1],
     BASE_ACTIONS[2],
     BASE_ACTIONS[3],
     "dynamodb:UpdateItem",
+    "dynamodb:ConditionCheckItem",
+];
+/// Returns: the base, a return stored in one transaction with its order's returns version
+/// (UpdateItem), an email's claim only while its address is not suppressed
+/// (ConditionCheckItem), and a notice's email and SMS records in one request.
+const RETURN_ACTIONS: [&str; 7] = [
+    BASE_ACTIONS[0],
+    BASE_ACTIONS[1],
+    BASE_ACTIONS[2],
+    BASE_ACTIONS[3],
+    "dynamodb:UpdateItem",
+    "dynamodb:ConditionCheckItem",
     "dynamodb:BatchWriteItem",
 ];
 
-const FUNCTIONS: [FunctionSpec; 5] = [
+const FUNCTIONS: [FunctionSpec; 6] = [
     FunctionSpec {
         resource: "OrderPlacedFunction",
         binary: "order-placed",
@@ -102,6 +111,17 @@ const FUNCTIONS: [FunctionSpec; 5] = [
         binary: "pages",
         function: Some(Function::Pages),
         table_actions: &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+        index: false,
+        email: false,
+        sns: false,
+    },
+    FunctionSpec {
+        resource: "MailFeedbackFunction",
+        binary: "mail-feedback",
+        // Invoked by the SES feedback topic, not by a route.
+        function: None,
+        // The order's items (Query); the feedback and the suppressed address (PutItem).
+        table_actions: &["dynamodb:PutItem", "dynamodb:Query"],
         index: false,
         email: false,
         sns: false,
@@ -245,6 +265,86 @@ fn each_function_builds_its_binary() {
         resources_of_type(&template, "AWS::Serverless::Function").map(|(n, _)| n.as_str()).collect();
     let known: BTreeSet<&str> = FUNCTIONS.iter().map(|s| s.resource).collect();
     assert_eq!(deployed, known);
+}
+
+#[test]
+fn ses_feedback_reaches_the_feedback_function_only_from_ses_through_its_topic() {
+    let template = template();
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(globals["PPX_SES_CONFIGURATION_SET"], json!({ "Ref": "MailConfigurationSet" }));
+    let destination = &resource(&template, "MailFeedbackDestination")["Properties"];
+    assert_eq!(destination["ConfigurationSetName"], json!({ "Ref": "MailConfigurationSet" }));
+    let event_destination = &destination["EventDestination"];
+    assert_eq!(event_destination["Enabled"], true);
+    let types: BTreeSet<&str> =
+        event_destination["MatchingEventTypes"].as_array().unwrap().iter().filter_map(Json::as_str).collect();
+    assert_eq!(types, BTreeSet::from(["bounce", "complaint", "delivery", "reject", "deliveryDelay"]));
+    assert_eq!(event_destination["SnsDestination"]["TopicARN"], json!({ "Ref": "MailFeedbackTopic" }));
+
+    // The topic: SES of this account's configuration set publishes, nobody else.
+    let policy = &resource(&template, "MailFeedbackTopicPolicy")["Properties"];
+    assert_eq!(policy["Topics"], json!([{ "Ref": "MailFeedbackTopic" }]));
+    let statements = policy["PolicyDocument"]["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0]["Principal"], json!({ "Service": "ses.amazonaws.com" }));
+    assert_eq!(statements[0]["Action"], "sns:Publish");
+    assert_eq!(statements[0]["Condition"]["StringEquals"]["AWS:SourceAccount"], json!({ "Ref": "AWS::AccountId" }));
+
+    // The function: that topic its only trigger (no route), failures to the dead-letter queue.
+    let function = &resource(&template, "MailFeedbackFunction")["Properties"];
+    let events = function["Events"].as_object().unwrap();
+    assert_eq!(events.len(), 1);
+    let event = events.values().next().unwrap();
+    assert_eq!(event["Type"], "SNS");
+    assert_eq!(event["Properties"]["Topic"], json!({ "Ref": "MailFeedbackTopic" }));
+    for name in ["MailFeedbackFunction", "ReviewRequestFunction"] {
+        let config = &resource(&template, name)["Properties"]["EventInvokeConfig"];
+        let on_failure = &config["DestinationConfig"]["OnFailure"];
+        assert_eq!(on_failure["Type"], "SQS", "{name}");
+        assert_eq!(on_failure["Destination"], json!({ "Fn::GetAtt": ["DeadLetterQueue", "Arn"] }), "{name}");
+        assert!(config["MaximumRetryAttempts"].as_u64().is_some_and(|n| n <= 2), "{name}");
+    }
+}
+
+#[test]
+fn alarms_watch_the_mail_reputation_the_sending_account_the_functions_and_the_dead_letters() {
+    let template = template();
+    let alarms: Vec<(&String, &Json)> = resources_of_type(&template, "AWS::CloudWatch::Alarm").collect();
+    for (name, alarm) in &alarms {
+        assert_eq!(alarm["Properties"]["AlarmActions"], json!([{ "Ref": "AlarmTopic" }]), "{name}");
+    }
+    let threshold = |name: &str| resource(&template, name)["Properties"]["Threshold"].as_f64().unwrap();
+    assert_eq!(threshold("MailBounceRateAlarm"), 0.02);
+    assert_eq!(threshold("MailComplaintRateAlarm"), 0.0005);
+    assert_eq!(
+        resource(&template, "MailConfigurationSet")["Properties"]["ReputationOptions"]["ReputationMetricsEnabled"],
+        true
+    );
+    // Every function's errors.
+    for spec in &FUNCTIONS {
+        let watched = alarms.iter().any(|(_, alarm)| {
+            let properties = &alarm["Properties"];
+            properties["MetricName"] == "Errors"
+                && properties["Dimensions"] == json!([{ "Name": "FunctionName", "Value": { "Ref": spec.resource } }])
+        });
+        assert!(watched, "no errors alarm for {}", spec.resource);
+    }
+    // The account's refusals, counted in each sending function's logs by the field the code writes.
+    let pattern = format!("{{ $.fields.alarm = \"{}\" }}", ppx_shared::app::outbox::ACCOUNT_ALARM);
+    let filters: Vec<&Json> = resources_of_type(&template, "AWS::Logs::MetricFilter").map(|(_, f)| f).collect();
+    for spec in FUNCTIONS.iter().filter(|s| s.email) {
+        let log_group = &resource(&template, spec.resource)["Properties"]["LoggingConfig"]["LogGroup"];
+        let counted = filters.iter().any(|f| {
+            f["Properties"]["LogGroupName"] == *log_group && f["Properties"]["FilterPattern"] == pattern.as_str()
+        });
+        assert!(counted, "{}: no metric filter counts its account refusals", spec.resource);
+    }
+    let account = &resource(&template, "SendingAccountAlarm")["Properties"];
+    assert_eq!(account["MetricName"], "SendingAccountRefusals");
+    assert_eq!(
+        resource(&template, "DeadLetterAlarm")["Properties"]["MetricName"],
+        "ApproximateNumberOfMessagesVisible"
+    );
 }
 
 #[test]
@@ -436,8 +536,15 @@ fn each_function_sends_email_from_the_sender_identity_only() {
                 "Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SenderIdentity}"
             }),
         );
-        // Anything else is the configuration set, present only when the parameter is set.
-        for extra in &resources[1..] {
+        // Through the stack's configuration set, whose feedback comes back to the stack.
+        assert_eq!(
+            resources[1],
+            &json!({
+                "Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${MailConfigurationSet}"
+            }),
+        );
+        // Anything else is the extra configuration set, present only when the parameter is set.
+        for extra in &resources[2..] {
             assert_eq!(extra["Fn::If"][0], "HasConfigurationSet", "unexpected SES resource {extra}");
             assert_eq!(extra["Fn::If"][2], json!({ "Ref": "AWS::NoValue" }));
         }

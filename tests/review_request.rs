@@ -181,6 +181,7 @@ async fn a_failed_send_and_a_run_killed_after_its_claim_are_retried_once() {
         token: "dead-run".into(),
         at: due_at,
         lease_until: due_at + Duration::seconds(ppx_shared::app::outbox::CLAIM_LEASE_SECS),
+        email_to: None,
     };
     env.store.claim_messages(&shop, &order, std::slice::from_ref(&key), &claim, None).await.unwrap();
 

@@ -9,6 +9,7 @@ use ppx_e2e::{fixture_bytes, repo_path, sdk_config, unique};
 use ppx_shared::adapters::dynamo::{DynamoStore, create_table_if_missing};
 use ppx_shared::adapters::memory::store::MemoryStore;
 use ppx_shared::domain::ids::{OrderId, ReturnId, ShipmentId, ShopId, TrackingNumber};
+use ppx_shared::domain::mail_feedback::{MailFeedback, MailOutcome, Suppression, SuppressionReason};
 use ppx_shared::domain::messages::{
     Channel, DeliveryState, MessageKey, MessageKind, MessageRecord, MessageScope, Notice,
 };
@@ -78,7 +79,7 @@ impl Shop {
     }
 
     fn claim(&self, token: &str, at: DateTime<Utc>) -> Claim {
-        Claim { token: token.to_owned(), at, lease_until: at + Duration::minutes(5) }
+        Claim { token: token.to_owned(), at, lease_until: at + Duration::minutes(5), email_to: None }
     }
 
     /// A return of `quantity` of the order's first item, decided from `earlier`.
@@ -648,6 +649,87 @@ async fn a_text_held_back_by_quiet_hours_is_written_with_its_change_and_due_at_t
     assert_eq!(window().await.unwrap().iter().filter(|d| d.watch == Watch::Text).count(), 1);
 }
 
+fn suppression(reason: SuppressionReason, at: DateTime<Utc>) -> Suppression {
+    Suppression {
+        address: Some("ada@example.com".into()),
+        reason,
+        at,
+        detail: Some("Permanent/General 5.1.1".into()),
+        order: None,
+    }
+}
+
+async fn an_email_claim_comes_back_suppressed_while_its_address_is_on_the_list<S: Store>(store: &S) {
+    let shop = Shop::new();
+    let other = Shop::new();
+    let bounced = suppression(SuppressionReason::HardBounce, shop.now);
+    assert!(store.suppress(shop.id(), "ada@example.com", &bounced).await.unwrap());
+    // The first reason stays.
+    let complaint = suppression(SuppressionReason::Complaint, shop.now + Duration::days(1));
+    assert!(!store.suppress(shop.id(), "Ada@Example.com", &complaint).await.unwrap());
+    assert_eq!(store.suppression(shop.id(), "ADA@example.com").await.unwrap(), Some(bounced.clone()));
+
+    // With a state change: the change is written, the email's claim taken as suppressed, the
+    // text's claimed as usual.
+    let order = shop.order("3003", 0);
+    let confirmation = Notice::order_confirmation();
+    let keys = [confirmation.on(Channel::Email), confirmation.on(Channel::Sms)];
+    let claim = Claim { email_to: Some("ADA@example.com".into()), ..shop.claim("a", shop.now) };
+    let batch = store.claim_messages(shop.id(), &order.id, &keys, &claim, Some(StateChange::NewOrder(&order)));
+    let batch = batch.await.unwrap();
+    assert_eq!(batch.change, Some(ChangeOutcome::Written));
+    assert_eq!(batch.claims, [ClaimOutcome::Suppressed(bounced.clone()), ClaimOutcome::Claimed]);
+    assert!(store.get_order(shop.id(), &order.id).await.unwrap().is_some());
+    // Recorded as skipped, it is done: never claimed again.
+    let skipped = MessageRecord {
+        state: DeliveryState::Suppressed,
+        failure: Some(bounced.describe()),
+        ..MessageRecord::claimed(&keys[0], shop.now)
+    };
+    store.complete_messages(shop.id(), &order.id, &[skipped], None).await.unwrap();
+    let again = store.claim_messages(shop.id(), &order.id, &keys[..1], &shop.claim("b", shop.now), None).await;
+    assert_eq!(again.unwrap().claims, [ClaimOutcome::AlreadyDone]);
+
+    // Alone, without a change; and the same address in another shop is mailed.
+    let shipped = Notice::shipped(&sid("f1")).on(Channel::Email);
+    let alone = Claim { email_to: Some("ada@example.com".into()), ..shop.claim("c", shop.now) };
+    let batch = store.claim_messages(shop.id(), &order.id, std::slice::from_ref(&shipped), &alone, None).await;
+    assert_eq!(batch.unwrap().claims, [ClaimOutcome::Suppressed(bounced.clone())]);
+    let elsewhere = Claim { email_to: Some("ada@example.com".into()), ..other.claim("d", other.now) };
+    let batch = store.claim_messages(other.id(), &order.id, std::slice::from_ref(&shipped), &elsewhere, None).await;
+    assert_eq!(batch.unwrap().claims, [ClaimOutcome::Claimed]);
+
+    let listed = store.suppressions(shop.id()).await.unwrap();
+    assert_eq!(listed, [bounced]);
+    assert!(store.unsuppress(shop.id(), "ada@EXAMPLE.com").await.unwrap());
+    assert!(!store.unsuppress(shop.id(), "ada@example.com").await.unwrap());
+    let delivered = Notice::new(MessageKind::Delivered, MessageScope::Shipment(sid("f1"))).on(Channel::Email);
+    let lifted = Claim { email_to: Some("ada@example.com".into()), ..shop.claim("e", shop.now) };
+    let batch = store.claim_messages(shop.id(), &order.id, std::slice::from_ref(&delivered), &lifted, None).await;
+    assert_eq!(batch.unwrap().claims, [ClaimOutcome::Claimed]);
+}
+
+async fn mail_feedback_is_noted_only_when_graver_than_what_was_noted<S: Store>(store: &S) {
+    let shop = Shop::new();
+    let order = OrderId::parse("3004").unwrap();
+    let feedback = |id: &str, outcome: MailOutcome, hours: i64| MailFeedback {
+        provider_message_id: id.into(),
+        outcome,
+        at: shop.now + Duration::hours(hours),
+        detail: None,
+    };
+    assert!(store.note_mail_feedback(shop.id(), &order, &feedback("m1", MailOutcome::Delivered, 1)).await.unwrap());
+    assert!(!store.note_mail_feedback(shop.id(), &order, &feedback("m1", MailOutcome::Delayed, 0)).await.unwrap());
+    assert!(!store.note_mail_feedback(shop.id(), &order, &feedback("m1", MailOutcome::Delivered, 1)).await.unwrap());
+    assert!(store.note_mail_feedback(shop.id(), &order, &feedback("m1", MailOutcome::Complained, 48)).await.unwrap());
+    assert!(!store.note_mail_feedback(shop.id(), &order, &feedback("m1", MailOutcome::Bounced, 2)).await.unwrap());
+    assert!(store.note_mail_feedback(shop.id(), &order, &feedback("m2", MailOutcome::Delayed, 3)).await.unwrap());
+    let view = store.order_view(shop.id(), &order).await.unwrap();
+    let mut noted: Vec<_> = view.mail_feedback.iter().map(|f| (f.provider_message_id.as_str(), f.outcome)).collect();
+    noted.sort();
+    assert_eq!(noted, [("m1", MailOutcome::Complained), ("m2", MailOutcome::Delayed)]);
+}
+
 async fn dynamo_store() -> DynamoStore {
     let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
     let table = format!("ppx-contract-{}", unique());
@@ -688,4 +770,6 @@ contract!(
     a_tracking_state_is_watched_while_it_says_so_and_each_write_moves_it,
     a_new_order_is_watched_for_its_shipping_unless_cancelled_or_refused,
     a_text_held_back_by_quiet_hours_is_written_with_its_change_and_due_at_their_end,
+    an_email_claim_comes_back_suppressed_while_its_address_is_on_the_list,
+    mail_feedback_is_noted_only_when_graver_than_what_was_noted,
 );

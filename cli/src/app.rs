@@ -82,6 +82,11 @@ enum Command {
         #[command(subcommand)]
         command: ReturnCommand,
     },
+    /// The addresses a shop no longer mails (hard bounces, complaints, the operator's).
+    Suppression {
+        #[command(subcommand)]
+        command: SuppressionCommand,
+    },
     /// NPS and review figures of a shop for a period.
     Kpi {
         shop: String,
@@ -129,6 +134,16 @@ enum ReturnCommand {
         #[arg(long)]
         label_url: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum SuppressionCommand {
+    /// Every suppressed address of a shop, with why and since when.
+    List { shop: String },
+    /// Mail an address again (its mailbox works again, or the customer asked).
+    Remove { shop: String, address: String },
+    /// Stop mailing an address.
+    Add { shop: String, address: String },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -212,6 +227,13 @@ async fn execute(
         Command::Order { command: OrderCommand::Show { shop, order, json } } => {
             commands::order_show(&store, &shop, &order, json).await
         }
+        Command::Suppression { command } => match command {
+            SuppressionCommand::List { shop } => commands::suppression_list(&store, &shop).await,
+            SuppressionCommand::Remove { shop, address } => commands::suppression_remove(&store, &shop, &address).await,
+            SuppressionCommand::Add { shop, address } => {
+                commands::suppression_add(&store, &shop, &address, chrono::Utc::now()).await
+            }
+        },
         Command::Kpi { shop, from, to } => {
             commands::kpi(&store, &shop, parse_bound(&from, false)?, parse_bound(&to, true)?).await
         }
@@ -241,7 +263,8 @@ async fn execute(
             let config = app_config(&cli.table, env)?;
             let adapters = Adapters::<PortsOf<_, _, _, _, _>> {
                 store,
-                email: SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(sdk)),
+                email: SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(sdk))
+                    .with_configuration_set(config.ses_configuration_set.clone()),
                 sms: SnsSms::new(ppx_shared::aws_sdk_sns::Client::new(sdk)),
                 events: SnsEvents::new(ppx_shared::aws_sdk_sns::Client::new(sdk), config.home.clone()),
                 clock: clock_at(now),
@@ -269,7 +292,8 @@ fn returns_app(store: DynamoStore, sdk: &ppx_shared::adapters::aws::SdkConfig, c
     let sns = ppx_shared::aws_sdk_sns::Client::new(sdk);
     let adapters = Adapters {
         store,
-        email: SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(sdk)),
+        email: SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(sdk))
+            .with_configuration_set(config.ses_configuration_set.clone()),
         sms: SnsSms::new(sns.clone()),
         events: SnsEvents::new(sns, config.home.clone()),
         clock: SystemClock,

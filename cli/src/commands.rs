@@ -6,6 +6,7 @@ use crate::terminal::escape;
 use ppx_shared::adapters::dynamo::{DynamoStore, create_table_if_missing};
 use ppx_shared::app::context::{App, Ports};
 use ppx_shared::domain::ids::{OrderId, ReturnId, ShopId, TrackingNumber};
+use ppx_shared::domain::mail_feedback::{Suppression, SuppressionReason};
 use ppx_shared::domain::messages::{DeliveryState, MessageScope};
 use ppx_shared::domain::nps::NpsSummary;
 use ppx_shared::domain::returns::{Resolution, ReturnState};
@@ -204,14 +205,25 @@ pub fn render_text(view: &OrderView) -> String {
             DeliveryState::Sending => "SENDING",
             DeliveryState::Sent => "sent",
             DeliveryState::Failed => "FAILED",
+            DeliveryState::Suppressed => "SKIPPED",
         };
+        // What SES said of it after it went (delivered, bounced, complained...).
+        let feedback = message
+            .provider_message_id
+            .as_deref()
+            .and_then(|id| view.mail_feedback.iter().find(|f| f.provider_message_id == id))
+            .map(|f| {
+                let detail = f.detail.as_deref().map(|d| format!(" ({})", escape(d))).unwrap_or_default();
+                format!(" · {} {}{detail}", f.outcome.as_str(), f.at.format("%Y-%m-%d %H:%M UTC"))
+            })
+            .unwrap_or_default();
         let scope = match &message.scope {
             MessageScope::Order => String::new(),
             scope => format!(" [{}]", escape(&scope.to_string())),
         };
         let _ = writeln!(
             out,
-            "  {} {}{} {} {} to {} · id {}{}",
+            "  {} {}{} {} {} to {} · id {}{}{}",
             message.at.format("%Y-%m-%d %H:%M:%S"),
             message.kind.as_str(),
             scope,
@@ -219,7 +231,8 @@ pub fn render_text(view: &OrderView) -> String {
             state,
             escape(message.destination.as_deref().unwrap_or("?")),
             escape(message.provider_message_id.as_deref().unwrap_or("-")),
-            message.failure.as_deref().map(|f| format!(" · {}", escape(f))).unwrap_or_default()
+            message.failure.as_deref().map(|f| format!(" · {}", escape(f))).unwrap_or_default(),
+            feedback
         );
     }
     out
@@ -277,6 +290,60 @@ pub async fn kpi(
     );
     let _ = writeln!(out, "  CSAT              not collected (the review request asks the NPS question only)");
     Ok(out)
+}
+
+/// The addresses a shop no longer mails, oldest first.
+pub async fn suppression_list(store: &impl Store, shop: &str) -> Result<String, CommandError> {
+    let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
+    let mut suppressions = store.suppressions(&shop_id).await?;
+    suppressions.sort_by_key(|s| s.at);
+    let mut out = format!("{} suppressed address(es) in shop {shop}\n", suppressions.len());
+    for suppression in &suppressions {
+        let _ = writeln!(
+            out,
+            "  {} · {} · {}{}{}",
+            escape(suppression.address.as_deref().unwrap_or("(erased)")),
+            suppression.reason.as_str(),
+            suppression.at.format("%Y-%m-%d %H:%M UTC"),
+            suppression.order.as_ref().map(|o| format!(" · order {}", escape(o.as_str()))).unwrap_or_default(),
+            suppression.detail.as_deref().map(|d| format!(" · {}", escape(d))).unwrap_or_default(),
+        );
+    }
+    Ok(out)
+}
+
+/// Lets a shop mail an address again (the customer fixed their mailbox, or asked).
+pub async fn suppression_remove(store: &impl Store, shop: &str, address: &str) -> Result<String, CommandError> {
+    let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
+    if store.unsuppress(&shop_id, address).await? {
+        Ok(format!("{} is no longer suppressed in shop {shop}\n", escape(address)))
+    } else {
+        Err(CommandError::Usage(format!("{} is not suppressed in shop {shop}", escape(address))))
+    }
+}
+
+/// Stops a shop mailing an address (the customer asked, or support knows it is dead).
+pub async fn suppression_add(
+    store: &impl Store,
+    shop: &str,
+    address: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<String, CommandError> {
+    let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
+    let mailbox =
+        ppx_shared::domain::mailbox::Mailbox::parse(address).map_err(|e| CommandError::Usage(e.to_string()))?;
+    let suppression = Suppression {
+        address: Some(mailbox.address().to_owned()),
+        reason: SuppressionReason::Operator,
+        at,
+        detail: None,
+        order: None,
+    };
+    if store.suppress(&shop_id, mailbox.address(), &suppression).await? {
+        Ok(format!("{} is suppressed in shop {shop}\n", escape(address)))
+    } else {
+        Ok(format!("{} was already suppressed in shop {shop}\n", escape(address)))
+    }
 }
 
 pub async fn return_list(store: &impl Store, shop: &str, state: &str) -> Result<String, CommandError> {

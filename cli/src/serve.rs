@@ -80,7 +80,8 @@ fn adapters(
     let sns = aws_sdk_sns::Client::from_conf(sns.build());
     Adapters {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamo.build()), config.table.clone()),
-        email: SesEmail::new(aws_sdk_sesv2::Client::from_conf(ses.build())),
+        email: SesEmail::new(aws_sdk_sesv2::Client::from_conf(ses.build()))
+            .with_configuration_set(config.ses_configuration_set.clone()),
         sms: SnsSms::new(sns.clone()),
         events: SnsEvents::new(sns, config.home.clone()),
         clock,

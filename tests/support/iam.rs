@@ -23,12 +23,13 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 /// The template's resource of each function, by the name of its binary.
-pub const FUNCTION_RESOURCES: [(&str, &str); 5] = [
+pub const FUNCTION_RESOURCES: [(&str, &str); 6] = [
     ("order-placed", "OrderPlacedFunction"),
     ("carrier-webhook", "CarrierWebhookFunction"),
     ("return-submitted", "ReturnSubmittedFunction"),
     ("review-request", "ReviewRequestFunction"),
     ("pages", "PagesFunction"),
+    ("mail-feedback", "MailFeedbackFunction"),
 ];
 
 /// The account, region and partition moto serves (what the template's `${AWS::...}` resolve to).

@@ -130,6 +130,8 @@ pub struct TestEnv {
     pub requests: ppx_shared::adapters::aws::RequestCounter,
     /// Requests of the functions that their IAM statements do not allow (the test fails on any).
     denied: Arc<Mutex<Vec<String>>>,
+    /// What the served functions asked SES to send, as they asked it (moto keeps no tags).
+    pub sent: SentByFunctions,
 }
 
 pub struct Reply {
@@ -182,14 +184,17 @@ impl TestEnv {
             public_url: PUBLIC_URL.to_owned(),
             settings_ttl: std::time::Duration::from_secs(60),
             home: test_home(),
+            ses_configuration_set: Some(CONFIGURATION_SET.to_owned()),
         };
         let requests = ppx_shared::adapters::aws::RequestCounter::default();
         let denied = Arc::new(Mutex::new(Vec::new()));
         // The IAM guard first: a request the template does not allow is neither sent nor counted.
+        let sent = SentByFunctions::default();
         let interceptors = |function| {
             let mut interceptors = vec![
                 SharedInterceptor::new(IamGuard::new(function, denied.clone())),
                 SharedInterceptor::new(requests.clone()),
+                SharedInterceptor::new(sent.clone()),
             ];
             interceptors.extend(extra.iter().cloned());
             interceptors
@@ -201,7 +206,19 @@ impl TestEnv {
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router(functions)).await });
 
-        Self { suffix, table, settings, store, base_url, http: reqwest::Client::new(), clock, sdk, requests, denied }
+        Self {
+            suffix,
+            table,
+            settings,
+            store,
+            base_url,
+            http: reqwest::Client::new(),
+            clock,
+            sdk,
+            requests,
+            denied,
+            sent,
+        }
     }
 
     pub fn shop(&self) -> &str {
@@ -358,6 +375,15 @@ impl TestEnv {
         review_request::ReviewRequest::new(App::new(adapters, &self.config()), config)
     }
 
+    /// The mail feedback function over this test's table, its requests held to its IAM statements.
+    pub fn mail_feedback_app(&self) -> mail_feedback::MailFeedback<DynamoStore> {
+        let mut dynamo = aws_sdk_dynamodb::config::Builder::from(&self.sdk);
+        dynamo.push_interceptor(SharedInterceptor::new(IamGuard::new("mail-feedback", self.denied.clone())));
+        mail_feedback::MailFeedback {
+            store: DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamo.build()), self.table.clone()),
+        }
+    }
+
     pub fn ses(&self) -> SesEmail {
         SesEmail::new(aws_sdk_sesv2::Client::new(&self.sdk))
     }
@@ -369,6 +395,7 @@ impl TestEnv {
             public_url: PUBLIC_URL.to_owned(),
             settings_ttl: std::time::Duration::from_secs(60),
             home: test_home(),
+            ses_configuration_set: Some(CONFIGURATION_SET.to_owned()),
         }
     }
 
@@ -439,11 +466,64 @@ impl TestEnv {
     }
 }
 
+/// The stack's SES configuration set in tests, as the template names its own.
+pub const CONFIGURATION_SET: &str = "ppx-test-feedback";
+
 async fn register_sender(sdk: &aws_config::SdkConfig) {
     let ses = aws_sdk_sesv2::Client::new(sdk);
     if let Err(err) = ses.create_email_identity().email_identity(SENDER_DOMAIN).send().await {
         let exists = err.as_service_error().is_some_and(|e| e.is_already_exists_exception());
         assert!(exists, "cannot register the SES sender: {err:?}");
+    }
+    if let Err(err) = ses.create_configuration_set().configuration_set_name(CONFIGURATION_SET).send().await {
+        // moto names it ConfigurationSetAlreadyExistsException, SES AlreadyExistsException.
+        use aws_sdk_sesv2::error::ProvideErrorMetadata;
+        let exists = err.as_service_error().is_some_and(|e| e.code().is_some_and(|c| c.contains("AlreadyExists")));
+        assert!(exists, "cannot create the SES configuration set: {err:?}");
+    }
+}
+
+/// One `SendEmail` request of a served function: to whom, through which configuration set,
+/// with which tags.
+#[derive(Debug, Clone)]
+pub struct SendEmailRequest {
+    pub to: Vec<String>,
+    pub configuration_set: Option<String>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// Notes every `SendEmail` request the served functions make.
+#[derive(Debug, Clone, Default)]
+pub struct SentByFunctions(Arc<Mutex<Vec<SendEmailRequest>>>);
+
+impl SentByFunctions {
+    /// The requests that mailed `address`.
+    pub fn to(&self, address: &str) -> Vec<SendEmailRequest> {
+        let sent = self.0.lock().expect("sent lock");
+        sent.iter().filter(|r| r.to.iter().any(|to| to == address)).cloned().collect()
+    }
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for SentByFunctions {
+    fn name(&self) -> &'static str {
+        "SentByFunctions"
+    }
+
+    fn read_before_serialization(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if let Some(input) = context.input().downcast_ref::<aws_sdk_sesv2::operation::send_email::SendEmailInput>() {
+            let request = SendEmailRequest {
+                to: input.destination().map(|d| d.to_addresses().to_vec()).unwrap_or_default(),
+                configuration_set: input.configuration_set_name().map(str::to_owned),
+                tags: input.email_tags().iter().map(|t| (t.name().to_owned(), t.value().to_owned())).collect(),
+            };
+            self.0.lock().expect("sent lock").push(request);
+        }
+        Ok(())
     }
 }
 

@@ -330,6 +330,7 @@ mod rules {
             public_url: "https://t.example".into(),
             settings_ttl: std::time::Duration::from_secs(60),
             home: Default::default(),
+            ses_configuration_set: None,
         };
         let store = MemoryStore::new();
         let settings = ShopSettings::from_json(include_str!("../../../events/shop.example.json")).unwrap();
@@ -401,6 +402,7 @@ mod rules {
             token: "dead".into(),
             at: now,
             lease_until: now + chrono::Duration::seconds(ppx_shared::app::outbox::CLAIM_LEASE_SECS),
+            email_to: None,
         };
         app.store.claim_messages(&shop, &order, std::slice::from_ref(&key), &claim, None).await.unwrap();
         let during = app.handle(shopify_request("orders/create", ORDER, "w1"), "r1").await;

@@ -21,7 +21,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sns = aws_sdk_sns::Client::new(&sdk);
     let adapters = Adapters::<Aws> {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()),
-        email: SesEmail::new(aws_sdk_sesv2::Client::new(&sdk)),
+        email: SesEmail::new(aws_sdk_sesv2::Client::new(&sdk))
+            .with_configuration_set(config.ses_configuration_set.clone()),
         sms: SnsSms::new(sns.clone()),
         events: SnsEvents::new(sns, config.home.clone()),
         clock: SystemClock,

@@ -236,6 +236,7 @@ impl<P: Ports> ReviewRequest<P> {
             // A run that sent but died before finishing: finish it, never send again.
             (_, Some((DeliveryState::Sent, at))) => Some(ReviewOutcome::Sent { at }),
             (_, Some((DeliveryState::Failed, _))) => Some(skip(SkipReason::Rejected)),
+            (_, Some((DeliveryState::Suppressed, _))) => Some(skip(SkipReason::Suppressed)),
             (None, _) => Some(skip(SkipReason::OrderMissing)),
             (Some(order), _) if order.status == OrderStatus::Cancelled => Some(skip(SkipReason::OrderCancelled)),
             (Some(order), _) if order.payment == PaymentStatus::Refunded => Some(skip(SkipReason::Refunded)),
@@ -260,6 +261,7 @@ impl<P: Ports> ReviewRequest<P> {
                 {
                     Ok(deliveries) => match deliveries.first() {
                         Some(Delivery::Failed { .. }) => skip(SkipReason::Rejected),
+                        Some(Delivery::Suppressed { .. }) => skip(SkipReason::Suppressed),
                         Some(Delivery::AlreadyDone { .. }) => skip(SkipReason::AlreadySent),
                         _ => ReviewOutcome::Sent { at: self.clock.now() },
                     },

@@ -6,12 +6,12 @@
 //! byte (tests/mime.rs); a Simple message is assembled by SES and cannot be.
 
 use crate::domain::mailbox::Mailbox;
-use crate::ports::messaging::{EmailSender, OutboundEmail, SendError};
+use crate::ports::messaging::{EmailSender, OutboundEmail, SendError, without_recipients};
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::error::DisplayErrorContext;
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::primitives::Blob;
-use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
+use aws_sdk_sesv2::types::{Destination, EmailContent, MessageTag, RawMessage};
 use mail_builder::headers::Header;
 use mail_builder::headers::address::Address;
 use mail_builder::headers::message_id::MessageId;
@@ -20,11 +20,39 @@ use mail_builder::headers::raw::Raw;
 #[derive(Clone, Debug)]
 pub struct SesEmail {
     client: Client,
+    /// The stack's configuration set (`PPX_SES_CONFIGURATION_SET`): its event destination
+    /// brings the feedback back. A shop's own set, when it names one, goes instead.
+    configuration_set: Option<String>,
 }
 
 impl SesEmail {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self { client, configuration_set: None }
+    }
+
+    /// Sends through `configuration_set` when the shop names none.
+    pub fn with_configuration_set(mut self, configuration_set: Option<String>) -> Self {
+        self.configuration_set = configuration_set.filter(|name| !name.is_empty());
+        self
+    }
+}
+
+/// What an SES refusal means for the message: the account's problem (no message can go until
+/// the operator acts), this message's, or a passing one. Throttling and 5xx stay retryable.
+fn classify(err: &aws_sdk_sesv2::error::SdkError<SendEmailError>) -> fn(String) -> SendError {
+    use aws_sdk_sesv2::error::ProvideErrorMetadata;
+    let Some(service) = err.as_service_error() else { return SendError::Transient };
+    match service {
+        SendEmailError::AccountSuspendedException(_)
+        | SendEmailError::SendingPausedException(_)
+        | SendEmailError::MailFromDomainNotVerifiedException(_)
+        // An unverified sender, or (in the sandbox) recipient.
+        | SendEmailError::MessageRejected(_)
+        // A configuration set that does not exist.
+        | SendEmailError::NotFoundException(_) => SendError::Account,
+        SendEmailError::BadRequestException(_) => SendError::Rejected,
+        other if matches!(other.code(), Some("AccessDeniedException" | "AccessDenied")) => SendError::Account,
+        _ => SendError::Transient,
     }
 }
 
@@ -64,6 +92,15 @@ pub fn raw_mime(email: &OutboundEmail<'_>) -> Result<Vec<u8>, SendError> {
     builder.write_to_vec().map_err(|e| SendError::Rejected(format!("cannot build the message: {e}")))
 }
 
+/// The message's tags as SES takes them; a value SES would refuse is left out (its feedback
+/// then names no order) rather than failing the send.
+fn tags(tags: &[(&'static str, String)]) -> Vec<MessageTag> {
+    tags.iter()
+        .filter(|(_, value)| crate::domain::mail_feedback::tags::is_valid_value(value))
+        .map(|(name, value)| MessageTag::builder().name(*name).value(value).build().expect("name and value are set"))
+        .collect()
+}
+
 impl EmailSender for SesEmail {
     async fn send_email(&self, email: &OutboundEmail<'_>) -> Result<String, SendError> {
         let raw = RawMessage::builder().data(Blob::new(raw_mime(email)?)).build().expect("raw data is set");
@@ -74,25 +111,15 @@ impl EmailSender for SesEmail {
             .from_email_address(mailbox_header(email.from))
             .destination(Destination::builder().to_addresses(email.to).build())
             .content(EmailContent::builder().raw(raw).build())
-            .set_configuration_set_name(email.configuration_set.map(str::to_owned))
+            .set_configuration_set_name(
+                email.configuration_set.or(self.configuration_set.as_deref()).map(str::to_owned),
+            )
+            .set_email_tags(Some(tags(email.tags)))
             .send()
             .await;
         match result {
             Ok(out) => Ok(out.message_id.unwrap_or_default()),
-            Err(err) => {
-                let permanent = err.as_service_error().is_some_and(|e| {
-                    matches!(
-                        e,
-                        SendEmailError::MessageRejected(_)
-                            | SendEmailError::MailFromDomainNotVerifiedException(_)
-                            | SendEmailError::AccountSuspendedException(_)
-                            | SendEmailError::SendingPausedException(_)
-                            | SendEmailError::BadRequestException(_)
-                    )
-                });
-                let detail = DisplayErrorContext(&err).to_string();
-                Err(if permanent { SendError::Rejected(detail) } else { SendError::Transient(detail) })
-            }
+            Err(err) => Err(classify(&err)(without_recipients(&DisplayErrorContext(&err).to_string()))),
         }
     }
 }
@@ -121,6 +148,7 @@ mod tests {
             configuration_set: None,
             date: chrono::Utc.with_ymd_and_hms(2026, 3, 2, 14, 5, 0).unwrap(),
             headers: &[],
+            tags: &[],
         };
         String::from_utf8(raw_mime(&email).unwrap()).unwrap()
     }

@@ -1,6 +1,6 @@
 //! SMS through SNS `Publish` to a phone number.
 
-use crate::ports::messaging::{SendError, SmsSender};
+use crate::ports::messaging::{SendError, SmsSender, without_recipients};
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sns::operation::publish::PublishError;
@@ -41,7 +41,7 @@ impl SmsSender for SnsSms {
                         PublishError::InvalidParameterException(_) | PublishError::InvalidParameterValueException(_)
                     )
                 });
-                let detail = DisplayErrorContext(&err).to_string();
+                let detail = without_recipients(&DisplayErrorContext(&err).to_string());
                 Err(if permanent { SendError::Rejected(detail) } else { SendError::Transient(detail) })
             }
         }
@@ -85,7 +85,7 @@ impl crate::ports::messaging::EventPublisher for SnsEvents {
                 let permanent = err.as_service_error().is_some_and(|e| {
                     matches!(e, PublishError::NotFoundException(_) | PublishError::InvalidParameterException(_))
                 });
-                let detail = DisplayErrorContext(&err).to_string();
+                let detail = without_recipients(&DisplayErrorContext(&err).to_string());
                 Err(if permanent { SendError::Rejected(detail) } else { SendError::Transient(detail) })
             }
         }

@@ -23,6 +23,10 @@ pub struct AppConfig {
     pub settings_ttl: Duration,
     /// Where the stack runs (`PPX_ACCOUNT_ID` from the template, `AWS_REGION` from Lambda).
     pub home: StackHome,
+    /// `PPX_SES_CONFIGURATION_SET`: the stack's SES configuration set, whose event destination
+    /// brings bounces, complaints and deliveries back (`mail-feedback`); emails of a shop that
+    /// names no set of its own go through it.
+    pub ses_configuration_set: Option<String>,
 }
 
 impl AppConfig {
@@ -51,7 +55,8 @@ impl AppConfig {
             account: lookup("PPX_ACCOUNT_ID").filter(|a| !a.is_empty()),
             region: lookup("AWS_REGION").filter(|r| !r.is_empty()),
         };
-        Ok(Self { table, link_secret: Secret::new(link_secret), public_url, settings_ttl, home })
+        let ses_configuration_set = lookup("PPX_SES_CONFIGURATION_SET").filter(|s| !s.is_empty());
+        Ok(Self { table, link_secret: Secret::new(link_secret), public_url, settings_ttl, home, ses_configuration_set })
     }
 }
 

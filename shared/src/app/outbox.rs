@@ -17,6 +17,9 @@ use crate::render::{MessageContext, RenderedEmail, TemplateError, or_default_tem
 /// A claim older than this is presumed dead (its Lambda timed out) and may be taken over.
 /// It must exceed the longest send; functions time out after 10 s.
 pub const CLAIM_LEASE_SECS: i64 = 60;
+/// The `alarm` field of the log line of a send the account refused (`SendError::Account`): the
+/// template's metric filter counts these lines and alarms on the first.
+pub const ACCOUNT_ALARM: &str = "sending_account";
 /// Extra attempts (100, 200, 400 ms apart) at recording sent messages.
 const RECORD_RETRIES: u32 = 3;
 
@@ -46,6 +49,10 @@ pub enum Delivery {
     Failed {
         channel: Channel,
     },
+    /// Not sent: the address is on the shop's suppression list. Recorded, never retried.
+    Suppressed {
+        channel: Channel,
+    },
 }
 
 impl Delivery {
@@ -69,12 +76,14 @@ pub fn message_channels(settings: &ShopSettings, order: &Order, notice: &Notice)
 }
 
 impl Claim {
-    /// A fresh claim taken at `now`, with the lease a send must finish within.
-    fn new(now: chrono::DateTime<chrono::Utc>) -> Self {
+    /// A fresh claim taken at `now`, with the lease a send must finish within, of messages
+    /// whose emails (if any) go to `email_to`.
+    fn new(now: chrono::DateTime<chrono::Utc>, email_to: Option<&str>) -> Self {
         Self {
             token: uuid::Uuid::new_v4().to_string(),
             at: now,
             lease_until: now + chrono::Duration::seconds(CLAIM_LEASE_SECS),
+            email_to: email_to.map(str::to_owned),
         }
     }
 }
@@ -199,7 +208,9 @@ impl<P: Ports> Outbox<'_, P> {
     ) -> Result<Batch, NotifyError> {
         let shop = &settings.shop;
         let now = self.clock.now();
-        let claim = Claim::new(now);
+        let email_to = prepared.iter().find(|p| matches!(p.payload, Payload::Email { .. })).map(|p| p.to);
+        let claim = Claim::new(now, email_to);
+        let tags = crate::domain::mail_feedback::tags::for_order(shop, order);
         let keys: Vec<MessageKey> = prepared.iter().map(|p| p.key.clone()).collect();
         let claimed = self.store.claim_messages(shop, order, &keys, &claim, change).await?;
         if claimed.change.is_some_and(|c| c != ChangeOutcome::Written) {
@@ -213,6 +224,20 @@ impl<P: Ports> Outbox<'_, P> {
             let channel = message.key.channel;
             match outcome {
                 ClaimOutcome::Claimed => {}
+                ClaimOutcome::Suppressed(suppression) => {
+                    let key = &message.key;
+                    tracing::info!(kind = key.kind.as_str(), channel = key.channel.as_str(), scope = %key.scope,
+                        reason = suppression.reason.as_str(), "message skipped: the address is suppressed");
+                    deliveries.push(Delivery::Suppressed { channel });
+                    records.push(MessageRecord {
+                        state: DeliveryState::Suppressed,
+                        destination: Some(message.to.to_owned()),
+                        subject: message.subject().map(str::to_owned),
+                        failure: Some(suppression.describe()),
+                        ..MessageRecord::claimed(key, now)
+                    });
+                    continue;
+                }
                 ClaimOutcome::AlreadyDone => {
                     deliveries.push(Delivery::AlreadyDone { channel });
                     continue;
@@ -234,15 +259,13 @@ impl<P: Ports> Outbox<'_, P> {
                         configuration_set: settings.ses_configuration_set.as_deref(),
                         date: now,
                         headers,
+                        tags: &tags,
                     };
                     self.email.send_email(&outbound).await
                 }
                 Payload::Sms(body) => self.sms.send_sms(message.to, body).await,
             };
-            let subject = match &message.payload {
-                Payload::Email { email, .. } => Some(email.subject.as_str()),
-                Payload::Sms(_) => None,
-            };
+            let subject = message.subject();
             match self
                 .outcome((shop, order), Sending { key: &message.key, to: message.to, subject }, &claim, result)
                 .await
@@ -295,6 +318,20 @@ impl<P: Ports> Outbox<'_, P> {
                 tracing::warn!(kind = key.kind.as_str(), channel = key.channel.as_str(), %reason, "message rejected for good");
                 record.state = DeliveryState::Failed;
                 record.failure = Some(reason);
+                Ok((Delivery::Failed { channel: key.channel }, record))
+            }
+            Err(SendError::Account(reason)) => {
+                // Not a retry loop: every retry would fail the same way until the operator acts.
+                // The `alarm` field is what the template's metric filter counts.
+                tracing::error!(
+                    alarm = ACCOUNT_ALARM,
+                    kind = key.kind.as_str(),
+                    channel = key.channel.as_str(),
+                    %reason,
+                    "the sending account cannot send; the message failed for good"
+                );
+                record.state = DeliveryState::Failed;
+                record.failure = Some(format!("account: {reason}"));
                 Ok((Delivery::Failed { channel: key.channel }, record))
             }
             Err(source) => {
@@ -356,11 +393,21 @@ impl<P: Ports> Outbox<'_, P> {
         Fut: std::future::Future<Output = Result<String, SendError>>,
     {
         let now = self.clock.now();
-        let claim = Claim::new(now);
+        let claim = Claim::new(now, (key.channel == Channel::Email).then_some(destination));
         let claimed = self.store.claim_messages(shop, order, std::slice::from_ref(key), &claim, None).await?;
         match claimed.claims.first() {
             Some(ClaimOutcome::Claimed) => {}
             Some(ClaimOutcome::AlreadyDone) => return Ok(Delivery::AlreadyDone { channel: key.channel }),
+            Some(ClaimOutcome::Suppressed(suppression)) => {
+                let record = MessageRecord {
+                    state: DeliveryState::Suppressed,
+                    destination: Some(destination.to_owned()),
+                    failure: Some(suppression.describe()),
+                    ..MessageRecord::claimed(key, now)
+                };
+                self.record(shop, order, &mut [record], None).await?;
+                return Ok(Delivery::Suppressed { channel: key.channel });
+            }
             _ => return Err(NotifyError::InFlight { channel: key.channel }),
         }
         let (delivery, record) =
@@ -377,6 +424,15 @@ pub struct Prepared<'a> {
     payload: Payload,
     /// What a delay notice announced, for its record.
     estimated_delivery: Option<chrono::NaiveDate>,
+}
+
+impl Prepared<'_> {
+    fn subject(&self) -> Option<&str> {
+        match &self.payload {
+            Payload::Email { email, .. } => Some(email.subject.as_str()),
+            Payload::Sms(_) => None,
+        }
+    }
 }
 
 enum Payload {

@@ -241,6 +241,9 @@ wire_enum! {
         Sent = "sent",
         /// The provider refused it for good (e.g. an invalid address); not retried.
         Failed = "failed",
+        /// Not sent: the address is on the shop's suppression list (it bounced for good or
+        /// complained). `failure` says why.
+        Suppressed = "suppressed",
     }
 }
 

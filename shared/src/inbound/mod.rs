@@ -4,6 +4,7 @@
 
 pub mod carriers;
 pub mod platforms;
+pub mod ses_events;
 pub(crate) mod wire;
 
 use serde::de::DeserializeOwned;

@@ -19,6 +19,8 @@ pub struct OutboundEmail<'a> {
     pub date: DateTime<Utc>,
     /// Extra headers, e.g. `List-Unsubscribe`.
     pub headers: &'a [(&'static str, String)],
+    /// Message tags the provider hands back with its feedback (`mail_feedback::tags`).
+    pub tags: &'a [(&'static str, String)],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,9 +28,34 @@ pub enum SendError {
     /// Throttling, 5xx or a timeout: try again later.
     #[error("the provider is unavailable: {0}")]
     Transient(String),
-    /// The provider will never accept this message (bad address, unverified sender).
+    /// The provider will never accept this message (a malformed address or message).
     #[error("the provider rejected the message: {0}")]
     Rejected(String),
+    /// The sending account cannot send at all (access denied, sending paused or suspended, the
+    /// sender's identity not verified): no retry helps until the operator acts, so the message
+    /// fails for good and an alarm goes off.
+    #[error("the sending account cannot send: {0}")]
+    Account(String),
+}
+
+/// A provider's error text without the addresses and phone numbers it may quote (SES names
+/// the unverified recipient, SNS the invalid number): it is logged and kept in records.
+pub fn without_recipients(detail: &str) -> String {
+    detail
+        .split(' ')
+        .map(|word| {
+            let digits = word.bytes().filter(u8::is_ascii_digit).count();
+            if word.contains('@') {
+                "<address>"
+            } else if digits >= 7 && !word.bytes().any(|b| b.is_ascii_alphabetic()) {
+                // A phone number (ppx sends E.164, one word); ids with letters (request ids) stay.
+                "<number>"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub trait EmailSender: Send + Sync {
@@ -50,6 +77,23 @@ pub trait EventPublisher: Send + Sync {
         subject: &str,
         json: &str,
     ) -> impl Future<Output = Result<String, SendError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_errors_lose_the_recipients_they_quote() {
+        let ses = "MessageRejected: Email address is not verified. The following identities failed the check in \
+                   region US-EAST-1: ada@example.com, \"Ada\" <ada@example.com>";
+        let clean = without_recipients(ses);
+        assert!(!clean.contains('@') && clean.contains("MessageRejected") && clean.contains("US-EAST-1"), "{clean}");
+        let sns = "InvalidParameter: Invalid parameter: PhoneNumber Reason: +15555550123 is not valid \
+                   (request 5f2c1a9e-0b6d-4c1e-9a7f-3d2b1c0e9f8a)";
+        let clean = without_recipients(sns);
+        assert!(!clean.contains("5550123") && clean.contains("(request 5f2c1a9e-0b6d"), "{clean}");
+    }
 }
 
 /// For functions that send no email (the customer pages), so they need not link the SES client.

@@ -2,6 +2,8 @@
 //! transaction per decision.
 
 use super::*;
+use crate::domain::mail_feedback::Suppression;
+use crate::domain::messages::Channel;
 
 /// A claim may be taken when none exists, or when its holder's lease ran out before sending.
 pub(super) const CLAIM_CONDITION: &str = "attribute_not_exists(pk) OR (#state = :sending AND lease_until_ms < :now)";
@@ -20,6 +22,22 @@ pub(super) fn record_item(shop: &ShopId, order: &OrderId, record: &MessageRecord
     item.insert(attr::STATE.into(), s(record.state.as_str()));
     item.insert(attr::RECORD.into(), encode(record));
     item
+}
+
+/// The claims of emails taken while their address is suppressed, as such.
+fn suppressed(
+    mut claims: Vec<ClaimOutcome>,
+    keys: &[MessageKey],
+    suppression: Option<&Suppression>,
+) -> Vec<ClaimOutcome> {
+    if let Some(suppression) = suppression {
+        for (outcome, key) in claims.iter_mut().zip(keys) {
+            if key.channel == Channel::Email && *outcome == ClaimOutcome::Claimed {
+                *outcome = ClaimOutcome::Suppressed(suppression.clone());
+            }
+        }
+    }
+    claims
 }
 
 /// Why a claim was refused, from the item that refused it. A retry of our own claim whose
@@ -207,12 +225,18 @@ impl MessageLedger for DynamoStore {
         let mut claims = vec![ClaimOutcome::NotAttempted; keys.len()];
         let mut open: Vec<usize> = (0..keys.len()).collect();
         let mut conflicts = 0;
+        // The emails' address is checked against the suppression list in the claim's request;
+        // once found there, the claims are taken without the check and come back suppressed.
+        let email_to = claim.email_to.as_deref();
+        let mut suppression: Option<Suppression> = None;
         loop {
-            if change_items.is_empty() && open.len() <= 1 {
+            let check =
+                email_to.filter(|_| suppression.is_none() && open.iter().any(|&i| keys[i].channel == Channel::Email));
+            if change_items.is_empty() && open.len() <= 1 && check.is_none() {
                 if let Some(&i) = open.first() {
                     claims[i] = self.claim_one(claim_item(shop, order, &keys[i], claim), claim).await?;
                 }
-                return Ok(ClaimBatch { change: None, claims });
+                return Ok(ClaimBatch { change: None, claims: suppressed(claims, keys, suppression.as_ref()) });
             }
             let mut items: Vec<TransactWriteItem> = change_items.iter().map(|(item, _)| item.clone()).collect();
             for &i in &open {
@@ -228,13 +252,18 @@ impl MessageLedger for DynamoStore {
                     .expect("table and item are set");
                 items.push(TransactWriteItem::builder().put(put).build());
             }
+            if let Some(address) = check {
+                items.push(mail::unsuppressed_check(&self.table, shop, address));
+            }
             let Err(reasons) = self.transact(items).await? else {
                 for &i in &open {
                     claims[i] = ClaimOutcome::Claimed;
                 }
-                return Ok(ClaimBatch { change: change.map(|_| ChangeOutcome::Written), claims });
+                let change = change.map(|_| ChangeOutcome::Written);
+                return Ok(ClaimBatch { change, claims: suppressed(claims, keys, suppression.as_ref()) });
             };
-            if reasons.len() != change_items.len() + open.len() {
+            let claimed_from = change_items.len();
+            if reasons.len() != claimed_from + open.len() + usize::from(check.is_some()) {
                 return Err(StoreError::Unavailable(format!("transaction cancelled with {} reasons", reasons.len())));
             }
             let said: Vec<Cancellation> = reasons.iter().map(|r| Cancellation::of(Some(r))).collect();
@@ -249,18 +278,23 @@ impl MessageLedger for DynamoStore {
             if let Some(Cancellation::Other(other)) = said.iter().find(|c| matches!(c, Cancellation::Other(_))) {
                 return Err(StoreError::Unavailable(format!("transaction cancelled: {other}")));
             }
+            if let Some(address) = check.filter(|_| said.last() == Some(&Cancellation::ConditionFailed)) {
+                let refused = reasons.last().and_then(CancellationReason::item);
+                suppression = Some(mail::suppression_of(self, shop, address, refused).await?);
+            }
             let refused = change_items.iter().zip(&said).find(|(_, c)| **c == Cancellation::ConditionFailed);
             let mut still_open = Vec::new();
             for (position, &i) in open.iter().enumerate() {
-                let reason = &reasons[change_items.len() + position];
-                if said[change_items.len() + position] == Cancellation::ConditionFailed {
+                let reason = &reasons[claimed_from + position];
+                if said[claimed_from + position] == Cancellation::ConditionFailed {
                     claims[i] = claim_refused(reason.item(), claim);
                 } else {
                     still_open.push(i);
                 }
             }
-            if let Some(((_, outcome), _)) = refused {
-                return Ok(ClaimBatch { change: Some(*outcome), claims });
+            if let Some(((_, refused), _)) = refused {
+                let claims = suppressed(claims, keys, suppression.as_ref());
+                return Ok(ClaimBatch { change: Some(*refused), claims });
             }
             open = still_open;
         }

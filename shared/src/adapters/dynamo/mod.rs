@@ -2,6 +2,7 @@
 
 mod consent;
 mod ledger;
+mod mail;
 mod orders;
 mod returns;
 mod reviews;

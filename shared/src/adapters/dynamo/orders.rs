@@ -63,6 +63,8 @@ impl OrderStore for DynamoStore {
                 view.delivery = Some(decode(item, attr::DELIVERY)?);
             } else if sk.starts_with(keys::RETURN_PREFIX) {
                 view.returns.push(decode(item, attr::RETURN)?);
+            } else if sk.starts_with(keys::FEEDBACK_PREFIX) {
+                view.mail_feedback.push(decode(item, attr::FEEDBACK)?);
             } else if sk == keys::RETURNS_VERSION {
                 view.returns_version = decode(item, attr::VERSION)?;
             }

@@ -47,6 +47,12 @@ pub(super) mod attr {
     /// A deferred text's notice.
     pub const KIND: &str = "kind";
     pub const SCOPE: &str = "scope";
+    /// An address's suppression (`domain::mail_feedback::Suppression`).
+    pub const SUPPRESSION: &str = "suppression";
+    /// What SES said of an email, and how grave it is (`MailOutcome::rank`): graver news only
+    /// replaces it.
+    pub const FEEDBACK: &str = "feedback";
+    pub const RANK: &str = "feedback_rank";
 }
 
 /// A message item's `state` while it is a claim; a record's is its [`DeliveryState`]'s name.
@@ -153,6 +159,16 @@ pub mod keys {
     }
     pub fn nps(shop: &ShopId) -> String {
         format!("SHOP#{shop}#NPS")
+    }
+    /// The partition of a shop's suppressed addresses; each one's sort key is a hash of it
+    /// (`store::email_key`), so a send checks it in its claim and an erased address still counts.
+    pub fn suppressed(shop: &ShopId) -> String {
+        format!("SHOP#{shop}#SUPPRESSED")
+    }
+    /// What SES said of one email of the order, by its SES message id (in the order's partition).
+    pub const FEEDBACK_PREFIX: &str = "FEEDBACK#";
+    pub fn feedback(provider_message_id: &str) -> String {
+        format!("{FEEDBACK_PREFIX}{provider_message_id}")
     }
     pub fn unsubscribed(shop: &ShopId, email: &str) -> String {
         format!("SHOP#{shop}#UNSUB#{}", crate::ports::store::email_key(email))

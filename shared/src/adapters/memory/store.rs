@@ -2,7 +2,8 @@
 //! decided under one lock.
 
 use crate::domain::ids::{OrderId, ReturnId, ShipmentId, ShopId, TrackingNumber};
-use crate::domain::messages::{DeliveryState, MessageKey, MessageRecord, Notice};
+use crate::domain::mail_feedback::{MailFeedback, Suppression};
+use crate::domain::messages::{Channel, DeliveryState, MessageKey, MessageRecord, Notice};
 use crate::domain::order::{Order, Shipment};
 use crate::domain::returns::{Return, ReturnState};
 use crate::domain::settings::ShopSettings;
@@ -49,6 +50,10 @@ struct State {
     review_retries: HashMap<OrderKey, (u32, DateTime<Utc>)>,
     /// Watched parcels and when each is due, as the items' index attributes in DynamoDB.
     watches: BTreeMap<WatchKey, DateTime<Utc>>,
+    /// What SES said of each email, by its SES message id.
+    mail_feedback: HashMap<OrderKey, BTreeMap<String, MailFeedback>>,
+    /// Suppressed addresses, by the hash of each (`email_key`).
+    suppressed: HashMap<(ShopId, String), Suppression>,
 }
 
 #[derive(Default)]
@@ -156,6 +161,7 @@ impl OrderStore for MemoryStore {
                 .filter(|((sh, _), r)| sh == shop && r.request.order_id == *id)
                 .map(|(_, r)| r.clone())
                 .collect(),
+            mail_feedback: s.mail_feedback.get(&key).map(|m| m.values().cloned().collect()).unwrap_or_default(),
         }))
     }
 
@@ -357,12 +363,19 @@ impl MessageLedger for MemoryStore {
                 }
                 None => {}
             }
+            let suppression = claim.email_to.as_ref().and_then(|to| s.suppressed.get(&(shop.clone(), email_key(to))));
+            let suppression = suppression.cloned();
             let log = s.messages.entry(order_key).or_default();
             for (key, outcome) in keys.iter().zip(claims.iter_mut()) {
                 if *outcome == ClaimOutcome::NotAttempted {
                     let record = MessageRecord::claimed(key, claim.at);
                     log.insert(key.clone(), (record, Some(claim.token.clone()), claim.lease_until));
-                    *outcome = ClaimOutcome::Claimed;
+                    *outcome = match &suppression {
+                        Some(suppression) if key.channel == Channel::Email => {
+                            ClaimOutcome::Suppressed(suppression.clone())
+                        }
+                        _ => ClaimOutcome::Claimed,
+                    };
                 }
             }
             ClaimBatch { change: change.map(|_| ChangeOutcome::Written), claims }
@@ -504,6 +517,47 @@ impl ReviewStore for MemoryStore {
                 .map(|(_, a)| a.clone())
                 .collect()
         }))
+    }
+}
+
+impl MailStore for MemoryStore {
+    async fn note_mail_feedback(
+        &self,
+        shop: &ShopId,
+        order: &OrderId,
+        feedback: &MailFeedback,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|s| {
+            let noted = s.mail_feedback.entry((shop.clone(), order.clone())).or_default();
+            let graver =
+                noted.get(&feedback.provider_message_id).is_none_or(|n| n.outcome.rank() < feedback.outcome.rank());
+            if graver {
+                noted.insert(feedback.provider_message_id.clone(), feedback.clone());
+            }
+            graver
+        }))
+    }
+
+    async fn suppress(&self, shop: &ShopId, address: &str, suppression: &Suppression) -> Result<bool, StoreError> {
+        Ok(self.with(|s| match s.suppressed.entry((shop.clone(), email_key(address))) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(suppression.clone());
+                true
+            }
+        }))
+    }
+
+    async fn unsuppress(&self, shop: &ShopId, address: &str) -> Result<bool, StoreError> {
+        Ok(self.with(|s| s.suppressed.remove(&(shop.clone(), email_key(address))).is_some()))
+    }
+
+    async fn suppression(&self, shop: &ShopId, address: &str) -> Result<Option<Suppression>, StoreError> {
+        Ok(self.with(|s| s.suppressed.get(&(shop.clone(), email_key(address))).cloned()))
+    }
+
+    async fn suppressions(&self, shop: &ShopId) -> Result<Vec<Suppression>, StoreError> {
+        Ok(self.with(|s| s.suppressed.iter().filter(|((sh, _), _)| sh == shop).map(|(_, v)| v.clone()).collect()))
     }
 }
 

@@ -5,6 +5,7 @@
 use super::StoreError;
 use super::orders::DeliveryRecord;
 use crate::domain::ids::{OrderId, ShipmentId, ShopId, TrackingNumber};
+use crate::domain::mail_feedback::Suppression;
 use crate::domain::messages::{MessageKey, MessageRecord};
 use crate::domain::order::{Order, Shipment};
 use crate::domain::quiet_hours::DeferredText;
@@ -55,6 +56,8 @@ pub enum ClaimOutcome {
     InFlight,
     /// Free, but not taken: the state change it went with was refused.
     NotAttempted,
+    /// Taken, but its address is on the shop's suppression list: record it as skipped, never send.
+    Suppressed(Suppression),
 }
 
 /// A state change written in one transaction with the claims of the messages it calls for, so
@@ -134,4 +137,7 @@ pub struct Claim {
     pub at: DateTime<Utc>,
     /// After this a crashed sender's claim may be taken over.
     pub lease_until: DateTime<Utc>,
+    /// The address the batch's emails go to: their claims come back
+    /// [`ClaimOutcome::Suppressed`] while the shop's suppression list holds it.
+    pub email_to: Option<String>,
 }

@@ -1,11 +1,12 @@
 //! The storage port, split by role: settings, orders, tracking, the message ledger, reviews,
-//! consent, returns and watched parcels. Each role is a trait; [`Store`] is all of them, which every adapter
+//! consent, returns, watched parcels and mail feedback. Each role is a trait; [`Store`] is all of them, which every adapter
 //! (DynamoDB, the in-memory fake) implements and one contract suite (`tests/store_contract.rs`)
 //! checks against both. Every decision that must hold under concurrency (a newer order wins, a
 //! message is claimed once) is a conditional write inside the adapter, never a read-then-write.
 
 mod consent;
 mod ledger;
+mod mail;
 mod orders;
 mod returns;
 mod reviews;
@@ -17,6 +18,7 @@ pub use consent::{ConsentStore, email_key};
 pub use ledger::{
     Applied, ChangeOutcome, Claim, ClaimBatch, ClaimOutcome, MessageLedger, StateChange, TrackingChange, Unannounced,
 };
+pub use mail::MailStore;
 pub use orders::{DeliveryRecord, OrderStore, OrderView, order_number_key};
 pub use returns::{ReturnCreated, ReturnStore};
 pub use reviews::{DueReview, ReviewOutcome, ReviewStore, SkipReason, SurveyAnswer};
@@ -28,7 +30,8 @@ pub use watch::{DueWatch, WatchStore};
 /// (`use ppx_shared::ports::store::roles::*`); generic code bound by [`Store`] needs no import.
 pub mod roles {
     pub use super::{
-        ConsentStore, MessageLedger, OrderStore, ReturnStore, ReviewStore, SettingsStore, TrackingStore, WatchStore,
+        ConsentStore, MailStore, MessageLedger, OrderStore, ReturnStore, ReviewStore, SettingsStore, TrackingStore,
+        WatchStore,
     };
 }
 
@@ -65,7 +68,15 @@ pub struct Versioned<T> {
 
 /// Every role: what a function's ports name as their store.
 pub trait Store:
-    SettingsStore + OrderStore + TrackingStore + MessageLedger + ReviewStore + ConsentStore + ReturnStore + WatchStore
+    SettingsStore
+    + OrderStore
+    + TrackingStore
+    + MessageLedger
+    + ReviewStore
+    + ConsentStore
+    + ReturnStore
+    + WatchStore
+    + MailStore
 {
 }
 
@@ -78,5 +89,6 @@ impl<T> Store for T where
         + ConsentStore
         + ReturnStore
         + WatchStore
+        + MailStore
 {
 }

@@ -66,6 +66,8 @@ pub struct OrderView {
     /// How many returns that reserve quantities were stored for the order: a new one is stored
     /// only at the version its decision was read at ([`ReturnStore::create_return`](super::ReturnStore::create_return)).
     pub returns_version: u64,
+    /// What SES said of the order's emails, by their SES message id (`MessageRecord::provider_message_id`).
+    pub mail_feedback: Vec<crate::domain::mail_feedback::MailFeedback>,
 }
 
 impl OrderView {

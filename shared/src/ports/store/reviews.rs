@@ -80,6 +80,8 @@ wire_enum! {
         AlreadySent = "already_sent",
         /// The provider refused the email for good.
         Rejected = "rejected",
+        /// The address bounced for good or complained before: the shop no longer mails it.
+        Suppressed = "suppressed",
         /// Every run that tried it failed, a few times over hours: given up and reported.
         Failed = "failed",
     }
