@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: cold starts of the five functions (and a hello-world baseline) against a local
+# `make bench`: cold starts of the six functions (and a hello-world baseline) against a local
 # Lambda Runtime API, then the criterion benchmarks of the pure webhook paths; writes
 # target/bench-report.md and prints it. Local AWS (moto) serves the one DynamoDB read of each
 # first invocation. See bench/README.md.
@@ -33,9 +33,9 @@ if [ "$moto_was_running" = 0 ]; then
   trap 'scripts/local-aws.sh stop' EXIT
 fi
 
-echo "bench: building (release: the five functions, then hello and coldstart; debug: ppx for the table)"
+echo "bench: building (release: the six functions, then hello and coldstart; debug: ppx for the table)"
 cargo build --quiet -p ppx-cli
-cargo build --quiet --release -p order-placed -p carrier-webhook -p review-request -p pages -p return-submitted
+cargo build --quiet --release -p order-placed -p carrier-webhook -p review-request -p pages -p return-submitted -p mail-feedback
 # Alone, so that the baseline gets none of the functions' dependency features.
 cargo build --quiet --release -p ppx-bench --bins
 PPX_TABLE=$TABLE RUST_LOG=warn "$TARGET/debug/ppx" init >/dev/null
@@ -50,7 +50,8 @@ status=0
   "$RELEASE/carrier-webhook=POST /webhooks/easypost/no-such-shop" \
   "$RELEASE/return-submitted=POST /returns/no-such-shop" \
   "$RELEASE/pages=GET /track/not-a-valid-token" \
-  "$RELEASE/review-request=scheduled" >/dev/null || status=$?
+  "$RELEASE/review-request=scheduled" \
+  "$RELEASE/mail-feedback=sns-ses" >/dev/null || status=$?
 phase "cold starts"
 
 if [ "$CRITERION" = 1 ]; then

@@ -14,6 +14,7 @@ use ppx_shared::domain::messages::{
     Channel, DeliveryState, MessageKey, MessageKind, MessageRecord, MessageScope, Notice,
 };
 use ppx_shared::domain::order::{Order, Shipment};
+use ppx_shared::domain::privacy::{PrivacyAction, PrivacyRecord};
 use ppx_shared::domain::quiet_hours::DeferredText;
 use ppx_shared::domain::returns::{RequestedItem, Resolution, Return, ReturnRequest, ReturnState, decide, return_id};
 use ppx_shared::domain::settings::ShopSettings;
@@ -730,6 +731,45 @@ async fn mail_feedback_is_noted_only_when_graver_than_what_was_noted<S: Store>(s
     assert_eq!(noted, [("m1", MailOutcome::Complained), ("m2", MailOutcome::Delayed)]);
 }
 
+async fn a_forgotten_customer_is_found_by_the_address_then_by_nothing<S: Store>(store: &S) {
+    let shop = Shop::new();
+    let order = shop.order("3005", 0);
+    let email = order.customer.email.clone().expect("the sample has an address");
+    let confirmation = Notice::order_confirmation().on(Channel::Email);
+    let claim = shop.claim("a", shop.now);
+    let change = Some(StateChange::NewOrder(&order));
+    store.claim_messages(shop.id(), &order.id, std::slice::from_ref(&confirmation), &claim, change).await.unwrap();
+    let record = MessageRecord {
+        destination: Some(email.clone()),
+        subject: Some("Thank you, Jane".into()),
+        ..sent(&confirmation, shop.now)
+    };
+    store.complete_messages(shop.id(), &order.id, &[record], None).await.unwrap();
+    // An order stored another way is indexed too.
+    let other = shop.order("3006", 0);
+    store.upsert_order(&other).await.unwrap();
+    let mut found = store.customer_orders(shop.id(), &email.to_uppercase()).await.unwrap();
+    found.sort();
+    assert_eq!(found, [order.id.clone(), other.id.clone()]);
+
+    assert!(store.redact_order(shop.id(), &order.id).await.unwrap());
+    let view = store.order_view(shop.id(), &order.id).await.unwrap();
+    let stored = view.order.unwrap();
+    assert_eq!((stored.customer.email, stored.customer.first_name), (None, None));
+    assert_eq!(stored.items, order.items);
+    assert_eq!((view.messages[0].destination.as_ref(), view.messages[0].subject.as_ref()), (None, None));
+    assert_eq!(view.messages[0].state, DeliveryState::Sent);
+    assert_eq!(store.customer_orders(shop.id(), &email).await.unwrap(), std::slice::from_ref(&other.id));
+    assert!(!store.redact_order(shop.id(), &OrderId::parse("no-such-order").unwrap()).await.unwrap());
+
+    let record = PrivacyRecord { action: PrivacyAction::CustomerRedacted, at: shop.now, orders: 1, request_id: None };
+    store.note_privacy(shop.id(), &record).await.unwrap();
+    assert_eq!(store.privacy_records(shop.id()).await.unwrap(), [record]);
+    store.put_settings(&shop.settings).await.unwrap();
+    store.forget_shop(shop.id()).await.unwrap();
+    assert!(store.get_settings(shop.id()).await.unwrap().is_none());
+}
+
 async fn dynamo_store() -> DynamoStore {
     let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
     let table = format!("ppx-contract-{}", unique());
@@ -772,4 +812,5 @@ contract!(
     a_text_held_back_by_quiet_hours_is_written_with_its_change_and_due_at_their_end,
     an_email_claim_comes_back_suppressed_while_its_address_is_on_the_list,
     mail_feedback_is_noted_only_when_graver_than_what_was_noted,
+    a_forgotten_customer_is_found_by_the_address_then_by_nothing,
 );

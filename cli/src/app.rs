@@ -82,6 +82,11 @@ enum Command {
         #[command(subcommand)]
         command: ReturnCommand,
     },
+    /// A customer's data: a copy of it, or forgetting it (privacy requests).
+    Customer {
+        #[command(subcommand)]
+        command: CustomerCommand,
+    },
     /// The addresses a shop no longer mails (hard bounces, complaints, the operator's).
     Suppression {
         #[command(subcommand)]
@@ -134,6 +139,29 @@ enum ReturnCommand {
         #[arg(long)]
         label_url: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum CustomerCommand {
+    /// Everything the shop holds about a customer, as JSON: their orders (found by the address,
+    /// and any named), messages, returns, unsubscribe and suppression.
+    Export {
+        shop: String,
+        email: String,
+        /// An order of theirs to include even if stored under another address (repeatable).
+        #[arg(long = "order")]
+        orders: Vec<String>,
+    },
+    /// Forget a customer: name, address, phone, email and their words leave every order found
+    /// by the address or named; figures stay. Recorded (`ppx customer requests`).
+    Erase {
+        shop: String,
+        email: String,
+        #[arg(long = "order")]
+        orders: Vec<String>,
+    },
+    /// The privacy requests carried out for a shop (the platform's and the operator's).
+    Requests { shop: String },
 }
 
 #[derive(Subcommand)]
@@ -227,6 +255,15 @@ async fn execute(
         Command::Order { command: OrderCommand::Show { shop, order, json } } => {
             commands::order_show(&store, &shop, &order, json).await
         }
+        Command::Customer { command } => match command {
+            CustomerCommand::Export { shop, email, orders } => {
+                commands::customer_export(&store, &shop, &email, &orders).await
+            }
+            CustomerCommand::Erase { shop, email, orders } => {
+                commands::customer_erase(&store, &shop, &email, &orders, chrono::Utc::now()).await
+            }
+            CustomerCommand::Requests { shop } => commands::customer_requests(&store, &shop).await,
+        },
         Command::Suppression { command } => match command {
             SuppressionCommand::List { shop } => commands::suppression_list(&store, &shop).await,
             SuppressionCommand::Remove { shop, address } => commands::suppression_remove(&store, &shop, &address).await,

@@ -5,12 +5,15 @@ use crate::aws_problem::AwsProblem;
 use crate::terminal::escape;
 use ppx_shared::adapters::dynamo::{DynamoStore, create_table_if_missing};
 use ppx_shared::app::context::{App, Ports};
+use ppx_shared::app::privacy::Privacy;
 use ppx_shared::domain::ids::{OrderId, ReturnId, ShopId, TrackingNumber};
 use ppx_shared::domain::mail_feedback::{Suppression, SuppressionReason};
 use ppx_shared::domain::messages::{DeliveryState, MessageScope};
 use ppx_shared::domain::nps::NpsSummary;
+use ppx_shared::domain::privacy::CustomerRef;
 use ppx_shared::domain::returns::{Resolution, ReturnState};
 use ppx_shared::domain::settings::{SettingsError, ShopSettings};
+use ppx_shared::ports::clock::SystemClock;
 use ppx_shared::ports::store::{OrderView, ReviewOutcome, Store, StoreError};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -289,6 +292,62 @@ pub async fn kpi(
         if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) }
     );
     let _ = writeln!(out, "  CSAT              not collected (the review request asks the NPS question only)");
+    Ok(out)
+}
+
+fn customer_ref(email: &str, orders: &[String]) -> Result<CustomerRef, CommandError> {
+    let orders = orders
+        .iter()
+        .map(|id| OrderId::parse(id).map_err(|e| CommandError::Usage(format!("--order {id:?}: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CustomerRef { email: Some(email.trim().to_owned()).filter(|e| !e.is_empty()), orders })
+}
+
+/// Everything the shop holds about a customer, as JSON (to hand to them).
+pub async fn customer_export(
+    store: &impl Store,
+    shop: &str,
+    email: &str,
+    orders: &[String],
+) -> Result<String, CommandError> {
+    let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
+    let privacy = Privacy { store, clock: &SystemClock };
+    let export = privacy.export(&shop_id, &customer_ref(email, orders)?).await?;
+    let mut out = serde_json::to_string_pretty(&export).expect("exports serialize");
+    out.push('\n');
+    Ok(out)
+}
+
+/// Forgets a customer: their data leaves every order found by the address or named.
+pub async fn customer_erase(
+    store: &impl Store,
+    shop: &str,
+    email: &str,
+    orders: &[String],
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<String, CommandError> {
+    let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
+    let clock = ppx_shared::ports::clock::ManualClock::at(at);
+    let privacy = Privacy { store, clock: &clock };
+    let record = privacy.redact_customer(&shop_id, &customer_ref(email, orders)?).await?;
+    Ok(format!("erased the customer's personal data from {} order(s) of shop {shop}\n", record.orders))
+}
+
+/// The privacy requests carried out for a shop, oldest first.
+pub async fn customer_requests(store: &impl Store, shop: &str) -> Result<String, CommandError> {
+    let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
+    let records = store.privacy_records(&shop_id).await?;
+    let mut out = format!("{} privacy request(s) carried out in shop {shop}\n", records.len());
+    for record in &records {
+        let _ = writeln!(
+            out,
+            "  {} · {} · {} order(s){}",
+            record.at.format("%Y-%m-%d %H:%M UTC"),
+            record.action.as_str(),
+            record.orders,
+            record.request_id.as_deref().map(|id| format!(" · request {}", escape(id))).unwrap_or_default()
+        );
+    }
     Ok(out)
 }
 

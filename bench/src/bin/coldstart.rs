@@ -14,7 +14,8 @@
 //!           [--logs DIR] [--env KEY=VALUE]... BINARY=EVENT...
 //! ```
 //!
-//! EVENT is `scheduled` (an EventBridge scheduled event), `null`, or `METHOD /path` (an API
+//! EVENT is `scheduled` (an EventBridge scheduled event), `sns-ses` (an SNS notification
+//! carrying an SES delivery record of no order of ours), `null`, or `METHOD /path` (an API
 //! Gateway HTTP API v2 event; POSTs carry a `{}` JSON body). A function that reports an error, or
 //! exits, or takes longer than `--timeout-secs` (default 20), fails the run.
 
@@ -216,6 +217,7 @@ fn parse_target(spec: &str) -> Result<Target, String> {
     let name = binary.file_name().and_then(|n| n.to_str()).unwrap_or("function").to_owned();
     let event_json = match event.trim() {
         "scheduled" => scheduled_event(),
+        "sns-ses" => sns_ses_event(),
         "null" => serde_json::Value::Null,
         http => {
             let (method, path) = http.split_once(' ').ok_or_else(|| format!("event {http:?}: METHOD /path"))?;
@@ -289,6 +291,47 @@ fn scheduled_event() -> serde_json::Value {
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/ppx-review-request"],
         "detail": {}
     })
+}
+
+/// An SNS notification as Lambda delivers one, carrying an SES delivery record (the SES developer
+/// guide's sample, untagged: the mail feedback function drops it without a store request).
+fn sns_ses_event() -> serde_json::Value {
+    let record = serde_json::json!({
+        "eventType": "Delivery",
+        "mail": {
+            "timestamp": "2016-10-19T23:20:52.240Z",
+            "source": "sender@example.com",
+            "messageId": "EXAMPLE7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000",
+            "destination": ["recipient@example.com"],
+            "tags": { "ses:configuration-set": ["ConfigSet"] }
+        },
+        "delivery": {
+            "timestamp": "2016-10-19T23:21:04.133Z",
+            "processingTimeMillis": 11893,
+            "recipients": ["recipient@example.com"],
+            "smtpResponse": "250 2.6.0 Message received",
+            "reportingMTA": "mta.example.com"
+        }
+    });
+    let topic = "arn:aws:sns:us-east-1:123456789012:ppx-bench-mail-feedback";
+    serde_json::json!({"Records": [{
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": format!("{topic}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55"),
+        "EventSource": "aws:sns",
+        "Sns": {
+            "SignatureVersion": "1",
+            "Timestamp": "2026-01-01T00:00:00.000Z",
+            "Signature": "EXAMPLE",
+            "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem",
+            "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+            "Message": record.to_string(),
+            "MessageAttributes": {},
+            "Type": "Notification",
+            "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+            "TopicArn": topic,
+            "Subject": null
+        }
+    }]})
 }
 
 /// One cold start: a fresh Runtime API, a fresh process, one event.

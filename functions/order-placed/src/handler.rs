@@ -51,6 +51,11 @@ enum Outcome {
     },
     /// A shipment of an order we have not seen yet: kept, announced when the order arrives.
     ShipmentAwaitingOrder,
+    /// A privacy request carried out (Shopify's compliance topics).
+    Privacy {
+        action: &'static str,
+        orders: usize,
+    },
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -81,6 +86,9 @@ impl<P: Ports> OrderPlaced<P> {
                         Outcome::Duplicate => (StatusCode::OK, json!({ "status": "duplicate" })),
                         Outcome::Processed { messages_sent } => {
                             (StatusCode::OK, json!({ "status": "processed", "messages_sent": messages_sent }))
+                        }
+                        Outcome::Privacy { action, orders } => {
+                            (StatusCode::OK, json!({ "status": action, "orders": orders }))
                         }
                         Outcome::ShipmentAwaitingOrder => (
                             StatusCode::ACCEPTED,
@@ -149,6 +157,10 @@ impl<P: Ports> OrderPlaced<P> {
         match event {
             PlatformEvent::Order { topic, order } => self.apply_order(&settings, topic, *order).await,
             PlatformEvent::Fulfillment { shipment } => self.apply_shipment(&settings, shipment).await,
+            PlatformEvent::Privacy(request) => {
+                let record = self.privacy().carry_out(shop, &request).await?;
+                Ok(Outcome::Privacy { action: record.action.as_str(), orders: record.orders })
+            }
         }
     }
 

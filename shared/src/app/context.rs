@@ -6,6 +6,7 @@
 use crate::app::config::AppConfig;
 use crate::app::journey::Journey;
 use crate::app::outbox::Outbox;
+use crate::app::privacy::Privacy;
 use crate::app::return_flow::ReturnFlow;
 use crate::app::settings_cache::SettingsCache;
 use crate::app::watch::ParcelWatch;
@@ -93,6 +94,11 @@ impl<P: Ports> App<P> {
     /// Returns: submitted, decided, moved on, each state told once.
     pub fn returns(&self) -> ReturnFlow<'_, P> {
         ReturnFlow { outbox: self.outbox(), events: &self.events }
+    }
+
+    /// Privacy requests: a customer's data, forgetting a customer or a shop.
+    pub fn privacy(&self) -> Privacy<'_, P::Store, P::Clock> {
+        Privacy { store: &self.store, clock: &self.clock }
     }
 
     /// Parcels between scans: stalls and tracking numbers never scanned, each told once.

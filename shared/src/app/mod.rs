@@ -7,6 +7,7 @@ pub mod context;
 pub mod journey;
 pub mod outbox;
 pub mod portal;
+pub mod privacy;
 pub mod return_flow;
 pub mod settings_cache;
 pub mod template_check;

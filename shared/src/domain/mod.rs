@@ -13,6 +13,7 @@ pub mod names;
 pub mod notification;
 pub mod nps;
 pub mod order;
+pub mod privacy;
 pub mod quiet_hours;
 pub mod returns;
 pub mod settings;

@@ -102,6 +102,10 @@ impl DynamoStore {
                 if new.status != crate::domain::order::OrderStatus::Cancelled {
                     items.push((unconditional(ship_by_item(shop, order, new.placed_at)), ChangeOutcome::Stale));
                 }
+                // Found by its customer's address when the customer is to be forgotten.
+                if let Some(item) = orders::customer_item(shop, new) {
+                    items.push((unconditional(item), ChangeOutcome::Stale));
+                }
                 items
             }
             StateChange::NewShipment(shipment) => {
@@ -325,31 +329,14 @@ impl MessageLedger for DynamoStore {
         if let [record] = records {
             return self.put(record_item(shop, order, record)).await;
         }
-        let mut requests: Vec<WriteRequest> = records
+        let requests: Vec<WriteRequest> = records
             .iter()
             .map(|record| {
                 let put = PutRequest::builder().set_item(Some(record_item(shop, order, record))).build();
                 WriteRequest::builder().put_request(put.expect("item is set")).build()
             })
             .collect();
-        // Throttled parts come back unprocessed; they are retried here, briefly.
-        for attempt in 0..5 {
-            if requests.is_empty() {
-                return Ok(());
-            }
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-            }
-            let out = self
-                .client
-                .batch_write_item()
-                .request_items(&self.table, requests)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            requests = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
-        }
-        Err(StoreError::Unavailable(format!("{} message records left unprocessed", requests.len())))
+        self.write_batch(requests).await
     }
 
     async fn release_message(

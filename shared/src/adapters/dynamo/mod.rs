@@ -4,6 +4,7 @@ mod consent;
 mod ledger;
 mod mail;
 mod orders;
+mod privacy;
 mod returns;
 mod reviews;
 mod schema;
@@ -279,6 +280,28 @@ impl DynamoStore {
                 _ => Err(unavailable(err)),
             },
         }
+    }
+
+    /// Up to 25 writes in one request; throttled parts come back unprocessed and are retried
+    /// here, briefly.
+    async fn write_batch(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for attempt in 0..5 {
+            if requests.is_empty() {
+                return Ok(());
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            requests = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+        }
+        Err(StoreError::Unavailable(format!("{} writes left unprocessed", requests.len())))
     }
 
     /// A put that must not fail its condition for any reason but "already done".

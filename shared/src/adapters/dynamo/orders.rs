@@ -14,6 +14,12 @@ pub(super) fn order_item(shop: &ShopId, id: &OrderId, order: &Order) -> Item {
     item
 }
 
+/// The order's entry in its customer's index (none without an address).
+pub(super) fn customer_item(shop: &ShopId, order: &Order) -> Option<Item> {
+    let email = order.customer.email.as_deref()?;
+    Some(key(keys::customer(shop, email), order.id.as_str()))
+}
+
 pub(super) fn delivery_item(shop: &ShopId, order: &OrderId, record: &DeliveryRecord) -> Item {
     let mut item = key(keys::order(shop, order), keys::DELIVERY);
     item.insert(GSI1_PARTITION_KEY.into(), s(keys::review_due(shop)));
@@ -26,11 +32,15 @@ pub(super) fn delivery_item(shop: &ShopId, order: &OrderId, record: &DeliveryRec
 impl OrderStore for DynamoStore {
     async fn upsert_order(&self, order: &Order) -> Result<Upsert<Order>, StoreError> {
         let item = order_item(&order.shop, &order.id, order);
-        match self.put_if_newer(item, order.updated_at).await? {
-            Ok(true) => Ok(Upsert::Updated),
-            Ok(false) => Ok(Upsert::Created),
-            Err(stored) => Ok(Upsert::Stale(Box::new(decode(&stored, attr::ORDER)?))),
+        let upsert = match self.put_if_newer(item, order.updated_at).await? {
+            Ok(true) => Upsert::Updated,
+            Ok(false) => Upsert::Created,
+            Err(stored) => return Ok(Upsert::Stale(Box::new(decode(&stored, attr::ORDER)?))),
+        };
+        if let Some(item) = customer_item(&order.shop, order) {
+            self.put(item).await?;
         }
+        Ok(upsert)
     }
 
     async fn get_order(&self, shop: &ShopId, id: &OrderId) -> Result<Option<Order>, StoreError> {

@@ -53,6 +53,8 @@ pub(super) mod attr {
     /// replaces it.
     pub const FEEDBACK: &str = "feedback";
     pub const RANK: &str = "feedback_rank";
+    /// A privacy request carried out (`domain::privacy::PrivacyRecord`).
+    pub const PRIVACY: &str = "privacy";
 }
 
 /// A message item's `state` while it is a claim; a record's is its [`DeliveryState`]'s name.
@@ -169,6 +171,15 @@ pub mod keys {
     pub const FEEDBACK_PREFIX: &str = "FEEDBACK#";
     pub fn feedback(provider_message_id: &str) -> String {
         format!("{FEEDBACK_PREFIX}{provider_message_id}")
+    }
+    /// The orders of one customer's address, by a hash of it (sort key: the order id), to find
+    /// them when the customer is to be forgotten.
+    pub fn customer(shop: &ShopId, email: &str) -> String {
+        format!("SHOP#{shop}#CUSTOMER#{}", crate::ports::store::email_key(email))
+    }
+    /// The shop's privacy requests carried out, by time.
+    pub fn privacy(shop: &ShopId) -> String {
+        format!("SHOP#{shop}#PRIVACY")
     }
     pub fn unsubscribed(shop: &ShopId, email: &str) -> String {
         format!("SHOP#{shop}#UNSUB#{}", crate::ports::store::email_key(email))

@@ -5,6 +5,7 @@ use crate::domain::ids::{OrderId, ReturnId, ShipmentId, ShopId, TrackingNumber};
 use crate::domain::mail_feedback::{MailFeedback, Suppression};
 use crate::domain::messages::{Channel, DeliveryState, MessageKey, MessageRecord, Notice};
 use crate::domain::order::{Order, Shipment};
+use crate::domain::privacy::{PrivacyRecord, redact_message, redact_order, redact_return};
 use crate::domain::returns::{Return, ReturnState};
 use crate::domain::settings::ShopSettings;
 use crate::domain::tracking::{CarrierUpdate, ShipmentTracking, TrackingStatus};
@@ -54,6 +55,9 @@ struct State {
     mail_feedback: HashMap<OrderKey, BTreeMap<String, MailFeedback>>,
     /// Suppressed addresses, by the hash of each (`email_key`).
     suppressed: HashMap<(ShopId, String), Suppression>,
+    /// Each address's orders, by the hash of the address.
+    customers: HashMap<(ShopId, String), BTreeSet<OrderId>>,
+    privacy: HashMap<ShopId, Vec<PrivacyRecord>>,
 }
 
 #[derive(Default)]
@@ -79,6 +83,13 @@ fn note_applied(s: &mut State, shop: &ShopId, applied: Applied<'_>) {
     let noted = s.applied.entry((shop.clone(), applied.number.clone())).or_default();
     noted.0.extend(applied.digests.iter().cloned());
     noted.1 = applied.status.or(noted.1);
+}
+
+/// The order under its customer's address (by its hash), as the DynamoDB index item.
+fn index_customer(s: &mut State, order: &Order) {
+    if let Some(email) = &order.customer.email {
+        s.customers.entry((order.shop.clone(), email_key(email))).or_default().insert(order.id.clone());
+    }
 }
 
 /// A shipment's item is written whole: watched for its first scan while it has a number.
@@ -136,6 +147,7 @@ impl OrderStore for MemoryStore {
             previous => {
                 let outcome = if previous.is_some() { Upsert::Updated } else { Upsert::Created };
                 s.orders.insert((order.shop.clone(), order.id.clone()), order.clone());
+                index_customer(s, order);
                 outcome
             }
         }))
@@ -334,6 +346,7 @@ impl MessageLedger for MemoryStore {
             match change {
                 Some(StateChange::NewOrder(new)) => {
                     s.orders.insert(order_key.clone(), new.clone());
+                    index_customer(s, new);
                     if new.status != crate::domain::order::OrderStatus::Cancelled {
                         s.watches.insert((shop.clone(), order.clone(), None, Watch::ShipBy, None), new.placed_at);
                     }
@@ -517,6 +530,62 @@ impl ReviewStore for MemoryStore {
                 .map(|(_, a)| a.clone())
                 .collect()
         }))
+    }
+}
+
+impl PrivacyStore for MemoryStore {
+    async fn customer_orders(&self, shop: &ShopId, email: &str) -> Result<Vec<OrderId>, StoreError> {
+        let key = (shop.clone(), email_key(email));
+        Ok(self.with(|s| s.customers.get(&key).map(|ids| ids.iter().cloned().collect()).unwrap_or_default()))
+    }
+
+    async fn redact_order(&self, shop: &ShopId, order: &OrderId) -> Result<bool, StoreError> {
+        let key = (shop.clone(), order.clone());
+        Ok(self.with(|s| {
+            let Some(stored) = s.orders.get_mut(&key) else { return false };
+            if let Some(email) = stored.customer.email.take()
+                && let Some(ids) = s.customers.get_mut(&(shop.clone(), email_key(&email)))
+            {
+                ids.remove(order);
+            }
+            let stored = s.orders.get_mut(&key).expect("read above");
+            redact_order(stored);
+            for (record, _, _) in s.messages.get_mut(&key).into_iter().flat_map(|log| log.values_mut()) {
+                redact_message(record);
+            }
+            if let Some(answer) = s.surveys.get_mut(&key) {
+                answer.redact();
+            }
+            for ret in s.returns.iter_mut().filter(|((sh, _), r)| sh == shop && r.request.order_id == *order) {
+                redact_return(ret.1);
+            }
+            true
+        }))
+    }
+
+    async fn redact_suppression(&self, shop: &ShopId, email: &str) -> Result<(), StoreError> {
+        self.with(|s| {
+            if let Some(suppression) = s.suppressed.get_mut(&(shop.clone(), email_key(email))) {
+                suppression.address = None;
+            }
+        });
+        Ok(())
+    }
+
+    async fn forget_shop(&self, shop: &ShopId) -> Result<(), StoreError> {
+        self.with(|s| s.settings.remove(shop));
+        Ok(())
+    }
+
+    async fn note_privacy(&self, shop: &ShopId, record: &PrivacyRecord) -> Result<(), StoreError> {
+        self.with(|s| s.privacy.entry(shop.clone()).or_default().push(record.clone()));
+        Ok(())
+    }
+
+    async fn privacy_records(&self, shop: &ShopId) -> Result<Vec<PrivacyRecord>, StoreError> {
+        let mut records = self.with(|s| s.privacy.get(shop).cloned().unwrap_or_default());
+        records.sort_by_key(|r| r.at);
+        Ok(records)
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod generic_order;
 pub mod shopify;
+pub mod shopify_privacy;
 pub mod woocommerce;
 
 use crate::domain::order::{Order, Shipment};
@@ -19,6 +20,9 @@ pub enum PlatformEvent {
     Fulfillment {
         shipment: Shipment,
     },
+    /// A privacy request (Shopify's mandatory compliance topics).
+    #[serde(skip)]
+    Privacy(crate::domain::privacy::PrivacyRequest),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -33,6 +37,8 @@ impl CleanText for PlatformEvent {
         match self {
             Self::Order { order, .. } => order.clean_text(),
             Self::Fulfillment { shipment } => shipment.clean_text(),
+            // Read for the ids and the address only; nothing of it is shown or sent.
+            Self::Privacy(_) => {}
         }
     }
 }

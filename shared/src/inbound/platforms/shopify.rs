@@ -1,4 +1,5 @@
-//! Shopify webhooks (`orders/*`, `fulfillments/*`), REST Admin API shape.
+//! Shopify webhooks (`orders/*`, `fulfillments/*`), REST Admin API shape; the compliance topics
+//! are read by [`super::shopify_privacy`].
 //!
 //! Quirks handled here: ids beyond 2^53 (kept as strings, never f64), money as decimal
 //! strings, timestamps with the shop's UTC offset, the order's `email` winning over
@@ -17,6 +18,9 @@ use serde::de::IgnoredAny;
 
 /// Parses a Shopify webhook body for the topic in its `X-Shopify-Topic` header.
 pub fn parse(shop: &ShopId, topic: &str, body: &[u8]) -> Result<PlatformEvent, ParseError> {
+    if let Some(request) = super::shopify_privacy::parse(topic, body)? {
+        return Ok(PlatformEvent::Privacy(request));
+    }
     let topic = match topic.trim() {
         "orders/create" => Some(OrderTopic::Created),
         "orders/updated" => Some(OrderTopic::Updated),

@@ -8,6 +8,7 @@ mod consent;
 mod ledger;
 mod mail;
 mod orders;
+mod privacy;
 mod returns;
 mod reviews;
 mod settings;
@@ -20,6 +21,7 @@ pub use ledger::{
 };
 pub use mail::MailStore;
 pub use orders::{DeliveryRecord, OrderStore, OrderView, order_number_key};
+pub use privacy::PrivacyStore;
 pub use returns::{ReturnCreated, ReturnStore};
 pub use reviews::{DueReview, ReviewOutcome, ReviewStore, SkipReason, SurveyAnswer};
 pub use settings::SettingsStore;
@@ -30,8 +32,8 @@ pub use watch::{DueWatch, WatchStore};
 /// (`use ppx_shared::ports::store::roles::*`); generic code bound by [`Store`] needs no import.
 pub mod roles {
     pub use super::{
-        ConsentStore, MailStore, MessageLedger, OrderStore, ReturnStore, ReviewStore, SettingsStore, TrackingStore,
-        WatchStore,
+        ConsentStore, MailStore, MessageLedger, OrderStore, PrivacyStore, ReturnStore, ReviewStore, SettingsStore,
+        TrackingStore, WatchStore,
     };
 }
 
@@ -77,6 +79,7 @@ pub trait Store:
     + ReturnStore
     + WatchStore
     + MailStore
+    + PrivacyStore
 {
 }
 
@@ -90,5 +93,6 @@ impl<T> Store for T where
         + ReturnStore
         + WatchStore
         + MailStore
+        + PrivacyStore
 {
 }

@@ -115,3 +115,10 @@ pub struct SurveyAnswer {
     #[serde(default)]
     pub confirmed: bool,
 }
+
+impl SurveyAnswer {
+    /// What forgetting the customer leaves (`domain::privacy`): the score, not the comment.
+    pub fn redact(&mut self) {
+        self.comment = None;
+    }
+}
