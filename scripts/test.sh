@@ -24,6 +24,14 @@ trap stop_local_aws EXIT
 echo "test: SAM template lint"
 .venv/bin/cfn-lint infra/template.yaml
 
+echo "test: SAM template security scan (checkov; every skip is explained beside its resource)"
+if ! { [ -x .venv-checkov/bin/checkov ] && cmp -s scripts/requirements-checkov.txt .venv-checkov/.installed-requirements; }; then
+  python3 -m venv .venv-checkov
+  .venv-checkov/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-checkov.txt
+  cp scripts/requirements-checkov.txt .venv-checkov/.installed-requirements
+fi
+.venv-checkov/bin/checkov -f infra/template.yaml --compact --quiet --skip-download
+
 echo "test: unit and end-to-end tests"
 mkdir -p target
 status=0

@@ -348,6 +348,43 @@ fn alarms_watch_the_mail_reputation_the_sending_account_the_functions_and_the_de
 }
 
 #[test]
+fn each_route_group_has_its_own_throttle() {
+    use ppx_shared::http::routes::{ROUTES, Target};
+    let template = template();
+    let settings = &resource(&template, "HttpApi")["Properties"]["RouteSettings"];
+    for route in &ROUTES {
+        let group = match route.target {
+            Target::Webhook(_) => "Webhook",
+            Target::ReturnRequest => "Return",
+            Target::Link(_) => "Page",
+        };
+        let key = route.template();
+        assert_eq!(settings[&key]["ThrottlingRateLimit"], json!({ "Ref": format!("{group}RateLimit") }), "{key}");
+        assert_eq!(settings[&key]["ThrottlingBurstLimit"], json!({ "Ref": format!("{group}BurstLimit") }), "{key}");
+    }
+    assert_eq!(settings.as_object().unwrap().len(), ROUTES.len(), "no settings for a route that does not exist");
+}
+
+#[test]
+fn a_custom_domain_maps_the_api_and_its_record_only_when_asked() {
+    let template = template();
+    for (name, condition) in
+        [("ApiDomain", "HasCustomDomain"), ("ApiDomainMapping", "HasCustomDomain"), ("ApiDomainRecord", "HasHostedZone")]
+    {
+        assert_eq!(resource(&template, name)["Condition"], condition, "{name}");
+    }
+    let domain = &resource(&template, "ApiDomain")["Properties"];
+    assert_eq!(domain["DomainNameConfigurations"][0]["EndpointType"], "REGIONAL");
+    assert_eq!(domain["DomainNameConfigurations"][0]["SecurityPolicy"], "TLS_1_2");
+    let mapping = &resource(&template, "ApiDomainMapping")["Properties"];
+    assert_eq!(mapping["ApiId"], json!({ "Ref": "HttpApi" }));
+    assert_eq!(mapping["Stage"], "$default");
+    // Without a domain the stack says which URL the links use.
+    assert!(template["Outputs"]["CustomerLinksBaseUrl"]["Value"]["Fn::If"].is_array());
+    assert_eq!(template["Parameters"]["DomainName"]["Default"], "");
+}
+
+#[test]
 fn the_review_function_runs_on_a_schedule() {
     let template = template();
     let events = resource(&template, "ReviewRequestFunction")["Properties"]["Events"].as_object().unwrap();
@@ -384,7 +421,12 @@ fn globals_pass_the_shared_environment() {
     let template = template();
     let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
     assert_eq!(variables["PPX_TABLE"], json!({ "Ref": "Table" }));
-    assert_eq!(variables["PPX_PUBLIC_URL"], json!({ "Ref": "PublicBaseUrl" }));
+    // The pages' own URL when given, else the custom domain's (the Rules require one of them).
+    assert_eq!(
+        variables["PPX_PUBLIC_URL"],
+        json!({ "Fn::If": ["HasPublicBaseUrl", { "Ref": "PublicBaseUrl" }, { "Fn::Sub": "https://${DomainName}" }] })
+    );
+    assert!(template["Rules"]["CustomerLinksHaveABaseUrl"].is_object());
     assert_eq!(variables["PPX_LINK_SECRET"], json!({ "Ref": "LinkSecret" }));
     assert_eq!(variables["RUST_LOG"], json!({ "Ref": "LogLevel" }));
     // No level at which the SDK's bodies or the runtime's raw events reach the logs.
