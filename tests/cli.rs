@@ -91,3 +91,96 @@ async fn a_table_that_does_not_exist_is_one_sentence() {
         assert_eq!(err.to_string(), expected, "{args:?}");
     }
 }
+
+/// A stack in moto with the outputs `ppx --stack` reads (the real template needs SAM's transform,
+/// which moto's CloudFormation does not run): this test's table, its served pages, the SES
+/// configuration set and an alarm topic.
+async fn stack_of(env: &TestEnv) -> String {
+    let name = format!("ppx-stack-{}", unique());
+    let template = json!({
+        "Resources": { "AlarmTopic": { "Type": "AWS::SNS::Topic", "Properties": { "TopicName": format!("{name}-alarms") } } },
+        "Outputs": {
+            "TableName": { "Value": env.table },
+            "CustomerLinksBaseUrl": { "Value": env.base_url },
+            "MailConfigurationSetName": { "Value": ppx_e2e::CONFIGURATION_SET },
+            "AlarmTopicArn": { "Value": { "Ref": "AlarmTopic" } }
+        }
+    });
+    let cloudformation = aws_sdk_cloudformation::Client::new(&env.sdk);
+    cloudformation.create_stack().stack_name(&name).template_body(template.to_string()).send().await.unwrap();
+    name
+}
+
+#[tokio::test]
+async fn a_deployed_stack_is_found_by_its_name_and_the_doctor_says_what_to_fix() {
+    let (env, shop, _) = with_the_sample_order().await;
+    let stack = stack_of(&env).await;
+
+    // The table comes from the stack: no --table.
+    let listed = ppx(&env, &["--stack", &stack, "shop", "list"]).await.unwrap();
+    assert!(listed.contains(&shop), "{listed}");
+    let shown = ppx(&env, &["--stack", &stack, "order", "show", &shop, "1001"]).await.unwrap();
+    assert!(shown.starts_with("Order #1001"), "{shown}");
+
+    let report = ppx(&env, &["--stack", &stack, "doctor"]).await.unwrap();
+    assert!(report.contains(&format!("ok   table {} is ACTIVE", env.table)), "{report}");
+    // moto never marks an identity verified (its VerifiedForSendingStatus stays false), as SES
+    // says of one whose DNS records are not published yet.
+    let sender_line =
+        format!("FIX  shop {shop} sends as orders@demo-shop.example: demo-shop.example is not verified yet;");
+    assert!(report.contains(&sender_line), "{report}");
+    assert!(report.contains("aws sesv2 create-email-identity --email-identity demo-shop.example"), "{report}");
+    // Nor does it serve SES v2's GetAccount: told as not known, not as fine.
+    assert!(report.contains("??   the SES account's sandbox and sending status: "), "{report}");
+    assert!(report.contains(&format!("ok   SES configuration set {} exists", ppx_e2e::CONFIGURATION_SET)), "{report}");
+    assert!(report.contains(&format!("ok   stack {stack}: its 1 resources are in place")), "{report}");
+    assert!(report.contains("FIX  nobody is told of alarms"), "{report}");
+    assert!(report.contains(&format!("ok   {} answers (a made-up link gets 4", env.base_url)), "{report}");
+
+    // Subscribed: that line turns ok.
+    let topic = aws_sdk_cloudformation::Client::new(&env.sdk)
+        .describe_stacks()
+        .stack_name(&stack)
+        .send()
+        .await
+        .unwrap()
+        .stacks()[0]
+        .outputs()
+        .iter()
+        .find(|o| o.output_key() == Some("AlarmTopicArn"))
+        .and_then(|o| o.output_value().map(str::to_owned))
+        .unwrap();
+    let sns = aws_sdk_sns::Client::new(&env.sdk);
+    sns.subscribe().topic_arn(&topic).protocol("email").endpoint("oncall@example.com").send().await.unwrap();
+    let report = ppx(&env, &["--stack", &stack, "doctor"]).await.unwrap();
+    assert!(report.contains("ok   alarms reach 1 confirmed subscriber(s)"), "{report}");
+
+    let missing = ppx(&env, &["--stack", "no-such-stack", "doctor"]).await.unwrap_err();
+    assert_eq!(
+        missing.to_string(),
+        "stack no-such-stack does not exist in us-east-1; check --stack (or PPX_STACK) and --region"
+    );
+}
+
+#[tokio::test]
+async fn shop_settings_are_validated_shown_without_secrets_listed_and_deleted() {
+    let (env, shop, table) = with_the_sample_order().await;
+    let example = ppx_e2e::repo_path("events/shop.example.json");
+    let valid = ppx(&env, &["--table", &table, "shop", "validate", example.to_str().unwrap()]).await.unwrap();
+    assert_eq!(valid, "settings of shop demo-shop are valid");
+
+    let shown = ppx(&env, &["--table", &table, "shop", "get", &shop]).await.unwrap();
+    let settings: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(settings["shop"], shop);
+    let secrets = settings["webhook_secrets"].as_object().unwrap();
+    assert!(!secrets.is_empty() && secrets.values().all(|v| v == "***"), "{secrets:?}");
+    assert!(!shown.contains(env.secret(ppx_shared::domain::settings::WebhookSource::Shopify)));
+
+    let unconfirmed = ppx(&env, &["--table", &table, "shop", "delete", &shop]).await.unwrap_err();
+    assert_eq!(unconfirmed.to_string(), format!("deleting shop {shop}'s settings needs --yes"));
+    ppx(&env, &["--table", &table, "shop", "delete", &shop, "--yes"]).await.unwrap();
+    let listed = ppx(&env, &["--table", &table, "shop", "list"]).await.unwrap();
+    assert!(!listed.contains(&shop), "{listed}");
+    let gone = ppx(&env, &["--table", &table, "shop", "get", &shop]).await.unwrap_err();
+    assert_eq!(gone.to_string(), format!("no shop {shop}"));
+}

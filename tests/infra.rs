@@ -368,9 +368,11 @@ fn each_route_group_has_its_own_throttle() {
 #[test]
 fn a_custom_domain_maps_the_api_and_its_record_only_when_asked() {
     let template = template();
-    for (name, condition) in
-        [("ApiDomain", "HasCustomDomain"), ("ApiDomainMapping", "HasCustomDomain"), ("ApiDomainRecord", "HasHostedZone")]
-    {
+    for (name, condition) in [
+        ("ApiDomain", "HasCustomDomain"),
+        ("ApiDomainMapping", "HasCustomDomain"),
+        ("ApiDomainRecord", "HasHostedZone"),
+    ] {
         assert_eq!(resource(&template, name)["Condition"], condition, "{name}");
     }
     let domain = &resource(&template, "ApiDomain")["Properties"];

@@ -5,6 +5,8 @@
 
 use crate::aws_problem::{self, AwsProblem, Target};
 use crate::commands::{self, CommandError};
+use crate::deployment::{self, AwsOptions, DEFAULT_TABLE, StackOutputs};
+use crate::doctor;
 use crate::serve::{self, Functions};
 use clap::{Parser, Subcommand};
 use ppx_shared::adapters::dynamo::DynamoStore;
@@ -24,9 +26,21 @@ use tracing::level_filters::LevelFilter;
 #[derive(Parser)]
 #[command(name = "ppx", version, about = "Post-purchase experience engine: operator and local-run tool")]
 pub struct Cli {
-    /// DynamoDB table name.
-    #[arg(long, env = "PPX_TABLE", default_value = "ppx", global = true)]
-    table: String,
+    /// DynamoDB table name (default: the stack's, else `ppx`).
+    #[arg(long, env = "PPX_TABLE", global = true)]
+    table: Option<String>,
+    /// The deployed stack (`sam deploy`'s name): its table and customer links' URL from its outputs.
+    #[arg(long, env = "PPX_STACK", global = true)]
+    stack: Option<String>,
+    /// AWS profile (SSO and credential_process profiles work); default: AWS_PROFILE, else `default`.
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// AWS region; default: AWS_REGION, else the profile's.
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// Another endpoint for every AWS service (local AWS); default: AWS_ENDPOINT_URL.
+    #[arg(long, global = true)]
+    endpoint_url: Option<String>,
     /// Log what happens (JSON on stderr): -v info, -vv debug. RUST_LOG, when set, decides instead.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
@@ -35,6 +49,15 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// The account, region and endpoint the options choose.
+    pub fn aws_options(&self) -> AwsOptions {
+        AwsOptions {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+        }
+    }
+
     /// What is logged when `RUST_LOG` is not set. A command's answer is its output, so it logs
     /// warnings only, and the SDK's credential-chain warnings not even those (a missing
     /// credential is told in one sentence, `AwsProblem`). `ppx serve` logs at INFO as the
@@ -54,6 +77,9 @@ impl Cli {
 enum Command {
     /// Create the table on the configured endpoint if it is missing (local use; SAM creates it in AWS).
     Init,
+    /// Is the deployment ready for real orders? The table, each shop's sender identity, the SES
+    /// sandbox, the configuration set, the stack's resources, the alarms' subscribers, the public URL.
+    Doctor,
     /// Shop settings.
     Shop {
         #[command(subcommand)]
@@ -194,6 +220,19 @@ enum ReviewCommand {
 enum ShopCommand {
     /// Validate and write a shop settings file (see events/shop.example.json).
     Put { file: PathBuf },
+    /// Validate a shop settings file without writing it.
+    Validate { file: PathBuf },
+    /// A shop's settings, its webhook secrets hidden.
+    Get { shop: String },
+    /// Every shop of the table.
+    List,
+    /// Delete a shop's settings: its webhooks are refused from then on (its orders stay).
+    Delete {
+        shop: String,
+        /// Required: this cannot be undone but by `shop put` with the secrets.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -218,7 +257,18 @@ pub async fn run(
     if sdk.region().is_none() {
         return Err(AwsProblem::NoRegion.into());
     }
-    let target = Target::of(sdk, &cli.table);
+    let outputs = match &cli.stack {
+        Some(stack) => Some(deployment::stack_outputs(sdk, stack).await?),
+        None => None,
+    };
+    let table = cli
+        .table
+        .clone()
+        .or_else(|| outputs.as_ref().and_then(|o| o.get(deployment::outputs::TABLE)))
+        .unwrap_or_else(|| DEFAULT_TABLE.to_owned());
+    // The environment first; what it leaves out, from the stack (never a secret: outputs have none).
+    let env = |name: &str| env(name).or_else(|| outputs.as_ref().and_then(|o| o.for_variable(name)));
+    let target = Target::of(sdk, &table);
     let client = aws_sdk_dynamodb::Client::new(sdk);
     if matches!(cli.command, Command::Serve { .. }) {
         // A server over a missing table would answer every webhook 5xx: say so before serving.
@@ -227,8 +277,9 @@ pub async fn run(
         }
     }
     let creating = matches!(cli.command, Command::Init);
-    let store = DynamoStore::new(client.clone(), cli.table.clone());
-    match execute(cli, sdk, store, env).await {
+    let store = DynamoStore::new(client.clone(), table.clone());
+    let deployment = Deployment { table: &table, outputs: outputs.as_ref(), env: &env };
+    match execute(cli, sdk, store, &deployment).await {
         Err(CommandError::Store(StoreError::Unavailable(detail))) => {
             match aws_problem::diagnose(&client, &target).await {
                 // `ppx init` failing to create the table is not told to run `ppx init`.
@@ -243,15 +294,39 @@ pub async fn run(
     }
 }
 
+/// What a command runs against: the table, the stack's outputs (with `--stack`) and the
+/// deployment settings (`PPX_LINK_SECRET`, `PPX_PUBLIC_URL`...).
+struct Deployment<'a> {
+    table: &'a str,
+    outputs: Option<&'a StackOutputs>,
+    env: &'a (dyn Fn(&str) -> Option<String> + Sync),
+}
+
 async fn execute(
     cli: Cli,
     sdk: &ppx_shared::adapters::aws::SdkConfig,
     store: DynamoStore,
-    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    deployment: &Deployment<'_>,
 ) -> Result<String, CommandError> {
+    let env = deployment.env;
     match cli.command {
         Command::Init => commands::init(&store).await,
-        Command::Shop { command: ShopCommand::Put { file } } => commands::shop_put(&store, &file).await,
+        Command::Doctor => {
+            let configuration_set = env("PPX_SES_CONFIGURATION_SET");
+            let public_url = env("PPX_PUBLIC_URL");
+            let verdicts = doctor::doctor(sdk, &store, deployment.outputs, configuration_set, public_url).await;
+            Ok(doctor::report(&verdicts))
+        }
+        Command::Shop { command } => match command {
+            ShopCommand::Put { file } => commands::shop_put(&store, &file).await,
+            ShopCommand::Validate { file } => commands::shop_validate(&file),
+            ShopCommand::Get { shop } => commands::shop_get(&store, &shop).await,
+            ShopCommand::List => commands::shop_list(&store).await,
+            ShopCommand::Delete { shop, yes: true } => commands::shop_delete(&store, &shop).await,
+            ShopCommand::Delete { shop, yes: false } => {
+                Err(CommandError::Usage(format!("deleting shop {shop}'s settings needs --yes")))
+            }
+        },
         Command::Order { command: OrderCommand::Show { shop, order, json } } => {
             commands::order_show(&store, &shop, &order, json).await
         }
@@ -282,22 +357,22 @@ async fn execute(
                     Decision::Approve => ReturnState::Approved,
                     Decision::Reject => ReturnState::Rejected,
                 };
-                let app = returns_app(store, sdk, &app_config(&cli.table, env)?);
+                let app = returns_app(store, sdk, &app_config(deployment.table, env)?);
                 commands::return_move(&app, &shop, &return_id, state, reason).await
             }
             ReturnCommand::Advance { shop, return_id, state } => {
                 let state = ReturnState::parse(&state)
                     .ok_or_else(|| CommandError::Usage(format!("unknown return state {state:?}")))?;
-                let app = returns_app(store, sdk, &app_config(&cli.table, env)?);
+                let app = returns_app(store, sdk, &app_config(deployment.table, env)?);
                 commands::return_move(&app, &shop, &return_id, state, None).await
             }
             ReturnCommand::Parcel { shop, return_id, tracking_number, label_url } => {
-                let app = returns_app(store, sdk, &app_config(&cli.table, env)?);
+                let app = returns_app(store, sdk, &app_config(deployment.table, env)?);
                 commands::return_parcel(&app, &shop, &return_id, &tracking_number, label_url).await
             }
         },
         Command::Review { command: ReviewCommand::Run { now } } => {
-            let config = app_config(&cli.table, env)?;
+            let config = app_config(deployment.table, env)?;
             let adapters = Adapters::<PortsOf<_, _, _, _, _>> {
                 store,
                 email: SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(sdk))
@@ -311,7 +386,7 @@ async fn execute(
             Ok(serde_json::to_string_pretty(&report).expect("reports serialize"))
         }
         Command::Serve { addr, now } => {
-            let config = app_config(&cli.table, env)?;
+            let config = app_config(deployment.table, env)?;
             let clock = clock_at(now);
             serve::run(addr, Functions::new(sdk, &config, clock))
                 .await

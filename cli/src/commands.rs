@@ -61,6 +61,50 @@ pub async fn shop_put(store: &impl Store, file: &Path) -> Result<String, Command
     Ok(format!("saved settings of shop {}", settings.shop))
 }
 
+/// Validates a settings file without writing it (as `shop put` would check it).
+pub fn shop_validate(file: &Path) -> Result<String, CommandError> {
+    let raw = std::fs::read_to_string(file)
+        .map_err(|source| CommandError::Read { path: file.display().to_string(), source })?;
+    let settings = ShopSettings::from_json(&raw)?;
+    ppx_shared::app::template_check::check_overrides_render(&settings)?;
+    Ok(format!("settings of shop {} are valid", settings.shop))
+}
+
+/// A shop's settings as `shop put` takes them, each webhook secret shown as `***`.
+pub async fn shop_get(store: &impl Store, shop: &str) -> Result<String, CommandError> {
+    let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
+    let settings = store.get_settings(&shop_id).await?.ok_or_else(|| CommandError::Usage(format!("no shop {shop}")))?;
+    let mut json = serde_json::to_value(&settings).expect("settings serialize");
+    if let Some(secrets) = json.get_mut("webhook_secrets").and_then(serde_json::Value::as_object_mut) {
+        for value in secrets.values_mut() {
+            *value = serde_json::Value::String("***".into());
+        }
+    }
+    Ok(serde_json::to_string_pretty(&json).expect("JSON prints"))
+}
+
+/// Every shop of the table.
+pub async fn shop_list(store: &impl Store) -> Result<String, CommandError> {
+    let mut shops: Vec<String> = store.list_shops().await?.iter().map(ToString::to_string).collect();
+    shops.sort();
+    let mut out = format!("{} shop(s)\n", shops.len());
+    for shop in &shops {
+        let _ = writeln!(out, "  {}", escape(shop));
+    }
+    Ok(out)
+}
+
+/// Deletes a shop's settings (its secrets and sender): its webhooks are refused from then on.
+/// Its orders stay (`ppx customer erase` forgets a customer).
+pub async fn shop_delete(store: &impl Store, shop: &str) -> Result<String, CommandError> {
+    let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
+    if store.get_settings(&shop_id).await?.is_none() {
+        return Err(CommandError::Usage(format!("no shop {shop}")));
+    }
+    store.forget_shop(&shop_id).await?;
+    Ok(format!("deleted the settings of shop {shop}; its webhooks are refused from now on"))
+}
+
 /// An order by the platform's id (`5550001001`) or by the number its customer sees (`1001`, `#1001`).
 pub async fn order_show(store: &impl Store, shop: &str, order: &str, json: bool) -> Result<String, CommandError> {
     let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;

@@ -3,5 +3,7 @@
 pub mod app;
 pub mod aws_problem;
 pub mod commands;
+pub mod deployment;
+pub mod doctor;
 pub mod serve;
 pub mod terminal;

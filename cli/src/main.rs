@@ -9,7 +9,7 @@ use std::process::ExitCode;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     ppx_shared::http::telemetry::init_cli_logs(cli.log_filter());
-    let outcome = match ppx_shared::adapters::aws::sdk_config().await {
+    let outcome = match ppx_cli::deployment::sdk_config(&cli.aws_options()).await {
         Ok(sdk) => app::run(cli, &sdk, &|name| std::env::var(name).ok()).await,
         Err(err) => Err(err.into()),
     };

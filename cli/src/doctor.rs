@@ -1,0 +1,239 @@
+//! `ppx doctor`: is this deployment ready to take real orders? One line per check, each `ok`,
+//! `FIX` with what to do, or `??` when it could not be told (with why).
+
+use crate::deployment::{StackOutputs, outputs};
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use ppx_shared::adapters::aws::SdkConfig;
+use ppx_shared::adapters::dynamo::DynamoStore;
+use ppx_shared::ports::store::{SettingsStore, StoreError};
+use std::fmt::Write as _;
+
+/// Shops whose sender is checked; the rest are counted.
+const MAX_SHOPS_CHECKED: usize = 50;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Ok(String),
+    Fix(String),
+    Unknown(String),
+}
+
+impl Verdict {
+    fn line(&self) -> String {
+        match self {
+            Self::Ok(text) => format!("ok   {text}"),
+            Self::Fix(text) => format!("FIX  {text}"),
+            Self::Unknown(text) => format!("??   {text}"),
+        }
+    }
+}
+
+/// Every check, in the order an operator fixes things.
+pub async fn doctor(
+    sdk: &SdkConfig,
+    store: &DynamoStore,
+    stack: Option<&StackOutputs>,
+    configuration_set: Option<String>,
+    public_url: Option<String>,
+) -> Vec<Verdict> {
+    let mut verdicts = vec![table(store).await];
+    verdicts.extend(senders(sdk, store).await);
+    verdicts.push(sending_account(sdk).await);
+    verdicts.push(match configuration_set {
+        Some(name) => configuration_set_exists(sdk, &name).await,
+        None => Verdict::Fix("no SES configuration set: bounces and complaints come back to nobody (PPX_SES_CONFIGURATION_SET or --stack)".into()),
+    });
+    if let Some(stack) = stack {
+        verdicts.push(stack_resources(sdk, &stack.stack).await);
+        verdicts.push(match stack.get(outputs::ALARM_TOPIC) {
+            Some(topic) => alarm_subscribers(sdk, &topic).await,
+            None => Verdict::Fix(format!("stack {} has no AlarmTopicArn output: deploy this version", stack.stack)),
+        });
+    } else {
+        verdicts.push(Verdict::Unknown("the stack's resources and alarms: name the stack (--stack)".into()));
+    }
+    verdicts.push(match public_url {
+        Some(url) => answers(&url).await,
+        None => Verdict::Fix("no public URL for the customer links (PPX_PUBLIC_URL or --stack)".into()),
+    });
+    verdicts
+}
+
+pub fn report(verdicts: &[Verdict]) -> String {
+    let mut out = String::new();
+    for verdict in verdicts {
+        let _ = writeln!(out, "{}", verdict.line());
+    }
+    let fixes = verdicts.iter().filter(|v| matches!(v, Verdict::Fix(_))).count();
+    let _ = writeln!(out, "{fixes} thing(s) to fix");
+    out
+}
+
+async fn table(store: &DynamoStore) -> Verdict {
+    match store.client().describe_table().table_name(store.table()).send().await {
+        Ok(out) => {
+            let status = out.table().and_then(|t| t.table_status()).map_or("?", |s| s.as_str());
+            Verdict::Ok(format!("table {} is {status}", store.table()))
+        }
+        Err(err) => Verdict::Fix(format!(
+            "table {}: {}; check --stack/--table, the region and the credentials",
+            store.table(),
+            err.message().unwrap_or("cannot be described")
+        )),
+    }
+}
+
+/// Each shop's sender must be under a verified SES identity (its domain, or the address).
+async fn senders(sdk: &SdkConfig, store: &DynamoStore) -> Vec<Verdict> {
+    let shops = match store.list_shops().await {
+        Ok(shops) => shops,
+        Err(StoreError::Unavailable(why)) => return vec![Verdict::Unknown(format!("the shops: {why}"))],
+        Err(err) => return vec![Verdict::Fix(format!("the shops: {err}"))],
+    };
+    if shops.is_empty() {
+        return vec![Verdict::Fix("no shop yet: write one with `ppx shop put FILE`".into())];
+    }
+    let ses = aws_sdk_sesv2::Client::new(sdk);
+    let mut verdicts = Vec::new();
+    for shop in shops.iter().take(MAX_SHOPS_CHECKED) {
+        let settings = match store.get_settings(shop).await {
+            Ok(Some(settings)) => settings,
+            Ok(None) => continue,
+            Err(err) => {
+                verdicts.push(Verdict::Unknown(format!("shop {shop}: {err}")));
+                continue;
+            }
+        };
+        let sender = settings.sender.address().to_owned();
+        let domain = settings.sender.domain().to_owned();
+        let mut verified = false;
+        let mut problem = None;
+        for identity in [domain.as_str(), sender.as_str()] {
+            match ses.get_email_identity().email_identity(identity).send().await {
+                Ok(out) if out.verified_for_sending_status() => {
+                    verified = true;
+                    break;
+                }
+                Ok(_) => problem = Some(format!("{identity} is not verified yet")),
+                Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found_exception()) => {}
+                Err(err) => problem = Some(said(&err)),
+            }
+        }
+        verdicts.push(if verified {
+            Verdict::Ok(format!("shop {shop} sends as {sender}, a verified identity"))
+        } else {
+            let why = problem.unwrap_or_else(|| format!("neither {domain} nor the address is an SES identity"));
+            Verdict::Fix(format!(
+                "shop {shop} sends as {sender}: {why}; `aws sesv2 create-email-identity --email-identity {domain}` and publish its DKIM records"
+            ))
+        });
+    }
+    if shops.len() > MAX_SHOPS_CHECKED {
+        verdicts.push(Verdict::Unknown(format!("{} more shops not checked", shops.len() - MAX_SHOPS_CHECKED)));
+    }
+    verdicts
+}
+
+async fn sending_account(sdk: &SdkConfig) -> Verdict {
+    match aws_sdk_sesv2::Client::new(sdk).get_account().send().await {
+        Ok(account) if !account.sending_enabled() => {
+            Verdict::Fix("SES sending is paused for the account: see the SES console's reputation page".into())
+        }
+        Ok(account) if !account.production_access_enabled() => Verdict::Fix(
+            "the account is in the SES sandbox (only verified recipients, 200 a day): request production access".into(),
+        ),
+        Ok(_) => Verdict::Ok("SES production access, sending enabled".into()),
+        Err(err) => Verdict::Unknown(format!("the SES account's sandbox and sending status: {}", said(&err))),
+    }
+}
+
+/// Listed rather than fetched: the account has a handful of sets, and one listing answers.
+async fn configuration_set_exists(sdk: &SdkConfig, name: &str) -> Verdict {
+    let ses = aws_sdk_sesv2::Client::new(sdk);
+    let mut next = None;
+    for _ in 0..10 {
+        match ses.list_configuration_sets().set_next_token(next.take()).send().await {
+            Ok(page) => {
+                if page.configuration_sets().iter().any(|set| set == name) {
+                    return Verdict::Ok(format!(
+                        "SES configuration set {name} exists (bounces and complaints come back)"
+                    ));
+                }
+                match page.next_token() {
+                    Some(token) => next = Some(token.to_owned()),
+                    None => break,
+                }
+            }
+            Err(err) => return Verdict::Unknown(format!("SES configuration set {name}: {}", said(&err))),
+        }
+    }
+    Verdict::Fix(format!("SES configuration set {name} does not exist: every email through it would fail"))
+}
+
+/// What an AWS error says, in its own words.
+fn said(err: &impl ProvideErrorMetadata) -> String {
+    err.message().or(err.code()).unwrap_or("no answer").to_owned()
+}
+
+async fn stack_resources(sdk: &SdkConfig, stack: &str) -> Verdict {
+    let client = aws_sdk_cloudformation::Client::new(sdk);
+    match client.describe_stack_resources().stack_name(stack).send().await {
+        Ok(out) => {
+            let resources = out.stack_resources();
+            let unfinished: Vec<String> = resources
+                .iter()
+                .filter(|r| !r.resource_status().is_some_and(|s| s.as_str().ends_with("_COMPLETE")))
+                .map(|r| r.logical_resource_id().unwrap_or("?").to_owned())
+                .collect();
+            if unfinished.is_empty() {
+                Verdict::Ok(format!(
+                    "stack {stack}: its {} resources are in place (schedule, alarms, topics)",
+                    resources.len()
+                ))
+            } else {
+                Verdict::Fix(format!("stack {stack}: not in place: {}", unfinished.join(", ")))
+            }
+        }
+        Err(err) => Verdict::Unknown(format!("stack {stack}'s resources: {}", said(&err))),
+    }
+}
+
+async fn alarm_subscribers(sdk: &SdkConfig, topic: &str) -> Verdict {
+    let sns = aws_sdk_sns::Client::new(sdk);
+    match sns.list_subscriptions_by_topic().topic_arn(topic).send().await {
+        Ok(out) => {
+            let confirmed = out
+                .subscriptions()
+                .iter()
+                .filter(|s| s.subscription_arn().is_some_and(|arn| arn.starts_with("arn:")))
+                .count();
+            let pending = out.subscriptions().len() - confirmed;
+            match (confirmed, pending) {
+                (0, 0) => Verdict::Fix(
+                    "nobody is told of alarms: subscribe an address to the alarm topic (AlarmEmail)".into(),
+                ),
+                (0, _) => {
+                    Verdict::Fix("the alarm subscription is not confirmed: click the link in AWS's first mail".into())
+                }
+                (n, _) => Verdict::Ok(format!("alarms reach {n} confirmed subscriber(s)")),
+            }
+        }
+        Err(err) => Verdict::Unknown(format!("the alarm topic: {}", said(&err))),
+    }
+}
+
+/// The customer pages answer (a link that is not one gets ppx's own 4xx page, not a 5xx or nothing).
+async fn answers(base: &str) -> Verdict {
+    let url = format!("{}/track/ppx-doctor", base.trim_end_matches('/'));
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build();
+    let Ok(client) = client else { return Verdict::Unknown("cannot build an HTTP client".into()) };
+    match client.get(&url).send().await {
+        Ok(response) if response.status().is_server_error() => {
+            Verdict::Fix(format!("{url} answers {}: the pages function fails", response.status()))
+        }
+        Ok(response) => Verdict::Ok(format!("{base} answers (a made-up link gets {})", response.status().as_u16())),
+        Err(err) => {
+            Verdict::Fix(format!("{url} does not answer ({err}); check the domain's DNS record and certificate"))
+        }
+    }
+}
