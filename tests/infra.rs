@@ -366,6 +366,25 @@ fn each_route_group_has_its_own_throttle() {
 }
 
 #[test]
+fn the_sending_domain_is_registered_with_dkim_and_feedback_only_when_asked() {
+    let template = template();
+    let identity = resource(&template, "SenderDomainIdentity");
+    assert_eq!(identity["Condition"], "CreatesSenderIdentity");
+    let properties = &identity["Properties"];
+    assert_eq!(properties["EmailIdentity"], json!({ "Ref": "SenderIdentity" }));
+    assert_eq!(properties["DkimSigningAttributes"]["NextSigningKeyLength"], "RSA_2048_BIT");
+    assert_eq!(
+        properties["ConfigurationSetAttributes"]["ConfigurationSetName"],
+        json!({ "Ref": "MailConfigurationSet" })
+    );
+    assert_eq!(properties["MailFromAttributes"]["Fn::If"][0], "HasMailFrom");
+    assert_eq!(template["Parameters"]["CreateSenderIdentity"]["Default"], "false");
+    // The records to publish are outputs, only when the stack registers the domain.
+    assert_eq!(template["Outputs"]["DkimRecords"]["Condition"], "CreatesSenderIdentity");
+    assert_eq!(template["Outputs"]["MailFromRecords"]["Condition"], "HasMailFrom");
+}
+
+#[test]
 fn a_custom_domain_maps_the_api_and_its_record_only_when_asked() {
     let template = template();
     for (name, condition) in [

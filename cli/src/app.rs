@@ -218,8 +218,14 @@ enum ReviewCommand {
 
 #[derive(Subcommand)]
 enum ShopCommand {
-    /// Validate and write a shop settings file (see events/shop.example.json).
-    Put { file: PathBuf },
+    /// Validate and write a shop settings file (see events/shop.example.json). Its sender must
+    /// be under an SES identity of the account.
+    Put {
+        file: PathBuf,
+        /// Save even when no SES identity covers the sender (emails fail until one does).
+        #[arg(long)]
+        unverified_sender: bool,
+    },
     /// Validate a shop settings file without writing it.
     Validate { file: PathBuf },
     /// A shop's settings, its webhook secrets hidden.
@@ -318,7 +324,11 @@ async fn execute(
             Ok(doctor::report(&verdicts))
         }
         Command::Shop { command } => match command {
-            ShopCommand::Put { file } => commands::shop_put(&store, &file).await,
+            ShopCommand::Put { file, unverified_sender } => {
+                let ses = ppx_shared::aws_sdk_sesv2::Client::new(sdk);
+                let sender = |sender| async move { doctor::sender_identity(&ses, &sender).await };
+                commands::shop_put(&store, &file, sender, unverified_sender).await
+            }
             ShopCommand::Validate { file } => commands::shop_validate(&file),
             ShopCommand::Get { shop } => commands::shop_get(&store, &shop).await,
             ShopCommand::List => commands::shop_list(&store).await,

@@ -2,6 +2,7 @@
 //! value in a text output goes through [`escape`]: webhooks wrote it, an operator's terminal shows it.
 
 use crate::aws_problem::AwsProblem;
+use crate::doctor::SenderIdentity;
 use crate::terminal::escape;
 use ppx_shared::adapters::dynamo::{DynamoStore, create_table_if_missing};
 use ppx_shared::app::context::{App, Ports};
@@ -51,14 +52,40 @@ pub async fn init(store: &DynamoStore) -> Result<String, CommandError> {
     })
 }
 
-pub async fn shop_put(store: &impl Store, file: &Path) -> Result<String, CommandError> {
+/// Validates and writes a settings file. Its sender must be under an SES identity of the
+/// account (`sender` answers where it stands): one not verified yet is saved with a warning
+/// (DNS takes its time), none at all is refused unless `unverified_sender` says to save anyway.
+pub async fn shop_put<F>(
+    store: &impl Store,
+    file: &Path,
+    sender: impl FnOnce(ppx_shared::domain::mailbox::Mailbox) -> F,
+    unverified_sender: bool,
+) -> Result<String, CommandError>
+where
+    F: std::future::Future<Output = SenderIdentity>,
+{
     let raw = std::fs::read_to_string(file)
         .map_err(|source| CommandError::Read { path: file.display().to_string(), source })?;
     let settings = ShopSettings::from_json(&raw)?;
     // Every message and page must render with the shop's overrides before any order meets them.
     ppx_shared::app::template_check::check_overrides_render(&settings)?;
+    let status = sender(settings.sender.clone()).await;
+    if status == SenderIdentity::Missing && !unverified_sender {
+        return Err(CommandError::Usage(format!(
+            "not saved: {}; or pass --unverified-sender to save anyway",
+            status.advice(&settings.sender)
+        )));
+    }
     store.put_settings(&settings).await?;
-    Ok(format!("saved settings of shop {}", settings.shop))
+    Ok(match status {
+        SenderIdentity::Verified => format!("saved settings of shop {}", settings.shop),
+        other => format!(
+            "saved settings of shop {}; but its sender {}: {} (emails fail until it is verified)",
+            settings.shop,
+            escape(settings.sender.address()),
+            other.advice(&settings.sender)
+        ),
+    })
 }
 
 /// Validates a settings file without writing it (as `shop put` would check it).
@@ -685,7 +712,8 @@ mod tests {
         broken["templates"] = serde_json::json!({ "delivered.html": "Hi {{ order.numbr }}" });
         let file = dir.join("broken.json");
         std::fs::write(&file, broken.to_string()).unwrap();
-        let err = shop_put(&store, &file).await.unwrap_err();
+        let verified = |_| async { SenderIdentity::Verified };
+        let err = shop_put(&store, &file, verified, false).await.unwrap_err();
         assert!(matches!(err, CommandError::Templates(_)), "{err}");
         assert!(err.to_string().contains("delivered.html"), "{err}");
         assert!(store.get_settings(&shop).await.unwrap().is_none(), "nothing saved");
@@ -694,7 +722,14 @@ mod tests {
         fine["templates"] = serde_json::json!({ "delivered.subject.txt": "Delivered: {{ order.number }}" });
         let file = dir.join("fine.json");
         std::fs::write(&file, fine.to_string()).unwrap();
-        shop_put(&store, &file).await.unwrap();
+        // A sender under no SES identity: refused, unless asked to save anyway.
+        let missing = shop_put(&store, &file, |_| async { SenderIdentity::Missing }, false).await.unwrap_err();
+        assert!(missing.to_string().starts_with("not saved: neither demo-shop.example nor the address"), "{missing}");
+        assert!(store.get_settings(&shop).await.unwrap().is_none(), "nothing saved");
+        let pending = |_| async { SenderIdentity::Pending("demo-shop.example".into()) };
+        let saved = shop_put(&store, &file, pending, false).await.unwrap();
+        assert!(saved.contains("demo-shop.example is not verified yet"), "{saved}");
+        assert_eq!(shop_put(&store, &file, verified, false).await.unwrap(), "saved settings of shop demo-shop");
         assert!(store.get_settings(&shop).await.unwrap().is_some());
         let _ = std::fs::remove_dir_all(dir);
     }

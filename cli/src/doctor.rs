@@ -5,6 +5,7 @@ use crate::deployment::{StackOutputs, outputs};
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use ppx_shared::adapters::aws::SdkConfig;
 use ppx_shared::adapters::dynamo::DynamoStore;
+use ppx_shared::domain::mailbox::Mailbox;
 use ppx_shared::ports::store::{SettingsStore, StoreError};
 use std::fmt::Write as _;
 
@@ -105,33 +106,53 @@ async fn senders(sdk: &SdkConfig, store: &DynamoStore) -> Vec<Verdict> {
             }
         };
         let sender = settings.sender.address().to_owned();
-        let domain = settings.sender.domain().to_owned();
-        let mut verified = false;
-        let mut problem = None;
-        for identity in [domain.as_str(), sender.as_str()] {
-            match ses.get_email_identity().email_identity(identity).send().await {
-                Ok(out) if out.verified_for_sending_status() => {
-                    verified = true;
-                    break;
-                }
-                Ok(_) => problem = Some(format!("{identity} is not verified yet")),
-                Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found_exception()) => {}
-                Err(err) => problem = Some(said(&err)),
-            }
-        }
-        verdicts.push(if verified {
-            Verdict::Ok(format!("shop {shop} sends as {sender}, a verified identity"))
-        } else {
-            let why = problem.unwrap_or_else(|| format!("neither {domain} nor the address is an SES identity"));
-            Verdict::Fix(format!(
-                "shop {shop} sends as {sender}: {why}; `aws sesv2 create-email-identity --email-identity {domain}` and publish its DKIM records"
-            ))
+        verdicts.push(match sender_identity(&ses, &settings.sender).await {
+            SenderIdentity::Verified => Verdict::Ok(format!("shop {shop} sends as {sender}, a verified identity")),
+            status => Verdict::Fix(format!("shop {shop} sends as {sender}: {}", status.advice(&settings.sender))),
         });
     }
     if shops.len() > MAX_SHOPS_CHECKED {
         verdicts.push(Verdict::Unknown(format!("{} more shops not checked", shops.len() - MAX_SHOPS_CHECKED)));
     }
     verdicts
+}
+
+/// Where a sender stands with SES: under a verified identity (its domain, or the address
+/// itself), under one not verified yet, under none, or not known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SenderIdentity {
+    Verified,
+    Pending(String),
+    Missing,
+    Unknown(String),
+}
+
+impl SenderIdentity {
+    /// What to do about it, in one sentence.
+    pub fn advice(&self, sender: &Mailbox) -> String {
+        let domain = sender.domain();
+        let create =
+            format!("`aws sesv2 create-email-identity --email-identity {domain}` and publish its DKIM records");
+        match self {
+            Self::Verified => format!("{} is under a verified SES identity", sender.address()),
+            Self::Pending(identity) => format!("{identity} is not verified yet; publish its DKIM records ({create})"),
+            Self::Missing => format!("neither {domain} nor the address is an SES identity; {create}"),
+            Self::Unknown(why) => format!("SES could not tell ({why})"),
+        }
+    }
+}
+
+pub async fn sender_identity(ses: &aws_sdk_sesv2::Client, sender: &Mailbox) -> SenderIdentity {
+    let mut status = SenderIdentity::Missing;
+    for identity in [sender.domain(), sender.address()] {
+        match ses.get_email_identity().email_identity(identity).send().await {
+            Ok(out) if out.verified_for_sending_status() => return SenderIdentity::Verified,
+            Ok(_) => status = SenderIdentity::Pending(identity.to_owned()),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found_exception()) => {}
+            Err(err) => return SenderIdentity::Unknown(said(&err)),
+        }
+    }
+    status
 }
 
 async fn sending_account(sdk: &SdkConfig) -> Verdict {
