@@ -385,6 +385,23 @@ fn the_sending_domain_is_registered_with_dkim_and_feedback_only_when_asked() {
 }
 
 #[test]
+fn sms_delivery_status_is_written_only_to_snss_own_log_groups() {
+    let template = template();
+    let role = resource(&template, "SmsDeliveryStatusRole");
+    assert_eq!(role["Condition"], "LogsSmsDeliveryStatus");
+    let trust = &role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(trust["Principal"], json!({ "Service": "sns.amazonaws.com" }));
+    assert_eq!(trust["Condition"]["StringEquals"]["aws:SourceAccount"], json!({ "Ref": "AWS::AccountId" }));
+    let statement = &role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0];
+    let resource = statement["Resource"]["Fn::Sub"].as_str().unwrap();
+    assert!(
+        resource.ends_with(":log-group:sns/${AWS::Region}/${AWS::AccountId}/DirectPublishToPhoneNumber*"),
+        "{resource}"
+    );
+    assert!(actions(statement).iter().all(|a| a.starts_with("logs:")));
+}
+
+#[test]
 fn a_custom_domain_maps_the_api_and_its_record_only_when_asked() {
     let template = template();
     for (name, condition) in [

@@ -220,3 +220,22 @@ async fn an_account_that_cannot_send_fails_the_email_for_good_without_a_retry_lo
     assert_eq!(reply.status, 200);
     assert_eq!(env.sent.to(&email).len(), 1, "one SendEmail, never retried");
 }
+
+#[tokio::test]
+async fn texts_come_from_the_shops_own_number_and_sender_id_as_transactional() {
+    let env = TestEnv::start_with(|settings| {
+        settings.sms_origination_number = Some("+18005550199".into());
+        settings.sms_sender_id = Some("DemoShop".into());
+    })
+    .await;
+    // The sample order's customer consents to texts.
+    let order = read_event("shopify-orders-create.json");
+    let reply = env.post_shopify("orders/create", &bytes(&order), "o-sms").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let texts = env.sent.texts();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    let attributes = &texts[0].attributes;
+    assert_eq!(attributes.get("AWS.SNS.SMS.SMSType").map(String::as_str), Some("Transactional"));
+    assert_eq!(attributes.get("AWS.MM.SMS.OriginationNumber").map(String::as_str), Some("+18005550199"));
+    assert_eq!(attributes.get("AWS.SNS.SMS.SenderID").map(String::as_str), Some("DemoShop"));
+}

@@ -492,15 +492,30 @@ pub struct SendEmailRequest {
     pub tags: Vec<(String, String)>,
 }
 
-/// Notes every `SendEmail` request the served functions make.
+/// One text a served function asked SNS to send: to whom, with which message attributes.
+#[derive(Debug, Clone)]
+pub struct PublishSmsRequest {
+    pub to: String,
+    pub attributes: std::collections::BTreeMap<String, String>,
+}
+
+/// Notes every `SendEmail` request and every SMS `Publish` the served functions make.
 #[derive(Debug, Clone, Default)]
-pub struct SentByFunctions(Arc<Mutex<Vec<SendEmailRequest>>>);
+pub struct SentByFunctions {
+    emails: Arc<Mutex<Vec<SendEmailRequest>>>,
+    texts: Arc<Mutex<Vec<PublishSmsRequest>>>,
+}
 
 impl SentByFunctions {
     /// The requests that mailed `address`.
     pub fn to(&self, address: &str) -> Vec<SendEmailRequest> {
-        let sent = self.0.lock().expect("sent lock");
+        let sent = self.emails.lock().expect("sent lock");
         sent.iter().filter(|r| r.to.iter().any(|to| to == address)).cloned().collect()
+    }
+
+    /// Every text asked for.
+    pub fn texts(&self) -> Vec<PublishSmsRequest> {
+        self.texts.lock().expect("sent lock").clone()
     }
 }
 
@@ -521,7 +536,18 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for SentByFunctions
                 configuration_set: input.configuration_set_name().map(str::to_owned),
                 tags: input.email_tags().iter().map(|t| (t.name().to_owned(), t.value().to_owned())).collect(),
             };
-            self.0.lock().expect("sent lock").push(request);
+            self.emails.lock().expect("sent lock").push(request);
+        }
+        if let Some(input) = context.input().downcast_ref::<aws_sdk_sns::operation::publish::PublishInput>()
+            && let Some(to) = input.phone_number()
+        {
+            let attributes = input
+                .message_attributes()
+                .into_iter()
+                .flatten()
+                .map(|(name, value)| (name.clone(), value.string_value().unwrap_or_default().to_owned()))
+                .collect();
+            self.texts.lock().expect("sent lock").push(PublishSmsRequest { to: to.to_owned(), attributes });
         }
         Ok(())
     }

@@ -1,10 +1,15 @@
 //! SMS through SNS `Publish` to a phone number.
 
-use crate::ports::messaging::{SendError, SmsSender, without_recipients};
+use crate::ports::messaging::{SendError, SmsOrigin, SmsSender, without_recipients};
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sns::operation::publish::PublishError;
 use aws_sdk_sns::types::MessageAttributeValue;
+
+/// SNS's message attributes for SMS (SNS developer guide, "Publishing to a mobile phone").
+pub const SMS_TYPE: &str = "AWS.SNS.SMS.SMSType";
+pub const ORIGINATION_NUMBER: &str = "AWS.MM.SMS.OriginationNumber";
+pub const SENDER_ID: &str = "AWS.SNS.SMS.SenderID";
 
 #[derive(Clone, Debug)]
 pub struct SnsSms {
@@ -18,20 +23,20 @@ impl SnsSms {
 }
 
 impl SmsSender for SnsSms {
-    async fn send_sms(&self, to: &str, body: &str) -> Result<String, SendError> {
-        let transactional = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value("Transactional")
-            .build()
-            .expect("attribute has a data type");
-        let result = self
-            .client
-            .publish()
-            .phone_number(to)
-            .message(body)
-            .message_attributes("AWS.SNS.SMS.SMSType", transactional)
-            .send()
-            .await;
+    async fn send_sms(&self, to: &str, body: &str, from: SmsOrigin<'_>) -> Result<String, SendError> {
+        let text = |value: &str| {
+            MessageAttributeValue::builder().data_type("String").string_value(value).build().expect("a data type")
+        };
+        // Transactional: SNS favours delivery over price, and it is not marketing.
+        let mut publish =
+            self.client.publish().phone_number(to).message(body).message_attributes(SMS_TYPE, text("Transactional"));
+        if let Some(number) = from.number {
+            publish = publish.message_attributes(ORIGINATION_NUMBER, text(number));
+        }
+        if let Some(sender_id) = from.sender_id {
+            publish = publish.message_attributes(SENDER_ID, text(sender_id));
+        }
+        let result = publish.send().await;
         match result {
             Ok(out) => Ok(out.message_id.unwrap_or_default()),
             Err(err) => {

@@ -263,7 +263,7 @@ impl<P: Ports> Outbox<'_, P> {
                     };
                     self.email.send_email(&outbound).await
                 }
-                Payload::Sms(body) => self.sms.send_sms(message.to, body).await,
+                Payload::Sms(body) => self.sms.send_sms(message.to, body, settings.sms_origin()).await,
             };
             let subject = message.subject();
             match self

@@ -59,6 +59,13 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Who a text comes from: the shop's number or sender ID, each when set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SmsOrigin<'a> {
+    pub number: Option<&'a str>,
+    pub sender_id: Option<&'a str>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShopSettings {
     pub shop: ShopId,
@@ -105,6 +112,14 @@ pub struct ShopSettings {
     /// SMS goes out only when the shop enables it and the customer consented.
     #[serde(default)]
     pub sms_enabled: bool,
+    /// The shop's own number texts come from (E.164: a toll-free or 10DLC number, a short code
+    /// registered in AWS End User Messaging); else the account's default.
+    #[serde(default)]
+    pub sms_origination_number: Option<String>,
+    /// An alphanumeric sender ID (1-11 letters and digits, at least one letter) for the countries
+    /// that show one instead of a number.
+    #[serde(default)]
+    pub sms_sender_id: Option<String>,
     /// Per-shop template overrides, by template name (e.g. `order_confirmation.html`).
     #[serde(default)]
     pub templates: BTreeMap<String, String>,
@@ -142,6 +157,10 @@ pub enum SettingsError {
         "notifications: stale_same_day_hours and stale_hours must be 1-720, stale_final_days 1-365, the caps at most {MAX_NOTICES_PER_SHIPMENT}, untracked_after_days and stalled_after_business_days at most 60, quiet hours 0-23"
     )]
     Notifications,
+    #[error("sms_origination_number must be an E.164 number (+ and 8 to 15 digits)")]
+    SmsOriginationNumber,
+    #[error("sms_sender_id must be 1 to 11 letters and digits, at least one a letter")]
+    SmsSenderId,
     /// A return policy amount (fee, auto-approval limit) that does not read as money.
     #[error(transparent)]
     PolicyAmount(#[from] crate::domain::returns::PolicyAmountError),
@@ -197,8 +216,25 @@ impl ShopSettings {
         if !hours_ok || !(1..=365).contains(&n.stale_final_days) || !caps_ok || !watch_ok {
             return Err(SettingsError::Notifications);
         }
+        if let Some(number) = &self.sms_origination_number {
+            let digits = number.strip_prefix('+').unwrap_or_default();
+            if !((8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())) {
+                return Err(SettingsError::SmsOriginationNumber);
+            }
+        }
+        if let Some(id) = &self.sms_sender_id {
+            let alphanumeric = id.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !((1..=11).contains(&id.len()) && alphanumeric && id.bytes().any(|b| b.is_ascii_alphabetic())) {
+                return Err(SettingsError::SmsSenderId);
+            }
+        }
         self.return_policy.check_amounts()?;
         Ok(())
+    }
+
+    /// Who the shop's texts come from.
+    pub fn sms_origin(&self) -> SmsOrigin<'_> {
+        SmsOrigin { number: self.sms_origination_number.as_deref(), sender_id: self.sms_sender_id.as_deref() }
     }
 
     pub fn secret(&self, source: WebhookSource) -> Option<&Secret> {
@@ -289,6 +325,25 @@ mod tz_serde {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shops_sms_origin_must_be_a_number_or_a_sender_id() {
+        let example = include_str!("../../../events/shop.example.json");
+        let with = |field: &str, value: &str| {
+            let mut json: serde_json::Value = serde_json::from_str(example).unwrap();
+            json[field] = value.into();
+            ShopSettings::from_json(&json.to_string())
+        };
+        let shop = with("sms_origination_number", "+18005550199").unwrap();
+        assert_eq!(shop.sms_origin(), SmsOrigin { number: Some("+18005550199"), sender_id: None });
+        for bad in ["18005550199", "+1800", "+1 800 555 0199", "+180055501990000000"] {
+            assert!(matches!(with("sms_origination_number", bad), Err(SettingsError::SmsOriginationNumber)), "{bad}");
+        }
+        assert_eq!(with("sms_sender_id", "DemoShop").unwrap().sms_origin().sender_id, Some("DemoShop"));
+        for bad in ["", "123456", "Demo Shop", "TwelveLetter"] {
+            assert!(matches!(with("sms_sender_id", bad), Err(SettingsError::SmsSenderId)), "{bad}");
+        }
+    }
     use serde_json::json;
 
     const EXAMPLE: &str = include_str!("../../../events/shop.example.json");

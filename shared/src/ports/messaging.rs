@@ -2,6 +2,7 @@
 //! recording fakes in `adapters::memory::messaging`.
 
 use crate::domain::mailbox::Mailbox;
+pub use crate::domain::settings::SmsOrigin;
 use chrono::{DateTime, Utc};
 use std::future::Future;
 
@@ -64,8 +65,14 @@ pub trait EmailSender: Send + Sync {
 }
 
 pub trait SmsSender: Send + Sync {
-    /// `to` is E.164. Returns the provider's message id.
-    fn send_sms(&self, to: &str, body: &str) -> impl Future<Output = Result<String, SendError>> + Send;
+    /// `to` is E.164, from the shop's number or sender ID when it has one. Returns the
+    /// provider's message id.
+    fn send_sms(
+        &self,
+        to: &str,
+        body: &str,
+        from: SmsOrigin<'_>,
+    ) -> impl Future<Output = Result<String, SendError>> + Send;
 }
 
 /// Publishes JSON events to a shop's SNS topic.
@@ -121,7 +128,7 @@ impl EventPublisher for NoEvents {
 pub struct NoSms;
 
 impl SmsSender for NoSms {
-    async fn send_sms(&self, _: &str, _: &str) -> Result<String, SendError> {
+    async fn send_sms(&self, _: &str, _: &str, _: SmsOrigin<'_>) -> Result<String, SendError> {
         Err(SendError::Rejected("this function sends no SMS".into()))
     }
 }

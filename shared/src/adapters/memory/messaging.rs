@@ -1,6 +1,6 @@
 //! Recording senders for unit tests, with a switch to make the next sends fail.
 
-use crate::ports::messaging::{EmailSender, OutboundEmail, SendError, SmsSender};
+use crate::ports::messaging::{EmailSender, OutboundEmail, SendError, SmsOrigin, SmsSender};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -66,7 +66,7 @@ impl MemorySms {
 }
 
 impl SmsSender for MemorySms {
-    async fn send_sms(&self, to: &str, body: &str) -> Result<String, SendError> {
+    async fn send_sms(&self, to: &str, body: &str, _: SmsOrigin<'_>) -> Result<String, SendError> {
         if take_failure(&self.fail_next) {
             return Err(SendError::Transient("injected failure".into()));
         }
