@@ -423,6 +423,32 @@ fn a_custom_domain_maps_the_api_and_its_record_only_when_asked() {
 }
 
 #[test]
+fn the_dashboard_reads_the_metrics_the_code_writes_and_every_function() {
+    let template = template();
+    let namespace = json!({ "Fn::Sub": "ppx/${AWS::StackName}" });
+    assert_eq!(template["Globals"]["Function"]["Environment"]["Variables"]["PPX_METRICS_NAMESPACE"], namespace);
+    let body = resource(&template, "Dashboard")["Properties"]["DashboardBody"]["Fn::Sub"].as_str().unwrap().to_owned();
+    // What CloudFormation substitutes, substituted; the rest must be the JSON CloudWatch takes.
+    let mut resolved = String::new();
+    let mut rest = body.as_str();
+    while let Some(start) = rest.find("${") {
+        resolved.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("a closed substitution") + start;
+        resolved.push_str("resolved");
+        rest = &rest[end + 1..];
+    }
+    resolved.push_str(rest);
+    let dashboard: Json = serde_json::from_str(&resolved).expect("the dashboard body is JSON");
+    assert!(dashboard["widgets"].as_array().is_some_and(|w| w.len() >= 6));
+    let messages =
+        format!("{{ppx/${{AWS::StackName}},Kind,Outcome}} MetricName=\\\"{}\\\"", ppx_shared::app::metrics::MESSAGES);
+    assert!(body.contains(&messages), "the messages widget searches {messages}: {body}");
+    for spec in &FUNCTIONS {
+        assert!(body.contains(&format!("${{{}}}", spec.resource)), "{} is not on the dashboard", spec.resource);
+    }
+}
+
+#[test]
 fn the_review_function_runs_on_a_schedule() {
     let template = template();
     let events = resource(&template, "ReviewRequestFunction")["Properties"]["Events"].as_object().unwrap();

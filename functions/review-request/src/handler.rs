@@ -272,6 +272,11 @@ impl<P: Ports> ReviewRequest<P> {
             (None, None) => skip(SkipReason::OrderMissing),
         };
         self.store.finish_review(&settings.shop, due, &outcome).await?;
+        // A skip is counted here (a send was counted by the outbox).
+        if let ReviewOutcome::Skipped { at, reason } = &outcome {
+            let outcome = format!("skipped_{}", reason.as_str());
+            ppx_shared::app::metrics::count_message(*at, MessageKind::ReviewRequest.as_str(), "email", &outcome);
+        }
         Ok(Handled::Finished(outcome))
     }
 }

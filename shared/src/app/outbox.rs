@@ -3,6 +3,7 @@
 //! so that the sender's retry can send it.
 
 use crate::app::context::Ports;
+use crate::app::metrics;
 use crate::domain::ids::{OrderId, ShopId};
 use crate::domain::link::CustomerLinks;
 use crate::domain::messages::{Channel, DeliveryState, MessageKey, MessageKind, MessageRecord, Notice};
@@ -229,6 +230,7 @@ impl<P: Ports> Outbox<'_, P> {
                     tracing::info!(kind = key.kind.as_str(), channel = key.channel.as_str(), scope = %key.scope,
                         reason = suppression.reason.as_str(), "message skipped: the address is suppressed");
                     deliveries.push(Delivery::Suppressed { channel });
+                    metrics::count_message(now, key.kind.as_str(), key.channel.as_str(), "suppressed");
                     records.push(MessageRecord {
                         state: DeliveryState::Suppressed,
                         destination: Some(message.to.to_owned()),
@@ -312,12 +314,14 @@ impl<P: Ports> Outbox<'_, P> {
                     "message sent"
                 );
                 record.provider_message_id = Some(message_id.clone());
+                metrics::count_message(claim.at, key.kind.as_str(), key.channel.as_str(), "sent");
                 Ok((Delivery::Sent { channel: key.channel, provider_message_id: message_id }, record))
             }
             Err(SendError::Rejected(reason)) => {
                 tracing::warn!(kind = key.kind.as_str(), channel = key.channel.as_str(), %reason, "message rejected for good");
                 record.state = DeliveryState::Failed;
                 record.failure = Some(reason);
+                metrics::count_message(claim.at, key.kind.as_str(), key.channel.as_str(), "failed");
                 Ok((Delivery::Failed { channel: key.channel }, record))
             }
             Err(SendError::Account(reason)) => {
@@ -332,6 +336,7 @@ impl<P: Ports> Outbox<'_, P> {
                 );
                 record.state = DeliveryState::Failed;
                 record.failure = Some(format!("account: {reason}"));
+                metrics::count_message(claim.at, key.kind.as_str(), key.channel.as_str(), "account_refused");
                 Ok((Delivery::Failed { channel: key.channel }, record))
             }
             Err(source) => {
@@ -406,6 +411,7 @@ impl<P: Ports> Outbox<'_, P> {
                     ..MessageRecord::claimed(key, now)
                 };
                 self.record(shop, order, &mut [record], None).await?;
+                metrics::count_message(now, key.kind.as_str(), key.channel.as_str(), "suppressed");
                 return Ok(Delivery::Suppressed { channel: key.channel });
             }
             _ => return Err(NotifyError::InFlight { channel: key.channel }),
