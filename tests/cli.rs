@@ -69,6 +69,26 @@ async fn read_only_commands_need_no_link_secret_or_public_url() {
     let figures = ppx(&env, &["--table", &table, "kpi", &shop, "--from", "2020-01-01", "--to", "2030-12-31"]).await;
     assert!(figures.unwrap().contains("requests sent     0"));
 
+    // Every command that prints data prints it as JSON when asked.
+    let json = |text: String| serde_json::from_str::<Value>(&text).unwrap();
+    let listed = json(ppx(&env, &["--table", &table, "--output", "json", "return", "list", &shop]).await.unwrap());
+    assert_eq!(listed, json!([]));
+    let kpi = ["--table", &table, "kpi", &shop, "--from", "2020-01-01", "--to", "2030-12-31", "--output", "json"];
+    let figures = json(ppx(&env, &kpi).await.unwrap());
+    assert_eq!((&figures["review_requests_sent"], &figures["nps"]), (&json!(0), &Value::Null), "{figures}");
+    let shops = json(ppx(&env, &["--table", &table, "shop", "list", "--output", "json"]).await.unwrap());
+    assert!(shops.as_array().unwrap().contains(&json!(shop)), "{shops}");
+    let shown =
+        json(ppx(&env, &["--table", &table, "--output", "json", "order", "show", &shop, "1001"]).await.unwrap());
+    assert_eq!(shown["order"]["id"], "5550001001");
+    for args in [["suppression", "list"], ["customer", "requests"]] {
+        let printed = ppx(&env, &["--table", &table, "--output", "json", args[0], args[1], &shop]).await.unwrap();
+        assert_eq!(json(printed), json!([]), "{args:?}");
+    }
+    let doctor = json(ppx(&env, &["--table", &table, "--output", "json", "doctor"]).await.unwrap());
+    assert_eq!(doctor[0]["verdict"], "ok", "{doctor}");
+    assert!(doctor[0]["text"].as_str().unwrap().starts_with(&format!("table {table}")), "{doctor}");
+
     // What tells the customer does need them, and says which is missing.
     let decide = ppx(&env, &["--table", &table, "return", "decide", &shop, "R1", "approve"]).await.unwrap_err();
     assert_eq!(decide.to_string(), "environment variable PPX_LINK_SECRET is required");

@@ -142,7 +142,7 @@ async fn a_hard_bounce_stops_every_further_email_to_the_address_until_the_operat
     let shown = ppx_cli::commands::order_show(&env.store, env.shop(), &order_id.to_string(), false).await.unwrap();
     assert!(shown.contains("shipped") && shown.contains("SKIPPED"), "{shown}");
 
-    let listed = ppx_cli::commands::suppression_list(&env.store, env.shop()).await.unwrap();
+    let listed = ppx_cli::commands::suppression_list(&env.store, env.shop(), false).await.unwrap();
     assert!(
         listed.starts_with("1 suppressed") && listed.contains(&email) && listed.contains("hard_bounce"),
         "{listed}"

@@ -140,7 +140,7 @@ async fn a_forgotten_customer_leaves_no_trace_but_stays_unmailable_if_they_bounc
     let records = env.store.privacy_records(&env.settings.shop).await.unwrap();
     let actions: Vec<_> = records.iter().map(|r| (r.action, r.orders)).collect();
     assert_eq!(actions, [(PrivacyAction::DataRequested, 1), (PrivacyAction::CustomerRedacted, 1)]);
-    let listed = ppx_cli::commands::customer_requests(&env.store, env.shop()).await.unwrap();
+    let listed = ppx_cli::commands::customer_requests(&env.store, env.shop(), false).await.unwrap();
     assert!(listed.contains("customer_redacted · 1 order(s)") && listed.contains("request 9999"), "{listed}");
 }
 

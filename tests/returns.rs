@@ -182,7 +182,7 @@ async fn a_return_in_review_is_decided_by_an_operator_then_its_parcel_is_scanned
     let id = reply.body["return_id"].as_str().unwrap().to_owned();
 
     let app = env.returns_app();
-    let listed = ppx_cli::commands::return_list(&app.store, env.shop(), "needs_review").await.unwrap();
+    let listed = ppx_cli::commands::return_list(&app.store, env.shop(), "needs_review", false).await.unwrap();
     assert!(listed.contains(&id), "{listed}");
     let said = ppx_cli::commands::return_move(
         &app,

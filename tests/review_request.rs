@@ -319,7 +319,7 @@ async fn kpi_reports_nps_answers_and_outcomes_from_the_table() {
     }
     let from = now - Duration::days(30);
     let to = clock.now() + Duration::days(1);
-    let report = ppx_cli::commands::kpi(&env.store, env.shop(), from, to).await.unwrap();
+    let report = ppx_cli::commands::kpi(&env.store, env.shop(), (from, to), false).await.unwrap();
     // (2 promoters - 1 detractor) / 3 answers = +33.3.
     assert!(report.contains("NPS               +33.3"), "{report}");
     assert!(report.contains("answers           3"), "{report}");

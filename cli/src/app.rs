@@ -41,6 +41,9 @@ pub struct Cli {
     /// Another endpoint for every AWS service (local AWS); default: AWS_ENDPOINT_URL.
     #[arg(long, global = true)]
     endpoint_url: Option<String>,
+    /// How commands that print data print it.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    output: OutputFormat,
     /// Log what happens (JSON on stderr): -v info, -vv debug. RUST_LOG, when set, decides instead.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
@@ -71,6 +74,12 @@ impl Cli {
             _ => Targets::new().with_default(LevelFilter::DEBUG),
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -315,13 +324,14 @@ async fn execute(
     deployment: &Deployment<'_>,
 ) -> Result<String, CommandError> {
     let env = deployment.env;
+    let json = cli.output == OutputFormat::Json;
     match cli.command {
         Command::Init => commands::init(&store).await,
         Command::Doctor => {
             let configuration_set = env("PPX_SES_CONFIGURATION_SET");
             let public_url = env("PPX_PUBLIC_URL");
             let verdicts = doctor::doctor(sdk, &store, deployment.outputs, configuration_set, public_url).await;
-            Ok(doctor::report(&verdicts))
+            Ok(if json { commands::to_json(&verdicts) } else { doctor::report(&verdicts) })
         }
         Command::Shop { command } => match command {
             ShopCommand::Put { file, unverified_sender } => {
@@ -331,14 +341,14 @@ async fn execute(
             }
             ShopCommand::Validate { file } => commands::shop_validate(&file),
             ShopCommand::Get { shop } => commands::shop_get(&store, &shop).await,
-            ShopCommand::List => commands::shop_list(&store).await,
+            ShopCommand::List => commands::shop_list(&store, json).await,
             ShopCommand::Delete { shop, yes: true } => commands::shop_delete(&store, &shop).await,
             ShopCommand::Delete { shop, yes: false } => {
                 Err(CommandError::Usage(format!("deleting shop {shop}'s settings needs --yes")))
             }
         },
-        Command::Order { command: OrderCommand::Show { shop, order, json } } => {
-            commands::order_show(&store, &shop, &order, json).await
+        Command::Order { command: OrderCommand::Show { shop, order, json: order_json } } => {
+            commands::order_show(&store, &shop, &order, order_json || json).await
         }
         Command::Customer { command } => match command {
             CustomerCommand::Export { shop, email, orders } => {
@@ -347,21 +357,21 @@ async fn execute(
             CustomerCommand::Erase { shop, email, orders } => {
                 commands::customer_erase(&store, &shop, &email, &orders, chrono::Utc::now()).await
             }
-            CustomerCommand::Requests { shop } => commands::customer_requests(&store, &shop).await,
+            CustomerCommand::Requests { shop } => commands::customer_requests(&store, &shop, json).await,
         },
         Command::Suppression { command } => match command {
-            SuppressionCommand::List { shop } => commands::suppression_list(&store, &shop).await,
+            SuppressionCommand::List { shop } => commands::suppression_list(&store, &shop, json).await,
             SuppressionCommand::Remove { shop, address } => commands::suppression_remove(&store, &shop, &address).await,
             SuppressionCommand::Add { shop, address } => {
                 commands::suppression_add(&store, &shop, &address, chrono::Utc::now()).await
             }
         },
         Command::Kpi { shop, from, to } => {
-            commands::kpi(&store, &shop, parse_bound(&from, false)?, parse_bound(&to, true)?).await
+            commands::kpi(&store, &shop, (parse_bound(&from, false)?, parse_bound(&to, true)?), json).await
         }
         Command::Return { command } => match command {
             // Reading needs no link secret or public URL; only what tells the customer does.
-            ReturnCommand::List { shop, state } => commands::return_list(&store, &shop, &state).await,
+            ReturnCommand::List { shop, state } => commands::return_list(&store, &shop, &state, json).await,
             ReturnCommand::Decide { shop, return_id, decision, reason } => {
                 let state = match decision {
                     Decision::Approve => ReturnState::Approved,

@@ -88,6 +88,11 @@ where
     })
 }
 
+/// Pretty JSON of what a command prints (`--output json`).
+pub fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("what ppx prints serializes")
+}
+
 /// Validates a settings file without writing it (as `shop put` would check it).
 pub fn shop_validate(file: &Path) -> Result<String, CommandError> {
     let raw = std::fs::read_to_string(file)
@@ -111,9 +116,12 @@ pub async fn shop_get(store: &impl Store, shop: &str) -> Result<String, CommandE
 }
 
 /// Every shop of the table.
-pub async fn shop_list(store: &impl Store) -> Result<String, CommandError> {
+pub async fn shop_list(store: &impl Store, json: bool) -> Result<String, CommandError> {
     let mut shops: Vec<String> = store.list_shops().await?.iter().map(ToString::to_string).collect();
     shops.sort();
+    if json {
+        return Ok(to_json(&shops));
+    }
     let mut out = format!("{} shop(s)\n", shops.len());
     for shop in &shops {
         let _ = writeln!(out, "  {}", escape(shop));
@@ -316,8 +324,8 @@ pub fn render_text(view: &OrderView) -> String {
 pub async fn kpi(
     store: &impl Store,
     shop: &str,
-    from: chrono::DateTime<chrono::Utc>,
-    to: chrono::DateTime<chrono::Utc>,
+    (from, to): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+    json: bool,
 ) -> Result<String, CommandError> {
     let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
     if from > to {
@@ -337,6 +345,22 @@ pub async fn kpi(
         }
     }
     let comments = answers.iter().filter(|a| a.comment.is_some()).count();
+    if json {
+        return Ok(to_json(&serde_json::json!({
+            "shop": shop_id,
+            "from": from,
+            "to": to,
+            "nps": nps.score_tenths().map(|tenths| f64::from(tenths) / 10.0),
+            "promoters": nps.promoters,
+            "passives": nps.passives,
+            "detractors": nps.detractors,
+            "answers": nps.answers,
+            "answers_with_a_comment": comments,
+            "unconfirmed_answers": unconfirmed.len(),
+            "review_requests_sent": sent,
+            "review_requests_skipped": skipped,
+        })));
+    }
     let mut out = String::new();
     let _ = writeln!(out, "Shop {shop} · {} to {}", from.format("%Y-%m-%d %H:%M"), to.format("%Y-%m-%d %H:%M UTC"));
     let _ = writeln!(
@@ -405,9 +429,12 @@ pub async fn customer_erase(
 }
 
 /// The privacy requests carried out for a shop, oldest first.
-pub async fn customer_requests(store: &impl Store, shop: &str) -> Result<String, CommandError> {
+pub async fn customer_requests(store: &impl Store, shop: &str, json: bool) -> Result<String, CommandError> {
     let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
     let records = store.privacy_records(&shop_id).await?;
+    if json {
+        return Ok(to_json(&records));
+    }
     let mut out = format!("{} privacy request(s) carried out in shop {shop}\n", records.len());
     for record in &records {
         let _ = writeln!(
@@ -423,10 +450,13 @@ pub async fn customer_requests(store: &impl Store, shop: &str) -> Result<String,
 }
 
 /// The addresses a shop no longer mails, oldest first.
-pub async fn suppression_list(store: &impl Store, shop: &str) -> Result<String, CommandError> {
+pub async fn suppression_list(store: &impl Store, shop: &str, json: bool) -> Result<String, CommandError> {
     let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
     let mut suppressions = store.suppressions(&shop_id).await?;
     suppressions.sort_by_key(|s| s.at);
+    if json {
+        return Ok(to_json(&suppressions));
+    }
     let mut out = format!("{} suppressed address(es) in shop {shop}\n", suppressions.len());
     for suppression in &suppressions {
         let _ = writeln!(
@@ -476,12 +506,15 @@ pub async fn suppression_add(
     }
 }
 
-pub async fn return_list(store: &impl Store, shop: &str, state: &str) -> Result<String, CommandError> {
+pub async fn return_list(store: &impl Store, shop: &str, state: &str, json: bool) -> Result<String, CommandError> {
     let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
     let state =
         ReturnState::parse(state).ok_or_else(|| CommandError::Usage(format!("unknown return state {state:?}")))?;
     let mut returns = store.returns_in_state(&shop_id, state).await?;
     returns.sort_by_key(|r| r.created_at);
+    if json {
+        return Ok(to_json(&returns));
+    }
     let mut out = format!("{} return(s) {} in shop {shop}\n", returns.len(), state.as_str());
     for ret in &returns {
         let _ = writeln!(

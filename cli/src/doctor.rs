@@ -12,7 +12,8 @@ use std::fmt::Write as _;
 /// Shops whose sender is checked; the rest are counted.
 const MAX_SHOPS_CHECKED: usize = 50;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "verdict", content = "text", rename_all = "snake_case")]
 pub enum Verdict {
     Ok(String),
     Fix(String),
