@@ -6,6 +6,7 @@ help:
 	@echo "make demo   run the bundle locally against local AWS and replay events/"
 	@echo "make test   formatting, lints, unit and end-to-end tests, template lint"
 	@echo "make bench  cold starts (local Runtime API) and pure-path benchmarks: target/bench-report.md"
+	@echo "make release  sam build for arm64, the binaries' sizes, the packaged template (scripts/release.sh)"
 
 demo:
 	scripts/demo.sh
@@ -16,4 +17,7 @@ test:
 bench:
 	scripts/bench.sh
 
-.PHONY: help demo test bench
+release:
+	scripts/release.sh
+
+.PHONY: help demo test bench release
