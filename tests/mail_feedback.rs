@@ -19,12 +19,7 @@ fn bytes(value: &Value) -> Vec<u8> {
 /// The sample order as `order_id`, for this test's customer `name` (no SMS consent); its email.
 fn customer_order(env: &TestEnv, order_id: u64, name: &str) -> (Value, String) {
     let email = env.customer_email(name);
-    let mut order = read_event("shopify-orders-create.json");
-    order["id"] = json!(order_id);
-    order["name"] = json!(format!("#{order_id}"));
-    order["email"] = json!(email);
-    order["contact_email"] = json!(email);
-    order["customer"]["email"] = json!(email);
+    let mut order = env.sample_order_for(order_id, &email);
     order["customer"]["sms_marketing_consent"] = Value::Null;
     (order, email)
 }

@@ -67,12 +67,7 @@ async fn shipped_order(env: &TestEnv, order_id: u64) -> String {
 
 async fn placed_order(env: &TestEnv, order_id: u64) -> String {
     let email = env.customer_email(&format!("mime{order_id}"));
-    let mut order = read_event("shopify-orders-create.json");
-    order["id"] = json!(order_id);
-    order["name"] = json!(format!("#{order_id}"));
-    order["email"] = json!(email);
-    order["contact_email"] = json!(email);
-    order["customer"]["email"] = json!(email);
+    let mut order = env.sample_order_for(order_id, &email);
     order["customer"]["first_name"] = json!("Zoë");
     let reply = env.post_shopify("orders/create", &bytes(&order), &format!("o-{order_id}")).await;
     assert_eq!(reply.status, 200, "{}", reply.body);

@@ -27,12 +27,7 @@ async fn table_text(env: &TestEnv) -> String {
 async fn place(env: &TestEnv, order_id: u64) -> (String, String) {
     let email = env.customer_email("private");
     let phone = env.customer_phone();
-    let mut order = read_event("shopify-orders-create.json");
-    order["id"] = json!(order_id);
-    order["name"] = json!(format!("#{order_id}"));
-    order["email"] = json!(email);
-    order["contact_email"] = json!(email);
-    order["customer"]["email"] = json!(email);
+    let mut order = env.sample_order_for(order_id, &email);
     order["phone"] = json!(phone);
     order["customer"]["phone"] = json!(phone);
     let reply = env.post_shopify("orders/create", &bytes(&order), &format!("o-{order_id}")).await;

@@ -16,12 +16,7 @@ fn bytes(value: &Value) -> Vec<u8> {
 /// The sample order as `order_id`, for this test's own customer (no SMS consent), and its email.
 fn customer_order(env: &TestEnv, order_id: &str, customer: &str) -> (Value, String) {
     let email = env.customer_email(customer);
-    let mut order = read_event("shopify-orders-create.json");
-    order["id"] = json!(order_id.parse::<u64>().unwrap());
-    order["name"] = json!(format!("#{order_id}"));
-    order["email"] = json!(email);
-    order["contact_email"] = json!(email);
-    order["customer"]["email"] = json!(email);
+    let mut order = env.sample_order_for(order_id.parse().unwrap(), &email);
     order["customer"]["sms_marketing_consent"] = Value::Null;
     (order, email)
 }

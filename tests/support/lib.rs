@@ -234,6 +234,18 @@ impl TestEnv {
         format!("{name}+{}@example.com", self.suffix)
     }
 
+    /// The Shopify sample order as `order_id` (number `#order_id`) for the customer `email`.
+    pub fn sample_order_for(&self, order_id: u64, email: &str) -> Value {
+        let mut order = read_event("shopify-orders-create.json");
+        order["id"] = serde_json::json!(order_id);
+        order["name"] = serde_json::json!(format!("#{order_id}"));
+        for field in ["email", "contact_email"] {
+            order[field] = serde_json::json!(email);
+        }
+        order["customer"]["email"] = serde_json::json!(email);
+        order
+    }
+
     /// An E.164 number no other test uses.
     pub fn customer_phone(&self) -> String {
         let digits: String = self.suffix.bytes().map(|b| char::from(b'0' + b % 10)).take(7).collect();
