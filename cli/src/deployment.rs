@@ -113,24 +113,24 @@ mod tests {
         )
         .unwrap();
         let files = EnvConfigFiles::builder().with_file(EnvConfigFileKind::Config, &config).build();
-        let load = |profile: &'static str| {
-            aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .http_client(http_client().unwrap())
+        // The profile provider of the default chain, alone: credentials in the environment
+        // (`make test` exports moto's) would come first in the whole chain.
+        let provider = |profile: &'static str| {
+            let config =
+                aws_config::provider_config::ProviderConfig::without_region().with_http_client(http_client().unwrap());
+            aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .configure(&config)
                 .profile_files(files.clone())
                 .profile_name(profile)
-                .load()
+                .build()
         };
-        let sso = load("sso-operator").await;
-        let provider = sso.credentials_provider().unwrap();
-        let err = aws_credential_types::provider::ProvideCredentials::provide_credentials(&provider).await.unwrap_err();
+        use aws_credential_types::provider::ProvideCredentials as _;
+        let err = provider("sso-operator").provide_credentials().await.unwrap_err();
         let said = format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&err));
         assert!(!said.contains("feature"), "{said}");
         assert!(said.to_lowercase().contains("sso") || said.contains("token"), "{said}");
 
-        let process = load("process-operator").await;
-        let provider = process.credentials_provider().unwrap();
-        let credentials =
-            aws_credential_types::provider::ProvideCredentials::provide_credentials(&provider).await.unwrap();
+        let credentials = provider("process-operator").provide_credentials().await.unwrap();
         assert_eq!(credentials.access_key_id(), "AKIDPROCESS");
         std::fs::remove_dir_all(dir).ok();
     }
