@@ -339,6 +339,21 @@ fn alarms_watch_the_mail_reputation_the_sending_account_the_functions_and_the_de
         });
         assert!(counted, "{}: no metric filter counts its account refusals", spec.resource);
     }
+    // Webhooks refused for a bad signature, counted by the code the edge answers with.
+    use ppx_shared::http::edge::EdgeError;
+    use ppx_shared::http::signature::SignatureError;
+    let refused = EdgeError::Signature { header: "X-Shopify-Hmac-Sha256", error: SignatureError::Mismatch };
+    let pattern = format!("{{ $.fields.code = \"{}\" }}", refused.code());
+    for resource_name in ["OrderPlacedFunction", "CarrierWebhookFunction", "ReturnSubmittedFunction"] {
+        let log_group = &resource(&template, resource_name)["Properties"]["LoggingConfig"]["LogGroup"];
+        let counted = filters.iter().any(|f| {
+            f["Properties"]["LogGroupName"] == *log_group
+                && f["Properties"]["FilterPattern"] == pattern.as_str()
+                && f["Properties"]["MetricTransformations"][0]["MetricName"] == "RefusedSignatures"
+        });
+        assert!(counted, "{resource_name}: its refused signatures are not counted");
+    }
+    assert_eq!(resource(&template, "RefusedSignaturesAlarm")["Properties"]["MetricName"], "RefusedSignatures");
     let account = &resource(&template, "SendingAccountAlarm")["Properties"];
     assert_eq!(account["MetricName"], "SendingAccountRefusals");
     assert_eq!(
