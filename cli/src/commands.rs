@@ -64,11 +64,7 @@ pub async fn shop_put<F>(
 where
     F: std::future::Future<Output = SenderIdentity>,
 {
-    let raw = std::fs::read_to_string(file)
-        .map_err(|source| CommandError::Read { path: file.display().to_string(), source })?;
-    let settings = ShopSettings::from_json(&raw)?;
-    // Every message and page must render with the shop's overrides before any order meets them.
-    ppx_shared::app::template_check::check_overrides_render(&settings)?;
+    let settings = read_settings(file)?;
     let status = sender(settings.sender.clone()).await;
     if status == SenderIdentity::Missing && !unverified_sender {
         return Err(CommandError::Usage(format!(
@@ -95,11 +91,17 @@ pub fn to_json(value: &impl serde::Serialize) -> String {
 
 /// Validates a settings file without writing it (as `shop put` would check it).
 pub fn shop_validate(file: &Path) -> Result<String, CommandError> {
+    Ok(format!("settings of shop {} are valid", read_settings(file)?.shop))
+}
+
+/// A settings file, valid, with overrides that render: every message and page must render with
+/// the shop's overrides before any order meets them.
+fn read_settings(file: &Path) -> Result<ShopSettings, CommandError> {
     let raw = std::fs::read_to_string(file)
         .map_err(|source| CommandError::Read { path: file.display().to_string(), source })?;
     let settings = ShopSettings::from_json(&raw)?;
     ppx_shared::app::template_check::check_overrides_render(&settings)?;
-    Ok(format!("settings of shop {} are valid", settings.shop))
+    Ok(settings)
 }
 
 /// A shop's settings as `shop put` takes them, each webhook secret shown as `***`.

@@ -1,6 +1,7 @@
 //! `ppx doctor`: is this deployment ready to take real orders? One line per check, each `ok`,
 //! `FIX` with what to do, or `??` when it could not be told (with why).
 
+use crate::aws_problem::{self, Target};
 use crate::deployment::{StackOutputs, outputs};
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use ppx_shared::adapters::aws::SdkConfig;
@@ -38,7 +39,7 @@ pub async fn doctor(
     configuration_set: Option<String>,
     public_url: Option<String>,
 ) -> Vec<Verdict> {
-    let mut verdicts = vec![table(store).await];
+    let mut verdicts = vec![table(sdk, store).await];
     verdicts.extend(senders(sdk, store).await);
     verdicts.push(sending_account(sdk).await);
     verdicts.push(match configuration_set {
@@ -71,17 +72,17 @@ pub fn report(verdicts: &[Verdict]) -> String {
     out
 }
 
-async fn table(store: &DynamoStore) -> Verdict {
+async fn table(sdk: &SdkConfig, store: &DynamoStore) -> Verdict {
     match store.client().describe_table().table_name(store.table()).send().await {
         Ok(out) => {
             let status = out.table().and_then(|t| t.table_status()).map_or("?", |s| s.as_str());
             Verdict::Ok(format!("table {} is {status}", store.table()))
         }
-        Err(err) => Verdict::Fix(format!(
-            "table {}: {}; check --stack/--table, the region and the credentials",
-            store.table(),
-            err.message().unwrap_or("cannot be described")
-        )),
+        // In the words every other command uses for it (a missing table, refused credentials...).
+        Err(err) => match aws_problem::classify(&err, &Target::of(sdk, store.table())) {
+            Some(problem) => Verdict::Fix(problem.to_string()),
+            None => Verdict::Fix(format!("table {}: {}", store.table(), said(&err))),
+        },
     }
 }
 

@@ -226,18 +226,9 @@ impl<P: Ports> Outbox<'_, P> {
             match outcome {
                 ClaimOutcome::Claimed => {}
                 ClaimOutcome::Suppressed(suppression) => {
-                    let key = &message.key;
-                    tracing::info!(kind = key.kind.as_str(), channel = key.channel.as_str(), scope = %key.scope,
-                        reason = suppression.reason.as_str(), "message skipped: the address is suppressed");
+                    let sending = Sending { key: &message.key, to: message.to, subject: message.subject() };
                     deliveries.push(Delivery::Suppressed { channel });
-                    metrics::count_message(now, key.kind.as_str(), key.channel.as_str(), "suppressed");
-                    records.push(MessageRecord {
-                        state: DeliveryState::Suppressed,
-                        destination: Some(message.to.to_owned()),
-                        subject: message.subject().map(str::to_owned),
-                        failure: Some(suppression.describe()),
-                        ..MessageRecord::claimed(key, now)
-                    });
+                    records.push(skipped(sending, &suppression, now));
                     continue;
                 }
                 ClaimOutcome::AlreadyDone => {
@@ -404,14 +395,8 @@ impl<P: Ports> Outbox<'_, P> {
             Some(ClaimOutcome::Claimed) => {}
             Some(ClaimOutcome::AlreadyDone) => return Ok(Delivery::AlreadyDone { channel: key.channel }),
             Some(ClaimOutcome::Suppressed(suppression)) => {
-                let record = MessageRecord {
-                    state: DeliveryState::Suppressed,
-                    destination: Some(destination.to_owned()),
-                    failure: Some(suppression.describe()),
-                    ..MessageRecord::claimed(key, now)
-                };
+                let record = skipped(Sending { key, to: destination, subject }, suppression, now);
                 self.record(shop, order, &mut [record], None).await?;
-                metrics::count_message(now, key.kind.as_str(), key.channel.as_str(), "suppressed");
                 return Ok(Delivery::Suppressed { channel: key.channel });
             }
             _ => return Err(NotifyError::InFlight { channel: key.channel }),
@@ -420,6 +405,24 @@ impl<P: Ports> Outbox<'_, P> {
             self.outcome((shop, order), Sending { key, to: destination, subject }, &claim, send().await).await?;
         self.record(shop, order, &mut [record], None).await?;
         Ok(delivery)
+    }
+}
+
+/// The record of an email claimed but not sent, its address being suppressed; counted.
+fn skipped(
+    Sending { key, to, subject }: Sending<'_>,
+    suppression: &crate::domain::mail_feedback::Suppression,
+    at: chrono::DateTime<chrono::Utc>,
+) -> MessageRecord {
+    tracing::info!(kind = key.kind.as_str(), channel = key.channel.as_str(), scope = %key.scope,
+        reason = suppression.reason.as_str(), "message skipped: the address is suppressed");
+    metrics::count_message(at, key.kind.as_str(), key.channel.as_str(), "suppressed");
+    MessageRecord {
+        state: DeliveryState::Suppressed,
+        destination: Some(to.to_owned()),
+        subject: subject.map(str::to_owned),
+        failure: Some(suppression.describe()),
+        ..MessageRecord::claimed(key, at)
     }
 }
 

@@ -6,14 +6,11 @@ use crate::domain::mail_feedback::Suppression;
 use crate::domain::privacy::{PrivacyRecord, redact_message, redact_order, redact_return};
 use crate::ports::store::{SurveyAnswer, email_key};
 
-/// An item without its customer's data, if it holds any (`None`: leave it as it is).
+/// An item of the order other than the order itself without its customer's data, if it holds
+/// any (`None`: leave it as it is).
 fn redacted(sort_key: &str, item: &Item) -> Result<Option<Item>, StoreError> {
     let mut item = item.clone();
-    if sort_key == keys::ORDER {
-        let mut order: Order = decode(&item, attr::ORDER)?;
-        redact_order(&mut order);
-        item.insert(attr::ORDER.into(), encode(&order));
-    } else if sort_key.starts_with(keys::MESSAGE_PREFIX) {
+    if sort_key.starts_with(keys::MESSAGE_PREFIX) {
         let mut record: MessageRecord = decode(&item, attr::RECORD)?;
         redact_message(&mut record);
         item.insert(attr::RECORD.into(), encode(&record));
@@ -42,19 +39,24 @@ impl PrivacyStore for DynamoStore {
     async fn redact_order(&self, shop: &ShopId, order: &OrderId) -> Result<bool, StoreError> {
         let items = self.query_partition(keys::order(shop, order), None).await?;
         let mut rewritten = Vec::new();
+        // The order's item, read once: whether there is one, and the address it is indexed by.
         let mut address = None;
+        let mut found = false;
         for item in &items {
             let sort_key = item.get(SORT_KEY).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
             if sort_key == keys::ORDER {
-                let stored: Order = decode(item, attr::ORDER)?;
-                address = stored.customer.email;
+                let mut stored: Order = decode(item, attr::ORDER)?;
+                found = true;
+                address = stored.customer.email.clone();
+                redact_order(&mut stored);
+                let mut item = item.clone();
+                item.insert(attr::ORDER.into(), encode(&stored));
+                rewritten.push(item);
+            } else {
+                rewritten.extend(redacted(sort_key, item)?);
             }
-            rewritten.extend(redacted(sort_key, item)?);
         }
-        if items
-            .iter()
-            .all(|item| item.get(SORT_KEY).and_then(|v| v.as_s().ok()).map(String::as_str) != Some(keys::ORDER))
-        {
+        if !found {
             return Ok(false);
         }
         // Each item written back whole, as read, but for the customer's data.
