@@ -199,8 +199,67 @@ async fn shop_settings_are_validated_shown_without_secrets_listed_and_deleted() 
     let unconfirmed = ppx(&env, &["--table", &table, "shop", "delete", &shop]).await.unwrap_err();
     assert_eq!(unconfirmed.to_string(), format!("deleting shop {shop}'s settings needs --yes"));
     ppx(&env, &["--table", &table, "shop", "delete", &shop, "--yes"]).await.unwrap();
+    let parameter = ppx_shared::adapters::ssm::parameter_name(&table, &env.settings.shop);
+    let ssm = aws_sdk_ssm::Client::new(&env.sdk);
+    assert!(ssm.get_parameter().name(&parameter).send().await.is_err(), "its secrets went with it");
     let listed = ppx(&env, &["--table", &table, "shop", "list"]).await.unwrap();
     assert!(!listed.contains(&shop), "{listed}");
     let gone = ppx(&env, &["--table", &table, "shop", "get", &shop]).await.unwrap_err();
     assert_eq!(gone.to_string(), format!("no shop {shop}"));
+}
+
+/// A table written by a version before 0.3, its secrets inside the shop's settings item: the
+/// functions do not read them there (the webhook is refused, nothing stored), `shop
+/// migrate-secrets` moves them to SSM as a SecureString and out of the item, and the webhooks
+/// pass again.
+#[tokio::test]
+async fn secrets_left_in_the_table_by_an_earlier_version_are_moved_to_ssm() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let env = TestEnv::start().await;
+    let (shop, table) = (env.settings.shop.clone(), env.table.clone());
+    let ssm = aws_sdk_ssm::Client::new(&env.sdk);
+    let parameter = ppx_shared::adapters::ssm::parameter_name(&table, &shop);
+    ssm.delete_parameter().name(&parameter).send().await.unwrap();
+    let legacy: std::collections::HashMap<String, AttributeValue> = env
+        .secrets
+        .webhook
+        .iter()
+        .map(|(source, secret)| (source.as_str().to_owned(), AttributeValue::S(secret.expose().to_owned())))
+        .collect();
+    let dynamo = aws_sdk_dynamodb::Client::new(&env.sdk);
+    let key = [
+        ("pk".to_owned(), AttributeValue::S(format!("SHOP#{shop}"))),
+        ("sk".to_owned(), AttributeValue::S("SETTINGS".into())),
+    ];
+    dynamo
+        .update_item()
+        .table_name(&table)
+        .set_key(Some(key.clone().into()))
+        .update_expression("SET settings.webhook_secrets = :secrets")
+        .expression_attribute_values(":secrets", AttributeValue::M(legacy))
+        .send()
+        .await
+        .unwrap();
+
+    let refused = env.post_shopify("orders/create", &order_with(5550001001, "#1001", false), "wh-1").await;
+    assert_eq!((refused.status, refused.body["error"].as_str()), (401, Some("source_not_configured")));
+
+    let moved = ppx(&env, &["--table", &table, "shop", "migrate-secrets"]).await.unwrap();
+    assert!(moved.starts_with("1 of 1 shop(s) had webhook secrets in the table"), "{moved}");
+    let stored = ssm.get_parameter().name(&parameter).with_decryption(true).send().await.unwrap();
+    let stored = stored.parameter.unwrap();
+    assert_eq!(stored.r#type, Some(aws_sdk_ssm::types::ParameterType::SecureString));
+    let stored: ppx_shared::domain::settings::ShopSecrets = serde_json::from_str(stored.value().unwrap()).unwrap();
+    assert_eq!(stored, env.secrets);
+    let item = dynamo.get_item().table_name(&table).set_key(Some(key.into())).send().await.unwrap();
+    let settings = item.item.unwrap()["settings"].as_m().unwrap().clone();
+    assert!(!settings.contains_key("webhook_secrets"), "removed from the item");
+    assert!(settings.contains_key("display_name"), "the rest of the settings stay");
+
+    // An unknown shop's secrets are remembered for 10 seconds at most.
+    env.clock.advance(chrono::Duration::seconds(11));
+    let admitted = env.post_shopify("orders/create", &order_with(5550001001, "#1001", false), "wh-1").await;
+    assert_eq!(admitted.status, 200, "{}", admitted.body);
+    let again = ppx(&env, &["--table", &table, "shop", "migrate-secrets"]).await.unwrap();
+    assert!(again.starts_with("0 of 1 shop(s)"), "{again}");
 }

@@ -28,6 +28,8 @@ struct FunctionSpec {
     email: bool,
     /// `sns:Publish`: texts, or events to the shops' topics.
     sns: bool,
+    /// `ssm:GetParameter`: the shops' webhook secrets, to verify signatures with.
+    secrets: bool,
 }
 
 /// Every function: settings and orders (GetItem), conditional writes and message claims
@@ -77,6 +79,7 @@ const FUNCTIONS: [FunctionSpec; 6] = [
         index: false,
         email: true,
         sns: true,
+        secrets: true,
     },
     FunctionSpec {
         resource: "CarrierWebhookFunction",
@@ -86,6 +89,7 @@ const FUNCTIONS: [FunctionSpec; 6] = [
         index: false,
         email: true,
         sns: true,
+        secrets: true,
     },
     FunctionSpec {
         resource: "ReturnSubmittedFunction",
@@ -95,6 +99,7 @@ const FUNCTIONS: [FunctionSpec; 6] = [
         index: false,
         email: true,
         sns: true,
+        secrets: true,
     },
     FunctionSpec {
         resource: "ReviewRequestFunction",
@@ -105,6 +110,7 @@ const FUNCTIONS: [FunctionSpec; 6] = [
         email: true,
         // The parcel watch's events to the shops' topics.
         sns: true,
+        secrets: false,
     },
     FunctionSpec {
         resource: "PagesFunction",
@@ -114,6 +120,7 @@ const FUNCTIONS: [FunctionSpec; 6] = [
         index: false,
         email: false,
         sns: false,
+        secrets: false,
     },
     FunctionSpec {
         resource: "MailFeedbackFunction",
@@ -125,6 +132,7 @@ const FUNCTIONS: [FunctionSpec; 6] = [
         index: false,
         email: false,
         sns: false,
+        secrets: false,
     },
 ];
 
@@ -635,6 +643,9 @@ fn each_function_grants_nothing_beyond_what_it_calls() {
         if spec.sns {
             expected.insert("sns:Publish");
         }
+        if spec.secrets {
+            expected.insert("ssm:GetParameter");
+        }
         assert_eq!(granted, expected, "{}", spec.resource);
     }
 }
@@ -736,4 +747,29 @@ fn sms_reaches_no_topic_and_return_events_only_the_stacks_own_ppx_topics() {
         assert!(!grants.allow("sns:Publish", &elsewhere), "{function}: another region");
     }
     assert!(!Grants::of("pages").allow("sns:Publish", &Target::PhoneNumber));
+}
+
+#[test]
+fn only_the_functions_that_verify_signatures_read_the_shops_secrets() {
+    use aws_smithy_runtime_api::client::interceptors::context::Input;
+    use ppx_e2e::iam::{Grants, required_actions};
+
+    let get = |name: &str| {
+        let input = aws_sdk_ssm::operation::get_parameter::GetParameterInput::builder().name(name).build().unwrap();
+        required_actions("SSM", "GetParameter", &Input::erase(input)).remove(0)
+    };
+    let (action, ours) = get("/ppx/ppx-test-abc/shops/demo-shop/secrets");
+    assert_eq!(action, "ssm:GetParameter");
+    let (_, another_stacks) = get("/ppx/billing/shops/demo-shop/secrets");
+    let (_, outside_the_path) = get("/ppx/ppx-test-abc/link-keys");
+    for function in ["order-placed", "carrier-webhook", "return-submitted"] {
+        let grants = Grants::of(function);
+        assert!(grants.allow(&action, &ours), "{function}");
+        assert!(!grants.allow(&action, &another_stacks), "{function}: another table's shops");
+        assert!(!grants.allow(&action, &outside_the_path), "{function}: outside the shops' path");
+        assert!(!grants.allow("ssm:PutParameter", &ours), "{function}: writes none");
+    }
+    for function in ["pages", "review-request", "mail-feedback"] {
+        assert!(!Grants::of(function).allow(&action, &ours), "{function} reads no secret");
+    }
 }

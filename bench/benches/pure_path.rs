@@ -34,8 +34,8 @@ fn pure_path(c: &mut Criterion) {
 
 fn parts(c: &mut Criterion) {
     let s = Scenarios::new();
-    let shopify_secret = s.settings.secret(WebhookSource::Shopify).expect("configured").expose().to_owned();
-    let easypost_secret = s.settings.secret(WebhookSource::Easypost).expect("configured").expose().to_owned();
+    let shopify_secret = s.secrets.webhook(WebhookSource::Shopify).expect("configured").expose().to_owned();
+    let easypost_secret = s.secrets.webhook(WebhookSource::Easypost).expect("configured").expose().to_owned();
     let tracking = ShipmentTracking::default().merge(&s.update);
     let mut group = c.benchmark_group("parts");
     group.bench_function("shopify_verify_hmac", |b| {

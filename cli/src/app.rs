@@ -12,12 +12,14 @@ use clap::{Parser, Subcommand};
 use ppx_shared::adapters::dynamo::DynamoStore;
 use ppx_shared::adapters::ses::SesEmail;
 use ppx_shared::adapters::sns::{SnsEvents, SnsSms};
+use ppx_shared::adapters::ssm::SsmSecrets;
 use ppx_shared::app::config::AppConfig;
 use ppx_shared::app::context::{Adapters, App, PortsOf};
 use ppx_shared::aws_sdk_dynamodb;
 use ppx_shared::domain::returns::ReturnState;
 use ppx_shared::http::telemetry::Targets;
 use ppx_shared::ports::clock::{AnyClock, ManualClock, SystemClock};
+use ppx_shared::ports::secrets::NoSecrets;
 use ppx_shared::ports::store::StoreError;
 use review_request::{ReviewConfig, ReviewRequest};
 use std::path::PathBuf;
@@ -241,13 +243,17 @@ enum ShopCommand {
     Get { shop: String },
     /// Every shop of the table.
     List,
-    /// Delete a shop's settings: its webhooks are refused from then on (its orders stay).
+    /// Delete a shop's settings and webhook secrets: its webhooks are refused from then on (its
+    /// orders stay).
     Delete {
         shop: String,
         /// Required: this cannot be undone but by `shop put` with the secrets.
         #[arg(long)]
         yes: bool,
     },
+    /// Move the webhook secrets that versions before 0.3 kept in the table to SSM Parameter
+    /// Store (once, right after deploying 0.3).
+    MigrateSecrets,
 }
 
 #[derive(Subcommand)]
@@ -337,12 +343,15 @@ async fn execute(
             ShopCommand::Put { file, unverified_sender } => {
                 let ses = ppx_shared::aws_sdk_sesv2::Client::new(sdk);
                 let sender = |sender| async move { doctor::sender_identity(&ses, &sender).await };
-                commands::shop_put(&store, &file, sender, unverified_sender).await
+                commands::shop_put(&store, &secrets(sdk, &store), &file, sender, unverified_sender).await
             }
             ShopCommand::Validate { file } => commands::shop_validate(&file),
-            ShopCommand::Get { shop } => commands::shop_get(&store, &shop).await,
+            ShopCommand::Get { shop } => commands::shop_get(&store, &secrets(sdk, &store), &shop).await,
             ShopCommand::List => commands::shop_list(&store, json).await,
-            ShopCommand::Delete { shop, yes: true } => commands::shop_delete(&store, &shop).await,
+            ShopCommand::Delete { shop, yes: true } => {
+                commands::shop_delete(&store, &secrets(sdk, &store), &shop).await
+            }
+            ShopCommand::MigrateSecrets => commands::shop_migrate_secrets(&store, &secrets(sdk, &store)).await,
             ShopCommand::Delete { shop, yes: false } => {
                 Err(CommandError::Usage(format!("deleting shop {shop}'s settings needs --yes")))
             }
@@ -393,8 +402,9 @@ async fn execute(
         },
         Command::Review { command: ReviewCommand::Run { now } } => {
             let config = app_config(deployment.table, env)?;
-            let adapters = Adapters::<PortsOf<_, _, _, _, _>> {
+            let adapters = Adapters::<PortsOf<_, _, _, _, _, _>> {
                 store,
+                secrets: NoSecrets,
                 email: SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(sdk))
                     .with_configuration_set(config.ses_configuration_set.clone()),
                 sms: SnsSms::new(ppx_shared::aws_sdk_sns::Client::new(sdk)),
@@ -416,14 +426,20 @@ async fn execute(
     }
 }
 
+/// The shops' secrets of the table `store` works on.
+fn secrets(sdk: &ppx_shared::adapters::aws::SdkConfig, store: &DynamoStore) -> SsmSecrets {
+    SsmSecrets::new(ppx_shared::aws_sdk_ssm::Client::new(sdk), store.table())
+}
+
 /// The ports of the operator commands that move a return on and tell the customer.
-type ReturnPorts = PortsOf<DynamoStore, SesEmail, SnsSms, SnsEvents, SystemClock>;
+type ReturnPorts = PortsOf<DynamoStore, NoSecrets, SesEmail, SnsSms, SnsEvents, SystemClock>;
 
 /// The returns' application context, for the operator commands that move a return on.
 fn returns_app(store: DynamoStore, sdk: &ppx_shared::adapters::aws::SdkConfig, config: &AppConfig) -> App<ReturnPorts> {
     let sns = ppx_shared::aws_sdk_sns::Client::new(sdk);
     let adapters = Adapters {
         store,
+        secrets: NoSecrets,
         email: SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(sdk))
             .with_configuration_set(config.ses_configuration_set.clone()),
         sms: SnsSms::new(sns.clone()),

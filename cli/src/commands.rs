@@ -13,8 +13,9 @@ use ppx_shared::domain::messages::{DeliveryState, MessageScope};
 use ppx_shared::domain::nps::NpsSummary;
 use ppx_shared::domain::privacy::CustomerRef;
 use ppx_shared::domain::returns::{Resolution, ReturnState};
-use ppx_shared::domain::settings::{SettingsError, ShopSettings};
+use ppx_shared::domain::settings::{SettingsError, ShopSettings, ShopSetup};
 use ppx_shared::ports::clock::SystemClock;
+use ppx_shared::ports::secrets::{SecretStore, SecretsError};
 use ppx_shared::ports::store::{OrderView, ReviewOutcome, Store, StoreError};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -29,6 +30,8 @@ pub enum CommandError {
     Settings(#[from] SettingsError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
     #[error(transparent)]
     Aws(#[from] AwsProblem),
     #[error(transparent)]
@@ -52,11 +55,14 @@ pub async fn init(store: &DynamoStore) -> Result<String, CommandError> {
     })
 }
 
-/// Validates and writes a settings file. Its sender must be under an SES identity of the
+/// Validates and writes a settings file: its settings to the table, its `webhook_secrets` to the
+/// secret store, source by source (the sources the file leaves out keep their stored secret, so
+/// a file of settings alone changes no secret). Its sender must be under an SES identity of the
 /// account (`sender` answers where it stands): one not verified yet is saved with a warning
 /// (DNS takes its time), none at all is refused unless `unverified_sender` says to save anyway.
 pub async fn shop_put<F>(
     store: &impl Store,
+    secrets: &impl SecretStore,
     file: &Path,
     sender: impl FnOnce(ppx_shared::domain::mailbox::Mailbox) -> F,
     unverified_sender: bool,
@@ -64,7 +70,7 @@ pub async fn shop_put<F>(
 where
     F: std::future::Future<Output = SenderIdentity>,
 {
-    let settings = read_settings(file)?;
+    let ShopSetup { settings, secrets: new_secrets } = read_settings(file)?;
     let status = sender(settings.sender.clone()).await;
     if status == SenderIdentity::Missing && !unverified_sender {
         return Err(CommandError::Usage(format!(
@@ -72,8 +78,15 @@ where
             status.advice(&settings.sender)
         )));
     }
+    // Secrets first: when the shop's settings appear, its webhooks can be verified.
+    let stored = secrets.shop_secrets(&settings.shop).await?.unwrap_or_default();
+    let merged = stored.merged_with(&new_secrets);
+    merged.validate()?;
+    if merged != stored {
+        secrets.put_shop_secrets(&settings.shop, &merged).await?;
+    }
     store.put_settings(&settings).await?;
-    Ok(match status {
+    let mut out = match status {
         SenderIdentity::Verified => format!("saved settings of shop {}", settings.shop),
         other => format!(
             "saved settings of shop {}; but its sender {}: {} (emails fail until it is verified)",
@@ -81,7 +94,11 @@ where
             escape(settings.sender.address()),
             other.advice(&settings.sender)
         ),
-    })
+    };
+    if merged.is_empty() {
+        out.push_str("; it has no webhook secrets: every webhook is refused until webhook_secrets are put");
+    }
+    Ok(out)
 }
 
 /// Pretty JSON of what a command prints (`--output json`).
@@ -91,29 +108,29 @@ pub fn to_json(value: &impl serde::Serialize) -> String {
 
 /// Validates a settings file without writing it (as `shop put` would check it).
 pub fn shop_validate(file: &Path) -> Result<String, CommandError> {
-    Ok(format!("settings of shop {} are valid", read_settings(file)?.shop))
+    Ok(format!("settings of shop {} are valid", read_settings(file)?.settings.shop))
 }
 
 /// A settings file, valid, with overrides that render: every message and page must render with
 /// the shop's overrides before any order meets them.
-fn read_settings(file: &Path) -> Result<ShopSettings, CommandError> {
+fn read_settings(file: &Path) -> Result<ShopSetup, CommandError> {
     let raw = std::fs::read_to_string(file)
         .map_err(|source| CommandError::Read { path: file.display().to_string(), source })?;
-    let settings = ShopSettings::from_json(&raw)?;
-    ppx_shared::app::template_check::check_overrides_render(&settings)?;
-    Ok(settings)
+    let setup = ShopSetup::from_json(&raw)?;
+    ppx_shared::app::template_check::check_overrides_render(&setup.settings)?;
+    Ok(setup)
 }
 
-/// A shop's settings as `shop put` takes them, each webhook secret shown as `***`.
-pub async fn shop_get(store: &impl Store, shop: &str) -> Result<String, CommandError> {
+/// A shop's settings as `shop put` takes them, with the sources that have a webhook secret
+/// stored, each secret shown as `***`.
+pub async fn shop_get(store: &impl Store, secrets: &impl SecretStore, shop: &str) -> Result<String, CommandError> {
     let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
     let settings = store.get_settings(&shop_id).await?.ok_or_else(|| CommandError::Usage(format!("no shop {shop}")))?;
     let mut json = serde_json::to_value(&settings).expect("settings serialize");
-    if let Some(secrets) = json.get_mut("webhook_secrets").and_then(serde_json::Value::as_object_mut) {
-        for value in secrets.values_mut() {
-            *value = serde_json::Value::String("***".into());
-        }
-    }
+    let stored = secrets.shop_secrets(&shop_id).await?.unwrap_or_default();
+    let hidden: serde_json::Map<String, serde_json::Value> =
+        stored.sources().iter().map(|source| (source.as_str().to_owned(), "***".into())).collect();
+    json["webhook_secrets"] = serde_json::Value::Object(hidden);
     Ok(serde_json::to_string_pretty(&json).expect("JSON prints"))
 }
 
@@ -131,15 +148,41 @@ pub async fn shop_list(store: &impl Store, json: bool) -> Result<String, Command
     Ok(out)
 }
 
-/// Deletes a shop's settings (its secrets and sender): its webhooks are refused from then on.
+/// Deletes a shop's settings and its secrets: its webhooks are refused from then on.
 /// Its orders stay (`ppx customer erase` forgets a customer).
-pub async fn shop_delete(store: &impl Store, shop: &str) -> Result<String, CommandError> {
+pub async fn shop_delete(store: &impl Store, secrets: &impl SecretStore, shop: &str) -> Result<String, CommandError> {
     let shop_id = ShopId::parse(shop).map_err(|e| CommandError::Usage(e.to_string()))?;
     if store.get_settings(&shop_id).await?.is_none() {
         return Err(CommandError::Usage(format!("no shop {shop}")));
     }
+    secrets.delete_shop_secrets(&shop_id).await?;
     store.forget_shop(&shop_id).await?;
     Ok(format!("deleted the settings of shop {shop}; its webhooks are refused from now on"))
+}
+
+/// Moves the webhook secrets that versions before 0.3 kept in each shop's settings item to the
+/// secret store, then removes them from the item. A source the store holds already keeps the
+/// stored secret (it was put since). Safe to run again: a shop with nothing left in its item is
+/// skipped.
+pub async fn shop_migrate_secrets(store: &DynamoStore, secrets: &impl SecretStore) -> Result<String, CommandError> {
+    use ppx_shared::ports::store::SettingsStore as _;
+    let mut shops = store.list_shops().await?;
+    shops.sort();
+    let mut out = String::new();
+    let mut moved_shops = 0;
+    for shop in &shops {
+        let Some(legacy) = store.legacy_webhook_secrets(shop).await? else { continue };
+        let stored = secrets.shop_secrets(shop).await?.unwrap_or_default();
+        let merged = legacy.merged_with(&stored);
+        if merged != stored {
+            secrets.put_shop_secrets(shop, &merged).await?;
+        }
+        store.remove_legacy_webhook_secrets(shop).await?;
+        moved_shops += 1;
+        let sources: Vec<&str> = legacy.sources().iter().map(|source| source.as_str()).collect();
+        let _ = writeln!(out, "  {}: {} moved out of the table", escape(shop.as_str()), sources.join(", "));
+    }
+    Ok(format!("{moved_shops} of {} shop(s) had webhook secrets in the table\n{out}", shops.len()))
 }
 
 /// An order by the platform's id (`5550001001`) or by the number its customer sees (`1001`, `#1001`).
@@ -586,10 +629,12 @@ async fn settings_of(store: &impl Store, shop: &str) -> Result<ShopSettings, Com
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ppx_shared::adapters::memory::secrets::MemorySecrets;
     use ppx_shared::adapters::memory::store::MemoryStore;
     use ppx_shared::domain::ids::ShipmentId;
     use ppx_shared::domain::messages::{Channel, MessageRecord, Notice};
     use ppx_shared::domain::order::Order;
+    use ppx_shared::domain::settings::WebhookSource;
     use ppx_shared::domain::tracking::{ShipmentTracking, TrackingEvent, TrackingStatus};
     use ppx_shared::inbound::platforms::{PlatformEvent, shopify};
     use ppx_shared::ports::store::Versioned;
@@ -741,6 +786,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ppx-shop-put-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         let store = MemoryStore::new();
+        let secrets = MemorySecrets::new();
         let shop = ShopId::parse(example["shop"].as_str().unwrap()).unwrap();
 
         let mut broken = example.clone();
@@ -748,7 +794,7 @@ mod tests {
         let file = dir.join("broken.json");
         std::fs::write(&file, broken.to_string()).unwrap();
         let verified = |_| async { SenderIdentity::Verified };
-        let err = shop_put(&store, &file, verified, false).await.unwrap_err();
+        let err = shop_put(&store, &secrets, &file, verified, false).await.unwrap_err();
         assert!(matches!(err, CommandError::Templates(_)), "{err}");
         assert!(err.to_string().contains("delivered.html"), "{err}");
         assert!(store.get_settings(&shop).await.unwrap().is_none(), "nothing saved");
@@ -758,14 +804,39 @@ mod tests {
         let file = dir.join("fine.json");
         std::fs::write(&file, fine.to_string()).unwrap();
         // A sender under no SES identity: refused, unless asked to save anyway.
-        let missing = shop_put(&store, &file, |_| async { SenderIdentity::Missing }, false).await.unwrap_err();
+        let missing =
+            shop_put(&store, &secrets, &file, |_| async { SenderIdentity::Missing }, false).await.unwrap_err();
         assert!(missing.to_string().starts_with("not saved: neither demo-shop.example nor the address"), "{missing}");
         assert!(store.get_settings(&shop).await.unwrap().is_none(), "nothing saved");
         let pending = |_| async { SenderIdentity::Pending("demo-shop.example".into()) };
-        let saved = shop_put(&store, &file, pending, false).await.unwrap();
+        let saved = shop_put(&store, &secrets, &file, pending, false).await.unwrap();
         assert!(saved.contains("demo-shop.example is not verified yet"), "{saved}");
-        assert_eq!(shop_put(&store, &file, verified, false).await.unwrap(), "saved settings of shop demo-shop");
+        assert_eq!(
+            shop_put(&store, &secrets, &file, verified, false).await.unwrap(),
+            "saved settings of shop demo-shop"
+        );
         assert!(store.get_settings(&shop).await.unwrap().is_some());
+        // The secrets went to the secret store, not the table.
+        let stored = secrets.shop_secrets(&shop).await.unwrap().expect("secrets stored");
+        let shopify = stored.webhook(WebhookSource::Shopify).unwrap().expose().to_owned();
+        assert!(!serde_json::to_string(&store.get_settings(&shop).await.unwrap()).unwrap().contains(&shopify));
+        assert!(shop_get(&store, &secrets, "demo-shop").await.unwrap().contains(r#""shopify": "***""#));
+
+        // A file of settings alone changes no secret; one naming a source replaces that one only.
+        let mut settings_only = fine.clone();
+        settings_only.as_object_mut().unwrap().remove("webhook_secrets");
+        std::fs::write(&file, settings_only.to_string()).unwrap();
+        shop_put(&store, &secrets, &file, verified, false).await.unwrap();
+        assert_eq!(secrets.shop_secrets(&shop).await.unwrap().unwrap(), stored);
+        settings_only["webhook_secrets"] = serde_json::json!({ "shopify": "a rotated shopify secret" });
+        std::fs::write(&file, settings_only.to_string()).unwrap();
+        shop_put(&store, &secrets, &file, verified, false).await.unwrap();
+        let rotated = secrets.shop_secrets(&shop).await.unwrap().unwrap();
+        assert_eq!(rotated.webhook(WebhookSource::Shopify).unwrap().expose(), "a rotated shopify secret");
+        assert_eq!(rotated.webhook(WebhookSource::Easypost), stored.webhook(WebhookSource::Easypost));
+
+        shop_delete(&store, &secrets, "demo-shop").await.unwrap();
+        assert!(secrets.shop_secrets(&shop).await.unwrap().is_none(), "deleted with the shop");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -14,11 +14,13 @@ use ppx_shared::adapters::aws::SharedInterceptor;
 use ppx_shared::adapters::dynamo::DynamoStore;
 use ppx_shared::adapters::ses::SesEmail;
 use ppx_shared::adapters::sns::{SnsEvents, SnsSms};
+use ppx_shared::adapters::ssm::SsmSecrets;
 use ppx_shared::app::config::AppConfig;
 use ppx_shared::app::context::{Adapters, App, PortsOf};
 use ppx_shared::aws_sdk_dynamodb;
 use ppx_shared::aws_sdk_sesv2;
 use ppx_shared::aws_sdk_sns;
+use ppx_shared::aws_sdk_ssm;
 use ppx_shared::http::edge::{EdgeError, MAX_BODY_BYTES};
 use ppx_shared::http::routes::{Function, Method, ROUTES, Route};
 use ppx_shared::ports::clock::AnyClock;
@@ -28,7 +30,7 @@ use std::sync::Arc;
 
 /// The ports of every function served locally: the AWS (or local) endpoints, and a clock that
 /// may be frozen (`ppx serve --now`).
-pub type Local = PortsOf<DynamoStore, SesEmail, SnsSms, SnsEvents, AnyClock>;
+pub type Local = PortsOf<DynamoStore, SsmSecrets, SesEmail, SnsSms, SnsEvents, AnyClock>;
 
 /// The functions served locally, each wired to the AWS (or local) endpoints.
 pub struct Functions {
@@ -72,14 +74,17 @@ fn adapters(
     let mut dynamo = aws_sdk_dynamodb::config::Builder::from(sdk);
     let mut ses = aws_sdk_sesv2::config::Builder::from(sdk);
     let mut sns = aws_sdk_sns::config::Builder::from(sdk);
+    let mut ssm = aws_sdk_ssm::config::Builder::from(sdk);
     for interceptor in interceptors {
         dynamo.push_interceptor(interceptor.clone());
+        ssm.push_interceptor(interceptor.clone());
         ses.push_interceptor(interceptor.clone());
         sns.push_interceptor(interceptor.clone());
     }
     let sns = aws_sdk_sns::Client::from_conf(sns.build());
     Adapters {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamo.build()), config.table.clone()),
+        secrets: SsmSecrets::new(aws_sdk_ssm::Client::from_conf(ssm.build()), config.table.clone()),
         email: SesEmail::new(aws_sdk_sesv2::Client::from_conf(ses.build()))
             .with_configuration_set(config.ses_configuration_set.clone()),
         sms: SnsSms::new(sns.clone()),

@@ -21,3 +21,5 @@ pub use aws_sdk_dynamodb;
 pub use aws_sdk_sesv2;
 #[cfg(feature = "sns")]
 pub use aws_sdk_sns;
+#[cfg(feature = "ssm")]
+pub use aws_sdk_ssm;

@@ -12,6 +12,7 @@ use crate::template::{actions, function_allow_statements, one_or_many, template}
 use aws_sdk_dynamodb::operation::query::QueryInput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
 use aws_sdk_sns::operation::publish::PublishInput;
+use aws_sdk_ssm::operation::get_parameter::GetParameterInput;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{BeforeSerializationInterceptorContextRef, Input};
@@ -47,6 +48,8 @@ pub enum Target {
     Topic(String),
     /// A direct SMS publish: a phone number has no ARN.
     PhoneNumber,
+    /// An SSM parameter, by its ARN.
+    Parameter(String),
     /// Anything else (an SES identity): the action alone is checked.
     Other,
 }
@@ -65,9 +68,11 @@ enum Granted {
 /// An SES identity or configuration set, a topic ARN: `${AWS::...}` resolved for the tests.
 fn resolved(resource: &Json) -> String {
     let text = resource.get("Fn::Sub").and_then(Json::as_str).or(resource.as_str()).unwrap_or("<unresolved>");
+    // Each test has its own table: `${Table}` (the table's name) is `ppx-test-<id>`.
     text.replace("${AWS::Partition}", "aws")
         .replace("${AWS::Region}", TEST_REGION)
         .replace("${AWS::AccountId}", TEST_ACCOUNT)
+        .replace("${Table}", "ppx-test-*")
 }
 
 /// IAM's ARN matching: `*` is any run of characters (no `?` in this template).
@@ -102,10 +107,10 @@ impl Granted {
     fn covers(&self, target: &Target) -> bool {
         match (self, target) {
             (Self::Table, Target::Table) | (Self::Index, Target::Index) => true,
-            (Self::Arn(pattern), Target::Topic(arn)) => arn_matches(pattern, arn),
+            (Self::Arn(pattern), Target::Topic(arn) | Target::Parameter(arn)) => arn_matches(pattern, arn),
             // A phone number has no ARN: only `*` or a NotResource of ARNs reaches it.
             (Self::Arn(pattern), Target::PhoneNumber) => pattern == "*",
-            (Self::AllBut(pattern), Target::Topic(arn)) => !arn_matches(pattern, arn),
+            (Self::AllBut(pattern), Target::Topic(arn) | Target::Parameter(arn)) => !arn_matches(pattern, arn),
             (Self::AllBut(_), Target::PhoneNumber) => true,
             (Self::Arn(_) | Self::AllBut(_), Target::Other) => true,
             _ => false,
@@ -177,6 +182,11 @@ pub fn required_actions(service: &str, operation: &str, input: &Input) -> Vec<(S
                 None => Target::PhoneNumber,
             };
             vec![(format!("sns:{operation}"), target)]
+        }
+        "SSM" => {
+            let name = input.downcast_ref::<GetParameterInput>().and_then(|get| get.name()).unwrap_or("<unnamed>");
+            let arn = format!("arn:aws:ssm:{TEST_REGION}:{TEST_ACCOUNT}:parameter{name}");
+            vec![(format!("ssm:{operation}"), Target::Parameter(arn))]
         }
         other => vec![(format!("{}:{operation}", other.to_lowercase()), Target::Other)],
     }

@@ -11,12 +11,14 @@ use ppx_shared::adapters::aws::SharedInterceptor;
 use ppx_shared::adapters::dynamo::{DynamoStore, create_table_if_missing};
 use ppx_shared::adapters::ses::SesEmail;
 use ppx_shared::adapters::sns::{SnsEvents, SnsSms};
+use ppx_shared::adapters::ssm::SsmSecrets;
 use ppx_shared::app::config::AppConfig;
 use ppx_shared::app::context::{Adapters, App, PortsOf};
-use ppx_shared::domain::settings::{Secret, ShopSettings, WebhookSource};
+use ppx_shared::domain::settings::{Secret, ShopSecrets, ShopSettings, ShopSetup, WebhookSource};
 use ppx_shared::http::signature::{sign_base64_hmac, sign_timestamped};
 use ppx_shared::ports::clock::{AnyClock, ManualClock};
 use ppx_shared::ports::messaging::EmailSender;
+use ppx_shared::ports::secrets::{NoSecrets, SecretStore};
 use ppx_shared::ports::store::OrderView;
 use ppx_shared::ports::store::{OrderStore, SettingsStore};
 use serde_json::Value;
@@ -29,9 +31,9 @@ pub mod iam;
 pub mod template;
 
 /// The review run's ports in tests: this test's table, any email sender, a clock the test moves.
-pub type ReviewPorts<E> = PortsOf<DynamoStore, E, SnsSms, SnsEvents, ManualClock>;
+pub type ReviewPorts<E> = PortsOf<DynamoStore, NoSecrets, E, SnsSms, SnsEvents, ManualClock>;
 /// The returns' ports in tests, as `ppx return` has them, at the test's clock.
-pub type ReturnPorts = PortsOf<DynamoStore, SesEmail, SnsSms, SnsEvents, ManualClock>;
+pub type ReturnPorts = PortsOf<DynamoStore, NoSecrets, SesEmail, SnsSms, SnsEvents, ManualClock>;
 
 pub const SENDER_DOMAIN: &str = "demo-shop.example";
 pub const LINK_SECRET: &str = "test-link-secret-0123456789abcdef0123";
@@ -117,10 +119,25 @@ pub fn unique() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()
 }
 
+/// The functions' configuration in tests, over `table`.
+pub fn test_config(table: &str) -> AppConfig {
+    AppConfig {
+        table: table.to_owned(),
+        link_secret: Secret::new(LINK_SECRET),
+        public_url: PUBLIC_URL.to_owned(),
+        settings_ttl: std::time::Duration::from_secs(60),
+        secrets_ttl: std::time::Duration::from_secs(300),
+        home: test_home(),
+        ses_configuration_set: Some(CONFIGURATION_SET.to_owned()),
+    }
+}
+
 pub struct TestEnv {
     pub suffix: String,
     pub table: String,
     pub settings: ShopSettings,
+    /// The shop's webhook secrets, as stored in moto's SSM.
+    pub secrets: ShopSecrets,
     pub store: DynamoStore,
     pub base_url: String,
     pub http: reqwest::Client,
@@ -167,8 +184,8 @@ impl TestEnv {
         create_table_if_missing(&dynamo, &table).await.expect("moto is running (make test starts it)");
         register_sender(&sdk).await;
 
-        let mut settings =
-            ShopSettings::from_json(&std::fs::read_to_string(repo_path("events/shop.example.json")).unwrap()).unwrap();
+        let ShopSetup { mut settings, secrets } =
+            ShopSetup::from_json(&std::fs::read_to_string(repo_path("events/shop.example.json")).unwrap()).unwrap();
         settings.shop = ppx_shared::domain::ids::ShopId::parse(&format!("shop-{suffix}")).unwrap();
         settings.platform_domain = Some(format!("shop-{suffix}.myshopify.com"));
         // Tests run at any hour of the real clock: quiet hours only where a test sets them.
@@ -176,16 +193,11 @@ impl TestEnv {
         customize(&mut settings);
         let store = DynamoStore::new(dynamo, table.clone());
         store.put_settings(&settings).await.unwrap();
+        let secret_store = SsmSecrets::new(aws_sdk_ssm::Client::new(&sdk), table.clone());
+        secret_store.put_shop_secrets(&settings.shop, &secrets).await.unwrap();
 
         let clock = ManualClock::at(chrono::Utc::now());
-        let config = AppConfig {
-            table: table.clone(),
-            link_secret: Secret::new(LINK_SECRET),
-            public_url: PUBLIC_URL.to_owned(),
-            settings_ttl: std::time::Duration::from_secs(60),
-            home: test_home(),
-            ses_configuration_set: Some(CONFIGURATION_SET.to_owned()),
-        };
+        let config = test_config(&table);
         let requests = ppx_shared::adapters::aws::RequestCounter::default();
         let denied = Arc::new(Mutex::new(Vec::new()));
         // The IAM guard first: a request the template does not allow is neither sent nor counted.
@@ -210,6 +222,7 @@ impl TestEnv {
             suffix,
             table,
             settings,
+            secrets,
             store,
             base_url,
             http: reqwest::Client::new(),
@@ -226,7 +239,7 @@ impl TestEnv {
     }
 
     pub fn secret(&self, source: WebhookSource) -> &str {
-        self.settings.secret(source).expect("example shop has every secret").expose()
+        self.secrets.webhook(source).expect("example shop has every secret").expose()
     }
 
     /// A customer email no other test uses.
@@ -383,7 +396,7 @@ impl TestEnv {
         sns.push_interceptor(SharedInterceptor::new(IamGuard::new("review-request", self.denied.clone())));
         let sns = aws_sdk_sns::Client::from_conf(sns.build());
         let events = SnsEvents::new(sns.clone(), self.config().home);
-        let adapters = Adapters { store, email, sms: SnsSms::new(sns), events, clock };
+        let adapters = Adapters { store, secrets: NoSecrets, email, sms: SnsSms::new(sns), events, clock };
         review_request::ReviewRequest::new(App::new(adapters, &self.config()), config)
     }
 
@@ -401,14 +414,7 @@ impl TestEnv {
     }
 
     pub fn config(&self) -> AppConfig {
-        AppConfig {
-            table: self.table.clone(),
-            link_secret: Secret::new(LINK_SECRET),
-            public_url: PUBLIC_URL.to_owned(),
-            settings_ttl: std::time::Duration::from_secs(60),
-            home: test_home(),
-            ses_configuration_set: Some(CONFIGURATION_SET.to_owned()),
-        }
+        test_config(&self.table)
     }
 
     pub async fn get(&self, path_and_query: &str) -> (u16, String) {
@@ -454,6 +460,7 @@ impl TestEnv {
         let sns = aws_sdk_sns::Client::new(&self.sdk);
         let adapters = Adapters {
             store: self.store.clone(),
+            secrets: NoSecrets,
             email: self.ses(),
             sms: SnsSms::new(sns.clone()),
             events: SnsEvents::new(sns, self.config().home),

@@ -11,7 +11,7 @@ use ppx_shared::domain::messages::MessageKind;
 use ppx_shared::domain::notification::{self, Told};
 use ppx_shared::domain::order::{Order, Shipment};
 use ppx_shared::domain::returns::{Decision, RequestedItem, Resolution, ReturnRequest, decide};
-use ppx_shared::domain::settings::{ShopSettings, WebhookSource};
+use ppx_shared::domain::settings::{ShopSecrets, ShopSettings, ShopSetup, WebhookSource};
 use ppx_shared::domain::tracking::{CarrierUpdate, ShipmentTracking};
 use ppx_shared::http::signature::{sign_base64_hmac, sign_easypost_hmac, verify_base64_hmac, verify_easypost_hmac};
 use ppx_shared::inbound::carriers::easypost;
@@ -59,6 +59,8 @@ impl Rendered {
 /// the link key, and for the carrier path the order and shipment it would read from the table.
 pub struct Scenarios {
     pub settings: ShopSettings,
+    /// The shop's secrets (cached per cold start, like the settings).
+    pub secrets: ShopSecrets,
     pub shop: ShopId,
     pub links: CustomerLinks,
     pub now: DateTime<Utc>,
@@ -76,7 +78,7 @@ pub struct Scenarios {
 
 impl Scenarios {
     pub fn new() -> Self {
-        let settings = ShopSettings::from_json(std::str::from_utf8(SHOP_SETTINGS).expect("utf-8"))
+        let ShopSetup { settings, secrets } = ShopSetup::from_json(std::str::from_utf8(SHOP_SETTINGS).expect("utf-8"))
             .expect("events/shop.example.json is valid settings");
         let shop = settings.shop.clone();
         let links = CustomerLinks::new(
@@ -84,7 +86,7 @@ impl Scenarios {
             "https://ppx.example.com",
         );
         let now: DateTime<Utc> = "2026-11-27T17:00:00Z".parse().expect("time");
-        let secret = |source| settings.secret(source).expect("the example shop has every secret").expose().to_owned();
+        let secret = |source| secrets.webhook(source).expect("the example shop has every secret").expose().to_owned();
         let shopify_signature = sign_base64_hmac(&secret(WebhookSource::Shopify), SHOPIFY_ORDER);
         let easypost_signature = sign_easypost_hmac(&secret(WebhookSource::Easypost), EASYPOST_DELIVERED);
 
@@ -115,6 +117,7 @@ impl Scenarios {
 
         Self {
             settings,
+            secrets,
             shop,
             links,
             now,
@@ -130,7 +133,7 @@ impl Scenarios {
     }
 
     fn secret(&self, source: WebhookSource) -> &str {
-        self.settings.secret(source).expect("configured").expose()
+        self.secrets.webhook(source).expect("configured").expose()
     }
 
     /// `order-placed`, Shopify `orders/create`: verify, parse, promise, links, confirmation email and SMS.

@@ -95,7 +95,8 @@ impl<P: Ports> CarrierWebhook<P> {
         let headers = request.headers();
 
         // Authenticate before anything is parsed or stored.
-        authenticate_webhook(source, &settings, request, now)?;
+        let secrets = self.secrets_of(&settings.shop).await?;
+        authenticate_webhook(source, &settings, &secrets, request, now)?;
         if !is_json_content_type(headers.get(http::header::CONTENT_TYPE)) {
             return Err(EdgeError::UnsupportedMediaType);
         }

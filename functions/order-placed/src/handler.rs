@@ -118,7 +118,8 @@ impl<P: Ports> OrderPlaced<P> {
         let headers = request.headers();
 
         // Authenticate before anything is parsed or stored.
-        if authenticate_webhook(source, &settings, request, now)? == Admitted::WoocommercePing {
+        let secrets = self.secrets_of(shop).await?;
+        if authenticate_webhook(source, &settings, &secrets, request, now)? == Admitted::WoocommercePing {
             return Ok(Outcome::Ping);
         }
         if !is_json_content_type(headers.get(http::header::CONTENT_TYPE)) {
@@ -323,17 +324,19 @@ impl<P: Ports> OrderPlaced<P> {
 mod rules {
     use super::*;
     use ppx_shared::adapters::memory::messaging::{MemoryEmail, MemorySms};
+    use ppx_shared::adapters::memory::secrets::MemorySecrets;
     use ppx_shared::adapters::memory::store::MemoryStore;
     use ppx_shared::app::config::AppConfig;
     use ppx_shared::app::context::{Adapters, PortsOf};
     use ppx_shared::domain::ids::ShopId;
-    use ppx_shared::domain::settings::Secret;
+    use ppx_shared::domain::settings::{Secret, ShopSetup, WebhookSource};
     use ppx_shared::http::signature::sign_base64_hmac;
     use ppx_shared::ports::clock::ManualClock;
     use ppx_shared::ports::messaging::NoEvents;
+    use ppx_shared::ports::secrets::SecretStore;
     use ppx_shared::ports::store::{MessageLedger, SettingsStore};
 
-    type Memory = PortsOf<MemoryStore, MemoryEmail, MemorySms, NoEvents, ManualClock>;
+    type Memory = PortsOf<MemoryStore, MemorySecrets, MemoryEmail, MemorySms, NoEvents, ManualClock>;
 
     async fn app() -> OrderPlaced<Memory> {
         let config = AppConfig {
@@ -341,14 +344,18 @@ mod rules {
             link_secret: Secret::new("unit-test-link-secret-0123456789abcdef"),
             public_url: "https://t.example".into(),
             settings_ttl: std::time::Duration::from_secs(60),
+            secrets_ttl: std::time::Duration::from_secs(300),
             home: Default::default(),
             ses_configuration_set: None,
         };
         let store = MemoryStore::new();
-        let settings = ShopSettings::from_json(include_str!("../../../events/shop.example.json")).unwrap();
-        store.put_settings(&settings).await.unwrap();
+        let secrets = MemorySecrets::new();
+        let setup = ShopSetup::from_json(include_str!("../../../events/shop.example.json")).unwrap();
+        store.put_settings(&setup.settings).await.unwrap();
+        secrets.put_shop_secrets(&setup.settings.shop, &setup.secrets).await.unwrap();
         let adapters = Adapters {
             store,
+            secrets,
             email: MemoryEmail::default(),
             sms: MemorySms::default(),
             events: NoEvents,
@@ -423,6 +430,31 @@ mod rules {
         app.clock.advance(chrono::Duration::seconds(ppx_shared::app::outbox::CLAIM_LEASE_SECS + 1));
         let after = app.handle(shopify_request("orders/create", ORDER, "w1"), "r2").await;
         assert_eq!(after.status(), StatusCode::OK, "{}", after.body());
+        assert_eq!(app.email.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn secrets_are_read_once_per_ttl_and_a_changed_secret_is_used_after_it() {
+        let app = app().await;
+        let shop = ShopId::parse("demo-shop").unwrap();
+        let first = app.handle(shopify_request("orders/create", ORDER, "w1"), "r1").await;
+        assert_eq!(first.status(), StatusCode::OK, "{}", first.body());
+        // The platform's secret is rotated and stored: the cached one still verifies for a while...
+        let mut rotated = app.secrets.shop_secrets(&shop).await.unwrap().unwrap();
+        rotated.webhook.insert(WebhookSource::Shopify, Secret::new("shpss_rotated_webhook_secret"));
+        app.secrets.put_shop_secrets(&shop, &rotated).await.unwrap();
+        let cached = app.handle(shopify_request("orders/create", ORDER, "w2"), "r2").await;
+        assert_eq!(cached.status(), StatusCode::OK, "{}", cached.body());
+        // ...and once its time is up, only the new one does.
+        app.clock.advance(chrono::Duration::seconds(301));
+        let old = app.handle(shopify_request("orders/create", ORDER, "w3"), "r3").await;
+        assert_eq!(old.status(), StatusCode::UNAUTHORIZED, "{}", old.body());
+        // A shop whose secrets are gone has no source set up: nothing is parsed or stored.
+        app.secrets.delete_shop_secrets(&shop).await.unwrap();
+        app.clock.advance(chrono::Duration::seconds(301));
+        let none = app.handle(shopify_request("orders/create", ORDER, "w4"), "r4").await;
+        assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+        assert!(none.body().contains("source_not_configured"), "{}", none.body());
         assert_eq!(app.email.sent().len(), 1);
     }
 

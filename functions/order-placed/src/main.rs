@@ -3,6 +3,7 @@
 use order_placed::OrderPlaced;
 use ppx_shared::adapters::aws;
 use ppx_shared::adapters::dynamo::DynamoStore;
+use ppx_shared::adapters::ssm::SsmSecrets;
 use ppx_shared::adapters::{ses::SesEmail, sns::SnsSms};
 use ppx_shared::app::config::AppConfig;
 use ppx_shared::app::context::{Adapters, App, PortsOf};
@@ -12,7 +13,7 @@ use ppx_shared::ports::messaging::NoEvents;
 use ppx_shared::{aws_sdk_dynamodb, aws_sdk_sesv2, aws_sdk_sns};
 
 /// Orders, fulfillments and their messages: no shop events.
-type Aws = PortsOf<DynamoStore, SesEmail, SnsSms, NoEvents, SystemClock>;
+type Aws = PortsOf<DynamoStore, SsmSecrets, SesEmail, SnsSms, NoEvents, SystemClock>;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -21,6 +22,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sdk = aws::sdk_config().await?;
     let adapters = Adapters::<Aws> {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()),
+        secrets: SsmSecrets::lazy(&sdk, config.table.clone()),
         email: SesEmail::new(aws_sdk_sesv2::Client::new(&sdk))
             .with_configuration_set(config.ses_configuration_set.clone()),
         sms: SnsSms::new(aws_sdk_sns::Client::new(&sdk)),

@@ -9,9 +9,10 @@ use ppx_shared::aws_sdk_dynamodb;
 use ppx_shared::http::{lambda, telemetry};
 use ppx_shared::ports::clock::SystemClock;
 use ppx_shared::ports::messaging::{NoEmail, NoEvents, NoSms};
+use ppx_shared::ports::secrets::NoSecrets;
 
 /// The pages read and answer: they link DynamoDB only.
-type Aws = PortsOf<DynamoStore, NoEmail, NoSms, NoEvents, SystemClock>;
+type Aws = PortsOf<DynamoStore, NoSecrets, NoEmail, NoSms, NoEvents, SystemClock>;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -20,6 +21,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sdk = aws::sdk_config().await?;
     let adapters = Adapters::<Aws> {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()),
+        secrets: NoSecrets,
         email: NoEmail,
         sms: NoSms,
         events: NoEvents,

@@ -191,7 +191,8 @@ impl<P: Ports> ReturnSubmitted<P> {
         let caller = match authenticate_customer(self.links.key(), &settings.shop, LinkPurpose::Return, request, now)? {
             Some(claims) => Caller::Customer { order: claims.order },
             None => {
-                authenticate_webhook(WebhookSource::Orders, &settings, request, now)?;
+                let secrets = self.secrets_of(&settings.shop).await?;
+                authenticate_webhook(WebhookSource::Orders, &settings, &secrets, request, now)?;
                 Caller::Shop
             }
         };

@@ -4,6 +4,7 @@ use ppx_shared::adapters::aws;
 use ppx_shared::adapters::dynamo::DynamoStore;
 use ppx_shared::adapters::ses::SesEmail;
 use ppx_shared::adapters::sns::{SnsEvents, SnsSms};
+use ppx_shared::adapters::ssm::SsmSecrets;
 use ppx_shared::app::config::AppConfig;
 use ppx_shared::app::context::{Adapters, App, PortsOf};
 use ppx_shared::http::{lambda, telemetry};
@@ -11,7 +12,7 @@ use ppx_shared::ports::clock::SystemClock;
 use ppx_shared::{aws_sdk_dynamodb, aws_sdk_sesv2, aws_sdk_sns};
 use return_submitted::ReturnSubmitted;
 
-type Aws = PortsOf<DynamoStore, SesEmail, SnsSms, SnsEvents, SystemClock>;
+type Aws = PortsOf<DynamoStore, SsmSecrets, SesEmail, SnsSms, SnsEvents, SystemClock>;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -21,6 +22,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sns = aws_sdk_sns::Client::new(&sdk);
     let adapters = Adapters::<Aws> {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()),
+        secrets: SsmSecrets::lazy(&sdk, config.table.clone()),
         email: SesEmail::new(aws_sdk_sesv2::Client::new(&sdk))
             .with_configuration_set(config.ses_configuration_set.clone()),
         sms: SnsSms::new(sns.clone()),

@@ -11,3 +11,5 @@ pub mod memory;
 pub mod ses;
 #[cfg(feature = "sns")]
 pub mod sns;
+#[cfg(feature = "ssm")]
+pub mod ssm;

@@ -21,6 +21,9 @@ pub struct AppConfig {
     pub public_url: String,
     /// `PPX_SETTINGS_TTL_SECS` (default 60): how long a cold start trusts cached shop settings.
     pub settings_ttl: Duration,
+    /// `PPX_SECRETS_TTL_SECS` (default 300): how long a cold start trusts cached shop secrets; a
+    /// secret changed with `ppx shop put` is in use everywhere within this long.
+    pub secrets_ttl: Duration,
     /// Where the stack runs (`PPX_ACCOUNT_ID` from the template, `AWS_REGION` from Lambda).
     pub home: StackHome,
     /// `PPX_SES_CONFIGURATION_SET`: the stack's SES configuration set, whose event destination
@@ -44,19 +47,29 @@ impl AppConfig {
         if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
             return Err(ConfigError::Invalid { name: "PPX_PUBLIC_URL", reason: "must be an http(s) URL" });
         }
-        let settings_ttl = match lookup("PPX_SETTINGS_TTL_SECS") {
-            None => Duration::from_secs(60),
-            Some(raw) => Duration::from_secs(raw.parse().map_err(|_| ConfigError::Invalid {
-                name: "PPX_SETTINGS_TTL_SECS",
-                reason: "must be a whole number of seconds",
-            })?),
+        let seconds = |name: &'static str, default: u64| match lookup(name) {
+            None => Ok(Duration::from_secs(default)),
+            Some(raw) => raw
+                .parse()
+                .map(Duration::from_secs)
+                .map_err(|_| ConfigError::Invalid { name, reason: "must be a whole number of seconds" }),
         };
+        let settings_ttl = seconds("PPX_SETTINGS_TTL_SECS", 60)?;
+        let secrets_ttl = seconds("PPX_SECRETS_TTL_SECS", 300)?;
         let home = StackHome {
             account: lookup("PPX_ACCOUNT_ID").filter(|a| !a.is_empty()),
             region: lookup("AWS_REGION").filter(|r| !r.is_empty()),
         };
         let ses_configuration_set = lookup("PPX_SES_CONFIGURATION_SET").filter(|s| !s.is_empty());
-        Ok(Self { table, link_secret: Secret::new(link_secret), public_url, settings_ttl, home, ses_configuration_set })
+        Ok(Self {
+            table,
+            link_secret: Secret::new(link_secret),
+            public_url,
+            settings_ttl,
+            secrets_ttl,
+            home,
+            ses_configuration_set,
+        })
     }
 }
 

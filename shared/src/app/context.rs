@@ -1,5 +1,5 @@
 //! One application context: the ports a function runs over, named by one type, with what every
-//! use case needs beside them (the shops' settings cache, the customer links' key). A handler
+//! use case needs beside them (the shops' settings and secrets caches, the customer links' key). A handler
 //! holds an [`App`] and takes one type parameter; the use cases are borrowed from it
 //! ([`App::outbox`], [`App::journey`], [`App::returns`]).
 
@@ -8,38 +8,45 @@ use crate::app::journey::Journey;
 use crate::app::outbox::Outbox;
 use crate::app::privacy::Privacy;
 use crate::app::return_flow::ReturnFlow;
-use crate::app::settings_cache::SettingsCache;
+use crate::app::settings_cache::{SecretsCache, SettingsCache};
 use crate::app::watch::ParcelWatch;
+use crate::domain::ids::ShopId;
 use crate::domain::link::{CustomerLinks, LinkKey};
+use crate::domain::settings::ShopSecrets;
 use crate::ports::clock::Clock;
 use crate::ports::messaging::{EmailSender, EventPublisher, SmsSender};
+use crate::ports::secrets::{SecretStore, SecretsError};
 use crate::ports::store::Store;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
-/// The adapters of the five ports, as types.
+/// The adapters of the six ports, as types.
 pub trait Ports: 'static {
     type Store: Store;
+    type Secrets: SecretStore;
     type Email: EmailSender;
     type Sms: SmsSender;
     type Events: EventPublisher;
     type Clock: Clock;
 }
 
-/// [`Ports`] from its five adapter types, e.g. `PortsOf<DynamoStore, SesEmail, NoSms, NoEvents,
-/// SystemClock>` for a function that sends email only.
+/// [`Ports`] from its six adapter types, e.g. `PortsOf<DynamoStore, NoSecrets, SesEmail, NoSms,
+/// NoEvents, SystemClock>` for a function that verifies no signature and sends email only.
 /// A type-level name only: never built, so it needs no `Send`/`Sync` of its parts.
-pub struct PortsOf<S, E, T, V, C>(PhantomData<AdapterTypes<S, E, T, V, C>>);
-type AdapterTypes<S, E, T, V, C> = fn() -> (S, E, T, V, C);
+pub struct PortsOf<S, K, E, T, V, C>(PhantomData<AdapterTypes<S, K, E, T, V, C>>);
+type AdapterTypes<S, K, E, T, V, C> = fn() -> (S, K, E, T, V, C);
 
-impl<S, E, T, V, C> Ports for PortsOf<S, E, T, V, C>
+impl<S, K, E, T, V, C> Ports for PortsOf<S, K, E, T, V, C>
 where
     S: Store + 'static,
+    K: SecretStore + 'static,
     E: EmailSender + 'static,
     T: SmsSender + 'static,
     V: EventPublisher + 'static,
     C: Clock + 'static,
 {
     type Store = S;
+    type Secrets = K;
     type Email = E;
     type Sms = T;
     type Events = V;
@@ -49,6 +56,7 @@ where
 /// The adapters themselves, to build an [`App`] from.
 pub struct Adapters<P: Ports> {
     pub store: P::Store,
+    pub secrets: P::Secrets,
     pub email: P::Email,
     pub sms: P::Sms,
     pub events: P::Events,
@@ -56,29 +64,39 @@ pub struct Adapters<P: Ports> {
 }
 
 /// The application context of one function: its adapters (built once per cold start), the
-/// shops' settings cache and the customer links.
+/// shops' settings and secrets caches and the customer links.
 pub struct App<P: Ports> {
     pub store: P::Store,
+    pub secrets: P::Secrets,
     pub email: P::Email,
     pub sms: P::Sms,
     pub events: P::Events,
     pub clock: P::Clock,
     pub settings: SettingsCache,
+    pub shop_secrets: SecretsCache,
     pub links: CustomerLinks,
 }
 
 impl<P: Ports> App<P> {
     pub fn new(adapters: Adapters<P>, config: &AppConfig) -> Self {
-        let Adapters { store, email, sms, events, clock } = adapters;
+        let Adapters { store, secrets, email, sms, events, clock } = adapters;
         Self {
             store,
+            secrets,
             email,
             sms,
             events,
             clock,
             settings: SettingsCache::new(config.settings_ttl),
+            shop_secrets: SecretsCache::new(config.secrets_ttl),
             links: CustomerLinks::new(LinkKey::from_secret(config.link_secret.expose()), config.public_url.clone()),
         }
+    }
+
+    /// The shop's secrets to verify its webhooks with, cached per cold start for
+    /// `PPX_SECRETS_TTL_SECS`; none stored is none configured.
+    pub async fn secrets_of(&self, shop: &ShopId) -> Result<Arc<ShopSecrets>, SecretsError> {
+        Ok(self.shop_secrets.get(&self.secrets, shop, self.clock.now()).await?.unwrap_or_default())
     }
 
     /// Messages about orders, each claimed, sent and recorded once.

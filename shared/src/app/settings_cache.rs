@@ -1,14 +1,17 @@
-//! Shop settings cached per cold start for a short time, so a webhook costs no settings read.
+//! What a cold start keeps per shop for a short time: its settings (so a webhook costs no
+//! settings read) and its secrets (so a webhook costs no secret-store read).
 
 use crate::domain::ids::ShopId;
-use crate::domain::settings::ShopSettings;
+use crate::domain::settings::{ShopSecrets, ShopSettings};
+use crate::ports::secrets::{SecretStore, SecretsError};
 use crate::ports::store::{SettingsStore, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-type Entry = (DateTime<Utc>, Option<Arc<ShopSettings>>);
+type Entry<T> = (DateTime<Utc>, Option<Arc<T>>);
 
 /// Most shops one cold start keeps settings for. A function serves a handful of shops; URLs with
 /// made-up shop names (a scanner, a flood) must not grow its memory without bound.
@@ -17,12 +20,18 @@ pub const MAX_CACHED_SHOPS: usize = 256;
 /// long, and a shop added meanwhile is found soon after.
 const UNKNOWN_SHOP_TTL_SECS: i64 = 10;
 
-pub struct SettingsCache {
+/// Per-shop values loaded within their TTL, at most [`MAX_CACHED_SHOPS`] of them.
+pub struct ShopCache<T> {
     ttl: chrono::Duration,
-    entries: Mutex<HashMap<ShopId, Entry>>,
+    entries: Mutex<HashMap<ShopId, Entry<T>>>,
 }
 
-impl SettingsCache {
+/// The shops' settings, from the table.
+pub type SettingsCache = ShopCache<ShopSettings>;
+/// The shops' secrets, from the secret store.
+pub type SecretsCache = ShopCache<ShopSecrets>;
+
+impl<T> ShopCache<T> {
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl: chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(60)),
@@ -30,42 +39,40 @@ impl SettingsCache {
         }
     }
 
-    fn ttl_of(&self, settings: &Option<Arc<ShopSettings>>) -> chrono::Duration {
-        match settings {
+    fn ttl_of(&self, value: &Option<Arc<T>>) -> chrono::Duration {
+        match value {
             Some(_) => self.ttl,
             None => self.ttl.min(chrono::Duration::seconds(UNKNOWN_SHOP_TTL_SECS)),
         }
     }
 
-    /// Settings loaded within their TTL come from the cache; unknown shops are cached briefly.
-    pub async fn get<S: SettingsStore>(
-        &self,
-        store: &S,
-        shop: &ShopId,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Arc<ShopSettings>>, StoreError> {
-        if let Some((loaded_at, settings)) = self.entries.lock().expect("cache lock").get(shop)
-            && now - *loaded_at < self.ttl_of(settings)
+    /// The shop's value loaded within its TTL, else `load`ed now; unknown shops are cached briefly.
+    pub async fn get_or_load<E, F>(&self, shop: &ShopId, now: DateTime<Utc>, load: F) -> Result<Option<Arc<T>>, E>
+    where
+        F: Future<Output = Result<Option<T>, E>>,
+    {
+        if let Some((loaded_at, value)) = self.entries.lock().expect("cache lock").get(shop)
+            && now - *loaded_at < self.ttl_of(value)
         {
-            return Ok(settings.clone());
+            return Ok(value.clone());
         }
-        let settings = store.get_settings(shop).await?.map(Arc::new);
+        let value = load.await?.map(Arc::new);
         let mut entries = self.entries.lock().expect("cache lock");
         if entries.len() >= MAX_CACHED_SHOPS && !entries.contains_key(shop) {
             // Expired entries go first, then the oldest unknown shop (a flood of made-up names
             // must not push out the real shops), then the oldest load.
-            entries.retain(|_, (loaded_at, settings)| now - *loaded_at < self.ttl_of(settings));
+            entries.retain(|_, (loaded_at, value)| now - *loaded_at < self.ttl_of(value));
             if entries.len() >= MAX_CACHED_SHOPS
                 && let Some(oldest) = entries
                     .iter()
-                    .min_by_key(|(_, (loaded_at, settings))| (settings.is_some(), *loaded_at))
+                    .min_by_key(|(_, (loaded_at, value))| (value.is_some(), *loaded_at))
                     .map(|(shop, _)| shop.clone())
             {
                 entries.remove(&oldest);
             }
         }
-        entries.insert(shop.clone(), (now, settings.clone()));
-        Ok(settings)
+        entries.insert(shop.clone(), (now, value.clone()));
+        Ok(value)
     }
 
     /// How many shops are cached (for tests and metrics).
@@ -75,6 +82,30 @@ impl SettingsCache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl SettingsCache {
+    /// The shop's settings, from the cache within their TTL.
+    pub async fn get<S: SettingsStore>(
+        &self,
+        store: &S,
+        shop: &ShopId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Arc<ShopSettings>>, StoreError> {
+        self.get_or_load(shop, now, store.get_settings(shop)).await
+    }
+}
+
+impl SecretsCache {
+    /// The shop's secrets, from the cache within their TTL.
+    pub async fn get<K: SecretStore>(
+        &self,
+        secrets: &K,
+        shop: &ShopId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Arc<ShopSecrets>>, SecretsError> {
+        self.get_or_load(shop, now, secrets.shop_secrets(shop)).await
     }
 }
 

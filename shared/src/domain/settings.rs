@@ -88,8 +88,6 @@ pub struct ShopSettings {
     /// The platform's shop domain when it differs from the shop id (Shopify's `X-Shopify-Shop-Domain`).
     #[serde(default)]
     pub platform_domain: Option<String>,
-    #[serde(default)]
-    pub webhook_secrets: BTreeMap<WebhookSource, Secret>,
     /// How Shippo's webhooks authenticate with the `shippo` secret (default `hmac`).
     #[serde(default)]
     pub shippo_auth: ShippoAuth,
@@ -142,6 +140,8 @@ pub enum SettingsError {
     /// An empty secret would let anyone sign.
     #[error("webhook_secrets.{0} must be at least 8 characters")]
     WeakSecret(&'static str),
+    #[error("webhook_secrets take more than {MAX_SECRETS_BYTES} bytes")]
+    SecretsTooLarge,
     /// The functions may publish only to `ppx-` topics of the stack's own account and region.
     #[error(
         "return_events_topic_arn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>) whose name starts with ppx-"
@@ -195,9 +195,6 @@ impl ShopSettings {
         {
             return Err(SettingsError::ReturnEventsTopic);
         }
-        if let Some((source, _)) = self.webhook_secrets.iter().find(|(_, secret)| secret.expose().trim().len() < 8) {
-            return Err(SettingsError::WeakSecret(source.as_str()));
-        }
         let delivery = &self.delivery;
         let days = [delivery.processing_days, delivery.default_transit_days];
         let methods = delivery.methods.iter().map(|m| m.transit_days);
@@ -236,9 +233,77 @@ impl ShopSettings {
     pub fn sms_origin(&self) -> SmsOrigin<'_> {
         SmsOrigin { number: self.sms_origination_number.as_deref(), sender_id: self.sms_sender_id.as_deref() }
     }
+}
 
-    pub fn secret(&self, source: WebhookSource) -> Option<&Secret> {
-        self.webhook_secrets.get(&source)
+/// Most bytes a shop's secrets may take once stored: a standard SSM parameter holds 4 KB.
+pub const MAX_SECRETS_BYTES: usize = 4096;
+
+/// A shop's secrets: what each webhook source signs with. Kept out of the table (SSM Parameter
+/// Store, `adapters::ssm`), read only by the functions that verify signatures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopSecrets {
+    #[serde(default)]
+    pub webhook: BTreeMap<WebhookSource, Secret>,
+}
+
+impl ShopSecrets {
+    pub fn webhook(&self, source: WebhookSource) -> Option<&Secret> {
+        self.webhook.get(&source)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.webhook.is_empty()
+    }
+
+    /// The sources with a secret, for operators (never the secrets).
+    pub fn sources(&self) -> Vec<WebhookSource> {
+        self.webhook.keys().copied().collect()
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if let Some((source, _)) = self.webhook.iter().find(|(_, secret)| secret.expose().trim().len() < 8) {
+            return Err(SettingsError::WeakSecret(source.as_str()));
+        }
+        if self.to_json().len() > MAX_SECRETS_BYTES {
+            return Err(SettingsError::SecretsTooLarge);
+        }
+        Ok(())
+    }
+
+    /// `other`'s secrets replace these source by source; sources it does not name are kept.
+    pub fn merged_with(&self, other: &ShopSecrets) -> ShopSecrets {
+        let mut webhook = self.webhook.clone();
+        webhook.extend(other.webhook.iter().map(|(source, secret)| (*source, secret.clone())));
+        ShopSecrets { webhook }
+    }
+
+    /// As stored.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("secrets serialize")
+    }
+}
+
+/// A shop's settings file as an operator writes it (`events/shop.example.json`): the settings,
+/// with the webhook secrets beside them under `webhook_secrets`. `ppx shop put` stores the two
+/// apart: settings in the table, secrets in the secret store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShopSetup {
+    pub settings: ShopSettings,
+    pub secrets: ShopSecrets,
+}
+
+impl ShopSetup {
+    pub fn from_json(raw: &str) -> Result<Self, SettingsError> {
+        #[derive(Deserialize)]
+        struct SecretsPart {
+            #[serde(default)]
+            webhook_secrets: BTreeMap<WebhookSource, Secret>,
+        }
+        let settings = ShopSettings::from_json(raw)?;
+        let part: SecretsPart = serde_json::from_str(raw).map_err(|err| SettingsError::Json(err.to_string()))?;
+        let secrets = ShopSecrets { webhook: part.webhook_secrets };
+        secrets.validate()?;
+        Ok(Self { settings, secrets })
     }
 }
 
@@ -350,19 +415,35 @@ mod tests {
 
     #[test]
     fn example_settings_file_is_valid() {
-        let settings = ShopSettings::from_json(EXAMPLE).unwrap();
+        let ShopSetup { settings, secrets } = ShopSetup::from_json(EXAMPLE).unwrap();
         assert_eq!(settings.shop.as_str(), "demo-shop");
         assert_eq!(settings.time_zone, chrono_tz::America::New_York);
-        assert!(settings.secret(WebhookSource::Shopify).is_some());
+        assert!(secrets.webhook(WebhookSource::Shopify).is_some());
         assert_eq!(settings.review_delay_days, 5);
     }
 
     #[test]
-    fn secrets_never_print() {
-        let settings = ShopSettings::from_json(EXAMPLE).unwrap();
-        let printed = format!("{settings:?}");
-        let secret = settings.secret(WebhookSource::Shopify).unwrap().expose();
-        assert!(!printed.contains(secret));
+    fn secrets_never_print_and_never_join_the_settings() {
+        let setup = ShopSetup::from_json(EXAMPLE).unwrap();
+        let secret = setup.secrets.webhook(WebhookSource::Shopify).unwrap().expose();
+        assert!(!format!("{setup:?}").contains(secret));
+        // What goes to the table is the settings alone.
+        assert!(!serde_json::to_string(&setup.settings).unwrap().contains(secret));
+        assert!(serde_json::to_string(&setup.secrets).unwrap().contains(secret));
+    }
+
+    #[test]
+    fn secrets_merge_source_by_source() {
+        let stored = ShopSetup::from_json(EXAMPLE).unwrap().secrets;
+        let mut update = ShopSecrets::default();
+        update.webhook.insert(WebhookSource::Shopify, Secret::new("a new shopify secret"));
+        let merged = stored.merged_with(&update);
+        assert_eq!(merged.webhook(WebhookSource::Shopify).unwrap().expose(), "a new shopify secret");
+        assert_eq!(merged.webhook(WebhookSource::Easypost), stored.webhook(WebhookSource::Easypost));
+        assert_eq!(merged.sources(), stored.sources());
+        let mut huge = ShopSecrets::default();
+        huge.webhook.insert(WebhookSource::Orders, Secret::new("x".repeat(MAX_SECRETS_BYTES)));
+        assert_eq!(huge.validate(), Err(SettingsError::SecretsTooLarge));
     }
 
     #[test]
@@ -449,7 +530,7 @@ mod tests {
         assert_eq!(ShopSettings::from_json(&value.to_string()), Err(SettingsError::BrandColor));
         value["brand_color"] = "#112233".into();
         value["webhook_secrets"]["shippo"] = "".into();
-        assert_eq!(ShopSettings::from_json(&value.to_string()), Err(SettingsError::WeakSecret("shippo")));
+        assert_eq!(ShopSetup::from_json(&value.to_string()), Err(SettingsError::WeakSecret("shippo")));
         value["webhook_secrets"]["shippo"] = "long enough secret".into();
         value["time_zone"] = "Mars/Olympus".into();
         let err = ShopSettings::from_json(&value.to_string()).unwrap_err();

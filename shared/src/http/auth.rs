@@ -5,7 +5,7 @@
 
 use crate::domain::ids::ShopId;
 use crate::domain::link::{LinkClaims, LinkKey, LinkPurpose};
-use crate::domain::settings::{ShippoAuth, ShopSettings, WebhookSource};
+use crate::domain::settings::{ShippoAuth, ShopSecrets, ShopSettings, WebhookSource};
 use crate::http::edge::EdgeError;
 use crate::http::signature::{
     SignatureError, verify_base64_hmac, verify_easypost_hmac, verify_timestamped, verify_url_token,
@@ -76,10 +76,11 @@ pub enum Admitted {
 }
 
 /// The check every webhook route passes before its body is parsed: the shop's secret for the
-/// source, under the source's scheme.
+/// source (from its `secrets`), under the source's scheme (from its `settings`).
 pub fn authenticate_webhook(
     source: WebhookSource,
     settings: &ShopSettings,
+    secrets: &ShopSecrets,
     request: &Request<Bytes>,
     now: DateTime<Utc>,
 ) -> Result<Admitted, EdgeError> {
@@ -87,7 +88,7 @@ pub fn authenticate_webhook(
     if source == WebhookSource::Woocommerce && is_woocommerce_ping(request.headers(), request.body(), scheme) {
         return Ok(Admitted::WoocommercePing);
     }
-    let secret = settings.secret(source).ok_or(EdgeError::SourceNotConfigured(source.as_str()))?;
+    let secret = secrets.webhook(source).ok_or(EdgeError::SourceNotConfigured(source.as_str()))?;
     scheme
         .verify(secret.expose(), request, now)
         .map_err(|error| EdgeError::Signature { header: scheme.location(), error })?;
@@ -136,6 +137,7 @@ fn is_woocommerce_ping(headers: &HeaderMap, body: &[u8], scheme: Scheme) -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::settings::ShopSetup;
     use crate::http::signature::{sign_base64_hmac, sign_easypost_hmac, sign_timestamped};
 
     const NOW: i64 = 1_800_000_000;
@@ -144,8 +146,8 @@ mod tests {
         DateTime::from_timestamp(NOW, 0).unwrap()
     }
 
-    fn settings() -> ShopSettings {
-        ShopSettings::from_json(include_str!("../../../events/shop.example.json")).unwrap()
+    fn setup() -> ShopSetup {
+        ShopSetup::from_json(include_str!("../../../events/shop.example.json")).unwrap()
     }
 
     fn request(uri: &str, headers: &[(&str, String)], body: &'static [u8]) -> Request<Bytes> {
@@ -157,9 +159,9 @@ mod tests {
     }
 
     /// A valid proof for `source` under its scheme, to check each row of the table end to end.
-    fn signed(source: WebhookSource, settings: &ShopSettings, body: &'static [u8]) -> Request<Bytes> {
-        let secret = settings.secret(source).expect("the example shop has every secret").expose();
-        match scheme(source, settings.shippo_auth) {
+    fn signed(source: WebhookSource, setup: &ShopSetup, body: &'static [u8]) -> Request<Bytes> {
+        let secret = setup.secrets.webhook(source).expect("the example shop has every secret").expose();
+        match scheme(source, setup.settings.shippo_auth) {
             Scheme::Base64Hmac { header } => request("/", &[(header, sign_base64_hmac(secret, body))], body),
             Scheme::Timestamped { header } => request("/", &[(header, sign_timestamped(secret, body, NOW))], body),
             Scheme::EasypostHmac { header } => request("/", &[(header, sign_easypost_hmac(secret, body))], body),
@@ -170,22 +172,23 @@ mod tests {
     #[test]
     fn every_source_is_admitted_signed_and_refused_unsigned_or_forged() {
         for shippo_auth in [ShippoAuth::Hmac, ShippoAuth::Token] {
-            let mut settings = settings();
-            settings.shippo_auth = shippo_auth;
+            let mut setup = setup();
+            setup.settings.shippo_auth = shippo_auth;
+            let ShopSetup { settings, secrets } = &setup;
             for source in WebhookSource::ALL {
-                let good = signed(source, &settings, b"{}");
+                let good = signed(source, &setup, b"{}");
                 assert_eq!(
-                    authenticate_webhook(source, &settings, &good, now()).unwrap(),
+                    authenticate_webhook(source, settings, secrets, &good, now()).unwrap(),
                     Admitted::Signed,
                     "{source:?}"
                 );
                 let unsigned = request("/", &[], b"{}");
-                let err = authenticate_webhook(source, &settings, &unsigned, now()).unwrap_err();
+                let err = authenticate_webhook(source, settings, secrets, &unsigned, now()).unwrap_err();
                 assert_eq!(err.code(), "missing_signature", "{source:?}");
                 // The proof of another body is no proof.
                 let (parts, _) = good.into_parts();
                 let forged = Request::from_parts(parts, Bytes::from_static(b"{\"x\":1}"));
-                let result = authenticate_webhook(source, &settings, &forged, now());
+                let result = authenticate_webhook(source, settings, secrets, &forged, now());
                 let expected = if shippo_auth == ShippoAuth::Token && source == WebhookSource::Shippo {
                     "ok" // A URL token does not sign the body: why HMAC is the default.
                 } else {
@@ -198,39 +201,39 @@ mod tests {
 
     #[test]
     fn a_shippo_url_token_alone_is_refused_when_the_shop_signs_with_hmac() {
-        let mut settings = settings();
-        let secret = settings.secret(WebhookSource::Shippo).unwrap().expose().to_owned();
+        let ShopSetup { mut settings, secrets } = setup();
+        let secret = secrets.webhook(WebhookSource::Shippo).unwrap().expose().to_owned();
         let token_only = request(&format!("/?token={secret}"), &[], b"{}");
         settings.shippo_auth = ShippoAuth::Hmac;
-        let err = authenticate_webhook(WebhookSource::Shippo, &settings, &token_only, now()).unwrap_err();
+        let err = authenticate_webhook(WebhookSource::Shippo, &settings, &secrets, &token_only, now()).unwrap_err();
         assert_eq!((err.code(), err.to_string().starts_with("shippo-auth-signature")), ("missing_signature", true));
         settings.shippo_auth = ShippoAuth::Token;
-        assert!(authenticate_webhook(WebhookSource::Shippo, &settings, &token_only, now()).is_ok());
+        assert!(authenticate_webhook(WebhookSource::Shippo, &settings, &secrets, &token_only, now()).is_ok());
     }
 
     #[test]
     fn a_source_without_a_secret_is_not_set_up() {
-        let mut settings = settings();
-        settings.webhook_secrets.remove(&WebhookSource::Aftership);
+        let ShopSetup { settings, mut secrets } = setup();
+        secrets.webhook.remove(&WebhookSource::Aftership);
         let good = request("/", &[("aftership-hmac-sha256", sign_base64_hmac("x", b"{}"))], b"{}");
-        let err = authenticate_webhook(WebhookSource::Aftership, &settings, &good, now()).unwrap_err();
+        let err = authenticate_webhook(WebhookSource::Aftership, &settings, &secrets, &good, now()).unwrap_err();
         assert_eq!(err.code(), "source_not_configured");
     }
 
     #[test]
     fn only_an_unsigned_woocommerce_ping_passes_unsigned() {
-        let settings = settings();
+        let ShopSetup { settings, secrets } = setup();
         let ping = request("/", &[], b"webhook_id=42");
-        let admitted = authenticate_webhook(WebhookSource::Woocommerce, &settings, &ping, now()).unwrap();
+        let admitted = authenticate_webhook(WebhookSource::Woocommerce, &settings, &secrets, &ping, now()).unwrap();
         assert_eq!(admitted, Admitted::WoocommercePing);
         for body in [&b"webhook_id=42&x=1"[..], b"{}", b"webhook_id="] {
             let not_ping = Request::post("/").body(Bytes::copy_from_slice(body)).unwrap();
-            assert!(authenticate_webhook(WebhookSource::Woocommerce, &settings, &not_ping, now()).is_err());
+            assert!(authenticate_webhook(WebhookSource::Woocommerce, &settings, &secrets, &not_ping, now()).is_err());
         }
         let signed_ping = request("/", &[("x-wc-webhook-signature", "abc".into())], b"webhook_id=42");
-        assert!(authenticate_webhook(WebhookSource::Woocommerce, &settings, &signed_ping, now()).is_err());
+        assert!(authenticate_webhook(WebhookSource::Woocommerce, &settings, &secrets, &signed_ping, now()).is_err());
         // Other sources know no ping.
-        assert!(authenticate_webhook(WebhookSource::Shopify, &settings, &ping, now()).is_err());
+        assert!(authenticate_webhook(WebhookSource::Shopify, &settings, &secrets, &ping, now()).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::app::settings_cache::ShopError;
 use crate::domain::returns::RequestError;
 use crate::http::signature::SignatureError;
 use crate::inbound::ParseError;
+use crate::ports::secrets::SecretsError;
 use crate::ports::store::StoreError;
 use http::{HeaderValue, Response, StatusCode, header};
 use serde_json::json;
@@ -41,6 +42,9 @@ pub enum EdgeError {
     Parse(#[from] ParseError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The shop's secrets could not be read: nothing can be verified, so nothing is admitted.
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
     #[error(transparent)]
     Notify(#[from] NotifyError),
     #[error("too many concurrent updates of one shipment")]
@@ -97,6 +101,8 @@ impl EdgeError {
             | Self::Notify(NotifyError::Store(StoreError::TooLarge { .. })) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(StoreError::Corrupt { .. }) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Secrets(SecretsError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Secrets(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Notify(NotifyError::InFlight { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Notify(NotifyError::Send { .. }) => StatusCode::BAD_GATEWAY,
             Self::Notify(NotifyError::Store(StoreError::Unavailable(_))) => StatusCode::SERVICE_UNAVAILABLE,
@@ -127,6 +133,7 @@ impl EdgeError {
             Self::Store(StoreError::TooLarge { .. })
             | Self::Notify(NotifyError::Store(StoreError::TooLarge { .. })) => "item_too_large",
             Self::Store(_) => "storage_unavailable",
+            Self::Secrets(_) => "secrets_unavailable",
             Self::Notify(NotifyError::InFlight { .. }) => "in_progress",
             Self::Notify(NotifyError::Send { .. }) => "send_failed",
             Self::Notify(_) => "internal_error",

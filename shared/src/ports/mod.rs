@@ -3,4 +3,5 @@
 
 pub mod clock;
 pub mod messaging;
+pub mod secrets;
 pub mod store;

@@ -1,33 +1,42 @@
-//! Loading the AWS SDK configuration once per cold start. Honours the standard environment
-//! (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL` for a local endpoint such as moto,
-//! `AWS_CA_BUNDLE`, `HTTPS_PROXY`).
+//! Loading the AWS SDK configuration once per cold start, from the environment Lambda gives a
+//! function (`AWS_REGION`, the role's credentials), with `AWS_ENDPOINT_URL` for a local
+//! endpoint such as moto, `AWS_CA_BUNDLE` and `HTTPS_PROXY`.
 
 mod http_client;
 
+use aws_credential_types::provider::SharedCredentialsProvider;
+
 pub use http_client::{AWS_ROOTS_PEM, CaBundleError, http_client, http_client_trusting, read_ca_bundle};
 
-/// The standard configuration, with [`http_client`] for every SDK client built from it and for
-/// the credentials chain. Fails only when `AWS_CA_BUNDLE` names a bundle it cannot use.
+/// A function's configuration, from what Lambda puts in its environment: the role's credentials
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), `AWS_REGION`, and
+/// `AWS_ENDPOINT_URL` when a local endpoint such as moto stands in for AWS; [`http_client`] for
+/// every SDK client built from it. Fails only when `AWS_CA_BUNDLE` names a bundle it cannot use.
 ///
-/// Lambda gives a function its role's credentials in `AWS_ACCESS_KEY_ID`,
-/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, where the default chain looks first; when
-/// they are there, naming the environment provider skips building the rest of the chain (its
-/// web-identity provider builds an STS client) for the same credentials. Without them (`ppx` on
-/// a workstation: profiles, SSO, instance roles) the default chain.
+/// Not `aws_config::defaults(..).load()`: its credentials chain (profiles, SSO, IMDS, ECS, web
+/// identity with an STS client) and the profile files it reads for every setting are linked
+/// into the binary whether used or not, about 470 KB of each function's 8 MB budget, for
+/// credentials Lambda always hands over in the environment. What the SDK clients take from that
+/// loader otherwise (retries, timeouts, the identity cache, the sleep and time sources) are
+/// their own defaults when the config leaves them unset. `ppx` on a workstation, which needs
+/// the chain, builds its configuration with the loader.
 pub async fn sdk_config() -> Result<aws_config::SdkConfig, CaBundleError> {
-    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http_client()?);
-    let loader = if credentials_in_env() {
-        loader.credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new())
-    } else {
-        loader
-    };
-    Ok(loader.load().await)
-}
-
-fn credentials_in_env() -> bool {
-    ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
-        .iter()
-        .all(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
+    let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let mut builder = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .http_client(http_client()?)
+        .credentials_provider(SharedCredentialsProvider::new(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        ))
+        .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
+        .time_source(aws_smithy_async::time::SystemTimeSource::new());
+    if let Some(region) = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")) {
+        builder = builder.region(aws_config::Region::new(region));
+    }
+    if let Some(url) = env("AWS_ENDPOINT_URL") {
+        builder = builder.endpoint_url(url);
+    }
+    Ok(builder.build())
 }
 
 pub use aws_config::SdkConfig;
