@@ -13,7 +13,7 @@ use ppx_shared::domain::messages::{DeliveryState, MessageScope};
 use ppx_shared::domain::nps::NpsSummary;
 use ppx_shared::domain::privacy::CustomerRef;
 use ppx_shared::domain::returns::{Resolution, ReturnState};
-use ppx_shared::domain::settings::{SettingsError, ShopSettings, ShopSetup};
+use ppx_shared::domain::settings::{SettingsError, ShopSecrets, ShopSettings, ShopSetup};
 use ppx_shared::ports::clock::SystemClock;
 use ppx_shared::ports::secrets::{SecretStore, SecretsError};
 use ppx_shared::ports::store::{OrderView, ReviewOutcome, Store, StoreError};
@@ -79,12 +79,7 @@ where
         )));
     }
     // Secrets first: when the shop's settings appear, its webhooks can be verified.
-    let stored = secrets.shop_secrets(&settings.shop).await?.unwrap_or_default();
-    let merged = stored.merged_with(&new_secrets);
-    merged.validate()?;
-    if merged != stored {
-        secrets.put_shop_secrets(&settings.shop, &merged).await?;
-    }
+    let merged = update_secrets(secrets, &settings.shop, |stored| stored.merged_with(&new_secrets)).await?;
     store.put_settings(&settings).await?;
     let mut out = match status {
         SenderIdentity::Verified => format!("saved settings of shop {}", settings.shop),
@@ -99,6 +94,22 @@ where
         out.push_str("; it has no webhook secrets: every webhook is refused until webhook_secrets are put");
     }
     Ok(out)
+}
+
+/// The shop's stored secrets replaced by `update(stored)`, written only when they changed; the
+/// secrets now stored.
+async fn update_secrets(
+    secrets: &impl SecretStore,
+    shop: &ShopId,
+    update: impl FnOnce(&ShopSecrets) -> ShopSecrets,
+) -> Result<ShopSecrets, CommandError> {
+    let stored = secrets.shop_secrets(shop).await?.unwrap_or_default();
+    let updated = update(&stored);
+    updated.validate()?;
+    if updated != stored {
+        secrets.put_shop_secrets(shop, &updated).await?;
+    }
+    Ok(updated)
 }
 
 /// Pretty JSON of what a command prints (`--output json`).
@@ -172,11 +183,7 @@ pub async fn shop_migrate_secrets(store: &DynamoStore, secrets: &impl SecretStor
     let mut moved_shops = 0;
     for shop in &shops {
         let Some(legacy) = store.legacy_webhook_secrets(shop).await? else { continue };
-        let stored = secrets.shop_secrets(shop).await?.unwrap_or_default();
-        let merged = legacy.merged_with(&stored);
-        if merged != stored {
-            secrets.put_shop_secrets(shop, &merged).await?;
-        }
+        update_secrets(secrets, shop, |stored| legacy.merged_with(stored)).await?;
         store.remove_legacy_webhook_secrets(shop).await?;
         moved_shops += 1;
         let sources: Vec<&str> = legacy.sources().iter().map(|source| source.as_str()).collect();

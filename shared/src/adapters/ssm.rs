@@ -18,15 +18,10 @@ use aws_sdk_ssm::operation::get_parameter::GetParameterError;
 use aws_sdk_ssm::types::{ParameterTier, ParameterType};
 use std::sync::OnceLock;
 
-/// Where a table's shops keep their secrets: `/ppx/<table>/shops/`. The template grants the
-/// verifying functions `parameter/ppx/<table>/shops/*` and nothing else.
-pub fn secrets_path(table: &str) -> String {
-    format!("/ppx/{table}/shops/")
-}
-
-/// The parameter holding one shop's secrets.
+/// The parameter holding one shop's secrets, under `/ppx/<table>/shops/`: the template grants
+/// the verifying functions `parameter/ppx/<table>/shops/*` and nothing else.
 pub fn parameter_name(table: &str, shop: &ShopId) -> String {
-    format!("{}{}/secrets", secrets_path(table), shop.as_str())
+    format!("/ppx/{table}/shops/{}/secrets", shop.as_str())
 }
 
 /// The secrets of a table's shops. Its SDK client is built at the first read, not at start-up:

@@ -96,7 +96,8 @@ impl<P: Ports> App<P> {
     /// The shop's secrets to verify its webhooks with, cached per cold start for
     /// `PPX_SECRETS_TTL_SECS`; none stored is none configured.
     pub async fn secrets_of(&self, shop: &ShopId) -> Result<Arc<ShopSecrets>, SecretsError> {
-        Ok(self.shop_secrets.get(&self.secrets, shop, self.clock.now()).await?.unwrap_or_default())
+        let now = self.clock.now();
+        Ok(self.shop_secrets.get_or_load(shop, now, self.secrets.shop_secrets(shop)).await?.unwrap_or_default())
     }
 
     /// Messages about orders, each claimed, sent and recorded once.

@@ -3,7 +3,6 @@
 
 use crate::domain::ids::ShopId;
 use crate::domain::settings::{ShopSecrets, ShopSettings};
-use crate::ports::secrets::{SecretStore, SecretsError};
 use crate::ports::store::{SettingsStore, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -94,18 +93,6 @@ impl SettingsCache {
         now: DateTime<Utc>,
     ) -> Result<Option<Arc<ShopSettings>>, StoreError> {
         self.get_or_load(shop, now, store.get_settings(shop)).await
-    }
-}
-
-impl SecretsCache {
-    /// The shop's secrets, from the cache within their TTL.
-    pub async fn get<K: SecretStore>(
-        &self,
-        secrets: &K,
-        shop: &ShopId,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Arc<ShopSecrets>>, SecretsError> {
-        self.get_or_load(shop, now, secrets.shop_secrets(shop)).await
     }
 }
 
