@@ -53,12 +53,12 @@ cargo build --quiet -p ppx-cli
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:${PORT}"
 export PPX_TABLE="ppx-browser-$$"
-# A new link secret per run: links from earlier runs against the same moto never verify.
-export PPX_LINK_SECRET="browser-test-link-secret-$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
 export PPX_PUBLIC_URL="$BASE"
 export RUST_LOG="${RUST_LOG:-warn}"
 
 $PPX init >/dev/null
+# A new link key per run (a new table, its own key): links of earlier runs never open.
+$PPX keys rotate >/dev/null
 $PPX shop put events/shop.example.json >/dev/null
 
 SERVE_LOG="$SCREENSHOT_DIR/serve.log"

@@ -76,11 +76,12 @@ scripts/local-aws.sh start >/dev/null
 echo "demo: building ppx (cargo build -p ppx-cli; the first build takes several minutes)"
 cargo build -p ppx-cli
 
-export PPX_LINK_SECRET="demo-link-secret-change-me-in-production-0123456789"
 export PPX_PUBLIC_URL="$BASE"
 export RUST_LOG="${RUST_LOG:-warn}"
 
 $PPX init
+# The customer links' first key, in (local) SSM: as on a real stack before its first order.
+$PPX keys rotate
 $PPX shop put events/shop.example.json
 
 $PPX serve --addr "127.0.0.1:${PORT}" --now "$PPX_DEMO_NOW" &

@@ -89,9 +89,10 @@ async fn read_only_commands_need_no_link_secret_or_public_url() {
     assert_eq!(doctor[0]["verdict"], "ok", "{doctor}");
     assert!(doctor[0]["text"].as_str().unwrap().starts_with(&format!("table {table}")), "{doctor}");
 
-    // What tells the customer does need them, and says which is missing.
+    // What tells the customer does need the public URL, and says so (the link keys come from
+    // SSM: no link secret on this machine).
     let decide = ppx(&env, &["--table", &table, "return", "decide", &shop, "R1", "approve"]).await.unwrap_err();
-    assert_eq!(decide.to_string(), "environment variable PPX_LINK_SECRET is required");
+    assert_eq!(decide.to_string(), "environment variable PPX_PUBLIC_URL is required");
 }
 
 #[tokio::test]
@@ -156,6 +157,19 @@ async fn a_deployed_stack_is_found_by_its_name_and_the_doctor_says_what_to_fix()
     assert!(report.contains(&format!("ok   stack {stack}: its 1 resources are in place")), "{report}");
     assert!(report.contains("FIX  nobody is told of alarms"), "{report}");
     assert!(report.contains(&format!("ok   {} answers (a made-up link gets 4", env.base_url)), "{report}");
+    assert!(report.contains("ok   link keys: k1 signs, 1 key(s) open links"), "{report}");
+    assert!(report.contains(&format!("ok   shop {shop} has webhook secrets for shopify, ")), "{report}");
+
+    // No link keys yet, a shop without its secrets: both told with what to run.
+    let ssm = aws_sdk_ssm::Client::new(&env.sdk);
+    let link_keys = ppx_shared::adapters::ssm::link_keys_parameter_name(&env.table);
+    ssm.delete_parameter().name(link_keys).send().await.unwrap();
+    let shop_secrets = ppx_shared::adapters::ssm::parameter_name(&env.table, &env.settings.shop);
+    ssm.delete_parameter().name(shop_secrets).send().await.unwrap();
+    let report = ppx(&env, &["--stack", &stack, "doctor"]).await.unwrap();
+    assert!(report.contains("FIX  no link keys: run `ppx keys rotate` before the first order"), "{report}");
+    let no_secrets = format!("FIX  shop {shop} has no webhook secrets: every webhook is refused; `ppx shop put`");
+    assert!(report.contains(&no_secrets), "{report}");
 
     // Subscribed: that line turns ok.
     let topic = aws_sdk_cloudformation::Client::new(&env.sdk)

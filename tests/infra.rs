@@ -30,6 +30,8 @@ struct FunctionSpec {
     sns: bool,
     /// `ssm:GetParameter`: the shops' webhook secrets, to verify signatures with.
     secrets: bool,
+    /// `ssm:GetParameter`: the link keys, to seal or open customer links with.
+    link_keys: bool,
 }
 
 /// Every function: settings and orders (GetItem), conditional writes and message claims
@@ -80,6 +82,7 @@ const FUNCTIONS: [FunctionSpec; 6] = [
         email: true,
         sns: true,
         secrets: true,
+        link_keys: true,
     },
     FunctionSpec {
         resource: "CarrierWebhookFunction",
@@ -90,6 +93,7 @@ const FUNCTIONS: [FunctionSpec; 6] = [
         email: true,
         sns: true,
         secrets: true,
+        link_keys: true,
     },
     FunctionSpec {
         resource: "ReturnSubmittedFunction",
@@ -100,6 +104,7 @@ const FUNCTIONS: [FunctionSpec; 6] = [
         email: true,
         sns: true,
         secrets: true,
+        link_keys: true,
     },
     FunctionSpec {
         resource: "ReviewRequestFunction",
@@ -111,6 +116,7 @@ const FUNCTIONS: [FunctionSpec; 6] = [
         // The parcel watch's events to the shops' topics.
         sns: true,
         secrets: false,
+        link_keys: true,
     },
     FunctionSpec {
         resource: "PagesFunction",
@@ -121,6 +127,7 @@ const FUNCTIONS: [FunctionSpec; 6] = [
         email: false,
         sns: false,
         secrets: false,
+        link_keys: true,
     },
     FunctionSpec {
         resource: "MailFeedbackFunction",
@@ -133,6 +140,7 @@ const FUNCTIONS: [FunctionSpec; 6] = [
         email: false,
         sns: false,
         secrets: false,
+        link_keys: false,
     },
 ];
 
@@ -522,7 +530,9 @@ fn globals_pass_the_shared_environment() {
     assert!(log_level.get("AllowedPattern").is_none(), "free-form RUST_LOG directives: {log_level}");
     let secret = &template["Parameters"]["LinkSecret"];
     assert_eq!(secret["NoEcho"], true, "LinkSecret is NoEcho");
-    assert!(secret["MinLength"].as_u64().is_some_and(|n| n >= 32), "LinkSecret MinLength >= 32");
+    // Optional (the link keys live in SSM); when given, 32 characters at least.
+    assert_eq!(secret["Default"], "", "LinkSecret is optional");
+    assert_eq!(secret["AllowedPattern"], "^(.{32,})?$", "empty, or 32 characters at least");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -643,7 +653,7 @@ fn each_function_grants_nothing_beyond_what_it_calls() {
         if spec.sns {
             expected.insert("sns:Publish");
         }
-        if spec.secrets {
+        if spec.secrets || spec.link_keys {
             expected.insert("ssm:GetParameter");
         }
         assert_eq!(granted, expected, "{}", spec.resource);
@@ -761,15 +771,18 @@ fn only_the_functions_that_verify_signatures_read_the_shops_secrets() {
     let (action, ours) = get("/ppx/ppx-test-abc/shops/demo-shop/secrets");
     assert_eq!(action, "ssm:GetParameter");
     let (_, another_stacks) = get("/ppx/billing/shops/demo-shop/secrets");
-    let (_, outside_the_path) = get("/ppx/ppx-test-abc/link-keys");
-    for function in ["order-placed", "carrier-webhook", "return-submitted"] {
-        let grants = Grants::of(function);
-        assert!(grants.allow(&action, &ours), "{function}");
+    let (_, link_keys) = get("/ppx/ppx-test-abc/link-keys");
+    let (_, another_stacks_link_keys) = get("/ppx/billing/link-keys");
+    let (_, beside_the_path) = get("/ppx/ppx-test-abc/other");
+    for spec in &FUNCTIONS {
+        let (function, grants) = (spec.binary, Grants::of(spec.binary));
+        assert_eq!(grants.allow(&action, &ours), spec.secrets, "{function}: the shops' secrets");
+        assert_eq!(grants.allow(&action, &link_keys), spec.link_keys, "{function}: the link keys");
         assert!(!grants.allow(&action, &another_stacks), "{function}: another table's shops");
-        assert!(!grants.allow(&action, &outside_the_path), "{function}: outside the shops' path");
+        assert!(!grants.allow(&action, &another_stacks_link_keys), "{function}: another table's link keys");
+        assert!(!grants.allow(&action, &beside_the_path), "{function}: beside its parameters");
         assert!(!grants.allow("ssm:PutParameter", &ours), "{function}: writes none");
+        assert!(!grants.allow("ssm:PutParameter", &link_keys), "{function}: writes no link key");
     }
-    for function in ["pages", "review-request", "mail-feedback"] {
-        assert!(!Grants::of(function).allow(&action, &ours), "{function} reads no secret");
-    }
+    assert!(!FUNCTIONS.iter().find(|f| f.binary == "pages").unwrap().secrets, "the pages read no shop secret");
 }

@@ -310,7 +310,7 @@ async fn control_characters_in_names_and_titles_never_reach_the_email_the_page_o
     let start = emails[0].body.find("/track/").expect("tracking link");
     let token: String = emails[0].body[start + 7..]
         .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         .collect();
     let (status, page) = env.get(&format!("/track/{token}")).await;
     assert_eq!(status, 200, "{page}");
@@ -361,4 +361,35 @@ async fn an_order_too_large_to_store_is_refused_for_good_and_writes_nothing() {
     // Not a 5xx that the platform retries for days: the order can never be stored.
     assert_eq!((reply.status, reply.body["error"].as_str()), (422, Some("item_too_large")), "{}", reply.body);
     assert!(env.items_written().await.is_empty(), "{:?}", env.items_written().await);
+}
+
+#[tokio::test]
+async fn an_order_before_the_first_link_key_is_confirmed_once_one_exists() {
+    use ppx_shared::ports::secrets::SecretStore;
+    let env = TestEnv::start().await;
+    // A new stack before `ppx keys rotate`: no link keys, and no PPX_LINK_SECRET.
+    let parameter = ppx_shared::adapters::ssm::link_keys_parameter_name(&env.table);
+    aws_sdk_ssm::Client::new(&env.sdk).delete_parameter().name(parameter).send().await.unwrap();
+    let (order, email, _) = shopify_order(&env, false);
+    let reply = env.post_shopify("orders/create", &bytes(&order), "nk-1").await;
+    assert_eq!((reply.status, reply.body["error"].as_str()), (500, Some("link_keys_unavailable")), "{}", reply.body);
+    assert!(env.emails_to(&email).await.is_empty(), "nothing sent without links");
+
+    // The operator makes the first key; the platform's retry (after the failed attempt's lease)
+    // confirms the order, once.
+    let keys = ppx_shared::domain::link_keys::LinkKeySet::first(
+        ppx_shared::domain::link_keys::LinkKeySet::fresh_secret(),
+        env.clock_now(),
+    );
+    let operator = ppx_shared::adapters::ssm::SsmSecrets::new(aws_sdk_ssm::Client::new(&env.sdk), env.table.clone());
+    operator.put_link_keys(&keys).await.unwrap();
+    env.clock.advance(chrono::Duration::seconds(61));
+    let reply = env.post_shopify("orders/create", &bytes(&order), "nk-1").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["messages_sent"], 1);
+    let sent = env.emails_to(&email).await;
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].body.contains("/track/k1."), "sealed with the new key");
+    assert_eq!(env.post_shopify("orders/create", &bytes(&order), "nk-1").await.status, 200);
+    assert_eq!(env.emails_to(&email).await.len(), 1, "and only once");
 }

@@ -39,6 +39,8 @@ async fn requests_per_event_stay_within_their_bounds() {
     assert_eq!(of(&first, "DynamoDB BatchWriteItem"), 1, "{first:?}");
     assert_eq!(of(&first, "DynamoDB"), 3, "{first:?}");
     assert_eq!((of(&first, "SESv2"), of(&first, "SNS")), (1, 1), "{first:?}");
+    // The shop's webhook secrets and the link keys, once per cold start (then cached).
+    assert_eq!(of(&first, "SSM GetParameter"), 2, "{first:?}");
 
     // The same delivery again: the same transaction, refused (the order is not newer, both
     // messages are done). One request, nothing sent.

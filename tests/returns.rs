@@ -67,7 +67,7 @@ async fn a_customer_return_is_decided_told_once_and_published_to_the_shop() {
     let start = confirmation.body.find("/returns/").expect("returns link") + "/returns/".len();
     let token: String = confirmation.body[start..]
         .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         .collect();
 
     let body = request(

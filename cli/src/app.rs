@@ -1,12 +1,14 @@
 //! The `ppx` command line: its arguments and running one command, as a library so that the
 //! end-to-end tests drive the very code `ppx` runs. Honours the standard AWS SDK environment
 //! (`AWS_ENDPOINT_URL`, `AWS_REGION`, credentials), `PPX_TABLE`, and for the commands that send
-//! messages or serve pages `PPX_LINK_SECRET` and `PPX_PUBLIC_URL`.
+//! messages or serve pages `PPX_PUBLIC_URL` (the link keys come from SSM, `ppx keys`; a
+//! `PPX_LINK_SECRET` of versions before 0.3 is still honoured).
 
 use crate::aws_problem::{self, AwsProblem, Target};
 use crate::commands::{self, CommandError};
 use crate::deployment::{self, AwsOptions, DEFAULT_TABLE, StackOutputs};
 use crate::doctor;
+use crate::keys;
 use crate::serve::{self, Functions};
 use clap::{Parser, Subcommand};
 use ppx_shared::adapters::dynamo::DynamoStore;
@@ -19,7 +21,6 @@ use ppx_shared::aws_sdk_dynamodb;
 use ppx_shared::domain::returns::ReturnState;
 use ppx_shared::http::telemetry::Targets;
 use ppx_shared::ports::clock::{AnyClock, ManualClock, SystemClock};
-use ppx_shared::ports::secrets::NoSecrets;
 use ppx_shared::ports::store::StoreError;
 use review_request::{ReviewConfig, ReviewRequest};
 use std::path::PathBuf;
@@ -124,6 +125,11 @@ enum Command {
         #[command(subcommand)]
         command: CustomerCommand,
     },
+    /// The customer links' keys (in SSM Parameter Store: no link secret on this machine).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// The addresses a shop no longer mails (hard bounces, complaints, the operator's).
     Suppression {
         #[command(subcommand)]
@@ -209,6 +215,22 @@ enum SuppressionCommand {
     Remove { shop: String, address: String },
     /// Stop mailing an address.
     Add { shop: String, address: String },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// The keys, which one signs new links and when each was made (never their secrets).
+    List,
+    /// Make a key that signs the links sent from now on (the first, on a new stack); the others
+    /// keep opening the links they signed.
+    Rotate,
+    /// Forget a key: the links it signed stop opening (once they have expired, or if it leaked).
+    Retire {
+        id: String,
+        /// Required: the links cannot be brought back.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -336,7 +358,9 @@ async fn execute(
         Command::Doctor => {
             let configuration_set = env("PPX_SES_CONFIGURATION_SET");
             let public_url = env("PPX_PUBLIC_URL");
-            let verdicts = doctor::doctor(sdk, &store, deployment.outputs, configuration_set, public_url).await;
+            let secrets = secrets(sdk, &store);
+            let verdicts =
+                doctor::doctor(sdk, (&store, &secrets), deployment.outputs, configuration_set, public_url).await;
             Ok(if json { commands::to_json(&verdicts) } else { doctor::report(&verdicts) })
         }
         Command::Shop { command } => match command {
@@ -368,6 +392,14 @@ async fn execute(
             }
             CustomerCommand::Requests { shop } => commands::customer_requests(&store, &shop, json).await,
         },
+        Command::Keys { command } => {
+            let secrets = secrets(sdk, &store);
+            match command {
+                KeysCommand::List => keys::list(&secrets, json).await,
+                KeysCommand::Rotate => keys::rotate(&secrets, chrono::Utc::now()).await,
+                KeysCommand::Retire { id, yes } => keys::retire(&secrets, &id, yes).await,
+            }
+        }
         Command::Suppression { command } => match command {
             SuppressionCommand::List { shop } => commands::suppression_list(&store, &shop, json).await,
             SuppressionCommand::Remove { shop, address } => commands::suppression_remove(&store, &shop, &address).await,
@@ -403,8 +435,8 @@ async fn execute(
         Command::Review { command: ReviewCommand::Run { now } } => {
             let config = app_config(deployment.table, env)?;
             let adapters = Adapters::<PortsOf<_, _, _, _, _, _>> {
+                secrets: secrets(sdk, &store),
                 store,
-                secrets: NoSecrets,
                 email: SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(sdk))
                     .with_configuration_set(config.ses_configuration_set.clone()),
                 sms: SnsSms::new(ppx_shared::aws_sdk_sns::Client::new(sdk)),
@@ -426,20 +458,20 @@ async fn execute(
     }
 }
 
-/// The shops' secrets of the table `store` works on.
+/// The shops' secrets and the link keys of the table `store` works on.
 fn secrets(sdk: &ppx_shared::adapters::aws::SdkConfig, store: &DynamoStore) -> SsmSecrets {
     SsmSecrets::new(ppx_shared::aws_sdk_ssm::Client::new(sdk), store.table())
 }
 
 /// The ports of the operator commands that move a return on and tell the customer.
-type ReturnPorts = PortsOf<DynamoStore, NoSecrets, SesEmail, SnsSms, SnsEvents, SystemClock>;
+type ReturnPorts = PortsOf<DynamoStore, SsmSecrets, SesEmail, SnsSms, SnsEvents, SystemClock>;
 
 /// The returns' application context, for the operator commands that move a return on.
 fn returns_app(store: DynamoStore, sdk: &ppx_shared::adapters::aws::SdkConfig, config: &AppConfig) -> App<ReturnPorts> {
     let sns = ppx_shared::aws_sdk_sns::Client::new(sdk);
     let adapters = Adapters {
+        secrets: secrets(sdk, &store),
         store,
-        secrets: NoSecrets,
         email: SesEmail::new(ppx_shared::aws_sdk_sesv2::Client::new(sdk))
             .with_configuration_set(config.ses_configuration_set.clone()),
         sms: SnsSms::new(sns.clone()),

@@ -6,7 +6,10 @@ use crate::deployment::{StackOutputs, outputs};
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use ppx_shared::adapters::aws::SdkConfig;
 use ppx_shared::adapters::dynamo::DynamoStore;
+use ppx_shared::adapters::ssm::SsmSecrets;
+use ppx_shared::domain::ids::ShopId;
 use ppx_shared::domain::mailbox::Mailbox;
+use ppx_shared::ports::secrets::{SecretStore, SecretsError};
 use ppx_shared::ports::store::{SettingsStore, StoreError};
 use std::fmt::Write as _;
 
@@ -34,13 +37,14 @@ impl Verdict {
 /// Every check, in the order an operator fixes things.
 pub async fn doctor(
     sdk: &SdkConfig,
-    store: &DynamoStore,
+    (store, secrets): (&DynamoStore, &SsmSecrets),
     stack: Option<&StackOutputs>,
     configuration_set: Option<String>,
     public_url: Option<String>,
 ) -> Vec<Verdict> {
     let mut verdicts = vec![table(sdk, store).await];
-    verdicts.extend(senders(sdk, store).await);
+    verdicts.push(link_keys(secrets).await);
+    verdicts.extend(shops(sdk, store, secrets).await);
     verdicts.push(sending_account(sdk).await);
     verdicts.push(match configuration_set {
         Some(name) => configuration_set_exists(sdk, &name).await,
@@ -86,8 +90,55 @@ async fn table(sdk: &SdkConfig, store: &DynamoStore) -> Verdict {
     }
 }
 
-/// Each shop's sender must be under a verified SES identity (its domain, or the address).
-async fn senders(sdk: &SdkConfig, store: &DynamoStore) -> Vec<Verdict> {
+/// The link keys every customer link is sealed with (`ppx keys`).
+async fn link_keys(secrets: &impl SecretStore) -> Verdict {
+    match secrets.link_keys().await {
+        Ok(Some(keys)) => {
+            Verdict::Ok(format!("link keys: {} signs, {} key(s) open links", keys.signing(), keys.list().len()))
+        }
+        Ok(None) => Verdict::Fix(
+            "no link keys: run `ppx keys rotate` before the first order (a stack upgraded from 0.2 signs with its \
+             LinkSecret until then)"
+                .into(),
+        ),
+        Err(err) => secrets_verdict("the link keys", err),
+    }
+}
+
+fn secrets_verdict(what: &str, err: SecretsError) -> Verdict {
+    match err {
+        SecretsError::Unavailable(why) => Verdict::Unknown(format!("{what}: {why}")),
+        err => Verdict::Fix(format!("{what}: {err}")),
+    }
+}
+
+/// A shop's webhook secrets must be in SSM (every webhook is refused without them), and no
+/// longer in the table (where versions before 0.3 kept them).
+async fn webhook_secrets(store: &DynamoStore, secrets: &SsmSecrets, shop: &ShopId) -> Verdict {
+    match store.legacy_webhook_secrets(shop).await {
+        Ok(Some(_)) => {
+            return Verdict::Fix(format!(
+                "shop {shop} still has webhook secrets in the table: run `ppx shop migrate-secrets`"
+            ));
+        }
+        Ok(None) => {}
+        Err(err) => return Verdict::Unknown(format!("shop {shop}'s settings item: {err}")),
+    }
+    match secrets.shop_secrets(shop).await {
+        Ok(Some(found)) if !found.is_empty() => {
+            let sources: Vec<&str> = found.sources().into_iter().map(|s| s.as_str()).collect();
+            Verdict::Ok(format!("shop {shop} has webhook secrets for {}", sources.join(", ")))
+        }
+        Ok(_) => Verdict::Fix(format!(
+            "shop {shop} has no webhook secrets: every webhook is refused; `ppx shop put` a file with webhook_secrets"
+        )),
+        Err(err) => secrets_verdict(&format!("shop {shop}'s webhook secrets"), err),
+    }
+}
+
+/// Each shop's webhook secrets ([`webhook_secrets`]), and its sender under a verified SES
+/// identity (its domain, or the address).
+async fn shops(sdk: &SdkConfig, store: &DynamoStore, secrets: &SsmSecrets) -> Vec<Verdict> {
     let shops = match store.list_shops().await {
         Ok(shops) => shops,
         Err(StoreError::Unavailable(why)) => return vec![Verdict::Unknown(format!("the shops: {why}"))],
@@ -107,6 +158,7 @@ async fn senders(sdk: &SdkConfig, store: &DynamoStore) -> Vec<Verdict> {
                 continue;
             }
         };
+        verdicts.push(webhook_secrets(store, secrets, shop).await);
         let sender = settings.sender.address().to_owned();
         verdicts.push(match sender_identity(&ses, &settings.sender).await {
             SenderIdentity::Verified => Verdict::Ok(format!("shop {shop} sends as {sender}, a verified identity")),

@@ -5,5 +5,6 @@ pub mod aws_problem;
 pub mod commands;
 pub mod deployment;
 pub mod doctor;
+pub mod keys;
 pub mod serve;
 pub mod terminal;

@@ -5,7 +5,7 @@
 //!
 //! Its own test binary, so that the process's peak (`VmHWM`) is this test's alone.
 
-use ppx_shared::domain::link::{CustomerLinks, LinkKey};
+use ppx_shared::domain::link::{CustomerLinks, LinkKey, LinkKeyring};
 use ppx_shared::domain::messages::MessageKind;
 use ppx_shared::domain::settings::ShopSettings;
 use ppx_shared::inbound::platforms::{PlatformEvent, shopify};
@@ -51,7 +51,10 @@ fn overrides_that_would_build_hundreds_of_megabytes_fail_cleanly() {
     let PlatformEvent::Order { order, .. } = shopify::parse(&settings.shop, "orders/create", body).unwrap() else {
         panic!("an order")
     };
-    let links = CustomerLinks::new(LinkKey::from_secret("0123456789abcdef0123456789abcdef"), "https://t.example");
+    let links = CustomerLinks::new(
+        LinkKeyring::legacy(LinkKey::from_secret("0123456789abcdef0123456789abcdef")),
+        "https://t.example",
+    );
     let links = links.for_order(&settings.shop, &order.id, chrono::Utc::now());
     let before = peak_bytes();
     let only: Option<usize> = std::env::var("PPX_ATTACK").ok().and_then(|i| i.parse().ok());

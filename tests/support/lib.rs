@@ -14,11 +14,12 @@ use ppx_shared::adapters::sns::{SnsEvents, SnsSms};
 use ppx_shared::adapters::ssm::SsmSecrets;
 use ppx_shared::app::config::AppConfig;
 use ppx_shared::app::context::{Adapters, App, PortsOf};
-use ppx_shared::domain::settings::{Secret, ShopSecrets, ShopSettings, ShopSetup, WebhookSource};
+use ppx_shared::domain::link_keys::LinkKeySet;
+use ppx_shared::domain::settings::{ShopSecrets, ShopSettings, ShopSetup, WebhookSource};
 use ppx_shared::http::signature::{sign_base64_hmac, sign_timestamped};
 use ppx_shared::ports::clock::{AnyClock, ManualClock};
 use ppx_shared::ports::messaging::EmailSender;
-use ppx_shared::ports::secrets::{NoSecrets, SecretStore};
+use ppx_shared::ports::secrets::SecretStore;
 use ppx_shared::ports::store::OrderView;
 use ppx_shared::ports::store::{OrderStore, SettingsStore};
 use serde_json::Value;
@@ -31,11 +32,12 @@ pub mod iam;
 pub mod template;
 
 /// The review run's ports in tests: this test's table, any email sender, a clock the test moves.
-pub type ReviewPorts<E> = PortsOf<DynamoStore, NoSecrets, E, SnsSms, SnsEvents, ManualClock>;
+pub type ReviewPorts<E> = PortsOf<DynamoStore, SsmSecrets, E, SnsSms, SnsEvents, ManualClock>;
 /// The returns' ports in tests, as `ppx return` has them, at the test's clock.
-pub type ReturnPorts = PortsOf<DynamoStore, NoSecrets, SesEmail, SnsSms, SnsEvents, ManualClock>;
+pub type ReturnPorts = PortsOf<DynamoStore, SsmSecrets, SesEmail, SnsSms, SnsEvents, ManualClock>;
 
 pub const SENDER_DOMAIN: &str = "demo-shop.example";
+/// A `PPX_LINK_SECRET` of a stack upgraded from 0.2 (the tests of the key rotation).
 pub const LINK_SECRET: &str = "test-link-secret-0123456789abcdef0123";
 /// Links in test emails point here; tests swap it for the local server's address.
 pub const PUBLIC_URL: &str = "https://track.test.example";
@@ -119,11 +121,12 @@ pub fn unique() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()
 }
 
-/// The functions' configuration in tests, over `table`.
+/// The functions' configuration in tests, over `table`: no `PPX_LINK_SECRET`, the link keys are
+/// in SSM (as `ppx keys rotate` puts them).
 pub fn test_config(table: &str) -> AppConfig {
     AppConfig {
         table: table.to_owned(),
-        link_secret: Secret::new(LINK_SECRET),
+        link_secret: None,
         public_url: PUBLIC_URL.to_owned(),
         settings_ttl: std::time::Duration::from_secs(60),
         secrets_ttl: std::time::Duration::from_secs(300),
@@ -138,6 +141,8 @@ pub struct TestEnv {
     pub settings: ShopSettings,
     /// The shop's webhook secrets, as stored in moto's SSM.
     pub secrets: ShopSecrets,
+    /// The link keys, as stored in moto's SSM.
+    pub link_keys: LinkKeySet,
     pub store: DynamoStore,
     pub base_url: String,
     pub http: reqwest::Client,
@@ -195,6 +200,8 @@ impl TestEnv {
         store.put_settings(&settings).await.unwrap();
         let secret_store = SsmSecrets::new(aws_sdk_ssm::Client::new(&sdk), table.clone());
         secret_store.put_shop_secrets(&settings.shop, &secrets).await.unwrap();
+        let link_keys = LinkKeySet::first(LinkKeySet::fresh_secret(), chrono::Utc::now());
+        secret_store.put_link_keys(&link_keys).await.unwrap();
 
         let clock = ManualClock::at(chrono::Utc::now());
         let config = test_config(&table);
@@ -223,6 +230,7 @@ impl TestEnv {
             table,
             settings,
             secrets,
+            link_keys,
             store,
             base_url,
             http: reqwest::Client::new(),
@@ -396,7 +404,14 @@ impl TestEnv {
         sns.push_interceptor(SharedInterceptor::new(IamGuard::new("review-request", self.denied.clone())));
         let sns = aws_sdk_sns::Client::from_conf(sns.build());
         let events = SnsEvents::new(sns.clone(), self.config().home);
-        let adapters = Adapters { store, secrets: NoSecrets, email, sms: SnsSms::new(sns), events, clock };
+        let adapters = Adapters {
+            store,
+            secrets: self.secret_store("review-request"),
+            email,
+            sms: SnsSms::new(sns),
+            events,
+            clock,
+        };
         review_request::ReviewRequest::new(App::new(adapters, &self.config()), config)
     }
 
@@ -407,6 +422,14 @@ impl TestEnv {
         mail_feedback::MailFeedback {
             store: DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamo.build()), self.table.clone()),
         }
+    }
+
+    /// The secret store (moto's SSM) of this test's table, its requests held to `function`'s IAM
+    /// statements.
+    pub fn secret_store(&self, function: &'static str) -> SsmSecrets {
+        let mut ssm = aws_sdk_ssm::config::Builder::from(&self.sdk);
+        ssm.push_interceptor(SharedInterceptor::new(IamGuard::new(function, self.denied.clone())));
+        SsmSecrets::new(aws_sdk_ssm::Client::from_conf(ssm.build()), self.table.clone())
     }
 
     pub fn ses(&self) -> SesEmail {
@@ -457,16 +480,21 @@ impl TestEnv {
     /// The returns' application context over this test's table (for what operators do with
     /// `ppx return`).
     pub fn returns_app(&self) -> App<ReturnPorts> {
+        App::new(self.returns_app_adapters(), &self.config())
+    }
+
+    /// The adapters of [`TestEnv::returns_app`], to build it with another configuration.
+    pub fn returns_app_adapters(&self) -> Adapters<ReturnPorts> {
         let sns = aws_sdk_sns::Client::new(&self.sdk);
-        let adapters = Adapters {
+        Adapters {
             store: self.store.clone(),
-            secrets: NoSecrets,
+            // What `ppx return decide` reads: the operator's credentials, not a function's grants.
+            secrets: SsmSecrets::new(aws_sdk_ssm::Client::new(&self.sdk), self.table.clone()),
             email: self.ses(),
             sms: SnsSms::new(sns.clone()),
             events: SnsEvents::new(sns, self.config().home),
             clock: self.clock.clone(),
-        };
-        App::new(adapters, &self.config())
+        }
     }
 
     /// A customer's returns link token for one order, as the emails carry it.
@@ -477,7 +505,7 @@ impl TestEnv {
             purpose: ppx_shared::domain::link::LinkPurpose::Return,
             expires_at: (self.clock_now() + chrono::Duration::days(30)).timestamp(),
         };
-        ppx_shared::domain::link::LinkKey::from_secret(LINK_SECRET).seal(&claims)
+        ppx_shared::domain::link::LinkKeyring::new(Some(&self.link_keys), None).expect("a key set").seal(&claims)
     }
 
     pub async fn sms_to(&self, phone: &str) -> Vec<String> {

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use ppx_shared::domain::ids::ShopId;
-use ppx_shared::domain::link::{CustomerLinks, LinkKey};
+use ppx_shared::domain::link::{CustomerLinks, LinkKey, LinkKeyring};
 use ppx_shared::domain::messages::MessageKind;
 use ppx_shared::domain::notification::{self, Told};
 use ppx_shared::domain::order::{Order, Shipment};
@@ -82,7 +82,7 @@ impl Scenarios {
             .expect("events/shop.example.json is valid settings");
         let shop = settings.shop.clone();
         let links = CustomerLinks::new(
-            LinkKey::from_secret("bench-link-secret-0123456789abcdefghijklm"),
+            LinkKeyring::legacy(LinkKey::from_secret("bench-link-secret-0123456789abcdefghijklm")),
             "https://ppx.example.com",
         );
         let now: DateTime<Utc> = "2026-11-27T17:00:00Z".parse().expect("time");

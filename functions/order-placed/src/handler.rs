@@ -341,7 +341,7 @@ mod rules {
     async fn app() -> OrderPlaced<Memory> {
         let config = AppConfig {
             table: "unused".into(),
-            link_secret: Secret::new("unit-test-link-secret-0123456789abcdef"),
+            link_secret: Some(Secret::new("unit-test-link-secret-0123456789abcdef")),
             public_url: "https://t.example".into(),
             settings_ttl: std::time::Duration::from_secs(60),
             secrets_ttl: std::time::Duration::from_secs(300),

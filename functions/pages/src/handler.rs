@@ -6,6 +6,7 @@
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use ppx_shared::app::context::{App, Ports};
+use ppx_shared::app::link_keys::LinksUnavailable;
 use ppx_shared::app::portal::{PortalError, portal_page};
 use ppx_shared::domain::link::{LinkClaims, LinkPurpose};
 use ppx_shared::domain::settings::ShopSettings;
@@ -46,6 +47,8 @@ enum PageError {
     MethodNotAllowed,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Links(#[from] LinksUnavailable),
 }
 
 struct Rendered {
@@ -91,7 +94,12 @@ impl<P: Ports> Pages<P> {
                     .map(|page| Rendered { status: StatusCode::BAD_REQUEST, page }),
                 Err(PageError::MethodNotAllowed) => render_page(None, &Page::NotFound)
                     .map(|page| Rendered { status: StatusCode::METHOD_NOT_ALLOWED, page }),
-                Err(PageError::Store(err)) => {
+                // Without any key no link was ever sent: the customer's link is not one of ours.
+                Err(err @ PageError::Links(LinksUnavailable::NoKey)) => {
+                    tracing::error!(error = %err, "page failed");
+                    render_page(None, &Page::NotFound).map(|page| Rendered { status: StatusCode::NOT_FOUND, page })
+                }
+                Err(err @ (PageError::Store(_) | PageError::Links(_))) => {
                     tracing::error!(error = %err, "page failed");
                     page_for(
                         settings.as_deref(),
@@ -123,7 +131,8 @@ impl<P: Ports> Pages<P> {
         };
         tracing::Span::current().record("page", purpose.path());
         let now = self.clock.now();
-        let claims = self.links.key().open(token, purpose, now).map_err(|_| PageError::NotFound)?;
+        let links = self.links_for(token).await?;
+        let claims = links.keys().open(token, purpose, now).map_err(|_| PageError::NotFound)?;
         let span = tracing::Span::current();
         span.record("shop", claims.shop.as_str());
         span.record("order_id", claims.order.as_str());

@@ -3,16 +3,16 @@
 use pages::Pages;
 use ppx_shared::adapters::aws;
 use ppx_shared::adapters::dynamo::DynamoStore;
+use ppx_shared::adapters::ssm::SsmSecrets;
 use ppx_shared::app::config::AppConfig;
 use ppx_shared::app::context::{Adapters, App, PortsOf};
 use ppx_shared::aws_sdk_dynamodb;
 use ppx_shared::http::{lambda, telemetry};
 use ppx_shared::ports::clock::SystemClock;
 use ppx_shared::ports::messaging::{NoEmail, NoEvents, NoSms};
-use ppx_shared::ports::secrets::NoSecrets;
 
 /// The pages read and answer: they link DynamoDB only.
-type Aws = PortsOf<DynamoStore, NoSecrets, NoEmail, NoSms, NoEvents, SystemClock>;
+type Aws = PortsOf<DynamoStore, SsmSecrets, NoEmail, NoSms, NoEvents, SystemClock>;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -21,7 +21,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sdk = aws::sdk_config().await?;
     let adapters = Adapters::<Aws> {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()),
-        secrets: NoSecrets,
+        secrets: SsmSecrets::lazy(&sdk, config.table.clone()),
         email: NoEmail,
         sms: NoSms,
         events: NoEvents,

@@ -5,12 +5,13 @@
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use ppx_shared::app::context::{App, Ports};
+use ppx_shared::app::link_keys::LinksUnavailable;
 use ppx_shared::app::portal::{PortalError, portal_page, request_from_form};
 use ppx_shared::app::return_flow::{ReturnError, Submitted};
 use ppx_shared::domain::link::LinkPurpose;
 use ppx_shared::domain::returns::{RequestError, Return, ReturnRequest};
 use ppx_shared::domain::settings::{ShopSettings, WebhookSource};
-use ppx_shared::http::auth::{authenticate_customer, authenticate_webhook};
+use ppx_shared::http::auth::{authenticate_customer, authenticate_webhook, bearer_token};
 use ppx_shared::http::edge::{EdgeError, check_body_size, html_response, is_json_content_type, json_response};
 use ppx_shared::http::routes::{Function, match_route};
 use ppx_shared::http::signature::SignatureError;
@@ -121,7 +122,19 @@ impl<P: Ports> ReturnSubmitted<P> {
         if body.len() > MAX_FORM_BYTES {
             return not_found();
         }
-        let Ok(claims) = self.links.key().open(token, LinkPurpose::Return, now) else { return not_found() };
+        let links = match self.links_for(token).await {
+            Ok(links) => links,
+            // Without any key no link was ever sent: this one is not ours.
+            Err(err @ LinksUnavailable::NoKey) => {
+                tracing::error!(error = %err, "return form refused");
+                return not_found();
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "link keys unavailable");
+                return html_response(StatusCode::SERVICE_UNAVAILABLE, "Please try again in a minute.".to_owned());
+            }
+        };
+        let Ok(claims) = links.keys().open(token, LinkPurpose::Return, now) else { return not_found() };
         let span = tracing::Span::current();
         span.record("shop", claims.shop.as_str());
         span.record("order_id", claims.order.as_str());
@@ -188,8 +201,12 @@ impl<P: Ports> ReturnSubmitted<P> {
 
         // Authenticate before anything is parsed or stored: a customer's returns link, or the
         // shop's signature.
-        let caller = match authenticate_customer(self.links.key(), &settings.shop, LinkPurpose::Return, request, now)? {
-            Some(claims) => Caller::Customer { order: claims.order },
+        let caller = match bearer_token(request)? {
+            Some(token) => {
+                let links = self.links_for(token).await?;
+                let claims = authenticate_customer(links.keys(), token, &settings.shop, LinkPurpose::Return, now)?;
+                Caller::Customer { order: claims.order }
+            }
             None => {
                 let secrets = self.secrets_of(&settings.shop).await?;
                 authenticate_webhook(WebhookSource::Orders, &settings, &secrets, request, now)?;

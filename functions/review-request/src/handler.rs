@@ -253,8 +253,9 @@ impl<P: Ports> ReviewRequest<P> {
         let outcome = match (outcome, &view.order) {
             (Some(outcome), _) => outcome,
             (None, Some(order)) => {
-                let links = self.links.for_order(&order.shop, &order.id, now);
-                let review = self.links.for_review(&order.shop, &order.id, now);
+                let customer_links = self.outbox().links().await?;
+                let links = customer_links.for_order(&order.shop, &order.id, now);
+                let review = customer_links.for_review(&order.shop, &order.id, now);
                 let ctx =
                     MessageContext { review: Some(&review), ..MessageContext::about_order(settings, order, &links) };
                 match self.outbox().send_once(&ctx, &Notice::new(MessageKind::ReviewRequest, MessageScope::Order)).await

@@ -6,11 +6,11 @@ use ppx_shared::adapters::aws;
 use ppx_shared::adapters::dynamo::DynamoStore;
 use ppx_shared::adapters::ses::SesEmail;
 use ppx_shared::adapters::sns::{SnsEvents, SnsSms};
+use ppx_shared::adapters::ssm::SsmSecrets;
 use ppx_shared::app::config::AppConfig;
 use ppx_shared::app::context::{Adapters, App, PortsOf};
 use ppx_shared::http::telemetry;
 use ppx_shared::ports::clock::SystemClock;
-use ppx_shared::ports::secrets::NoSecrets;
 use ppx_shared::{aws_sdk_dynamodb, aws_sdk_sesv2, aws_sdk_sns};
 use review_request::{ReviewConfig, ReviewRequest};
 use std::time::{Duration, Instant, SystemTime};
@@ -20,7 +20,7 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 
 /// Customers by email (review requests, stall notices) and SMS (texts held back by quiet
 /// hours); the shops' topics by SNS.
-type Aws = PortsOf<DynamoStore, NoSecrets, SesEmail, SnsSms, SnsEvents, SystemClock>;
+type Aws = PortsOf<DynamoStore, SsmSecrets, SesEmail, SnsSms, SnsEvents, SystemClock>;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -30,7 +30,7 @@ async fn main() -> Result<(), Error> {
     let sns = aws_sdk_sns::Client::new(&sdk);
     let adapters = Adapters::<Aws> {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()),
-        secrets: NoSecrets,
+        secrets: SsmSecrets::lazy(&sdk, config.table.clone()),
         email: SesEmail::new(aws_sdk_sesv2::Client::new(&sdk))
             .with_configuration_set(config.ses_configuration_set.clone()),
         sms: SnsSms::new(sns.clone()),

@@ -1,5 +1,6 @@
-//! The shops' secrets in SSM Parameter Store: one SecureString parameter per shop,
-//! `/ppx/<table>/shops/<shop>/secrets`, encrypted with the account's `aws/ssm` key.
+//! The secrets in SSM Parameter Store: one SecureString parameter per shop,
+//! `/ppx/<table>/shops/<shop>/secrets`, and one for the link keys, `/ppx/<table>/link-keys`,
+//! encrypted with the account's `aws/ssm` key.
 //!
 //! SSM rather than Secrets Manager (argued in `infra/README.md`): a standard parameter costs
 //! nothing to keep and its reads cost nothing at standard throughput, where a secret is $0.40 a
@@ -9,6 +10,7 @@
 
 use crate::adapters::aws::SdkConfig;
 use crate::domain::ids::ShopId;
+use crate::domain::link_keys::LinkKeySet;
 use crate::domain::settings::ShopSecrets;
 use crate::ports::secrets::{SecretStore, SecretsError};
 use aws_sdk_ssm::Client;
@@ -24,7 +26,13 @@ pub fn parameter_name(table: &str, shop: &ShopId) -> String {
     format!("/ppx/{table}/shops/{}/secrets", shop.as_str())
 }
 
-/// The secrets of a table's shops. Its SDK client is built at the first read, not at start-up:
+/// The parameter holding the link keys: the template grants the functions that build or open
+/// customer links `parameter/ppx/<table>/link-keys`.
+pub fn link_keys_parameter_name(table: &str) -> String {
+    format!("/ppx/{table}/link-keys")
+}
+
+/// The secrets of a table's shops and its link keys. Its SDK client is built at the first read, not at start-up:
 /// a cold start reads secrets once per shop and five minutes at most, and building a client is
 /// a fifth of a function's init.
 #[derive(Debug)]
@@ -64,9 +72,13 @@ where
     if refused { SecretsError::Refused(detail) } else { SecretsError::Unavailable(detail) }
 }
 
-impl SecretStore for SsmSecrets {
-    async fn shop_secrets(&self, shop: &ShopId) -> Result<Option<ShopSecrets>, SecretsError> {
-        let name = parameter_name(&self.table, shop);
+impl SsmSecrets {
+    /// The decrypted value of parameter `name`, decoded by `decode`; `None` when there is none.
+    async fn read<T, E>(
+        &self,
+        name: String,
+        decode: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<Option<T>, SecretsError> {
         let result = self.client().get_parameter().name(&name).with_decryption(true).send().await;
         let value = match result {
             Ok(out) => out.parameter.and_then(|parameter| parameter.value).unwrap_or_default(),
@@ -76,15 +88,16 @@ impl SecretStore for SsmSecrets {
             Err(err) => return Err(classify(err)),
         };
         // The value is never quoted back: a decoding error could echo it.
-        serde_json::from_str(&value).map(Some).map_err(|_| SecretsError::Corrupt { name })
+        decode(&value).map(Some).map_err(|_| SecretsError::Corrupt { name })
     }
 
-    async fn put_shop_secrets(&self, shop: &ShopId, secrets: &ShopSecrets) -> Result<(), SecretsError> {
+    /// Writes parameter `name` whole, as a new version of a standard SecureString.
+    async fn write(&self, name: String, description: String, value: String) -> Result<(), SecretsError> {
         self.client()
             .put_parameter()
-            .name(parameter_name(&self.table, shop))
-            .description(format!("ppx: webhook secrets of the shop {}", shop.as_str()))
-            .value(secrets.to_json())
+            .name(name)
+            .description(description)
+            .value(value)
             .r#type(ParameterType::SecureString)
             .tier(ParameterTier::Standard)
             .overwrite(true)
@@ -92,6 +105,26 @@ impl SecretStore for SsmSecrets {
             .await
             .map_err(classify)?;
         Ok(())
+    }
+}
+
+impl SecretStore for SsmSecrets {
+    async fn shop_secrets(&self, shop: &ShopId) -> Result<Option<ShopSecrets>, SecretsError> {
+        self.read(parameter_name(&self.table, shop), |value| serde_json::from_str(value)).await
+    }
+
+    async fn put_shop_secrets(&self, shop: &ShopId, secrets: &ShopSecrets) -> Result<(), SecretsError> {
+        let description = format!("ppx: webhook secrets of the shop {}", shop.as_str());
+        self.write(parameter_name(&self.table, shop), description, secrets.to_json()).await
+    }
+
+    async fn link_keys(&self) -> Result<Option<LinkKeySet>, SecretsError> {
+        self.read(link_keys_parameter_name(&self.table), LinkKeySet::from_json).await
+    }
+
+    async fn put_link_keys(&self, keys: &LinkKeySet) -> Result<(), SecretsError> {
+        let description = "ppx: the keys of the customer links (ppx keys rotate|retire)".to_owned();
+        self.write(link_keys_parameter_name(&self.table), description, keys.to_json()).await
     }
 
     async fn delete_shop_secrets(&self, shop: &ShopId) -> Result<bool, SecretsError> {

@@ -15,8 +15,10 @@ pub enum ConfigError {
 pub struct AppConfig {
     /// `PPX_TABLE`
     pub table: String,
-    /// `PPX_LINK_SECRET`: keys the customer links; at least 32 characters.
-    pub link_secret: Secret,
+    /// `PPX_LINK_SECRET` (optional, at least 32 characters): the single key of versions before
+    /// 0.3. It opens the links it sealed (they carry no key id), and signs until the link keys of
+    /// `ppx keys rotate` exist; unset or empty, the link keys alone are used.
+    pub link_secret: Option<Secret>,
     /// `PPX_PUBLIC_URL`: where `/track/...` and `/returns/...` are served.
     pub public_url: String,
     /// `PPX_SETTINGS_TTL_SECS` (default 60): how long a cold start trusts cached shop settings.
@@ -39,8 +41,8 @@ impl AppConfig {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let table = lookup("PPX_TABLE").filter(|t| !t.is_empty()).ok_or(ConfigError::Missing("PPX_TABLE"))?;
-        let link_secret = lookup("PPX_LINK_SECRET").ok_or(ConfigError::Missing("PPX_LINK_SECRET"))?;
-        if link_secret.len() < 32 {
+        let link_secret = lookup("PPX_LINK_SECRET").filter(|s| !s.is_empty());
+        if link_secret.as_ref().is_some_and(|secret| secret.len() < 32) {
             return Err(ConfigError::Invalid { name: "PPX_LINK_SECRET", reason: "must be at least 32 characters" });
         }
         let public_url = lookup("PPX_PUBLIC_URL").ok_or(ConfigError::Missing("PPX_PUBLIC_URL"))?;
@@ -63,7 +65,7 @@ impl AppConfig {
         let ses_configuration_set = lookup("PPX_SES_CONFIGURATION_SET").filter(|s| !s.is_empty());
         Ok(Self {
             table,
-            link_secret: Secret::new(link_secret),
+            link_secret: link_secret.map(Secret::new),
             public_url,
             settings_ttl,
             secrets_ttl,
@@ -90,6 +92,9 @@ mod tests {
         let ok = lookup(&[("PPX_TABLE", "ppx"), ("PPX_LINK_SECRET", secret), ("PPX_PUBLIC_URL", "https://t.example")]);
         let config = AppConfig::from_lookup(ok).unwrap();
         assert_eq!(config.settings_ttl, Duration::from_secs(60));
+        assert!(config.link_secret.is_some());
+        let keyless = lookup(&[("PPX_TABLE", "ppx"), ("PPX_LINK_SECRET", ""), ("PPX_PUBLIC_URL", "https://t")]);
+        assert!(AppConfig::from_lookup(keyless).unwrap().link_secret.is_none(), "the link keys alone");
         assert_eq!(AppConfig::from_lookup(lookup(&[])).unwrap_err(), ConfigError::Missing("PPX_TABLE"));
         let short = lookup(&[("PPX_TABLE", "ppx"), ("PPX_LINK_SECRET", "short"), ("PPX_PUBLIC_URL", "https://t")]);
         assert!(matches!(AppConfig::from_lookup(short), Err(ConfigError::Invalid { name: "PPX_LINK_SECRET", .. })));

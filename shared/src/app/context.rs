@@ -1,17 +1,18 @@
 //! One application context: the ports a function runs over, named by one type, with what every
-//! use case needs beside them (the shops' settings and secrets caches, the customer links' key). A handler
+//! use case needs beside them (the shops' settings and secrets caches, the link keys). A handler
 //! holds an [`App`] and takes one type parameter; the use cases are borrowed from it
 //! ([`App::outbox`], [`App::journey`], [`App::returns`]).
 
 use crate::app::config::AppConfig;
 use crate::app::journey::Journey;
+use crate::app::link_keys::{LinkKeysCache, LinksUnavailable};
 use crate::app::outbox::Outbox;
 use crate::app::privacy::Privacy;
 use crate::app::return_flow::ReturnFlow;
 use crate::app::settings_cache::{SecretsCache, SettingsCache};
 use crate::app::watch::ParcelWatch;
 use crate::domain::ids::ShopId;
-use crate::domain::link::{CustomerLinks, LinkKey};
+use crate::domain::link::CustomerLinks;
 use crate::domain::settings::ShopSecrets;
 use crate::ports::clock::Clock;
 use crate::ports::messaging::{EmailSender, EventPublisher, SmsSender};
@@ -64,7 +65,7 @@ pub struct Adapters<P: Ports> {
 }
 
 /// The application context of one function: its adapters (built once per cold start), the
-/// shops' settings and secrets caches and the customer links.
+/// shops' settings and secrets caches and the link keys.
 pub struct App<P: Ports> {
     pub store: P::Store,
     pub secrets: P::Secrets,
@@ -74,7 +75,7 @@ pub struct App<P: Ports> {
     pub clock: P::Clock,
     pub settings: SettingsCache,
     pub shop_secrets: SecretsCache,
-    pub links: CustomerLinks,
+    pub link_keys: LinkKeysCache,
 }
 
 impl<P: Ports> App<P> {
@@ -89,7 +90,7 @@ impl<P: Ports> App<P> {
             clock,
             settings: SettingsCache::new(config.settings_ttl),
             shop_secrets: SecretsCache::new(config.secrets_ttl),
-            links: CustomerLinks::new(LinkKey::from_secret(config.link_secret.expose()), config.public_url.clone()),
+            link_keys: LinkKeysCache::new(config),
         }
     }
 
@@ -100,9 +101,26 @@ impl<P: Ports> App<P> {
         Ok(self.shop_secrets.get_or_load(shop, now, self.secrets.shop_secrets(shop)).await?.unwrap_or_default())
     }
 
+    /// The customer links to build messages with (the link keys, cached per cold start).
+    pub async fn links(&self) -> Result<Arc<CustomerLinks>, LinksUnavailable> {
+        self.link_keys.current(&self.secrets, self.clock.now()).await
+    }
+
+    /// The customer links to open `token` with (reloaded first if it names a newer key).
+    pub async fn links_for(&self, token: &str) -> Result<Arc<CustomerLinks>, LinksUnavailable> {
+        self.link_keys.for_token(&self.secrets, token, self.clock.now()).await
+    }
+
     /// Messages about orders, each claimed, sent and recorded once.
     pub fn outbox(&self) -> Outbox<'_, P> {
-        Outbox { store: &self.store, email: &self.email, sms: &self.sms, clock: &self.clock, links: &self.links }
+        Outbox {
+            store: &self.store,
+            email: &self.email,
+            sms: &self.sms,
+            clock: &self.clock,
+            secrets: &self.secrets,
+            link_keys: &self.link_keys,
+        }
     }
 
     /// Parcels' journeys: carrier updates applied and announced.

@@ -175,8 +175,12 @@ impl<P: Ports> Journey<'_, P> {
             (Some(order), Some(shipment)) if order.status != OrderStatus::Cancelled => Some((order, shipment)),
             _ => None,
         };
-        let links =
-            audience.map(|(order, _)| self.outbox.links.for_order(&order.shop, &order.id, self.outbox.clock.now()));
+        let links = match audience {
+            Some((order, _)) => {
+                Some(self.outbox.links().await?.for_order(&order.shop, &order.id, self.outbox.clock.now()))
+            }
+            None => None,
+        };
         let mut prepared = Vec::new();
         let mut delivery = None;
         let mut deferred = Vec::new();

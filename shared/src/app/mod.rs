@@ -5,6 +5,7 @@
 pub mod config;
 pub mod context;
 pub mod journey;
+pub mod link_keys;
 pub mod metrics;
 pub mod outbox;
 pub mod portal;

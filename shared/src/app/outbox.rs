@@ -3,6 +3,7 @@
 //! so that the sender's retry can send it.
 
 use crate::app::context::Ports;
+use crate::app::link_keys::{LinkKeysCache, LinksUnavailable};
 use crate::app::metrics;
 use crate::domain::ids::{OrderId, ShopId};
 use crate::domain::link::CustomerLinks;
@@ -30,6 +31,9 @@ pub enum NotifyError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Template(#[from] TemplateError),
+    /// No key to seal the message's links with.
+    #[error(transparent)]
+    Links(#[from] LinksUnavailable),
     #[error("{channel:?} send failed: {source}")]
     Send { channel: Channel, source: SendError },
     /// Another request is sending this very message now.
@@ -101,10 +105,16 @@ pub struct Outbox<'a, P: Ports> {
     pub email: &'a P::Email,
     pub sms: &'a P::Sms,
     pub clock: &'a P::Clock,
-    pub links: &'a CustomerLinks,
+    pub secrets: &'a P::Secrets,
+    pub link_keys: &'a LinkKeysCache,
 }
 
 impl<P: Ports> Outbox<'_, P> {
+    /// The customer links messages carry, with the current signing key.
+    pub async fn links(&self) -> Result<std::sync::Arc<CustomerLinks>, NotifyError> {
+        Ok(self.link_keys.current(self.secrets, self.clock.now()).await?)
+    }
+
     /// Renders `notice` about an order (and one of its shipments) with fresh customer links and
     /// sends it as [`Outbox::send`] does, claimed together with `change`.
     pub async fn send_about(
@@ -115,7 +125,7 @@ impl<P: Ports> Outbox<'_, P> {
         notice: &Notice,
         change: Option<StateChange<'_>>,
     ) -> Result<Batch, NotifyError> {
-        let links = self.links.for_order(&order.shop, &order.id, self.clock.now());
+        let links = self.links().await?.for_order(&order.shop, &order.id, self.clock.now());
         let ctx = MessageContext { shipment, tracking, ..MessageContext::about_order(settings, order, &links) };
         let prepared = self.prepare(&ctx, notice)?;
         self.send(settings, &order.id, prepared, change, None).await
@@ -131,7 +141,7 @@ impl<P: Ports> Outbox<'_, P> {
         notice: &Notice,
         channel: Channel,
     ) -> Result<usize, NotifyError> {
-        let links = self.links.for_order(&order.shop, &order.id, self.clock.now());
+        let links = self.links().await?.for_order(&order.shop, &order.id, self.clock.now());
         let ctx = MessageContext {
             shipment: Some(shipment),
             tracking: Some(tracking),

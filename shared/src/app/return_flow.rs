@@ -212,7 +212,7 @@ impl<P: Ports> ReturnFlow<'_, P> {
     /// The customer's message and the shop's event for the state the return is in, each once.
     async fn announce(&self, settings: &ShopSettings, order: &Order, ret: &Return) -> Result<usize, ReturnError> {
         let notice = Notice::new(MessageKind::ReturnUpdate, MessageScope::Return(ret.id.clone(), ret.state));
-        let links = self.outbox.links.for_order(&order.shop, &order.id, self.outbox.clock.now());
+        let links = self.outbox.links().await?.for_order(&order.shop, &order.id, self.outbox.clock.now());
         let ctx = MessageContext { return_update: Some(ret), ..MessageContext::about_order(settings, order, &links) };
         let deliveries = self.outbox.send_once(&ctx, &notice).await?;
         let mut sent = deliveries.iter().filter(|d| d.is_new_send()).count();

@@ -7,7 +7,7 @@
 //! The sample data is the repository's own sample webhooks, parsed by the real parsers.
 
 use crate::domain::ids::ReturnId;
-use crate::domain::link::{CustomerLinks, LinkKey};
+use crate::domain::link::{CustomerLinks, LinkKey, LinkKeyring};
 use crate::domain::messages::MessageKind;
 use crate::domain::returns::{RequestedItem, Resolution, Return, ReturnRequest, ReturnState, decide, returnable_items};
 use crate::domain::settings::ShopSettings;
@@ -38,8 +38,10 @@ pub fn check_overrides_render(settings: &ShopSettings) -> Result<(), TemplateErr
             .expect("the sample scans parse"),
     );
     let now: DateTime<Utc> = tracking.status_at.unwrap_or(order.placed_at) + chrono::Duration::hours(2);
-    let links =
-        CustomerLinks::new(LinkKey::from_secret("a sample link key, never used to send"), "https://ppx.example");
+    let links = CustomerLinks::new(
+        LinkKeyring::legacy(LinkKey::from_secret("a sample link key, never used to send")),
+        "https://ppx.example",
+    );
     let order_links = links.for_order(&order.shop, &order.id, now);
     let review = links.for_review(&order.shop, &order.id, now);
     let ret = sample_return(settings, &order, now);

@@ -2,9 +2,10 @@
 //! without exposing them, cannot be forged or altered, and expire.
 
 use crate::domain::ids::{OrderId, ShopId};
+pub use crate::domain::link_keys::{KeyId, LinkKeyring};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -62,9 +63,13 @@ pub enum LinkError {
     Expired,
     #[error("the link is for another page")]
     WrongPurpose,
+    /// Sealed by a key this ring does not hold: a key made since it was loaded, or retired.
+    #[error("the link names an unknown key")]
+    UnknownKey,
 }
 
-/// The deployment's link key, derived from `PPX_LINK_SECRET`.
+/// One link key: seals and opens tokens. A deployment holds several ([`LinkKeyring`]), each
+/// named by a key id its tokens carry; a key from `PPX_LINK_SECRET` seals tokens without one.
 #[derive(Clone)]
 pub struct LinkKey {
     cipher: XChaCha20Poly1305,
@@ -85,17 +90,34 @@ impl LinkKey {
         Self { cipher: XChaCha20Poly1305::new(Key::from_slice(&key)) }
     }
 
+    /// A token without a key id (the format of a key from `PPX_LINK_SECRET`).
     pub fn seal(&self, claims: &LinkClaims) -> String {
+        self.seal_bound(claims, b"")
+    }
+
+    /// Seals `claims` bound to `aad` (a key id): the token opens only with the same `aad`.
+    pub(crate) fn seal_bound(&self, claims: &LinkClaims, aad: &[u8]) -> String {
         let plain = serde_json::to_vec(claims).expect("claims serialize");
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let sealed = self.cipher.encrypt(&nonce, plain.as_slice()).expect("encryption of a small payload");
+        let sealed = self.cipher.encrypt(&nonce, Payload { msg: &plain, aad }).expect("encryption of a small payload");
         let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
         URL_SAFE_NO_PAD.encode(out)
     }
 
+    /// Opens a token without a key id.
     pub fn open(&self, token: &str, purpose: LinkPurpose, now: DateTime<Utc>) -> Result<LinkClaims, LinkError> {
+        self.open_bound(token, b"", purpose, now)
+    }
+
+    pub(crate) fn open_bound(
+        &self,
+        token: &str,
+        aad: &[u8],
+        purpose: LinkPurpose,
+        now: DateTime<Utc>,
+    ) -> Result<LinkClaims, LinkError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(LinkError::Invalid);
         }
@@ -104,7 +126,10 @@ impl LinkKey {
             return Err(LinkError::Invalid);
         }
         let (nonce, sealed) = raw.split_at(NONCE_LEN);
-        let plain = self.cipher.decrypt(XNonce::from_slice(nonce), sealed).map_err(|_| LinkError::Invalid)?;
+        let plain = self
+            .cipher
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: sealed, aad })
+            .map_err(|_| LinkError::Invalid)?;
         let claims: LinkClaims = serde_json::from_slice(&plain).map_err(|_| LinkError::Invalid)?;
         if claims.purpose != purpose {
             return Err(LinkError::WrongPurpose);
@@ -197,10 +222,10 @@ mod tests {
     }
 }
 
-/// The deployment's link key and public URL: builds the links every customer message carries.
+/// The deployment's link keys and public URL: builds the links every customer message carries.
 #[derive(Debug, Clone)]
 pub struct CustomerLinks {
-    key: LinkKey,
+    keys: LinkKeyring,
     public_url: String,
 }
 
@@ -220,19 +245,19 @@ pub struct OrderLinks {
 }
 
 impl CustomerLinks {
-    pub fn new(key: LinkKey, public_url: impl Into<String>) -> Self {
-        Self { key, public_url: public_url.into() }
+    pub fn new(keys: LinkKeyring, public_url: impl Into<String>) -> Self {
+        Self { keys, public_url: public_url.into() }
     }
 
-    pub fn key(&self) -> &LinkKey {
-        &self.key
+    pub fn keys(&self) -> &LinkKeyring {
+        &self.keys
     }
 
     pub fn for_order(&self, shop: &ShopId, order: &OrderId, now: DateTime<Utc>) -> OrderLinks {
         let expires_at = (now + chrono::Duration::days(DEFAULT_LINK_TTL_DAYS)).timestamp();
         let link = |purpose| {
             let claims = LinkClaims { shop: shop.clone(), order: order.clone(), purpose, expires_at };
-            self.key.url(&self.public_url, &claims)
+            self.keys.url(&self.public_url, &claims)
         };
         OrderLinks { tracking: link(LinkPurpose::Track), returns: link(LinkPurpose::Return) }
     }
@@ -245,10 +270,10 @@ impl CustomerLinks {
             purpose,
             expires_at: (now + chrono::Duration::days(days)).timestamp(),
         };
-        let survey = self.key.url(&self.public_url, &claims(LinkPurpose::Survey, DEFAULT_LINK_TTL_DAYS));
+        let survey = self.keys.url(&self.public_url, &claims(LinkPurpose::Survey, DEFAULT_LINK_TTL_DAYS));
         ReviewLinks {
             survey: std::array::from_fn(|score| format!("{survey}?score={score}")),
-            unsubscribe: self.key.url(&self.public_url, &claims(LinkPurpose::Unsubscribe, UNSUBSCRIBE_LINK_TTL_DAYS)),
+            unsubscribe: self.keys.url(&self.public_url, &claims(LinkPurpose::Unsubscribe, UNSUBSCRIBE_LINK_TTL_DAYS)),
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod delivery;
 pub mod ids;
 pub mod link;
+pub mod link_keys;
 pub mod mail_feedback;
 pub mod mailbox;
 pub mod messages;

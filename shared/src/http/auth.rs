@@ -4,7 +4,7 @@
 //! ([`authenticate_customer`]).
 
 use crate::domain::ids::ShopId;
-use crate::domain::link::{LinkClaims, LinkKey, LinkPurpose};
+use crate::domain::link::{LinkClaims, LinkKeyring, LinkPurpose};
 use crate::domain::settings::{ShippoAuth, ShopSecrets, ShopSettings, WebhookSource};
 use crate::http::edge::EdgeError;
 use crate::http::signature::{
@@ -97,23 +97,30 @@ pub fn authenticate_webhook(
 
 const AUTHORIZATION: &str = "authorization";
 
-/// A customer's link sent as `Authorization: Bearer <token>`: its claims when it opens
-/// `purpose` for this shop; `None` without the header (the caller must then be signed).
+/// A customer's link sent as `Authorization: Bearer <token>`; `None` without the header (the
+/// caller must then be signed).
+pub fn bearer_token(request: &Request<Bytes>) -> Result<Option<&str>, EdgeError> {
+    let Some(authorization) = header(request.headers(), AUTHORIZATION) else { return Ok(None) };
+    let token = authorization
+        .strip_prefix("Bearer ")
+        .ok_or(EdgeError::Signature { header: "Authorization", error: SignatureError::Malformed })?;
+    Ok(Some(token.trim()))
+}
+
+/// The claims of a customer's link ([`bearer_token`]) when it opens `purpose` for this shop.
 pub fn authenticate_customer(
-    links: &LinkKey,
+    links: &LinkKeyring,
+    token: &str,
     shop: &ShopId,
     purpose: LinkPurpose,
-    request: &Request<Bytes>,
     now: DateTime<Utc>,
-) -> Result<Option<LinkClaims>, EdgeError> {
-    let Some(authorization) = header(request.headers(), AUTHORIZATION) else { return Ok(None) };
-    let refused = |error| EdgeError::Signature { header: "Authorization", error };
-    let token = authorization.strip_prefix("Bearer ").ok_or(refused(SignatureError::Malformed))?;
-    let claims = links.open(token.trim(), purpose, now).map_err(|_| refused(SignatureError::Mismatch))?;
+) -> Result<LinkClaims, EdgeError> {
+    let refused = || EdgeError::Signature { header: "Authorization", error: SignatureError::Mismatch };
+    let claims = links.open(token, purpose, now).map_err(|_| refused())?;
     if claims.shop != *shop {
-        return Err(refused(SignatureError::Mismatch));
+        return Err(refused());
     }
-    Ok(Some(claims))
+    Ok(claims)
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -238,7 +245,8 @@ mod tests {
 
     #[test]
     fn a_customer_link_opens_its_shop_and_purpose_only() {
-        let key = LinkKey::from_secret("unit-test-link-secret-0123456789abcdef");
+        let key = crate::domain::link::LinkKey::from_secret("unit-test-link-secret-0123456789abcdef");
+        let ring = LinkKeyring::legacy(key.clone());
         let shop = ShopId::parse("demo-shop").unwrap();
         let claims = |shop: &str, purpose| LinkClaims {
             shop: ShopId::parse(shop).unwrap(),
@@ -247,7 +255,10 @@ mod tests {
             expires_at: NOW + 3600,
         };
         let bearer = |token: String| request("/", &[("authorization", format!("Bearer {token}"))], b"{}");
-        let open = |req: &Request<Bytes>| authenticate_customer(&key, &shop, LinkPurpose::Return, req, now());
+        let open = |req: &Request<Bytes>| {
+            let token = bearer_token(req)?;
+            token.map(|token| authenticate_customer(&ring, token, &shop, LinkPurpose::Return, now())).transpose()
+        };
         let good = claims("demo-shop", LinkPurpose::Return);
         assert_eq!(open(&bearer(key.seal(&good))).unwrap(), Some(good));
         assert_eq!(open(&request("/", &[], b"{}")).unwrap(), None);

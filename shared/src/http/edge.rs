@@ -2,6 +2,7 @@
 //! body that names the problem. Only here do errors become status codes.
 
 use crate::app::journey::JourneyError;
+use crate::app::link_keys::LinksUnavailable;
 use crate::app::outbox::NotifyError;
 use crate::app::return_flow::ReturnError;
 use crate::app::settings_cache::ShopError;
@@ -47,6 +48,9 @@ pub enum EdgeError {
     Secrets(#[from] SecretsError),
     #[error(transparent)]
     Notify(#[from] NotifyError),
+    /// The link keys could not be read: no customer link can be opened.
+    #[error(transparent)]
+    Links(#[from] LinksUnavailable),
     #[error("too many concurrent updates of one shipment")]
     Contended,
 }
@@ -104,6 +108,9 @@ impl EdgeError {
             Self::Secrets(SecretsError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Secrets(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Notify(NotifyError::InFlight { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Notify(NotifyError::Links(LinksUnavailable::Secrets(SecretsError::Unavailable(_))))
+            | Self::Links(LinksUnavailable::Secrets(SecretsError::Unavailable(_))) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Links(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Notify(NotifyError::Send { .. }) => StatusCode::BAD_GATEWAY,
             Self::Notify(NotifyError::Store(StoreError::Unavailable(_))) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Notify(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -135,6 +142,7 @@ impl EdgeError {
             Self::Store(_) => "storage_unavailable",
             Self::Secrets(_) => "secrets_unavailable",
             Self::Notify(NotifyError::InFlight { .. }) => "in_progress",
+            Self::Notify(NotifyError::Links(_)) | Self::Links(_) => "link_keys_unavailable",
             Self::Notify(NotifyError::Send { .. }) => "send_failed",
             Self::Notify(_) => "internal_error",
             Self::Contended => "contended",

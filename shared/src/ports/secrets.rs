@@ -1,9 +1,11 @@
-//! The shops' secrets, kept apart from the table: the webhook secrets each source signs with.
+//! The secrets kept apart from the table: the webhook secrets each shop's sources sign with, and
+//! the deployment's link keys.
 //! The deployed adapter is SSM Parameter Store (`adapters::ssm`), one SecureString per shop,
 //! readable only by the functions that verify signatures; tests of pure rules use the memory
 //! fake (`adapters::memory::secrets`).
 
 use crate::domain::ids::ShopId;
+use crate::domain::link_keys::LinkKeySet;
 use crate::domain::settings::ShopSecrets;
 use std::future::Future;
 
@@ -18,6 +20,10 @@ pub trait SecretStore: Send + Sync {
     ) -> impl Future<Output = Result<(), SecretsError>> + Send;
     /// Forgets the shop's secrets; `false` when there were none.
     fn delete_shop_secrets(&self, shop: &ShopId) -> impl Future<Output = Result<bool, SecretsError>> + Send;
+    /// The deployment's link keys; `None` before the first `ppx keys rotate`.
+    fn link_keys(&self) -> impl Future<Output = Result<Option<LinkKeySet>, SecretsError>> + Send;
+    /// Stores the link keys whole (`ppx keys rotate|retire`; the functions only read them).
+    fn put_link_keys(&self, keys: &LinkKeySet) -> impl Future<Output = Result<(), SecretsError>> + Send;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +39,7 @@ pub enum SecretsError {
     Corrupt { name: String },
 }
 
-/// For functions that verify no signature (pages, the scheduled run, mail feedback): they are
+/// For functions that verify no signature and build no customer link (mail feedback): they are
 /// granted no secret, so they hold no client for them.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoSecrets;
@@ -47,5 +53,11 @@ impl SecretStore for NoSecrets {
     }
     async fn delete_shop_secrets(&self, _: &ShopId) -> Result<bool, SecretsError> {
         Err(SecretsError::Refused("this function deletes no secrets".into()))
+    }
+    async fn link_keys(&self) -> Result<Option<LinkKeySet>, SecretsError> {
+        Err(SecretsError::Refused("this function reads no link keys".into()))
+    }
+    async fn put_link_keys(&self, _: &LinkKeySet) -> Result<(), SecretsError> {
+        Err(SecretsError::Refused("this function writes no link keys".into()))
     }
 }
