@@ -786,3 +786,79 @@ fn only_the_functions_that_verify_signatures_read_the_shops_secrets() {
     }
     assert!(!FUNCTIONS.iter().find(|f| f.binary == "pages").unwrap().secrets, "the pages read no shop secret");
 }
+
+/// The route keys a log metric filter names (`$.routeKey = "..."`, a `*` at the end only).
+fn route_key_patterns(pattern: &str) -> Vec<&str> {
+    pattern.split("$.routeKey = \"").skip(1).map(|rest| &rest[..rest.find('"').expect("a closing quote")]).collect()
+}
+
+fn route_key_matches(pattern: &str, key: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => key.starts_with(prefix),
+        None => key == pattern,
+    }
+}
+
+#[test]
+fn each_route_group_alarms_on_its_share_of_5xx_and_throttling_is_watched() {
+    use ppx_shared::http::routes::{ROUTES, Target};
+    let template = template();
+    let access_log = &resource(&template, "HttpApi")["Properties"]["AccessLogSettings"]["Format"];
+    let format: String = access_log.as_str().unwrap().split_whitespace().collect();
+    // A number, so that the filters can compare it; the route as the API matched it.
+    assert!(format.contains(r#""status":$context.status,"#), "{format}");
+    assert!(format.contains(r#""routeKey":"$context.routeKey","#), "{format}");
+    let filter = |name: &str| {
+        let properties = &resource(&template, name)["Properties"];
+        assert_eq!(properties["LogGroupName"], json!({ "Ref": "HttpApiAccessLogGroup" }), "{name}");
+        let metric = properties["MetricTransformations"][0]["MetricName"].as_str().unwrap().to_owned();
+        (properties["FilterPattern"].as_str().unwrap().to_owned(), metric)
+    };
+    let groups = ["Webhook", "Return", "Page"];
+    for route in &ROUTES {
+        let group = match route.target {
+            Target::Webhook(_) => "Webhook",
+            Target::ReturnRequest => "Return",
+            Target::Link(_) => "Page",
+        };
+        let key = route.template();
+        let counted_in: Vec<&str> = groups
+            .into_iter()
+            .filter(|g| {
+                let (requests, _) = filter(&format!("{g}RequestsMetric"));
+                route_key_patterns(&requests).into_iter().any(|p| route_key_matches(p, &key))
+            })
+            .collect();
+        assert_eq!(counted_in, [group], "{key}: counted in exactly its throttling group");
+    }
+    for group in groups {
+        let (requests, requests_metric) = filter(&format!("{group}RequestsMetric"));
+        let (errors, errors_metric) = filter(&format!("{group}5xxMetric"));
+        assert_eq!(route_key_patterns(&errors), route_key_patterns(&requests), "{group}: the same routes");
+        assert!(errors.contains("&& $.status >= 500 }") && !requests.contains("status"), "{errors}");
+        let alarm = &resource(&template, &format!("{group}ErrorRateAlarm"))["Properties"];
+        let metric = |id: &str| {
+            let metrics = alarm["Metrics"].as_array().unwrap();
+            metrics.iter().find(|m| m["Id"] == id).unwrap()["MetricStat"]["Metric"]["MetricName"].clone()
+        };
+        assert_eq!((metric("errors"), metric("requests")), (json!(errors_metric), json!(requests_metric)));
+        let rate = alarm["Metrics"].as_array().unwrap().iter().find(|m| m["ReturnData"] == true).unwrap();
+        assert_eq!(rate["Expression"], "IF(errors >= 3, 100 * errors / requests, 0)", "{group}");
+        assert_eq!(alarm["Threshold"], 5, "{group}: 5% of the group's requests");
+    }
+    // Throttling: the API's 429s, and Lambda's throttles of every function.
+    let (throttled, metric) = filter("ThrottledRequestsMetric");
+    assert_eq!(throttled, "{ $.status = 429 }");
+    assert_eq!(resource(&template, "ApiThrottledAlarm")["Properties"]["MetricName"], json!(metric));
+    let lambda = resource(&template, "LambdaThrottlesAlarm")["Properties"]["Metrics"].as_array().unwrap().clone();
+    for spec in &FUNCTIONS {
+        let watched = lambda.iter().any(|m| {
+            let watched = &m["MetricStat"]["Metric"];
+            watched["MetricName"] == "Throttles"
+                && watched["Dimensions"] == json!([{ "Name": "FunctionName", "Value": { "Ref": spec.resource } }])
+        });
+        assert!(watched, "{}: its throttles are not watched", spec.resource);
+    }
+    let sum = lambda.iter().find(|m| m["ReturnData"] == true).unwrap()["Expression"].as_str().unwrap().to_owned();
+    assert_eq!(sum.matches(", ").count() + 1, FUNCTIONS.len(), "{sum}");
+}
