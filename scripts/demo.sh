@@ -172,7 +172,7 @@ from email import policy
 state = json.load(urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json"))
 messages = (email.message_from_string(m["raw_data"], policy=policy.default) for m in state["ses"]["RawMessage"])
 body = next(m.get_body(preferencelist=("html",)).get_content() for m in messages if "confirmed" in m["Subject"])
-print(re.search(r"/returns/([A-Za-z0-9_-]+)", body).group(1))
+print(re.search(r"/returns/([A-Za-z0-9_.-]+)", body).group(1))
 PY
 )
 curl -s -X POST "$BASE/returns/$SHOP" -H 'Content-Type: application/json' \
@@ -216,7 +216,7 @@ from email import policy
 state = json.load(urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json"))
 messages = (email.message_from_string(m["raw_data"], policy=policy.default) for m in state["ses"]["RawMessage"])
 body = next(m.get_body(preferencelist=("html",)).get_content() for m in messages if "confirmed" in m["Subject"])
-print(re.search(re.escape(sys.argv[2]) + r"/track/[A-Za-z0-9_-]+", body).group(0))
+print(re.search(re.escape(sys.argv[2]) + r"/track/[A-Za-z0-9_.-]+", body).group(0))
 PY
 )
 echo "  tracking page: $TRACK_URL ($(curl -s "$TRACK_URL" | wc -c) bytes)"

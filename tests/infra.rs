@@ -378,17 +378,23 @@ fn alarms_watch_the_mail_reputation_the_sending_account_the_functions_and_the_de
     );
 }
 
+/// The group a route is throttled and watched in (`WebhookRateLimit`, `Webhook5xxMetric`...).
+fn route_group(route: &ppx_shared::http::routes::Route) -> &'static str {
+    use ppx_shared::http::routes::Target;
+    match route.target {
+        Target::Webhook(_) => "Webhook",
+        Target::ReturnRequest => "Return",
+        Target::Link(_) => "Page",
+    }
+}
+
 #[test]
 fn each_route_group_has_its_own_throttle() {
-    use ppx_shared::http::routes::{ROUTES, Target};
+    use ppx_shared::http::routes::ROUTES;
     let template = template();
     let settings = &resource(&template, "HttpApi")["Properties"]["RouteSettings"];
     for route in &ROUTES {
-        let group = match route.target {
-            Target::Webhook(_) => "Webhook",
-            Target::ReturnRequest => "Return",
-            Target::Link(_) => "Page",
-        };
+        let group = route_group(route);
         let key = route.template();
         assert_eq!(settings[&key]["ThrottlingRateLimit"], json!({ "Ref": format!("{group}RateLimit") }), "{key}");
         assert_eq!(settings[&key]["ThrottlingBurstLimit"], json!({ "Ref": format!("{group}BurstLimit") }), "{key}");
@@ -801,7 +807,7 @@ fn route_key_matches(pattern: &str, key: &str) -> bool {
 
 #[test]
 fn each_route_group_alarms_on_its_share_of_5xx_and_throttling_is_watched() {
-    use ppx_shared::http::routes::{ROUTES, Target};
+    use ppx_shared::http::routes::ROUTES;
     let template = template();
     let access_log = &resource(&template, "HttpApi")["Properties"]["AccessLogSettings"]["Format"];
     let format: String = access_log.as_str().unwrap().split_whitespace().collect();
@@ -816,11 +822,7 @@ fn each_route_group_alarms_on_its_share_of_5xx_and_throttling_is_watched() {
     };
     let groups = ["Webhook", "Return", "Page"];
     for route in &ROUTES {
-        let group = match route.target {
-            Target::Webhook(_) => "Webhook",
-            Target::ReturnRequest => "Return",
-            Target::Link(_) => "Page",
-        };
+        let group = route_group(route);
         let key = route.template();
         let counted_in: Vec<&str> = groups
             .into_iter()

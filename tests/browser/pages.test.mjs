@@ -94,8 +94,8 @@ test('the confirmation email links to the tracking page and the returns portal',
   const response = await fetch(`${MOTO_URL}/moto-api/data.json`, { signal: AbortSignal.timeout(10_000) });
   assert.equal(response.status, 200, 'moto data.json');
   const state = await response.json();
-  const trackRe = new RegExp(`${escapeRegExp(BASE_URL)}/track/([A-Za-z0-9_-]+)`);
-  const returnsRe = new RegExp(`/returns/([A-Za-z0-9_-]+)`);
+  const trackRe = new RegExp(`${escapeRegExp(BASE_URL)}/track/([A-Za-z0-9_.-]+)`);
+  const returnsRe = new RegExp(`/returns/([A-Za-z0-9_.-]+)`);
   // Every email is raw MIME: Python's email package (local AWS's virtualenv) decodes its parts.
   const decoded = JSON.parse(
     execFileSync(join(REPO, '.venv/bin/python'), ['-c', DECODE_MIME], {

@@ -11,7 +11,7 @@ use ppx_shared::http::{lambda, telemetry};
 use ppx_shared::ports::clock::SystemClock;
 use ppx_shared::ports::messaging::{NoEmail, NoEvents, NoSms};
 
-/// The pages read and answer: they link DynamoDB only.
+/// The pages read and answer: they link DynamoDB, and SSM for the link keys (no sender).
 type Aws = PortsOf<DynamoStore, SsmSecrets, NoEmail, NoSms, NoEvents, SystemClock>;
 
 #[tokio::main]
