@@ -157,16 +157,28 @@ async fn a_deployed_stack_is_found_by_its_name_and_the_doctor_says_what_to_fix()
     assert!(report.contains(&format!("ok   stack {stack}: its 1 resources are in place")), "{report}");
     assert!(report.contains("FIX  nobody is told of alarms"), "{report}");
     assert!(report.contains(&format!("ok   {} answers (a made-up link gets 4", env.base_url)), "{report}");
+    assert!(
+        report.contains(&format!("ok   table {} removes items after their expires_at (TTL)", env.table)),
+        "{report}"
+    );
     assert!(report.contains("ok   link keys: k1 signs, 1 key(s) open links"), "{report}");
     assert!(report.contains(&format!("ok   shop {shop} has webhook secrets for shopify, ")), "{report}");
 
-    // No link keys yet, a shop without its secrets: both told with what to run.
+    // No TTL on the table, no link keys yet, a shop without its secrets: each told with what to run.
+    let ttl_off = aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+        .enabled(false)
+        .attribute_name("expires_at")
+        .build()
+        .unwrap();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&env.sdk);
+    dynamodb.update_time_to_live().table_name(&env.table).time_to_live_specification(ttl_off).send().await.unwrap();
     let ssm = aws_sdk_ssm::Client::new(&env.sdk);
     let link_keys = ppx_shared::adapters::ssm::link_keys_parameter_name(&env.table);
     ssm.delete_parameter().name(link_keys).send().await.unwrap();
     let shop_secrets = ppx_shared::adapters::ssm::parameter_name(&env.table, &env.settings.shop);
     ssm.delete_parameter().name(shop_secrets).send().await.unwrap();
     let report = ppx(&env, &["--stack", &stack, "doctor"]).await.unwrap();
+    assert!(report.contains(&format!("FIX  table {} has no TTL on expires_at", env.table)), "{report}");
     assert!(report.contains("FIX  no link keys: run `ppx keys rotate` before the first order"), "{report}");
     let no_secrets = format!("FIX  shop {shop} has no webhook secrets: every webhook is refused; `ppx shop put`");
     assert!(report.contains(&no_secrets), "{report}");

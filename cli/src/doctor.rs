@@ -43,6 +43,7 @@ pub async fn doctor(
     public_url: Option<String>,
 ) -> Vec<Verdict> {
     let mut verdicts = vec![table(sdk, store).await];
+    verdicts.push(expiry(store).await);
     verdicts.push(link_keys(secrets).await);
     verdicts.extend(shops(sdk, store, secrets).await);
     verdicts.push(sending_account(sdk).await);
@@ -87,6 +88,32 @@ async fn table(sdk: &SdkConfig, store: &DynamoStore) -> Verdict {
             Some(problem) => Verdict::Fix(problem.to_string()),
             None => Verdict::Fix(format!("table {}: {}", store.table(), said(&err))),
         },
+    }
+}
+
+/// DynamoDB's TTL on the table's expiry attribute: what removes the carrier updates kept for a
+/// shipment that never came (`ppx init` and the template turn it on).
+async fn expiry(store: &DynamoStore) -> Verdict {
+    use aws_sdk_dynamodb::types::TimeToLiveStatus;
+    let attribute = ppx_shared::adapters::dynamo::table::TTL_ATTRIBUTE;
+    let table = store.table();
+    match store.client().describe_time_to_live().table_name(table).send().await {
+        Ok(out) => {
+            let ttl = out.time_to_live_description();
+            let status = ttl.and_then(|t| t.time_to_live_status());
+            let on = ttl.and_then(|t| t.attribute_name()) == Some(attribute);
+            match status {
+                Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling) if on => {
+                    Verdict::Ok(format!("table {table} removes items after their {attribute} (TTL)"))
+                }
+                _ => Verdict::Fix(format!(
+                    "table {table} has no TTL on {attribute}: expired items are never removed; \
+                     `aws dynamodb update-time-to-live --table-name {table} --time-to-live-specification \
+                     Enabled=true,AttributeName={attribute}`"
+                )),
+            }
+        }
+        Err(err) => Verdict::Unknown(format!("table {table}'s TTL: {}", said(&err))),
     }
 }
 
