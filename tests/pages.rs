@@ -138,7 +138,9 @@ async fn links_of_a_rotated_key_keep_opening_until_it_is_retired() {
     assert!(refused.to_string().contains("signs the links sent now"), "{refused}");
     assert!(ppx_keys(&env, &["retire", "k1"]).await.unwrap_err().to_string().contains("--yes"));
     assert_eq!(env.get(&old).await.0, 200, "not retired without --yes");
-    ppx_keys(&env, &["retire", "k1", "--yes"]).await.unwrap();
+    let retired = ppx_keys(&env, &["retire", "k1", "--yes"]).await.unwrap();
+    assert!(retired.contains("every function within 5 minutes"), "{retired}");
+    // The functions' copy of the keys is older than their TTL after this long.
     env.clock.advance(chrono::Duration::minutes(6));
     assert_eq!(env.get(&old).await.0, 404, "a retired key's link opens nothing");
     assert_eq!(env.get(&format!("/track/{sealed}")).await.0, 200);

@@ -72,7 +72,7 @@ pub async fn retire(secrets: &impl SecretStore, id: &str, yes: bool) -> Result<S
         )));
     }
     secrets.put_link_keys(&set).await?;
-    Ok(format!("key {id} retired: the links it signed no longer open\n"))
+    Ok(format!("key {id} retired: the links it signed stop opening (every function within 5 minutes)\n"))
 }
 
 #[cfg(test)]
@@ -97,7 +97,7 @@ mod tests {
         assert!(retire(&secrets, "k2", true).await.unwrap_err().to_string().contains("signs the links sent now"));
         assert!(retire(&secrets, "k1", false).await.unwrap_err().to_string().contains("--yes"));
         assert_eq!(secrets.link_keys().await.unwrap().unwrap().list().len(), 2, "nothing retired without --yes");
-        assert!(retire(&secrets, "k1", true).await.is_ok());
+        assert!(retire(&secrets, "k1", true).await.unwrap().contains("k1 retired: the links it signed stop opening"));
         assert!(retire(&secrets, "k1", true).await.unwrap_err().to_string().contains("no key k1"));
         assert!(retire(&secrets, "K1!", true).await.unwrap_err().to_string().contains("not a key id"));
     }
